@@ -1,0 +1,280 @@
+"""Pydantic models of a tenant's desired state (the tenant files).
+
+Every field carries a description: they become the JSON Schema (`reconcile schema`) and the
+README's tenant file reference. Unknown keys are errors (`extra="forbid"`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from reconciler.config.types import (
+    Digits,
+    GroupPath,
+    Guid,
+    HttpsUrl,
+    SecretRef,
+    TenantName,
+    Thumbprint,
+    Upn,
+    Version,
+)
+from reconciler.profile import default_profile, effective_profile
+
+DEFAULT_APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"
+DEFAULT_ROLE = "LogMeIn Integration User"
+DEFAULT_RESCUE_API = "https://secure.logmeinrescue.com/API"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=False)
+
+
+class CertificateCredential(_Model):
+    """An X.509 certificate registered on the app registration."""
+
+    private_key: SecretRef = Field(description="The PEM private key (a secret reference).")
+    thumbprint: Thumbprint = Field(description="SHA-1 thumbprint of the certificate, 40 hex digits.")
+    public_certificate: SecretRef | None = Field(
+        default=None, description="Optional PEM certificate chain, sent for subject-name/issuer authentication."
+    )
+
+
+class Credential(_Model):
+    """How the reconciler signs in to Entra ID: exactly one of the three."""
+
+    client_secret: SecretRef | None = Field(default=None, description="A client secret (secret reference).")
+    certificate: CertificateCredential | None = Field(default=None, description="A certificate credential.")
+    federated_token_file: SecretRef | None = Field(
+        default=None,
+        description=(
+            "Workload identity federation: where the federated token file is. `{file: PATH}` names the token "
+            "file, `{env: NAME}` a variable holding the token file's path (e.g. AZURE_FEDERATED_TOKEN_FILE). "
+            "The file is read on every sign-in, since CI rotates it."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Credential:
+        given = [n for n in ("client_secret", "certificate", "federated_token_file") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of client_secret, certificate or federated_token_file"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        if self.client_secret is not None:
+            return "client_secret"
+        return "certificate" if self.certificate is not None else "federated_token_file"
+
+
+class DynamicsConnection(_Model):
+    """Where the Dynamics 365 org is and how to sign in to it."""
+
+    org_url: HttpsUrl = Field(description="The org URL, e.g. https://contoso.crm.dynamics.com (https only).")
+    tenant_id: Guid = Field(description="Entra ID (Azure AD) tenant ID of the org.")
+    client_id: Guid = Field(description="Application (client) ID of the app registration the reconciler uses.")
+    credential: Credential = Field(description="The app registration's credential.")
+    authority_host: HttpsUrl = Field(
+        default=DEFAULT_AUTHORITY_HOST, description="Entra ID authority host (sovereign clouds differ)."
+    )
+
+
+class RescueConnection(_Model):
+    """Where the Rescue API is and the authcode (or Admin Center API token) to call it with."""
+
+    api_url: HttpsUrl = Field(default=DEFAULT_RESCUE_API, description="Rescue API base URL (EU accounts differ).")
+    authcode: SecretRef = Field(description="Rescue authcode or API token (secret reference).")
+
+
+class Connection(_Model):
+    """Connection settings. In sandbox mode (`--sandbox`) they are replaced by the sandbox's."""
+
+    dynamics: DynamicsConnection
+    rescue: RescueConnection
+
+
+class Solution(_Model):
+    """The LogMeIn Rescue solution installed in Dynamics."""
+
+    unique_name: str | None = Field(
+        default=None, description="Unique name of the solution; defaults to the solution profile's."
+    )
+    min_version: Version = Field(description="Lowest acceptable installed version, a.b[.c[.d]].")
+    package: str | None = Field(
+        default=None,
+        description=(
+            "Path (relative to the tenant folder) of the managed solution zip to import when the solution is "
+            "missing or older. Without it, a missing or old solution is a manual step."
+        ),
+    )
+
+
+class IntegrationOptions(_Model):
+    """The four options of the configuration window. An option left out is not managed."""
+
+    require_active_technician_console: bool | None = Field(
+        default=None, description="Require an active technician console to start a session."
+    )
+    close_ticket_on_session_end: bool | None = Field(default=None, description="Close the case when the session ends.")
+    reassign_case_on_session_start: bool | None = Field(
+        default=None, description="Reassign the case to the technician when the session starts."
+    )
+    do_not_pass_custom_field_1: bool | None = Field(
+        default=None, description="Do not pass custom field 1 to Rescue."
+    )
+
+
+class Integration(_Model):
+    """The Rescue solution's configuration window (one row per org)."""
+
+    instance: Literal["production", "beta"] = Field(
+        description="Rescue instance; pre-fills the endpoint (see the solution profile)."
+    )
+    endpoint: HttpsUrl | None = Field(default=None, description="Endpoint override; defaults per instance.")
+    company_id: Digits = Field(description="Rescue company ID (digits).")
+    sso_password: SecretRef = Field(description="Rescue company SSO password (secret reference).")
+    org_url: HttpsUrl = Field(description="Dynamics org URL as entered in the configuration window.")
+    office365_tenant_id: Guid = Field(description="Office 365 tenant ID.")
+    options: IntegrationOptions = Field(default_factory=IntegrationOptions, description="The four options.")
+
+
+class ApplicationUser(_Model):
+    """The non-interactive application user the integration signs in as."""
+
+    app_id: Guid = Field(default=DEFAULT_APP_ID, description="Application ID of the LogMeIn integration app.")
+    first_name: str = Field(default="LogMeIn", description="First name.")
+    last_name: str = Field(default="Integration", description="Last name.")
+    email: Upn = Field(description="Primary email (internalemailaddress).")
+    business_unit: str | None = Field(default=None, description="Business unit name; default the root business unit.")
+    roles: list[str] = Field(default_factory=lambda: [DEFAULT_ROLE], description="Security role names.")
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_unique(cls, roles: list[str]) -> list[str]:
+        seen: set[str] = set()
+        for role in roles:
+            if role.casefold() in seen:
+                raise ValueError(f"role {role!r} is listed twice")
+            seen.add(role.casefold())
+        return roles
+
+
+class SessionKey(_Model):
+    """The "Session Key" alternate key of the LogMeIn Session table."""
+
+    status: Literal["active"] = Field(default="active", description="Desired index status.")
+    wait_seconds: int = Field(default=600, ge=10, le=7200, description="How long apply waits for reactivation.")
+
+
+class RescueTechnicianCreate(_Model):
+    """Create the Rescue technician when it does not exist."""
+
+    group: GroupPath = Field(description="Technician group path to create it in.")
+    name: str = Field(description="Display name of the technician.")
+
+
+class Technician(_Model):
+    """A Dynamics user mapped to a Rescue technician (the LogMeIn settings row)."""
+
+    user: Upn = Field(description="The Dynamics user (UPN / domain name).")
+    rescue_email: Upn | None = Field(
+        default=None, description="Rescue technician email used to find its node ID; defaults to `user`."
+    )
+    technician_id: Digits | None = Field(
+        default=None, description="Pin the Rescue technician node ID instead of looking it up by email."
+    )
+    sso_id: str | None = Field(
+        default=None, min_length=1, description="SSO ID; kept equal in the settings row and in Rescue."
+    )
+    create: RescueTechnicianCreate | None = Field(
+        default=None, description="Create the Rescue technician in this group when it does not exist."
+    )
+
+    @property
+    def lookup_email(self) -> str:
+        return self.rescue_email or self.user
+
+
+class ExportSettings(_Model):
+    """A technician group's "Export session data -> Post session details to URL" settings."""
+
+    url: HttpsUrl = Field(
+        default_factory=lambda: default_profile().rescue.export_url, description="URL session details are posted to."
+    )
+    at_session_start: bool = Field(default=False, description="Post at session start.")
+    at_session_end: bool = Field(default=True, description="Post at session end.")
+    format: Literal["form", "xml"] = Field(default="form", description="HTTP form post or XML.")
+
+
+class RescueGroup(_Model):
+    """A Rescue technician group, by path below the Technicians root."""
+
+    path: GroupPath = Field(description="Group path, e.g. Support/Tier 1.")
+    export: ExportSettings | None = Field(
+        default=None, description="Export settings (Admin Center only: planned as a manual step)."
+    )
+    confirmed: dt.date | None = Field(
+        default=None, description="Date the export settings were checked by hand (YYYY-MM-DD)."
+    )
+
+
+class Consent(_Model):
+    """Check that admin consent was granted to the LogMeIn app in Entra ID."""
+
+    check: bool = Field(default=True, description="Verify the service principal exists.")
+    app_id: Guid = Field(default=DEFAULT_APP_ID, description="Application ID of the LogMeIn app.")
+
+
+class Prune(_Model):
+    """Opt-in deletion of live objects the tenant files do not declare (default: report only)."""
+
+    technicians: bool = Field(default=False, description="Delete settings rows of users not listed.")
+    application_user_roles: bool = Field(default=False, description="Remove roles not listed.")
+
+
+class Safety(_Model):
+    """Safety rails: large changes need --force."""
+
+    max_change_fraction: float = Field(
+        default=0.3, gt=0, le=1, description="Largest share of a kind's objects changed without --force."
+    )
+    min_objects: int = Field(default=10, ge=1, description="The fraction applies to kinds with at least this many.")
+
+
+class Tenant(_Model):
+    """One tenant's desired state."""
+
+    tenant: TenantName = Field(description="Tenant name (folder-safe, unique).")
+    connection: Connection
+    solution: Solution | None = Field(default=None, description="The installed solution.")
+    integration: Integration | None = Field(default=None, description="The configuration window.")
+    application_user: ApplicationUser | None = Field(default=None, description="The application user.")
+    session_key: SessionKey | None = Field(default=None, description="The Session Key alternate key.")
+    technicians: list[Technician] = Field(default_factory=list, description="Technician mappings.")
+    rescue_groups: list[RescueGroup] = Field(default_factory=list, description="Rescue technician groups.")
+    consent: Consent | None = Field(default=None, description="Admin consent check.")
+    prune: Prune = Field(default_factory=Prune, description="Opt-in pruning per kind.")
+    safety: Safety = Field(default_factory=Safety, description="Safety rails.")
+    profile: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the solution profile (see `reconcile profile show`)."
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_valid(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            effective_profile(value)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ValueError(f"invalid solution profile override: {problems}") from None
+        return value

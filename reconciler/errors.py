@@ -1,0 +1,159 @@
+"""One error tree for the whole tool; every error knows its exit code.
+
+    ReconcileError                  exit 1
+    ├── InputError                  bad YAML / schema / references (never reaches an API)
+    │   └── ConfigErrors            many located problems, reported at once
+    ├── SecretError                 a secret reference that cannot be resolved
+    ├── ProviderError               a live API failed
+    │   ├── AuthError               credentials refused (which setting to fix)
+    │   ├── TransportError          connection failed after retries
+    │   ├── RateLimitedError        429 / LIMITREACHED after retries
+    │   ├── ApiError                the API answered with an error (status, code, message)
+    │   │   ├── NotFoundError
+    │   │   └── PreconditionFailed  412: changed concurrently (ETag mismatch)
+    │   └── ProtocolError           a response we cannot parse
+    ├── StalePlanError              a saved plan's objects changed since (nothing written)
+    ├── UnsafePlanError             a safety rail needs --force (exit 4)
+    └── IncompleteError             some live state unknown / apply partly failed (exit 3)
+
+Messages never contain secret values: callers pass only safe, short payloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+EXIT_INCOMPLETE = 3
+EXIT_UNSAFE = 4
+
+
+class ReconcileError(Exception):
+    """Base of every error the tool raises on purpose."""
+
+    exit_code: int = EXIT_ERROR
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def format(self) -> str:
+        """The text shown to the user (no traceback)."""
+        return f"error: {self.message}"
+
+
+class InputError(ReconcileError):
+    """Bad input: nothing is sent to any API."""
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a YAML file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column}"
+        return self.file
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located problem in a tenant file."""
+
+    location: Location
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location.file else ""
+        what = f"{self.path}: " if self.path else ""
+        return f"{where}{what}{self.message}"
+
+
+class ConfigErrors(InputError):
+    """Every problem found in the tenant files, reported at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(set(problems))
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the tenant files")
+
+    def format(self) -> str:
+        lines = [str(p) for p in self.problems]
+        lines.append(f"error: {self.message}; nothing was sent to any API")
+        return "\n".join(lines)
+
+
+class SecretError(ReconcileError):
+    """A secret reference could not be resolved (the message names the reference, never a value)."""
+
+
+class ProviderError(ReconcileError):
+    """A live API call failed."""
+
+    def __init__(self, message: str, *, service: str = "", tenant: str = "") -> None:
+        self.service = service
+        self.tenant = tenant
+        prefix = " ".join(p for p in (f"[{tenant}]" if tenant else "", service) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class AuthError(ProviderError):
+    """Credentials were refused; the message says which setting to fix."""
+
+
+class TransportError(ProviderError):
+    """The connection failed (after the retries allowed)."""
+
+
+class RateLimitedError(ProviderError):
+    """Still throttled after the retries allowed."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: str) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ApiError(ProviderError):
+    """The API answered with an error."""
+
+    def __init__(
+        self, message: str, *, status: int = 0, code: str = "", service: str = "", tenant: str = ""
+    ) -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message, service=service, tenant=tenant)
+
+
+class NotFoundError(ApiError):
+    """The object does not exist."""
+
+
+class PreconditionFailed(ApiError):
+    """412: the object changed since it was read (ETag mismatch) or already exists."""
+
+
+class ProtocolError(ProviderError):
+    """The response could not be understood."""
+
+
+class StalePlanError(ReconcileError):
+    """A saved plan no longer matches live state or the tenant files."""
+
+
+class UnsafePlanError(ReconcileError):
+    """A safety rail refused the plan; re-run with --force after review."""
+
+    exit_code = EXIT_UNSAFE
+
+
+class IncompleteError(ReconcileError):
+    """Some live state is unknown, or an apply only partly succeeded."""
+
+    exit_code = EXIT_INCOMPLETE

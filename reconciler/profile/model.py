@@ -1,0 +1,132 @@
+"""Typed view of ``solution_profile.yaml`` and the merge of tenant overrides into it."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class SolutionUniqueName(BaseModel):
+    model_config = _STRICT
+    unique_name: str = Field(description="Unique name of the solution in the `solutions` table.")
+
+
+class IntegrationColumns(BaseModel):
+    model_config = _STRICT
+    instance: str
+    endpoint: str
+    company_id: str
+    sso_password: str
+    org_url: str
+    office365_tenant_id: str
+    require_active_technician_console: str
+    close_ticket_on_session_end: str
+    reassign_case_on_session_start: str
+    do_not_pass_custom_field_1: str
+
+
+class IntegrationProfile(BaseModel):
+    model_config = _STRICT
+    table: str
+    entity_set: str
+    id_column: str
+    columns: IntegrationColumns
+    instance_values: dict[str, int]
+    instance_endpoints: dict[str, str]
+
+
+class TechnicianSettingsColumns(BaseModel):
+    model_config = _STRICT
+    technician_id: str
+    sso_id: str
+    auth_code: str
+
+
+class TechnicianSettingsProfile(BaseModel):
+    model_config = _STRICT
+    table: str
+    entity_set: str
+    id_column: str
+    user_lookup: str
+    user_navigation: str
+    columns: TechnicianSettingsColumns
+
+    @property
+    def user_value_column(self) -> str:
+        """The read-side column holding the looked-up systemuserid."""
+        return f"_{self.user_lookup}_value"
+
+
+class SessionProfile(BaseModel):
+    model_config = _STRICT
+    table: str
+    entity_set: str
+    id_column: str
+    key_logical_name: str
+    key_schema_name: str
+    key_columns: tuple[str, ...]
+
+
+class ApplicationUserProfile(BaseModel):
+    model_config = _STRICT
+    app_id: str
+    role: str
+
+
+class RescueProfile(BaseModel):
+    model_config = _STRICT
+    export_url: str
+
+
+class SolutionProfile(BaseModel):
+    """The effective solution profile (defaults with a tenant's overrides merged in)."""
+
+    model_config = _STRICT
+    solution: SolutionUniqueName
+    integration: IntegrationProfile
+    technician_settings: TechnicianSettingsProfile
+    session: SessionProfile
+    application_user: ApplicationUserProfile
+    rescue: RescueProfile
+
+
+@cache
+def _default_text() -> str:
+    return resources.files("reconciler.profile").joinpath("solution_profile.yaml").read_text("utf-8")
+
+
+def default_profile_data() -> dict[str, Any]:
+    """The default profile as plain data (a fresh copy each call)."""
+    data = yaml.safe_load(_default_text())
+    assert isinstance(data, dict)
+    return data
+
+
+@cache
+def default_profile() -> SolutionProfile:
+    return SolutionProfile.model_validate(default_profile_data())
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``override`` into a copy of ``base``: mappings recursively, anything else replaced."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def effective_profile(overrides: dict[str, Any] | None) -> SolutionProfile:
+    """The default profile with a tenant's overrides merged in (validated)."""
+    if not overrides:
+        return default_profile()
+    return SolutionProfile.model_validate(deep_merge(default_profile_data(), overrides))
