@@ -1,0 +1,40 @@
+"""Plans: the pure value a diff produces and apply consumes (no I/O here)."""
+
+from reconciler.plan.changes import (
+    OPS,
+    Action,
+    ActionName,
+    Change,
+    Create,
+    Delete,
+    FieldChange,
+    Manual,
+    Op,
+    UnknownChange,
+    Update,
+)
+from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, SafetyViolation, TenantPlan
+from reconciler.plan.serialize import decode_plan, encode_plan, encode_resource, encode_value
+
+__all__ = [
+    "FORMAT_VERSION",
+    "OPS",
+    "Action",
+    "ActionName",
+    "Change",
+    "Create",
+    "Delete",
+    "FieldChange",
+    "Manual",
+    "Op",
+    "Plan",
+    "SafetySettings",
+    "SafetyViolation",
+    "TenantPlan",
+    "UnknownChange",
+    "Update",
+    "decode_plan",
+    "encode_plan",
+    "encode_resource",
+    "encode_value",
+]

@@ -1,0 +1,244 @@
+"""Plan <-> JSON (``format_version`` 1, documented in docs/plan-format.md).
+
+Sensitive values are written as ``{"sensitive": true, "ref": "env:NAME"}``: the reference,
+never the value and never the digest. A plan read back compares secrets again at apply time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from reconciler.errors import InputError
+from reconciler.plan.changes import (
+    Action,
+    Change,
+    Create,
+    Delete,
+    FieldChange,
+    Manual,
+    UnknownChange,
+    Update,
+)
+from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, TenantPlan
+from reconciler.resources import (
+    ApplicationUser,
+    Consent,
+    ExportSettings,
+    IntegrationConfig,
+    LiveMeta,
+    RescueGroup,
+    RescueTechnician,
+    Resource,
+    Sensitive,
+    SessionKey,
+    Solution,
+    TechnicianSettings,
+    Unmanaged,
+)
+
+RESOURCE_TYPES: dict[str, type[Resource]] = {
+    cls.kind: cls
+    for cls in (
+        Solution,
+        IntegrationConfig,
+        ApplicationUser,
+        SessionKey,
+        RescueGroup,
+        RescueTechnician,
+        TechnicianSettings,
+        Consent,
+    )
+}
+
+
+def encode_value(value: Any) -> Any:
+    """A field value as JSON (sensitive values as their reference only)."""
+    if isinstance(value, Sensitive):
+        return {"sensitive": True, "ref": value.ref}
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if isinstance(value, ExportSettings):
+        return dataclasses.asdict(value)
+    return value
+
+
+def encode_resource(resource: Resource) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(resource):
+        if f.name == "meta":
+            continue
+        fields[f.name] = encode_value(getattr(resource, f.name))
+    meta: LiveMeta = getattr(resource, "meta", LiveMeta())
+    out: dict[str, Any] = {"kind": resource.kind, "key": resource.key, "fields": fields}
+    if meta.id or meta.etag or meta.extra:
+        out["meta"] = {"id": meta.id, "etag": meta.etag, "extra": dict(meta.extra)}
+    return out
+
+
+def _decode_value(name: str, value: Any) -> Any:
+    if isinstance(value, dict) and value.get("sensitive") is True:
+        # The digest is not saved: an empty digest never equals a live one, so a reloaded
+        # secret is always re-resolved and re-compared at apply time.
+        return Sensitive(digest="", ref=str(value.get("ref", "")))
+    if name == "roles" and isinstance(value, list):
+        return frozenset(value)
+    if name == "export" and isinstance(value, dict):
+        return ExportSettings(**value)
+    return value
+
+
+def decode_resource(data: dict[str, Any]) -> Resource:
+    cls = RESOURCE_TYPES.get(str(data.get("kind")))
+    if cls is None:
+        raise InputError(f"plan file: unknown resource kind {data.get('kind')!r}")
+    fields = {k: _decode_value(k, v) for k, v in dict(data.get("fields", {})).items()}
+    meta = data.get("meta")
+    if meta:
+        fields["meta"] = LiveMeta(
+            id=str(meta.get("id", "")),
+            etag=str(meta.get("etag", "")),
+            extra=tuple(sorted((str(k), str(v)) for k, v in dict(meta.get("extra", {})).items())),
+        )
+    try:
+        return cls(**fields)
+    except TypeError as exc:
+        raise InputError(f"plan file: bad {cls.kind} resource: {exc}") from None
+
+
+def encode_change(change: Change) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": change.id,
+        "op": change.op,
+        "kind": change.kind,
+        "key": change.key,
+        "depends_on": list(change.depends_on),
+        "fingerprint": change.fingerprint(),
+    }
+    if isinstance(change, Create):
+        out["desired"] = encode_resource(change.desired)
+    elif isinstance(change, Update):
+        out["desired"] = encode_resource(change.desired)
+        out["live"] = encode_resource(change.live)
+        out["items"] = [
+            {
+                "path": i.path,
+                "before": "(sensitive)" if i.sensitive else encode_value(i.old),
+                "after": "(sensitive)" if i.sensitive else encode_value(i.new),
+                "sensitive": i.sensitive,
+            }
+            for i in change.items
+        ]
+    elif isinstance(change, Delete):
+        out["live"] = encode_resource(change.live)
+    elif isinstance(change, Action):
+        out.update(name=change.name, reason=change.reason, steps=list(change.steps))
+        out["desired"] = encode_resource(change.desired)
+        out["live"] = encode_resource(change.live) if change.live is not None else None
+    elif isinstance(change, Manual):
+        out.update(title=change.title, reason=change.reason, steps=list(change.steps))
+    elif isinstance(change, UnknownChange):
+        out["reason"] = change.reason
+    return out
+
+
+def decode_change(data: dict[str, Any]) -> Change:
+    op = data.get("op")
+    base: dict[str, Any] = {
+        "kind": data["kind"],
+        "key": data["key"],
+        "depends_on": tuple(data.get("depends_on", ())),
+    }
+    if op == "create":
+        return Create(**base, desired=decode_resource(data["desired"]))
+    if op == "update":
+        items = tuple(
+            FieldChange(
+                path=i["path"],
+                old=_decode_value(i["path"], i["before"]) if not i.get("sensitive") else None,
+                new=_decode_value(i["path"], i["after"]) if not i.get("sensitive") else None,
+                sensitive=bool(i.get("sensitive")),
+            )
+            for i in data.get("items", [])
+        )
+        return Update(
+            **base, desired=decode_resource(data["desired"]), live=decode_resource(data["live"]), items=items
+        )
+    if op == "delete":
+        return Delete(**base, live=decode_resource(data["live"]))
+    if op == "action":
+        live = data.get("live")
+        return Action(
+            **base,
+            name=data["name"],
+            desired=decode_resource(data["desired"]),
+            live=decode_resource(live) if live else None,
+            reason=data.get("reason", ""),
+            steps=tuple(data.get("steps", ())),
+        )
+    if op == "manual":
+        return Manual(**base, title=data["title"], reason=data.get("reason", ""), steps=tuple(data["steps"]))
+    if op == "unknown":
+        return UnknownChange(**base, reason=data.get("reason", ""))
+    raise InputError(f"plan file: unknown change op {op!r}")
+
+
+def encode_tenant(plan: TenantPlan) -> dict[str, Any]:
+    return {
+        "tenant": plan.tenant,
+        "desired_digest": plan.desired_digest,
+        "summary": plan.counts(),
+        "has_changes": plan.has_changes,
+        "incomplete": plan.incomplete,
+        "changes": [encode_change(c) for c in plan.changes],
+        "unmanaged": [dataclasses.asdict(u) for u in plan.unmanaged],
+        "problems": list(plan.problems),
+        "notes": list(plan.notes),
+        "live_counts": dict(plan.live_counts),
+        "requests": dict(plan.requests),
+        "safety": dataclasses.asdict(plan.safety),
+        "violations": [dataclasses.asdict(v) for v in plan.violations()],
+    }
+
+
+def encode_plan(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": plan.format_version,
+        "created_at": plan.created_at,
+        "tool_version": plan.tool_version,
+        "has_changes": plan.has_changes,
+        "incomplete": plan.incomplete,
+        "totals": plan.totals(),
+        "tenants": [encode_tenant(t) for t in plan.tenants],
+    }
+
+
+def decode_plan(data: Any) -> Plan:
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise InputError("plan file: not a reconcile plan (no format_version)")
+    if data["format_version"] != FORMAT_VERSION:
+        raise InputError(
+            f"plan file: format_version {data['format_version']} is not supported (expected {FORMAT_VERSION})"
+        )
+    try:
+        tenants = tuple(
+            TenantPlan(
+                tenant=t["tenant"],
+                desired_digest=t["desired_digest"],
+                changes=tuple(decode_change(c) for c in t["changes"]),
+                unmanaged=tuple(Unmanaged(**u) for u in t.get("unmanaged", [])),
+                problems=tuple(t.get("problems", ())),
+                notes=tuple(t.get("notes", ())),
+                live_counts=dict(t.get("live_counts", {})),
+                requests=dict(t.get("requests", {})),
+                safety=SafetySettings(**t.get("safety", {})),
+            )
+            for t in data["tenants"]
+        )
+    except (KeyError, TypeError) as exc:
+        raise InputError(f"plan file: malformed ({exc})") from None
+    return Plan(
+        tenants=tenants,
+        created_at=str(data.get("created_at", "")),
+        tool_version=str(data.get("tool_version", "")),
+    )

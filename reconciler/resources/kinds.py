@@ -1,0 +1,131 @@
+"""The resource kinds of DESIGN §1, one frozen dataclass each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from reconciler.resources.base import Kind, LiveMeta, Resource, Sensitive
+
+
+@dataclass(frozen=True)
+class Solution(Resource):
+    """Desired: installed, managed, version at least ``version``. Live: what is installed."""
+
+    kind: ClassVar[Kind] = "solution"
+    key_fields: ClassVar[tuple[str, ...]] = ("unique_name",)
+    unique_name: str
+    version: str | None = None
+    managed: bool | None = None
+    package: str | None = field(default=None, compare=False)
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class IntegrationConfig(Resource):
+    """The configuration window's singleton row."""
+
+    kind: ClassVar[Kind] = "integration"
+    key_fields: ClassVar[tuple[str, ...]] = ("name",)
+    name: str = "configuration"
+    instance: str | None = None
+    endpoint: str | None = None
+    company_id: str | None = None
+    sso_password: Sensitive | None = None
+    org_url: str | None = None
+    office365_tenant_id: str | None = None
+    require_active_technician_console: bool | None = None
+    close_ticket_on_session_end: bool | None = None
+    reassign_case_on_session_start: bool | None = None
+    do_not_pass_custom_field_1: bool | None = None
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class TechnicianSettings(Resource):
+    """A user's LogMeIn settings row (Dynamics). The runtime auth code is never part of it."""
+
+    kind: ClassVar[Kind] = "technician"
+    key_fields: ClassVar[tuple[str, ...]] = ("user",)
+    user: str
+    technician_id: str | None = None
+    sso_id: str | None = None
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class RescueTechnician(Resource):
+    """A Rescue technician node, keyed by node ID; the reconciler manages only its SSO ID."""
+
+    kind: ClassVar[Kind] = "rescue_technician"
+    key_fields: ClassVar[tuple[str, ...]] = ("technician_id",)
+    technician_id: str
+    email: str | None = None
+    sso_id: str | None = None
+    # Desired-only, for a technician the YAML asks to create: where and under what name.
+    create_group: str | None = field(default=None, compare=False)
+    name: str | None = field(default=None, compare=False)
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class ApplicationUser(Resource):
+    """The integration's application user and its security roles (names, case-folded)."""
+
+    kind: ClassVar[Kind] = "application_user"
+    key_fields: ClassVar[tuple[str, ...]] = ("app_id",)
+    app_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    business_unit: str | None = None
+    roles: frozenset[str] | None = None
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class SessionKey(Resource):
+    """The Session Key alternate key; status is Pending, InProgress, Active or Failed."""
+
+    kind: ClassVar[Kind] = "session_key"
+    key_fields: ClassVar[tuple[str, ...]] = ("table", "key_name")
+    table: str
+    key_name: str
+    status: str | None = None
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """A group's Post-to-URL export settings (Admin Center only)."""
+
+    url: str
+    at_session_start: bool
+    at_session_end: bool
+    format: str
+
+
+@dataclass(frozen=True)
+class RescueGroup(Resource):
+    """A technician group by path below the Technicians root.
+
+    ``export`` is desired-only: no API reads it, so live groups carry ``None`` and the diff
+    turns a declared export into a manual step (unless confirmed)."""
+
+    kind: ClassVar[Kind] = "rescue_group"
+    key_fields: ClassVar[tuple[str, ...]] = ("path",)
+    path: str
+    export: ExportSettings | None = field(default=None, compare=False)
+    confirmed: str | None = field(default=None, compare=False)
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
+
+
+@dataclass(frozen=True)
+class Consent(Resource):
+    """Admin consent for the LogMeIn app: its service principal exists in the tenant."""
+
+    kind: ClassVar[Kind] = "consent"
+    key_fields: ClassVar[tuple[str, ...]] = ("app_id",)
+    app_id: str
+    granted: bool | None = None
+    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
