@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.plan.changes import OPS, Change, Delete, Manual, Op, UnknownChange, Update
 from reconciler.resources import KINDS, Kind, Unmanaged
@@ -39,8 +40,9 @@ class TenantPlan:
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     live_counts: Mapping[str, int] = field(default_factory=dict)
-    requests: Mapping[str, int] = field(default_factory=dict)
+    requests: Mapping[str, Any] = field(default_factory=dict)  # per service: requests, retries, endpoints
     safety: SafetySettings = field(default_factory=SafetySettings)
+    error: str = ""  # the tenant could not be planned at all (e.g. credentials refused)
 
     @property
     def actionable(self) -> tuple[Change, ...]:
@@ -116,6 +118,10 @@ class Plan:
     @property
     def incomplete(self) -> bool:
         return any(t.incomplete for t in self.tenants)
+
+    @property
+    def failed(self) -> tuple[TenantPlan, ...]:
+        return tuple(t for t in self.tenants if t.error)
 
     def violations(self) -> dict[str, tuple[SafetyViolation, ...]]:
         return {t.tenant: v for t in self.tenants if (v := t.violations())}

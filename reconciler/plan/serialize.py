@@ -186,6 +186,7 @@ def decode_change(data: dict[str, Any]) -> Change:
 def encode_tenant(plan: TenantPlan) -> dict[str, Any]:
     return {
         "tenant": plan.tenant,
+        "error": plan.error,
         "desired_digest": plan.desired_digest,
         "summary": plan.counts(),
         "has_changes": plan.has_changes,
@@ -232,6 +233,7 @@ def decode_plan(data: Any) -> Plan:
                 live_counts=dict(t.get("live_counts", {})),
                 requests=dict(t.get("requests", {})),
                 safety=SafetySettings(**t.get("safety", {})),
+                error=str(t.get("error", "")),
             )
             for t in data["tenants"]
         )

@@ -1,0 +1,7 @@
+"""Renderers: plan -> text (terminal), markdown (PR comment), json (versioned)."""
+
+from reconciler.render.json import render_json
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_text
+
+__all__ = ["render_json", "render_markdown", "render_text"]
