@@ -14,6 +14,7 @@ from reconciler.plan.changes import (
     Update,
 )
 from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, SafetyViolation, TenantPlan
+from reconciler.plan.result import ApplyResult, Outcome, TenantApplyResult
 from reconciler.plan.serialize import decode_plan, encode_plan, encode_resource, encode_value
 
 __all__ = [
@@ -21,15 +22,18 @@ __all__ = [
     "OPS",
     "Action",
     "ActionName",
+    "ApplyResult",
     "Change",
     "Create",
     "Delete",
     "FieldChange",
     "Manual",
     "Op",
+    "Outcome",
     "Plan",
     "SafetySettings",
     "SafetyViolation",
+    "TenantApplyResult",
     "TenantPlan",
     "UnknownChange",
     "Update",

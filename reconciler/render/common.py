@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.plan import (
@@ -123,10 +124,10 @@ def tenant_status(tenant: TenantPlan) -> str:
     return "no changes"
 
 
-def requests_line(tenant: TenantPlan) -> str:
-    """`dataverse 7 (1 retry), rescue 4`."""
+def requests_line(requests: Mapping[str, Any]) -> str:
+    """`dataverse 7 (1 retry), rescue 4` from RequestStats.as_dict()."""
     parts = []
-    for service, entry in sorted(tenant.requests.items()):
+    for service, entry in sorted(requests.items()):
         if not isinstance(entry, dict):
             continue
         text = f"{service} {entry.get('requests', 0)}"

@@ -56,7 +56,7 @@ def _tenant_section(tenant: TenantPlan) -> str:
     for violation in tenant.violations():
         out.append(f"- :warning: needs `--force`: {_escape(violation.reason)}")
     if tenant.requests:
-        out += ["", f"<sub>requests: {requests_line(tenant)}</sub>"]
+        out += ["", f"<sub>requests: {requests_line(tenant.requests)}</sub>"]
     out += ["", "</details>", ""]
     return "\n".join(out)
 

@@ -58,6 +58,6 @@ def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool) 
     for violation in tenant.violations():
         lines.append("  " + p(f"needs --force: {violation.reason}", "delete"))
     if tenant.requests:
-        lines.append("  " + p(f"requests: {requests_line(tenant)}", "dim"))
+        lines.append("  " + p(f"requests: {requests_line(tenant.requests)}", "dim"))
     lines.append("")
     return lines

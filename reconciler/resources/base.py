@@ -89,6 +89,7 @@ class Resource:
 
     kind: ClassVar[Kind]
     key_fields: ClassVar[tuple[str, ...]]
+    meta: LiveMeta = field(default_factory=lambda: LiveMeta(), compare=False, kw_only=True)
 
     @property
     def key(self) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from reconciler.resources.base import Kind, LiveMeta, Resource, Sensitive
+from reconciler.resources.base import Kind, Resource, Sensitive
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,6 @@ class Solution(Resource):
     version: str | None = None
     managed: bool | None = None
     package: str | None = field(default=None, compare=False)
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,6 @@ class IntegrationConfig(Resource):
     close_ticket_on_session_end: bool | None = None
     reassign_case_on_session_start: bool | None = None
     do_not_pass_custom_field_1: bool | None = None
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,6 @@ class TechnicianSettings(Resource):
     user: str
     technician_id: str | None = None
     sso_id: str | None = None
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,6 @@ class RescueTechnician(Resource):
     # Desired-only, for a technician the YAML asks to create: where and under what name.
     create_group: str | None = field(default=None, compare=False)
     name: str | None = field(default=None, compare=False)
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,6 @@ class ApplicationUser(Resource):
     email: str | None = None
     business_unit: str | None = None
     roles: frozenset[str] | None = None
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,7 +87,6 @@ class SessionKey(Resource):
     table: str
     key_name: str
     status: str | None = None
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -117,7 +111,6 @@ class RescueGroup(Resource):
     path: str
     export: ExportSettings | None = field(default=None, compare=False)
     confirmed: str | None = field(default=None, compare=False)
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)
 
 
 @dataclass(frozen=True)
@@ -128,4 +121,3 @@ class Consent(Resource):
     key_fields: ClassVar[tuple[str, ...]] = ("app_id",)
     app_id: str
     granted: bool | None = None
-    meta: LiveMeta = field(default_factory=LiveMeta, compare=False)

@@ -1,0 +1,141 @@
+"""`reconcile apply`: re-plan (or load a saved plan and check it still holds), show it, confirm,
+apply, summarise. Safety rails need --force; without a TTY, --auto-approve is required."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import load, paths_argument, render, sandbox_info, sandbox_option, tenant_option
+from reconciler.config import LoadedTenant
+from reconciler.engine.applier import ApplyOptions, run_apply
+from reconciler.engine.planner import RunOptions, make_plan, run_plan
+from reconciler.engine.staleness import stale_reasons
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    InputError,
+    StalePlanError,
+    UnsafePlanError,
+)
+from reconciler.plan import ApplyResult, Outcome, Plan, TenantApplyResult, TenantPlan, decode_plan
+from reconciler.render import render_apply_json, render_apply_text
+
+
+def _saved_plan(path: Path) -> Plan:
+    try:
+        return decode_plan(json.loads(path.read_text("utf-8")))
+    except FileNotFoundError:
+        raise InputError(f"plan file {path} does not exist") from None
+    except ValueError as exc:
+        raise InputError(f"plan file {path} is not JSON: {exc}") from None
+
+
+def _check_saved(
+    saved: Plan, loaded: list[LoadedTenant], options: RunOptions
+) -> list[tuple[LoadedTenant, TenantPlan]]:
+    by_name = {t.name: t for t in loaded}
+    missing = [t.tenant for t in saved.tenants if t.tenant not in by_name]
+    if missing:
+        raise InputError(f"the plan names tenants not found in the tenant files: {', '.join(missing)}")
+    chosen = [by_name[t.tenant] for t in saved.tenants]
+    _, readings = run_plan(chosen, options)
+    problems: list[str] = []
+    for saved_tenant, loaded_tenant, reading in zip(saved.tenants, chosen, readings, strict=True):
+        if reading.plan.error:
+            problems.append(f"{saved_tenant.tenant}: cannot re-read live state: {reading.plan.error}")
+            continue
+        for reason in stale_reasons(saved_tenant, loaded_tenant.digest, reading.live):
+            problems.append(f"{saved_tenant.tenant}: {reason}")
+    if problems:
+        raise StalePlanError(
+            "the saved plan is stale; nothing was written:\n  "
+            + "\n  ".join(problems)
+            + "\nRun reconcile plan again."
+        )
+    return list(zip(chosen, saved.tenants, strict=True))
+
+
+def _progress(tenant: str, outcome: Outcome) -> None:
+    click.echo(f"  [{tenant}] {outcome.status}: {outcome.change_id}", err=True)
+
+
+@click.command()
+@paths_argument
+@tenant_option
+@click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
+@click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
+)
+@sandbox_option
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    tenants: tuple[str, ...],
+    plan_file: Path | None,
+    auto_approve: bool,
+    force: bool,
+    fmt: str,
+    concurrency: int,
+    sandbox: str | None,
+) -> None:
+    """Make live state match the tenant files."""
+    options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency)
+    loaded = load(paths, tenants)
+    if plan_file is not None:
+        saved = _saved_plan(plan_file)
+        if tenants:
+            saved = Plan(
+                tuple(t for t in saved.tenants if t.tenant in tenants), saved.created_at, saved.tool_version
+            )
+        pairs = _check_saved(saved, loaded, options)
+        plan = saved
+    else:
+        _, readings = run_plan(loaded, options)
+        plan = make_plan(readings)
+        pairs = list(zip(loaded, plan.tenants, strict=True))
+    if fmt == "text":
+        click.echo(render(plan, "text"), nl=False)
+    violations = plan.violations()
+    if violations and not force:
+        lines = [f"{tenant}: {v.reason}" for tenant, vs in violations.items() for v in vs]
+        raise UnsafePlanError(
+            "refused by the safety rails (review, then re-run with --force):\n  " + "\n  ".join(lines)
+        )
+    if not plan.has_changes:
+        result = ApplyResult(tuple(_nothing(p) for _, p in pairs))
+        _finish(ctx, plan, result, fmt)
+        return
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise InputError("apply needs confirmation: run it in a terminal, or pass --auto-approve")
+        answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
+        if answer.strip() != "yes":
+            click.echo("Apply cancelled; nothing was written.", err=True)
+            ctx.exit(EXIT_ERROR)
+    progress = _progress if sys.stderr.isatty() else None
+    result = run_apply(pairs, options, ApplyOptions(progress=progress))
+    _finish(ctx, plan, result, fmt)
+
+
+def _nothing(plan: TenantPlan) -> TenantApplyResult:
+    return TenantApplyResult(plan.tenant, manual=plan.manual, error=plan.error)
+
+
+def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> None:
+    click.echo(render_apply_json(result) if fmt == "json" else render_apply_text(result), nl=False)
+    if any(t.error for t in result.tenants) and not result.totals()["done"]:
+        ctx.exit(EXIT_ERROR)
+    if result.nothing_done:
+        ctx.exit(EXIT_ERROR)
+    if not result.complete or plan.incomplete:
+        ctx.exit(EXIT_INCOMPLETE)
+    ctx.exit(EXIT_OK)

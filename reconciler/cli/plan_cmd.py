@@ -1,0 +1,76 @@
+"""`reconcile plan` and `reconcile drift`: read live state, diff, show. Never writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import (
+    format_option,
+    load,
+    paths_argument,
+    plan_exit_code,
+    render,
+    sandbox_info,
+    sandbox_option,
+    tenant_option,
+    write_private,
+)
+from reconciler.engine.planner import RunOptions, run_plan
+from reconciler.render import render_json
+
+
+@click.command()
+@paths_argument
+@tenant_option
+@format_option
+@click.option("--out", type=click.Path(path_type=Path), help="Also save the plan as JSON (for apply --plan).")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
+)
+@sandbox_option
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    tenants: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    detailed_exitcode: bool,
+    concurrency: int,
+    sandbox: str | None,
+) -> None:
+    """Show what apply would change (the default; never writes)."""
+    loaded = load(paths, tenants)
+    result, _ = run_plan(loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency))
+    click.echo(render(result, fmt), nl=False)
+    if out is not None:
+        write_private(out, render_json(result))
+        click.echo(f"Plan saved to {out}", err=True)
+    ctx.exit(plan_exit_code(result, changes_exit=detailed_exitcode))
+
+
+@click.command()
+@paths_argument
+@tenant_option
+@format_option
+@click.option(
+    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
+)
+@sandbox_option
+@click.pass_context
+def drift(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    tenants: tuple[str, ...],
+    fmt: str,
+    concurrency: int,
+    sandbox: str | None,
+) -> None:
+    """Report drift between the tenant files and live state; exit 2 when there is any."""
+    loaded = load(paths, tenants)
+    result, _ = run_plan(loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency))
+    click.echo(render(result, fmt, drift_only=True), nl=False)
+    ctx.exit(plan_exit_code(result, changes_exit=True))

@@ -1,0 +1,201 @@
+"""Apply a plan: changes in dependency order, independent ones concurrently, settings rows in
+``$batch`` requests. A failed change skips its dependants; everything else goes on.
+
+Order comes from each change's ``depends_on`` (solution before what lives in it, Rescue groups
+before technicians, Rescue technicians before the settings rows that point at them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from reconciler.config import LoadedTenant
+from reconciler.config.types import SecretRef
+from reconciler.engine.connection import SandboxInfo, connect
+from reconciler.engine.planner import RunOptions
+from reconciler.engine.session import TenantSession
+from reconciler.errors import ProviderError, ReconcileError
+from reconciler.plan import Action, ApplyResult, Change, Outcome, TenantApplyResult, TenantPlan
+from reconciler.profile import effective_profile
+from reconciler.providers.dynamics.writer import ChangeFailed, DynamicsWriter
+from reconciler.providers.http import RequestStats
+from reconciler.providers.rescue.writer import RescueChangeFailed, RescueWriter
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, Outcome], None]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    poll_interval: float = 2.0
+    progress: Progress | None = None
+
+
+class _TenantApply:
+    def __init__(
+        self, loaded: LoadedTenant, plan: TenantPlan, session: TenantSession, options: ApplyOptions
+    ) -> None:
+        self.loaded = loaded
+        self.plan = plan
+        self.options = options
+        profile = effective_profile(loaded.model.profile)
+        resolver = session.conn.resolver(loaded)
+        refs = {ref.ref: ref for ref in _secret_refs(loaded)}
+
+        def resolve(ref: str) -> str:
+            if ref not in refs:
+                raise ChangeFailed(f"secret reference {ref} is not in the tenant files any more")
+            return resolver.resolve(refs[ref]).get_secret_value()
+
+        self.dynamics = DynamicsWriter(
+            session.dataverse,
+            profile,
+            tenant_folder=loaded.folder,
+            resolve_secret=resolve,
+            poll_interval=options.poll_interval,
+        )
+        self.rescue = RescueWriter(session.rescue)
+        self.outcomes: dict[str, Outcome] = {}
+
+    def record(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.change_id] = outcome
+        if self.options.progress is not None:
+            self.options.progress(self.plan.tenant, outcome)
+
+    async def run(self) -> None:
+        remaining = list(self.plan.actionable)
+        planned = {c.id for c in remaining}
+        while remaining:
+            ready: list[Change] = []
+            waiting: list[Change] = []
+            for change in remaining:
+                deps = [d for d in change.depends_on if d in planned]
+                bad = [d for d in deps if d in self.outcomes and self.outcomes[d].status != "done"]
+                if bad:
+                    self.record(
+                        Outcome(change.id, "skipped", f"depends on {', '.join(bad)}, which did not succeed")
+                    )
+                elif all(d in self.outcomes for d in deps):
+                    ready.append(change)
+                else:
+                    waiting.append(change)
+            if not ready:
+                for change in waiting:
+                    self.record(Outcome(change.id, "skipped", "its dependencies never became ready"))
+                return
+            await self.wave(ready)
+            remaining = waiting
+
+    async def wave(self, ready: Sequence[Change]) -> None:
+        settings = [c for c in ready if c.kind == "technician"]
+        singles = [c for c in ready if c.kind != "technician"]
+        results = await asyncio.gather(*(self.one(c) for c in singles), return_exceptions=True)
+        for change, result in zip(singles, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                self.record(Outcome(change.id, "failed", _reason(result)))
+            else:
+                self.record(Outcome(change.id, "done", result))
+        if settings:
+            try:
+                for outcome in await self.dynamics.settings(settings, self.rescue.technician_ids):
+                    self.record(outcome)
+            except (ReconcileError, ChangeFailed) as exc:
+                for change in settings:
+                    self.record(Outcome(change.id, "failed", _reason(exc)))
+
+    async def one(self, change: Change) -> str:
+        if change.kind == "solution" and isinstance(change, Action):
+            return await self.dynamics.import_solution(change)
+        if change.kind == "session_key" and isinstance(change, Action):
+            wait = self.loaded.model.session_key.wait_seconds if self.loaded.model.session_key else 600
+            return await self.dynamics.repair_session_key(change, wait)
+        if change.kind == "integration":
+            return await self.dynamics.integration(change)
+        if change.kind == "application_user":
+            return await self.dynamics.application_user(change, None)
+        if change.kind == "rescue_group":
+            return await self.rescue.create_group(change)
+        if change.kind == "rescue_technician":
+            return await self.rescue.technician(change)
+        raise ChangeFailed(f"no way to apply {change.op} of {change.kind}")
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ReconcileError):
+        return exc.message
+    if isinstance(exc, ChangeFailed | RescueChangeFailed):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _secret_refs(loaded: LoadedTenant) -> list[SecretRef]:
+    found: list[SecretRef] = []
+
+    def walk(value: object) -> None:
+        if isinstance(value, SecretRef):
+            found.append(value)
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(loaded.model)
+    return found
+
+
+async def apply_tenant(
+    loaded: LoadedTenant,
+    plan: TenantPlan,
+    sandbox: SandboxInfo | None,
+    run: RunOptions,
+    options: ApplyOptions,
+) -> TenantApplyResult:
+    manual = plan.manual
+    if plan.error:
+        return TenantApplyResult(plan.tenant, manual=manual, error=plan.error)
+    if not plan.actionable:
+        return TenantApplyResult(plan.tenant, manual=manual)
+    stats = RequestStats()
+    try:
+        conn = connect(loaded, sandbox)
+        async with TenantSession(conn, run.settings, stats) as session:
+            job = _TenantApply(loaded, plan, session, options)
+            try:
+                await job.run()
+            except ProviderError as exc:  # e.g. credentials refused half-way: the rest is skipped
+                for change in plan.actionable:
+                    if change.id not in job.outcomes:
+                        job.record(Outcome(change.id, "skipped", f"not attempted: {exc.message}"))
+    except ReconcileError as exc:
+        return TenantApplyResult(plan.tenant, manual=manual, error=exc.message, requests=stats.as_dict())
+    ordered = tuple(job.outcomes[c.id] for c in plan.actionable if c.id in job.outcomes)
+    return TenantApplyResult(plan.tenant, outcomes=ordered, manual=manual, requests=stats.as_dict())
+
+
+async def apply_all(
+    pairs: Sequence[tuple[LoadedTenant, TenantPlan]], run: RunOptions, options: ApplyOptions
+) -> ApplyResult:
+    bound = asyncio.Semaphore(max(1, run.tenant_concurrency))
+
+    async def one(loaded: LoadedTenant, plan: TenantPlan) -> TenantApplyResult:
+        async with bound:
+            return await apply_tenant(loaded, plan, run.sandbox, run, options)
+
+    results = await asyncio.gather(*(one(loaded, plan) for loaded, plan in pairs))
+    return ApplyResult(tenants=tuple(results))
+
+
+def run_apply(
+    pairs: Sequence[tuple[LoadedTenant, TenantPlan]], run: RunOptions, options: ApplyOptions
+) -> ApplyResult:
+    return asyncio.run(apply_all(pairs, run, options))

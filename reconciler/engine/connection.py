@@ -1,0 +1,166 @@
+"""Where each tenant's services are and how to sign in: from the tenant file, or from a
+running sandbox's ``sandbox.json`` (DESIGN §6) when ``--sandbox`` is given.
+
+Secrets are resolved here, late, right before the clients are made, and only held as
+``SecretStr``. In sandbox mode the tenant file stays as in production: endpoints and
+credentials come from ``sandbox.json``, and secret references resolve from its ``secrets``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from reconciler.config import LoadedTenant, SecretResolver
+from reconciler.errors import InputError
+from reconciler.providers.dynamics.auth import (
+    CertificateCredential,
+    ClientCredential,
+    ClientSecret,
+    FederatedTokenFile,
+)
+
+GRAPH_URL = "https://graph.microsoft.com"
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """The parsed ``sandbox.json`` of a running sandbox."""
+
+    path: Path
+    url: str
+    ca_file: Path
+    tenants: Mapping[str, Mapping[str, Any]]
+
+    @classmethod
+    def load(cls, location: str | Path) -> SandboxInfo:
+        path = Path(location)
+        if path.is_dir():
+            path = path / "sandbox.json"
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise InputError(
+                f"--sandbox: {path} does not exist; start one with `reconcile sandbox serve --state-dir DIR`"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--sandbox: cannot read {path}: {exc}") from None
+        try:
+            ca = Path(data["ca_file"])
+            return cls(path=path, url=str(data["url"]), ca_file=ca, tenants=dict(data["tenants"]))
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"--sandbox: {path} is not a sandbox.json (missing {exc})") from None
+
+    def tenant(self, name: str) -> Mapping[str, Any]:
+        entry = self.tenants.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self.tenants)) or "none"
+            raise InputError(f"tenant {name!r} is not in the sandbox {self.path} (it has: {known})")
+        return entry
+
+
+@dataclass(frozen=True)
+class TenantConnection:
+    """Resolved endpoints and credentials of one tenant (secrets as SecretStr only)."""
+
+    tenant: str
+    dataverse_url: str
+    authority: str
+    client_id: str
+    credential: ClientCredential
+    rescue_url: str
+    authcode: SecretStr
+    graph_url: str
+    entra_tenant_id: str
+    ca_file: Path | None = None
+    instance_discovery: bool = True
+    secret_overrides: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def dataverse_scope(self) -> str:
+        return self.dataverse_url.rstrip("/") + "/.default"
+
+    @property
+    def graph_scope(self) -> str:
+        return self.graph_url.rstrip("/") + "/.default"
+
+    def resolver(self, loaded: LoadedTenant) -> SecretResolver:
+        return SecretResolver(loaded.folder, overrides=self.secret_overrides)
+
+
+def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnection:
+    """The tenant's connection, secrets resolved (raises SecretError naming the reference)."""
+    model = loaded.model
+    if sandbox is not None:
+        return _sandbox_connection(loaded, sandbox)
+    dyn = model.connection.dynamics
+    resolver = SecretResolver(loaded.folder)
+    cred = dyn.credential
+    credential: ClientCredential
+    if cred.client_secret is not None:
+        credential = ClientSecret(resolver.resolve(cred.client_secret))
+    elif cred.certificate is not None:
+        public = cred.certificate.public_certificate
+        credential = CertificateCredential(
+            private_key_pem=resolver.resolve(cred.certificate.private_key),
+            thumbprint=cred.certificate.thumbprint,
+            public_certificate=resolver.resolve(public).get_secret_value() if public else None,
+        )
+    else:
+        assert cred.federated_token_file is not None
+        ref = cred.federated_token_file
+        if ref.file is not None:
+            token_path = Path(ref.file)
+            if not token_path.is_absolute():
+                token_path = loaded.folder / token_path
+        else:
+            token_path = Path(resolver.resolve(ref).get_secret_value())
+        credential = FederatedTokenFile(token_path)
+    return TenantConnection(
+        tenant=model.tenant,
+        dataverse_url=dyn.org_url,
+        authority=f"{dyn.authority_host}/{dyn.tenant_id}",
+        client_id=dyn.client_id,
+        credential=credential,
+        rescue_url=model.connection.rescue.api_url,
+        authcode=resolver.resolve(model.connection.rescue.authcode),
+        graph_url=os.environ.get("RECONCILE_GRAPH_URL", GRAPH_URL),
+        entra_tenant_id=dyn.tenant_id,
+    )
+
+
+def _sandbox_connection(loaded: LoadedTenant, sandbox: SandboxInfo) -> TenantConnection:
+    entry = sandbox.tenant(loaded.name)
+    try:
+        authority = str(entry["authority"])
+        credential: ClientCredential
+        cert = entry.get("certificate")
+        if entry.get("client_secret"):
+            credential = ClientSecret(SecretStr(str(entry["client_secret"])))
+        elif isinstance(cert, Mapping):
+            key = Path(str(cert["private_key_file"])).read_text("utf-8")
+            credential = CertificateCredential(SecretStr(key), str(cert["thumbprint"]), None)
+        else:
+            raise InputError(f"sandbox tenant {loaded.name!r} has no client credential")
+        return TenantConnection(
+            tenant=loaded.name,
+            dataverse_url=str(entry["dataverse_url"]),
+            authority=authority,
+            client_id=str(entry["client_id"]),
+            credential=credential,
+            rescue_url=str(entry["rescue_url"]),
+            authcode=SecretStr(str(entry["rescue_authcode"])),
+            graph_url=str(entry.get("graph_url") or f"{sandbox.url}/graph"),
+            entra_tenant_id=authority.rstrip("/").rsplit("/", 1)[-1],
+            ca_file=sandbox.ca_file,
+            instance_discovery=False,
+            secret_overrides={str(k): str(v) for k, v in dict(entry.get("secrets") or {}).items()},
+        )
+    except (KeyError, OSError) as exc:
+        raise InputError(f"sandbox entry for {loaded.name!r} is incomplete: {exc}") from None

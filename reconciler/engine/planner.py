@@ -1,0 +1,221 @@
+"""load -> read live -> resolve references -> diff -> plan, for every tenant, concurrently.
+
+One tenant's failure (credentials refused, a secret missing) never stops the others: it is
+recorded on that tenant's plan and decides the exit code at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from reconciler import __version__
+from reconciler.config import LoadedTenant
+from reconciler.diff import NEW_TECHNICIAN_PREFIX, build_desired, diff_tenant
+from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
+from reconciler.engine.session import TenantSession
+from reconciler.errors import ProviderError, ReconcileError
+from reconciler.plan import Change, Create, Plan, SafetySettings, TenantPlan
+from reconciler.profile import effective_profile
+from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
+from reconciler.providers.http import ClientSettings, RequestStats
+from reconciler.providers.rescue.reader import RescueReader
+from reconciler.resources import (
+    Consent,
+    LiveMeta,
+    LiveState,
+    RescueTechnician,
+    SecretHasher,
+    TechnicianSettings,
+    Unknown,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a run talks to the services."""
+
+    sandbox: SandboxInfo | None = None
+    settings: ClientSettings = field(default_factory=ClientSettings)
+    tenant_concurrency: int = 4
+
+
+@dataclass
+class TenantReading:
+    """A tenant's plan plus what apply needs from the reading (not serialised)."""
+
+    plan: TenantPlan
+    dynamics: DynamicsLive | None = None
+    live: LiveState | None = None
+
+
+async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReading:
+    model = loaded.model
+    safety = SafetySettings(model.safety.max_change_fraction, model.safety.min_objects)
+    stats = RequestStats()
+    try:
+        conn = connect(loaded, options.sandbox)
+        reading = await _read_and_diff(loaded, conn, options, stats, safety)
+    except ReconcileError as exc:
+        plan = TenantPlan(
+            tenant=loaded.name,
+            desired_digest=loaded.digest,
+            safety=safety,
+            error=exc.message,
+            requests=stats.as_dict(),
+        )
+        return TenantReading(plan)
+    reading.plan = dataclasses.replace(reading.plan, requests=stats.as_dict())
+    return reading
+
+
+async def _read_and_diff(
+    loaded: LoadedTenant,
+    conn: TenantConnection,
+    options: RunOptions,
+    stats: RequestStats,
+    safety: SafetySettings,
+) -> TenantReading:
+    model = loaded.model
+    profile = effective_profile(model.profile)
+    hasher = SecretHasher()
+    sso_password = None
+    if model.integration is not None:
+        ref = model.integration.sso_password
+        value = conn.resolver(loaded).resolve(ref)
+        sso_password = hasher.sensitive(value.get_secret_value(), ref.ref)
+
+    async with TenantSession(conn, options.settings, stats) as session:
+        dynamics_reader = DynamicsReader(session.dataverse, profile, hasher)
+        rescue_reader = RescueReader(session.rescue)
+        app_id = model.application_user.app_id if model.application_user else None
+        dynamics_task = asyncio.ensure_future(
+            dynamics_reader.read(
+                solution_name=(model.solution.unique_name or profile.solution.unique_name)
+                if model.solution
+                else None,
+                integration=model.integration is not None,
+                app_id=app_id,
+                session_key=model.session_key is not None,
+                users=[t.user for t in model.technicians],
+            )
+        )
+        consent_task = (
+            asyncio.ensure_future(_read_consent(session, model.consent.app_id))
+            if (model.consent is not None and model.consent.check)
+            else None
+        )
+        try:
+            rescue = await rescue_reader.read_tree()
+        except BaseException:
+            dynamics_task.cancel()
+            if consent_task is not None:
+                consent_task.cancel()
+            raise
+        dynamics = await dynamics_task
+        desired = build_desired(
+            model,
+            profile,
+            sso_password=sso_password,
+            directory=rescue.directory,
+            directory_error=rescue.error,
+            root_business_unit=dynamics.state.facts.get("root_business_unit"),
+            locate=lambda path: str(loaded.locate(path)),
+        )
+        wanted_ids = [
+            r.technician_id
+            for r in desired.resources
+            if isinstance(r, RescueTechnician) and not r.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
+        ]
+        if rescue.directory is not None:
+            await rescue_reader.read_technicians(rescue, wanted_ids)
+        consent_state = await consent_task if consent_task is not None else None
+
+    live = LiveState()
+    live.merge(dynamics.state)
+    live.merge(rescue.state)
+    if consent_state is not None:
+        live.merge(consent_state)
+    problems = _missing_user_problems(loaded, dynamics)
+    missing = set(dynamics.missing_users)
+    desired.resources = [
+        r for r in desired.resources if not (isinstance(r, TechnicianSettings) and r.user in missing)
+    ]
+    plan = diff_tenant(
+        loaded.name,
+        desired,
+        live,
+        prune=model.prune,
+        entra_tenant_id=conn.entra_tenant_id,
+        desired_digest=loaded.digest,
+        safety=safety,
+        extra_problems=problems,
+    )
+    plan = dataclasses.replace(plan, changes=tuple(_with_user_ids(plan, dynamics)))
+    return TenantReading(plan, dynamics, live)
+
+
+def _missing_user_problems(loaded: LoadedTenant, dynamics: DynamicsLive) -> list[str]:
+    if not dynamics.missing_users:
+        return []
+    index = {t.user: i for i, t in enumerate(loaded.model.technicians)}
+    return [
+        f"{loaded.locate(('technicians', index[u], 'user'))}: technicians.{index[u]}.user: no Dynamics user "
+        f"with UPN {u!r} (check the spelling, or that the user exists and is licensed)"
+        for u in dynamics.missing_users
+        if u in index
+    ]
+
+
+def _with_user_ids(plan: TenantPlan, dynamics: DynamicsLive) -> list[Change]:
+    """Creates of settings rows carry the user's systemuserid, looked up at plan time."""
+    out: list[Change] = []
+    for change in plan.changes:
+        if isinstance(change, Create) and isinstance(change.desired, TechnicianSettings):
+            user_id = dynamics.user_ids.get(change.desired.user, "")
+            desired = dataclasses.replace(change.desired, meta=LiveMeta(extra=(("user_id", user_id),)))
+            change = dataclasses.replace(change, desired=desired)
+        out.append(change)
+    return out
+
+
+async def _read_consent(session: TenantSession, app_id: str) -> LiveState:
+    state = LiveState()
+    try:
+        found = await session.graph.find_service_principal(app_id)
+    except ProviderError as exc:
+        state.unknown.append(Unknown("consent", app_id, f"service principal lookup failed: {exc.message}"))
+        return state
+    state.add(Consent(app_id=app_id, granted=found is not None))
+    state.listed.add("consent")
+    return state
+
+
+async def plan_tenants(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[TenantReading]:
+    """Plan every tenant, at most ``tenant_concurrency`` at once, in the given order."""
+    bound = asyncio.Semaphore(max(1, options.tenant_concurrency))
+
+    async def one(loaded: LoadedTenant) -> TenantReading:
+        async with bound:
+            return await plan_tenant(loaded, options)
+
+    return list(await asyncio.gather(*(one(t) for t in tenants)))
+
+
+def make_plan(readings: Sequence[TenantReading]) -> Plan:
+    return Plan(
+        tenants=tuple(r.plan for r in readings),
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        tool_version=__version__,
+    )
+
+
+def run_plan(tenants: Sequence[LoadedTenant], options: RunOptions) -> tuple[Plan, list[TenantReading]]:
+    readings = asyncio.run(plan_tenants(tenants, options))
+    return make_plan(readings), readings

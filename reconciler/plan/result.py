@@ -1,0 +1,54 @@
+"""What an apply did: one outcome per change, per tenant (a value the renderers show)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from reconciler.plan.changes import Manual
+
+Status = Literal["done", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    change_id: str
+    status: Status
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TenantApplyResult:
+    tenant: str
+    outcomes: tuple[Outcome, ...] = ()
+    manual: tuple[Manual, ...] = ()
+    error: str = ""  # nothing could be done (e.g. credentials refused)
+    requests: Mapping[str, Any] = field(default_factory=dict)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def complete(self) -> bool:
+        return not self.error and all(o.status == "done" for o in self.outcomes)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    tenants: tuple[TenantApplyResult, ...]
+
+    def totals(self) -> dict[str, int]:
+        counter = Counter(o.status for t in self.tenants for o in t.outcomes)
+        return {s: counter[s] for s in ("done", "failed", "skipped")}
+
+    @property
+    def complete(self) -> bool:
+        return all(t.complete for t in self.tenants)
+
+    @property
+    def nothing_done(self) -> bool:
+        """True when something was to be done and none of it was."""
+        attempted = any(t.outcomes or t.error for t in self.tenants)
+        return attempted and self.totals()["done"] == 0

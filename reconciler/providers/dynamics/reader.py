@@ -1,0 +1,205 @@
+"""Read a tenant's Dynamics live state: solution, configuration row, application user and its
+roles, LogMeIn settings rows with their users, the Session Key and its index job.
+
+Each part is read independently: a part that fails becomes ``Unknown`` for its kind and the
+others go on. Tables are listed in pages (O(pages), never one GET per user).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import AuthError, NotFoundError, ProviderError
+from reconciler.profile import SolutionProfile
+from reconciler.providers.dynamics import mapping
+from reconciler.providers.dynamics.client import DataverseClient
+from reconciler.resources import Kind, LiveState, SecretHasher, Unknown
+
+log = logging.getLogger(__name__)
+
+USER_LOOKUP_CHUNK = 40  # UPNs per `or` filter; beyond LIST_ALL_USERS_OVER, list every user instead
+LIST_ALL_USERS_OVER = 200
+
+
+def odata_string(value: str) -> str:
+    """An OData string literal ('' escapes a quote)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class DynamicsLive:
+    """Live state plus the lookups apply needs (UPN -> systemuserid, BU ids, roles by BU)."""
+
+    state: LiveState = field(default_factory=LiveState)
+    user_ids: dict[str, str] = field(default_factory=dict)
+    users_read: bool = False
+    missing_users: list[str] = field(default_factory=list)
+    root_business_unit: tuple[str, str] | None = None  # (id, name)
+    business_units: dict[str, str] = field(default_factory=dict)  # id -> name
+
+
+class DynamicsReader:
+    def __init__(self, client: DataverseClient, profile: SolutionProfile, hasher: SecretHasher) -> None:
+        self.client = client
+        self.profile = profile
+        self.hasher = hasher
+
+    async def read(
+        self,
+        *,
+        solution_name: str | None,
+        integration: bool,
+        app_id: str | None,
+        session_key: bool,
+        users: Iterable[str],
+    ) -> DynamicsLive:
+        live = DynamicsLive()
+        wanted_users = sorted(set(users))
+        jobs: list[tuple[tuple[Kind, ...], Coroutine[Any, Any, None]]] = []
+        if solution_name:
+            jobs.append((("solution",), self._solution(live, solution_name)))
+        if integration:
+            jobs.append((("integration",), self._integration(live)))
+        jobs.append((("application_user",), self._business_units_and_app_user(live, app_id)))
+        if session_key:
+            jobs.append((("session_key",), self._session_key(live)))
+        jobs.append((("technician",), self._settings(live, wanted_users)))
+        results = await asyncio.gather(*(coro for _, coro in jobs), return_exceptions=True)
+        for (kinds, _), result in zip(jobs, results, strict=True):
+            if isinstance(result, AuthError):
+                raise result
+            if isinstance(result, ProviderError):
+                log.debug("dynamics read of %s failed: %s", kinds, result.message)
+                for kind in kinds:
+                    live.state.unknown.append(Unknown(kind, "*", result.message))
+            elif isinstance(result, BaseException):
+                raise result
+        return live
+
+    async def _solution(self, live: DynamicsLive, name: str) -> None:
+        rows = await self.client.list_all(
+            "solutions", select=mapping.solution_select(), filter=f"uniquename eq {odata_string(name)}"
+        )
+        for row in rows:
+            live.state.add(mapping.solution_from_row(row))
+        live.state.listed.add("solution")
+
+    async def _integration(self, live: DynamicsLive) -> None:
+        prof = self.profile.integration
+        rows = await self.client.list_all(prof.entity_set, select=mapping.integration_select(self.profile))
+        if len(rows) > 1:
+            rows.sort(key=lambda r: str(r.get("modifiedon") or ""), reverse=True)
+            live.state.notes.append(
+                f"{len(rows)} integration configuration rows found; the most recently modified "
+                f"({rows[0].get(prof.id_column)}) is the one compared"
+            )
+        if rows:
+            live.state.add(mapping.integration_from_row(rows[0], self.profile, self.hasher))
+        live.state.listed.add("integration")
+
+    async def _business_units_and_app_user(self, live: DynamicsLive, app_id: str | None) -> None:
+        units = await self.client.list_all(
+            "businessunits", select=["businessunitid", "name", "_parentbusinessunitid_value"]
+        )
+        for unit in units:
+            unit_id = str(unit["businessunitid"]).lower()
+            live.business_units[unit_id] = str(unit.get("name") or "")
+            if unit.get("_parentbusinessunitid_value") is None:
+                live.root_business_unit = (unit_id, str(unit.get("name") or ""))
+        if live.root_business_unit:
+            live.state.facts["root_business_unit"] = live.root_business_unit[1]
+        if app_id is None:
+            return
+        rows = await self.client.list_all(
+            "systemusers", select=mapping.APP_USER_SELECT, filter=f"applicationid eq {app_id}"
+        )
+        if rows:
+            row = rows[0]
+            roles = await self.client.list_all(
+                f"systemusers({row['systemuserid']})/systemuserroles_association",
+                select=["roleid", "name", "_businessunitid_value"],
+            )
+            live.state.add(
+                mapping.application_user_from_row(row, [str(r["name"]) for r in roles], live.business_units)
+            )
+        live.state.listed.add("application_user")
+
+    async def _session_key(self, live: DynamicsLive) -> None:
+        session = self.profile.session
+        try:
+            keys = await self.client.list_all(f"EntityDefinitions(LogicalName='{session.table}')/Keys")
+        except NotFoundError:
+            live.state.notes.append(f"table {session.table} does not exist (is the solution installed?)")
+            live.state.listed.add("session_key")
+            return
+        for key in keys:
+            if str(key.get("LogicalName")) != session.key_logical_name:
+                continue
+            job = None
+            job_id = key.get("AsyncJob")
+            if key.get("EntityKeyIndexStatus") != "Active" and job_id:
+                try:
+                    job = await self.client.get(
+                        f"asyncoperations({job_id})",
+                        {
+                            "$select": "asyncoperationid,statuscode,statecode,operationtype,message,friendlymessage"
+                        },
+                    )
+                except NotFoundError:
+                    job = None
+            live.state.add(mapping.session_key_from_metadata(key, self.profile, job))
+        live.state.listed.add("session_key")
+
+    async def _settings(self, live: DynamicsLive, wanted: list[str]) -> None:
+        ts = self.profile.technician_settings
+        rows = await self.client.list_all(
+            ts.entity_set,
+            select=mapping.settings_select(self.profile),
+            expand=f"{ts.user_navigation}($select=systemuserid,domainname)",
+        )
+        users: dict[str, str] = {}
+        for row in rows:
+            user = row.get(ts.user_navigation)
+            if isinstance(user, dict) and user.get("domainname"):
+                users[str(user["systemuserid"]).lower()] = str(user["domainname"]).lower()
+        settings = mapping.settings_from_rows(rows, users, self.profile)
+        for resource in settings.by_user.values():
+            live.state.add(resource)
+        live.state.notes.extend(settings.duplicates)
+        if settings.orphans:
+            live.state.notes.append(
+                f"{len(settings.orphans)} LogMeIn settings row(s) point at no existing user: "
+                + ", ".join(settings.orphans[:10])
+            )
+        live.user_ids.update({upn: uid for uid, upn in users.items()})
+        await self._resolve_users(live, [u for u in wanted if u not in live.user_ids])
+        live.state.listed.add("technician")
+
+    async def _resolve_users(self, live: DynamicsLive, upns: list[str]) -> None:
+        """systemuserid of every wanted user: a few `or` filters, or one paged listing."""
+        if not upns:
+            live.users_read = True
+            return
+        found: dict[str, str] = {}
+        select = ["systemuserid", "domainname", "isdisabled"]
+        if len(upns) > LIST_ALL_USERS_OVER:
+            rows = await self.client.list_all("systemusers", select=select, filter="applicationid eq null")
+            wanted = set(upns)
+            found = {
+                str(r["domainname"]).lower(): str(r["systemuserid"]).lower()
+                for r in rows
+                if r.get("domainname") and str(r["domainname"]).lower() in wanted
+            }
+        else:
+            for start in range(0, len(upns), USER_LOOKUP_CHUNK):
+                chunk = upns[start : start + USER_LOOKUP_CHUNK]
+                condition = " or ".join(f"domainname eq {odata_string(u)}" for u in chunk)
+                rows = await self.client.list_all("systemusers", select=select, filter=condition)
+                found.update({str(r["domainname"]).lower(): str(r["systemuserid"]).lower() for r in rows})
+        live.user_ids.update(found)
+        live.missing_users = [u for u in upns if u not in found]
+        live.users_read = True

@@ -1,0 +1,106 @@
+"""Pure mapping of Rescue API blocks to resources: the hierarchy tree, groups by path,
+technicians by email. Keys of blocks are upper-cased by the text parser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.diff import RescueDirectory
+from reconciler.resources import LiveMeta, RescueGroup, RescueTechnician
+
+GROUP_TYPES = {"techniciangroup"}
+TECHNICIAN_TYPES = {"technician"}
+TECHNICIANS_ROOT_TYPES = {"technicians"}
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: str
+    parent_id: str
+    name: str
+    type: str
+    email: str
+    status: str
+
+
+@dataclass
+class RescueTree:
+    """The hierarchy as read by getHierarchy_v2, indexed for lookups."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    root_id: str = ""
+    group_paths: dict[str, str] = field(default_factory=dict)  # casefolded path -> node id
+    paths_by_id: dict[str, str] = field(default_factory=dict)  # node id -> path as named
+    technicians_by_email: dict[str, str] = field(default_factory=dict)
+    duplicate_emails: list[str] = field(default_factory=list)
+
+    def directory(self) -> RescueDirectory:
+        return RescueDirectory(
+            by_email=dict(self.technicians_by_email),
+            node_ids=frozenset(n.node_id for n in self.nodes.values() if n.type in TECHNICIAN_TYPES),
+        )
+
+    def group_id(self, path: str) -> str | None:
+        return self.group_paths.get(path.casefold())
+
+
+def build_tree(blocks: Iterable[Mapping[str, str]]) -> RescueTree:
+    tree = RescueTree()
+    for block in blocks:
+        node_id = block.get("NODEID", "").strip()
+        if not node_id:
+            continue
+        tree.nodes[node_id] = Node(
+            node_id=node_id,
+            parent_id=block.get("PARENTID", "").strip(),
+            name=block.get("NAME", "").strip(),
+            type=block.get("TYPE", "").strip().casefold(),
+            email=block.get("EMAIL", "").strip().lower(),
+            status=block.get("STATUS", "").strip(),
+        )
+    roots = [n for n in tree.nodes.values() if n.type in TECHNICIANS_ROOT_TYPES]
+    if roots:
+        tree.root_id = roots[0].node_id
+    children: dict[str, list[Node]] = {}
+    for node in tree.nodes.values():
+        children.setdefault(node.parent_id, []).append(node)
+    stack = [(tree.root_id, "")] if tree.root_id else []
+    while stack:
+        parent, prefix = stack.pop()
+        for child in children.get(parent, []):
+            if child.type in GROUP_TYPES:
+                path = f"{prefix}/{child.name}" if prefix else child.name
+                tree.group_paths.setdefault(path.casefold(), child.node_id)
+                tree.paths_by_id[child.node_id] = path
+                stack.append((child.node_id, path))
+    for node in tree.nodes.values():
+        if node.type in TECHNICIAN_TYPES and node.email:
+            if node.email in tree.technicians_by_email:
+                tree.duplicate_emails.append(node.email)
+                continue
+            tree.technicians_by_email[node.email] = node.node_id
+    return tree
+
+
+def groups_from_tree(tree: RescueTree) -> list[RescueGroup]:
+    return [
+        RescueGroup(path=tree.paths_by_id[node_id], meta=LiveMeta(id=node_id))
+        for node_id in sorted(tree.paths_by_id, key=lambda i: tree.paths_by_id[i])
+    ]
+
+
+def technician_from_user(fields: Mapping[str, str]) -> RescueTechnician:
+    """getUser_v3 fields -> resource; the full field set rides along for read-modify-write."""
+    sso = fields.get("SSOID", "").strip()
+    technician = RescueTechnician(
+        technician_id=fields.get("NODEID", "").strip(),
+        email=fields.get("EMAIL", "").strip().lower() or None,
+        sso_id=sso or None,
+    )
+    return RescueTechnician(
+        technician_id=technician.technician_id,
+        email=technician.email,
+        sso_id=technician.sso_id,
+        meta=LiveMeta(id=technician.technician_id, etag=technician.fingerprint()),
+    )

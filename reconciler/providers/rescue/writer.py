@@ -1,0 +1,136 @@
+"""Carry out Rescue changes: create groups (createGroup + setGroup), set SSO IDs by
+read-modify-write (setUser_v2 keeps every other field as read), create technicians.
+
+The hierarchy is read afresh when apply starts, so a group or technician that appeared since
+the plan is adopted instead of created twice.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from reconciler.plan import Change, Create, Update
+from reconciler.providers.rescue.client import RescueClient
+from reconciler.providers.rescue.mapping import RescueTree, build_tree, technician_from_user
+from reconciler.resources import RescueGroup, RescueTechnician
+
+log = logging.getLogger(__name__)
+
+# getUser_v3 field -> setUser_v2 parameter (setUser requires name, email, status and the add-ons).
+_USER_FIELDS = {
+    "NAME": "name",
+    "NICK": "nick",
+    "EMAIL": "email",
+    "SSOID": "ssoid",
+    "DESCRIPTION": "description",
+    "HASMOBILEADDON": "mobileaddon",
+    "HASRPATADDON": "rpataddon",
+}
+
+
+class RescueChangeFailed(Exception):
+    """A Rescue change could not be carried out (message says why)."""
+
+
+def _flag(value: str) -> str:
+    return "1" if value.strip().lower() in ("1", "true", "yes", "on") else "0"
+
+
+def _status(value: str) -> str:
+    """setUser takes Enabled/Disabled; getUser reports presence (Online, Offline, ...) or Disabled."""
+    return "Disabled" if value.strip().lower() in ("disabled", "0", "false") else "Enabled"
+
+
+def set_user_params(read: dict[str, str], **changes: str) -> dict[str, str]:
+    """setUser_v2 parameters: every field as read, with ``changes`` on top."""
+    params = {"node": read.get("NODEID", "")}
+    for field, param in _USER_FIELDS.items():
+        value = read.get(field, "")
+        params[param] = _flag(value) if param in ("mobileaddon", "rpataddon") else value
+    params["status"] = _status(read.get("STATUS", ""))
+    params.update(changes)
+    return params
+
+
+class RescueWriter:
+    def __init__(self, client: RescueClient) -> None:
+        self.client = client
+        self.tree: RescueTree | None = None
+        self.group_ids: dict[str, str] = {}
+        self.technician_ids: dict[str, str] = {}  # "new:<email>" -> node id
+
+    async def refresh(self) -> RescueTree:
+        self.tree = build_tree(await self.client.get_hierarchy())
+        return self.tree
+
+    async def create_group(self, change: Change) -> str:
+        assert isinstance(change, Create) and isinstance(change.desired, RescueGroup)
+        tree = self.tree or await self.refresh()
+        path = change.desired.path
+        existing = tree.group_id(path)
+        if existing:
+            self.group_ids[path.casefold()] = existing
+            return f"already exists (node {existing})"
+        parent_path, _, name = path.rpartition("/")
+        if parent_path:
+            parent = self.group_ids.get(parent_path.casefold()) or tree.group_id(parent_path)
+            if not parent:
+                raise RescueChangeFailed(f"parent group {parent_path!r} does not exist")
+        else:
+            parent = tree.root_id
+            if not parent:
+                raise RescueChangeFailed("the Rescue hierarchy has no Technicians root")
+        node = await self.client.create_group(parent)
+        await self.client.set_group(node, name)
+        self.group_ids[path.casefold()] = node
+        return f"created (node {node})"
+
+    async def technician(self, change: Change) -> str:
+        assert isinstance(change, Create | Update) and isinstance(change.desired, RescueTechnician)
+        desired = change.desired
+        if isinstance(change, Create):
+            return await self._create_technician(desired)
+        read = await self.client.get_user(node=desired.technician_id)
+        now = technician_from_user(read)
+        planned = change.live
+        if planned.meta.etag and now.meta.etag != planned.meta.etag and now.sso_id != desired.sso_id:
+            raise RescueChangeFailed(
+                f"technician {desired.technician_id} changed since the plan "
+                f"(SSO ID now {now.sso_id!r}); plan again"
+            )
+        if now.sso_id == desired.sso_id:
+            return "already up to date"
+        await self.client.set_user(set_user_params(read, ssoid=desired.sso_id or ""))
+        return "SSO ID set"
+
+    async def _create_technician(self, desired: RescueTechnician) -> str:
+        tree = self.tree or await self.refresh()
+        email = desired.email or desired.technician_id.removeprefix("new:")
+        existing = tree.technicians_by_email.get(email)
+        if existing:
+            self.technician_ids[desired.technician_id] = existing
+            read = await self.client.get_user(node=existing)
+            if desired.sso_id and read.get("SSOID", "") != desired.sso_id:
+                await self.client.set_user(set_user_params(read, ssoid=desired.sso_id))
+            return f"already exists (node {existing})"
+        group = desired.create_group or ""
+        parent = self.group_ids.get(group.casefold()) or tree.group_id(group)
+        if not parent:
+            raise RescueChangeFailed(f"technician group {group!r} does not exist")
+        node = await self.client.create_user(parent)
+        name = desired.name or email
+        await self.client.set_user(
+            {
+                "node": node,
+                "name": name,
+                "nick": name,
+                "email": email,
+                "ssoid": desired.sso_id or "",
+                "status": "Enabled",
+                "description": "",
+                "mobileaddon": "0",
+                "rpataddon": "0",
+            }
+        )
+        self.technician_ids[desired.technician_id] = node
+        return f"created (node {node})"
