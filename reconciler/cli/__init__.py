@@ -74,7 +74,8 @@ def cli(verbose: int) -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point: every error becomes a message and an exit code, never a traceback."""
     try:
-        cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
+        # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
     except ReconcileError as exc:
         click.echo(exc.format(), err=True)
         sys.exit(exc.exit_code)
@@ -89,4 +90,4 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

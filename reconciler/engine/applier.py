@@ -12,10 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pydantic import BaseModel
-
-from reconciler.config import LoadedTenant
-from reconciler.config.types import SecretRef
+from reconciler.config import LoadedTenant, secret_refs
 from reconciler.engine.connection import SandboxInfo, connect
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
@@ -46,7 +43,7 @@ class _TenantApply:
         self.options = options
         profile = effective_profile(loaded.model.profile)
         resolver = session.conn.resolver(loaded)
-        refs = {ref.ref: ref for ref in _secret_refs(loaded)}
+        refs = {ref.ref: ref for _, ref in secret_refs(loaded.model)}
 
         def resolve(ref: str) -> str:
             if ref not in refs:
@@ -134,23 +131,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, ChangeFailed | RescueChangeFailed):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
-
-
-def _secret_refs(loaded: LoadedTenant) -> list[SecretRef]:
-    found: list[SecretRef] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, SecretRef):
-            found.append(value)
-        elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-
-    walk(loaded.model)
-    return found
 
 
 async def apply_tenant(

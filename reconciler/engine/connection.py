@@ -98,7 +98,7 @@ def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnecti
     """The tenant's connection, secrets resolved (raises SecretError naming the reference)."""
     model = loaded.model
     if sandbox is not None:
-        return _sandbox_connection(loaded, sandbox)
+        return sandbox_connection(loaded.name, sandbox)
     dyn = model.connection.dynamics
     resolver = SecretResolver(loaded.folder)
     cred = dyn.credential
@@ -135,8 +135,9 @@ def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnecti
     )
 
 
-def _sandbox_connection(loaded: LoadedTenant, sandbox: SandboxInfo) -> TenantConnection:
-    entry = sandbox.tenant(loaded.name)
+def sandbox_connection(name: str, sandbox: SandboxInfo) -> TenantConnection:
+    """A tenant's connection from sandbox.json (its endpoints, credentials and secret values)."""
+    entry = sandbox.tenant(name)
     try:
         authority = str(entry["authority"])
         credential: ClientCredential
@@ -147,9 +148,9 @@ def _sandbox_connection(loaded: LoadedTenant, sandbox: SandboxInfo) -> TenantCon
             key = Path(str(cert["private_key_file"])).read_text("utf-8")
             credential = CertificateCredential(SecretStr(key), str(cert["thumbprint"]), None)
         else:
-            raise InputError(f"sandbox tenant {loaded.name!r} has no client credential")
+            raise InputError(f"sandbox tenant {name!r} has no client credential")
         return TenantConnection(
-            tenant=loaded.name,
+            tenant=name,
             dataverse_url=str(entry["dataverse_url"]),
             authority=authority,
             client_id=str(entry["client_id"]),
@@ -163,4 +164,4 @@ def _sandbox_connection(loaded: LoadedTenant, sandbox: SandboxInfo) -> TenantCon
             secret_overrides={str(k): str(v) for k, v in dict(entry.get("secrets") or {}).items()},
         )
     except (KeyError, OSError) as exc:
-        raise InputError(f"sandbox entry for {loaded.name!r} is incomplete: {exc}") from None
+        raise InputError(f"sandbox entry for {name!r} is incomplete: {exc}") from None

@@ -1,0 +1,158 @@
+"""`reconcile export`: write a live tenant as a tenant file (onboarding, or accepting drift)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import click
+from pydantic import SecretStr
+
+from reconciler.cli.common import sandbox_info, sandbox_option, write_private
+from reconciler.config import load_tenants
+from reconciler.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_RESCUE_API
+from reconciler.config.types import check_tenant_name, normalise_guid, normalise_https_url
+from reconciler.engine.connection import GRAPH_URL, TenantConnection, connect, sandbox_connection
+from reconciler.engine.export import ExportInput, env_name, read_and_export
+from reconciler.errors import InputError
+from reconciler.profile import effective_profile
+from reconciler.providers.dynamics.auth import ClientSecret
+from reconciler.providers.http import ClientSettings
+
+
+def _check(kind: str, value: str | None, check: object) -> str:
+    if not value:
+        raise InputError(f"--{kind} is required when the tenant has no tenant file yet")
+    try:
+        return check(value)  # type: ignore[operator,no-any-return]
+    except ValueError as exc:
+        raise InputError(f"--{kind}: {exc}") from None
+
+
+@click.command()
+@click.option("--tenant", "name", required=True, metavar="NAME", help="Tenant name (folder under tenants/).")
+@click.argument("root", required=False, type=click.Path(path_type=Path), default=Path("tenants"))
+@click.option("--out", type=str, help="Where to write (default tenants/NAME/tenant.yaml; '-' for stdout).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing tenant file (accepting drift).")
+@click.option("--org-url", help="Dynamics org URL (when there is no tenant file yet).")
+@click.option("--tenant-id", "entra_tenant", help="Entra tenant ID (when there is no tenant file yet).")
+@click.option("--client-id", help="App registration client ID (when there is no tenant file yet).")
+@click.option(
+    "--client-secret-env",
+    help="Variable holding the client secret (default <TENANT>_DYNAMICS_CLIENT_SECRET).",
+)
+@click.option("--rescue-api-url", default=DEFAULT_RESCUE_API, show_default=True)
+@click.option(
+    "--rescue-authcode-env", help="Variable holding the Rescue authcode (default <TENANT>_RESCUE_AUTHCODE)."
+)
+@sandbox_option
+def export(
+    name: str,
+    root: Path,
+    out: str | None,
+    overwrite: bool,
+    org_url: str | None,
+    entra_tenant: str | None,
+    client_id: str | None,
+    client_secret_env: str | None,
+    rescue_api_url: str,
+    rescue_authcode_env: str | None,
+    sandbox: str | None,
+) -> None:
+    """Read a live tenant and write it as YAML (secrets as references, never values)."""
+    try:
+        check_tenant_name(name)
+    except ValueError as exc:
+        raise InputError(f"--tenant: {exc}") from None
+    info = sandbox_info(sandbox)
+    existing = root / name
+    conn: TenantConnection
+    authcode_ref = rescue_authcode_env or env_name(name, "RESCUE_AUTHCODE")
+    sso_ref = env_name(name, "RESCUE_SSO_PASSWORD")
+    if existing.is_dir() and any(existing.glob("*.y*ml")):
+        (loaded,) = load_tenants([root], only=[name])
+        conn = connect(loaded, info)
+        dyn = loaded.model.connection.dynamics
+        cred = dyn.credential
+        if cred.client_secret is not None:
+            credential_lines = [f"client_secret: {{{cred.client_secret.ref.replace(':', ': ', 1)}}}"]
+        elif cred.certificate is not None:
+            credential_lines = [
+                "certificate:",
+                f"  private_key: {{{cred.certificate.private_key.ref.replace(':', ': ', 1)}}}",
+                f"  thumbprint: {cred.certificate.thumbprint}",
+            ]
+        else:
+            assert cred.federated_token_file is not None
+            credential_lines = [
+                f"federated_token_file: {{{cred.federated_token_file.ref.replace(':', ': ', 1)}}}"
+            ]
+        if loaded.model.connection.rescue.authcode.env:
+            authcode_ref = loaded.model.connection.rescue.authcode.env
+        if loaded.model.integration is not None and loaded.model.integration.sso_password.env:
+            sso_ref = loaded.model.integration.sso_password.env
+        export_input = ExportInput(
+            name,
+            dyn.org_url,
+            dyn.tenant_id,
+            dyn.client_id,
+            credential_lines,
+            loaded.model.connection.rescue.api_url,
+            authcode_ref,
+            sso_ref,
+        )
+        profile = effective_profile(loaded.model.profile)
+    else:
+        secret_ref = client_secret_env or env_name(name, "DYNAMICS_CLIENT_SECRET")
+        if info is not None:
+            entry = info.tenant(name)
+            org = _check("org-url", org_url or str(entry.get("org_url") or ""), normalise_https_url)
+            tid = _check(
+                "tenant-id",
+                entra_tenant or str(entry["authority"]).rstrip("/").rsplit("/", 1)[-1],
+                normalise_guid,
+            )
+            cid = _check("client-id", client_id or str(entry.get("client_id") or ""), normalise_guid)
+            conn = sandbox_connection(name, info)
+        else:
+            org = _check("org-url", org_url, normalise_https_url)
+            tid = _check("tenant-id", entra_tenant, normalise_guid)
+            cid = _check("client-id", client_id, normalise_guid)
+            secret, authcode = os.environ.get(secret_ref), os.environ.get(authcode_ref)
+            if not secret or not authcode:
+                missing = [n for n, v in ((secret_ref, secret), (authcode_ref, authcode)) if not v]
+                raise InputError(f"set the environment variable(s) {', '.join(missing)} first")
+            conn = TenantConnection(
+                tenant=name,
+                dataverse_url=org,
+                authority=f"{DEFAULT_AUTHORITY_HOST}/{tid}",
+                client_id=cid,
+                credential=ClientSecret(SecretStr(secret)),
+                rescue_url=normalise_https_url(rescue_api_url),
+                authcode=SecretStr(authcode),
+                graph_url=GRAPH_URL,
+                entra_tenant_id=tid,
+            )
+        export_input = ExportInput(
+            name,
+            org,
+            tid,
+            cid,
+            [f"client_secret: {{env: {secret_ref}}}"],
+            normalise_https_url(rescue_api_url),
+            authcode_ref,
+            sso_ref,
+        )
+        profile = effective_profile(None)
+    result = asyncio.run(read_and_export(conn, export_input, profile, ClientSettings()))
+    if out == "-":
+        click.echo(result.text, nl=False)
+        return
+    target = Path(out) if out else root / name / "tenant.yaml"
+    if target.exists() and not overwrite:
+        raise InputError(
+            f"{target} exists; pass --overwrite to replace it (accepting the live state), or --out -"
+        )
+    write_private(target, result.text)
+    click.echo(f"Wrote {target}. Set {', '.join(result.env_vars)} before planning.", err=True)
