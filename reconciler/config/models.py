@@ -40,7 +40,8 @@ class CertificateCredential(_Model):
     private_key: SecretRef = Field(description="The PEM private key (a secret reference).")
     thumbprint: Thumbprint = Field(description="SHA-1 thumbprint of the certificate, 40 hex digits.")
     public_certificate: SecretRef | None = Field(
-        default=None, description="Optional PEM certificate chain, sent for subject-name/issuer authentication."
+        default=None,
+        description="Optional PEM certificate chain, sent for subject-name/issuer authentication.",
     )
 
 
@@ -80,7 +81,9 @@ class DynamicsConnection(_Model):
 
     org_url: HttpsUrl = Field(description="The org URL, e.g. https://contoso.crm.dynamics.com (https only).")
     tenant_id: Guid = Field(description="Entra ID (Azure AD) tenant ID of the org.")
-    client_id: Guid = Field(description="Application (client) ID of the app registration the reconciler uses.")
+    client_id: Guid = Field(
+        description="Application (client) ID of the app registration the reconciler uses."
+    )
     credential: Credential = Field(description="The app registration's credential.")
     authority_host: HttpsUrl = Field(
         default=DEFAULT_AUTHORITY_HOST, description="Entra ID authority host (sovereign clouds differ)."
@@ -90,7 +93,9 @@ class DynamicsConnection(_Model):
 class RescueConnection(_Model):
     """Where the Rescue API is and the authcode (or Admin Center API token) to call it with."""
 
-    api_url: HttpsUrl = Field(default=DEFAULT_RESCUE_API, description="Rescue API base URL (EU accounts differ).")
+    api_url: HttpsUrl = Field(
+        default=DEFAULT_RESCUE_API, description="Rescue API base URL (EU accounts differ)."
+    )
     authcode: SecretRef = Field(description="Rescue authcode or API token (secret reference).")
 
 
@@ -123,7 +128,9 @@ class IntegrationOptions(_Model):
     require_active_technician_console: bool | None = Field(
         default=None, description="Require an active technician console to start a session."
     )
-    close_ticket_on_session_end: bool | None = Field(default=None, description="Close the case when the session ends.")
+    close_ticket_on_session_end: bool | None = Field(
+        default=None, description="Close the case when the session ends."
+    )
     reassign_case_on_session_start: bool | None = Field(
         default=None, description="Reassign the case to the technician when the session starts."
     )
@@ -153,7 +160,9 @@ class ApplicationUser(_Model):
     first_name: str = Field(default="LogMeIn", description="First name.")
     last_name: str = Field(default="Integration", description="Last name.")
     email: Upn = Field(description="Primary email (internalemailaddress).")
-    business_unit: str | None = Field(default=None, description="Business unit name; default the root business unit.")
+    business_unit: str | None = Field(
+        default=None, description="Business unit name; default the root business unit."
+    )
     roles: list[str] = Field(default_factory=lambda: [DEFAULT_ROLE], description="Security role names.")
 
     @field_validator("roles")
@@ -171,7 +180,9 @@ class SessionKey(_Model):
     """The "Session Key" alternate key of the LogMeIn Session table."""
 
     status: Literal["active"] = Field(default="active", description="Desired index status.")
-    wait_seconds: int = Field(default=600, ge=10, le=7200, description="How long apply waits for reactivation.")
+    wait_seconds: int = Field(
+        default=600, ge=10, le=7200, description="How long apply waits for reactivation."
+    )
 
 
 class RescueTechnicianCreate(_Model):
@@ -207,7 +218,8 @@ class ExportSettings(_Model):
     """A technician group's "Export session data -> Post session details to URL" settings."""
 
     url: HttpsUrl = Field(
-        default_factory=lambda: default_profile().rescue.export_url, description="URL session details are posted to."
+        default_factory=lambda: default_profile().rescue.export_url,
+        description="URL session details are posted to.",
     )
     at_session_start: bool = Field(default=False, description="Post at session start.")
     at_session_end: bool = Field(default=True, description="Post at session end.")
@@ -246,7 +258,9 @@ class Safety(_Model):
     max_change_fraction: float = Field(
         default=0.3, gt=0, le=1, description="Largest share of a kind's objects changed without --force."
     )
-    min_objects: int = Field(default=10, ge=1, description="The fraction applies to kinds with at least this many.")
+    min_objects: int = Field(
+        default=10, ge=1, description="The fraction applies to kinds with at least this many."
+    )
 
 
 class Tenant(_Model):

@@ -15,7 +15,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 _GUID_RE = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+){0,2}$")
-_UPN_RE = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_UPN_RE = re.compile(
+    r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _THUMBPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
 _DIGITS_RE = re.compile(r"^\d{1,18}$")
 _TENANT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -56,11 +58,11 @@ def version_tuple(value: str) -> tuple[int, int, int, int]:
 
 def _digits(value: Any) -> str:
     if isinstance(value, bool):
-        raise ValueError("expected digits, e.g. \"1234567\"")
+        raise ValueError('expected digits, e.g. "1234567"')
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str) or not _DIGITS_RE.match(value.strip()):
-        raise ValueError(f"{value!r} is not numeric; expected digits only, e.g. \"1234567\"")
+        raise ValueError(f'{value!r} is not numeric; expected digits only, e.g. "1234567"')
     return value.strip()
 
 
@@ -89,7 +91,9 @@ def check_tenant_name(value: str) -> str:
 def normalise_group_path(value: str) -> str:
     parts = [p.strip() for p in value.strip().strip("/").split("/")]
     if not value.strip() or any(not p for p in parts):
-        raise ValueError(f"{value!r} is not a group path; expected names separated by '/', e.g. Support/Tier 1")
+        raise ValueError(
+            f"{value!r} is not a group path; expected names separated by '/', e.g. Support/Tier 1"
+        )
     return "/".join(parts)
 
 
@@ -114,8 +118,12 @@ class SecretRef(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    env: str | None = Field(default=None, description="Name of an environment variable that holds the secret.")
-    file: str | None = Field(default=None, description="Path of a file whose content (stripped) is the secret.")
+    env: str | None = Field(
+        default=None, description="Name of an environment variable that holds the secret."
+    )
+    file: str | None = Field(
+        default=None, description="Path of a file whose content (stripped) is the secret."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,56 @@
+"""`reconcile validate`: check tenant files (YAML, schema, references) without any network.
+
+Every problem of every file is listed at once on stderr as ``file:line:col: path: message``
+(raised as ``ConfigErrors``; the CLI's one error table turns it into exit 1). This module
+imports only the config layer, so the command starts fast and cannot reach an API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reconciler.config import LoadedTenant, SecretResolver, check_secrets, load_tenants, secret_refs
+from reconciler.errors import ConfigErrors, Problem
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def summary_line(tenant: LoadedTenant, *, secrets_checked: bool = False) -> str:
+    """``contoso: ok (5 technicians, 2 rescue groups, 2 files)``."""
+    parts = [
+        _count(len(tenant.model.technicians), "technician"),
+        _count(len(tenant.model.rescue_groups), "rescue group"),
+        _count(len(tenant.files), "file"),
+    ]
+    if secrets_checked:
+        parts.append(f"{_count(len(secret_refs(tenant.model)), 'secret')} resolved")
+    return f"{tenant.name}: ok ({', '.join(parts)})"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable).")
+@click.option(
+    "--check-secrets",
+    "resolve_secrets",
+    is_flag=True,
+    help="Also resolve every secret reference (environment variables, files); values are never shown.",
+)
+def validate(paths: tuple[Path, ...], tenants: tuple[str, ...], resolve_secrets: bool) -> None:
+    """Check tenant files (default: tenants/) without opening any network connection.
+
+    Exit 0 with one line per tenant, or exit 1 listing every problem as file:line:col.
+    """
+    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
+    if resolve_secrets:
+        problems: list[Problem] = []
+        for tenant in loaded:
+            problems += check_secrets(tenant, SecretResolver(tenant.folder))
+        if problems:
+            raise ConfigErrors(problems)
+    for tenant in loaded:
+        click.echo(summary_line(tenant, secrets_checked=resolve_secrets))

@@ -1,0 +1,146 @@
+"""Semantic checks that look across items of a tenant, after each item is valid on its own.
+
+Pydantic validates one value at a time; it cannot see that the same user is listed twice or
+that two users pin the same Rescue technician. Those mistakes would make the plan fight
+itself (two settings rows for one technician), so they are errors, each reported at the
+second occurrence with "also at" the first. Technicians and groups are validated item by
+item here, so the checks still run (on the valid items) when some other part of the tenant
+is broken: every problem is reported in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.config.models import RescueGroup, Technician
+from reconciler.config.problems import dotted
+from reconciler.config.yamlpos import YamlPath
+from reconciler.errors import Location, Problem
+
+Locate = Callable[[YamlPath], Location]
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _valid_items(data: Mapping[str, Any], key: str, model: type[_M]) -> list[tuple[int, _M]]:
+    items = data.get(key)
+    if not isinstance(items, list):
+        return []
+    valid: list[tuple[int, _M]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, model.model_validate(item)))
+        except ValidationError:
+            continue  # reported by the full validation; the check runs on the rest
+    return valid
+
+
+def _duplicates(
+    entries: Iterable[tuple[str, YamlPath, str]], locate: Locate, describe: Callable[[str], str]
+) -> list[Problem]:
+    """``entries`` are (normalised value, path, shown value); report each repeat at the repeat."""
+    first: dict[str, YamlPath] = {}
+    problems: list[Problem] = []
+    for norm, path, shown in entries:
+        if norm in first:
+            problems.append(
+                Problem(locate(path), dotted(path), f"{describe(shown)}; also at {locate(first[norm])}")
+            )
+        else:
+            first[norm] = path
+    return problems
+
+
+def _technician_problems(techs: list[tuple[int, Technician]], locate: Locate) -> list[Problem]:
+    base: YamlPath = ("technicians",)
+    problems = _duplicates(
+        ((t.user, (*base, i, "user"), t.user) for i, t in techs),
+        locate,
+        lambda v: f"user {v!r} is listed twice; list each Dynamics user once",
+    )
+    # A user listed twice is one mistake: the checks below look at each user's first entry only.
+    firsts: dict[str, tuple[int, Technician]] = {}
+    for i, t in techs:
+        firsts.setdefault(t.user, (i, t))
+    problems += _duplicates(
+        (
+            (t.technician_id, (*base, i, "technician_id"), t.technician_id)
+            for i, t in firsts.values()
+            if t.technician_id
+        ),
+        locate,
+        lambda v: (
+            f"technician ID {v!r} is pinned for two users; a Rescue technician maps to one Dynamics user"
+        ),
+    )
+    problems += _duplicates(
+        (
+            (t.lookup_email, (*base, i, "rescue_email" if t.rescue_email else "user"), t.lookup_email)
+            for i, t in firsts.values()
+            if not t.technician_id
+        ),
+        locate,
+        lambda v: f"two users look up the same Rescue technician email {v!r}; a technician maps to one user",
+    )
+    problems += _duplicates(
+        ((t.sso_id, (*base, i, "sso_id"), t.sso_id) for i, t in firsts.values() if t.sso_id),
+        locate,
+        lambda v: f"SSO ID {v!r} is given to two users; SSO IDs identify one technician each",
+    )
+    for i, tech in techs:
+        if tech.rescue_email is not None and tech.technician_id is not None:
+            path: YamlPath = (*base, i, "technician_id")
+            problems.append(
+                Problem(
+                    locate(path),
+                    dotted(path),
+                    "rescue_email and technician_id are both set; pick one: technician_id pins the Rescue "
+                    f"node, rescue_email looks it up (also at {locate((*base, i, 'rescue_email'))})",
+                )
+            )
+    return problems
+
+
+def _group_problems(
+    groups: list[tuple[int, RescueGroup]],
+    techs: list[tuple[int, Technician]],
+    locate: Locate,
+    *,
+    all_groups_known: bool,
+) -> list[Problem]:
+    problems = _duplicates(
+        ((g.path.casefold(), ("rescue_groups", i, "path"), g.path) for i, g in groups),
+        locate,
+        lambda v: f"group path {v!r} is listed twice (paths compare without case); list each group once",
+    )
+    if not all_groups_known:
+        return problems  # an invalid group entry might be the one a technician refers to
+    declared = {g.path.casefold() for _, g in groups}
+    for i, tech in techs:
+        if tech.create is not None and tech.create.group.casefold() not in declared:
+            path: YamlPath = ("technicians", i, "create", "group")
+            problems.append(
+                Problem(
+                    locate(path),
+                    dotted(path),
+                    f"group {tech.create.group!r} is not declared in rescue_groups; declare the group "
+                    f"(add `- path: {tech.create.group}` under rescue_groups)",
+                )
+            )
+    return problems
+
+
+def semantic_problems(data: Mapping[str, Any], locate: Locate) -> list[Problem]:
+    """Cross-item problems of one tenant's merged data; ``locate`` maps a path to its position."""
+    techs = _valid_items(data, "technicians", Technician)
+    groups = _valid_items(data, "rescue_groups", RescueGroup)
+    raw_groups = data.get("rescue_groups")
+    all_known = raw_groups is None or (isinstance(raw_groups, list) and len(groups) == len(raw_groups))
+    return _technician_problems(techs, locate) + _group_problems(
+        groups, techs, locate, all_groups_known=all_known
+    )
+
+
+__all__ = ["Locate", "semantic_problems"]

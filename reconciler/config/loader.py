@@ -1,0 +1,309 @@
+"""Load tenant folders into validated ``Tenant`` models, reporting every problem at once.
+
+Layout (DESIGN §3): ``tenants/<name>/*.yaml`` are the files of one tenant, merged into one
+mapping; ``tenants/_defaults.yaml`` is deep-merged *under* every tenant of that folder (the
+tenant wins key by key). Within one tenant, mappings merge across files but a value or a list
+set in two files is an error naming both places: two files silently fighting over a key is
+exactly what a reviewer would miss. Files and folders whose names start with ``_`` or ``.``
+are not tenants.
+
+A PATH may be a tenants folder, one tenant folder (its parent's ``_defaults.yaml`` still
+applies, so a tenant validates the same either way) or one YAML file, which is a whole tenant
+on its own (no defaults, no folder-name rule).
+
+Nothing here opens a network connection; secrets stay references (see ``secrets.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from reconciler.config.checks import semantic_problems
+from reconciler.config.models import Tenant
+from reconciler.config.problems import dotted, validation_problems
+from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
+from reconciler.errors import ConfigErrors, InputError, Location, Problem
+from reconciler.profile import SolutionProfile, default_profile_data
+from reconciler.profile.model import deep_merge
+
+log = logging.getLogger(__name__)
+
+DEFAULTS_FILE = "_defaults.yaml"
+YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_PATHS: tuple[Path, ...] = (Path("tenants"),)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedTenant:
+    """One validated tenant with where each of its settings was written.
+
+    ``files`` are the tenant's own files, then the defaults file when one applies. ``digest``
+    is the sha256 of the canonical JSON of the merged data, so a saved plan can tell that the
+    YAML changed since it was made.
+    """
+
+    name: str
+    model: Tenant = field(repr=False)
+    folder: Path
+    files: tuple[Path, ...]
+    digest: str
+    data: dict[str, Any] = field(repr=False)
+    positions: SourceMap = field(repr=False)
+
+    def locate(self, path: YamlPath, *, key: bool = False) -> Location:
+        """Where ``path`` was written (its key when ``key``), else its nearest written ancestor."""
+        return self.positions.locate(tuple(path), key=key)
+
+
+@dataclass
+class _Source:
+    """A tenant found on disk, before parsing."""
+
+    folder: Path
+    files: list[Path]
+    defaults: Path | None
+    folder_name: str | None  # the name the tenant must have (None for a single file)
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical_digest(data: Any) -> str:
+    """sha256 of ``data`` as canonical JSON (sorted keys, no spaces, dates as ISO text)."""
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _tenant_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix in YAML_SUFFIXES and p.is_file() and not p.name.startswith(("_", "."))
+    )
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
+def _discover(paths: Sequence[Path], problems: list[Problem]) -> list[_Source]:
+    sources: list[_Source] = []
+    for path in paths:
+        if path.is_file():
+            if path.name.startswith(("_", ".")) or path.suffix not in YAML_SUFFIXES:
+                problems.append(
+                    Problem(
+                        Location(str(path)),
+                        "",
+                        "not a tenant file: expected a .yaml/.yml file not starting with '_'",
+                    )
+                )
+            else:
+                sources.append(_Source(path.parent, [path], None, None))
+        elif path.is_dir():
+            own = _tenant_files(path)
+            if own:  # one tenant folder
+                name = path.resolve().name
+                sources.append(_Source(path, own, _existing(path.parent / DEFAULTS_FILE), name))
+                continue
+            defaults = _existing(path / DEFAULTS_FILE)
+            found, before = 0, len(problems)
+            for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+                files = _tenant_files(sub)
+                if not files:
+                    problems.append(
+                        Problem(
+                            Location(str(sub)),
+                            "",
+                            "this tenant folder holds no .yaml file (start the folder name with '_' "
+                            "to keep other files here)",
+                        )
+                    )
+                    continue
+                found += 1
+                sources.append(_Source(sub, files, defaults, sub.name))
+            if not found and len(problems) == before:
+                problems.append(
+                    Problem(
+                        Location(str(path)),
+                        "",
+                        f"no tenants found; expected {path / '<name>' / 'tenant.yaml'}",
+                    )
+                )
+        else:
+            problems.append(Problem(Location(str(path)), "", "no such file or folder"))
+    # The same tenant reached twice (`tenants tenants/acme`, or one of its files) is loaded once.
+    file_sets = [frozenset(f.resolve() for f in source.files) for source in sources]
+    return [
+        source
+        for i, (source, mine) in enumerate(zip(sources, file_sets, strict=True))
+        if not any(mine < other or (mine == other and j < i) for j, other in enumerate(file_sets))
+    ]
+
+
+def _merge_into(
+    target: dict[str, Any], doc: YamlDocument, source: dict[str, Any], path: YamlPath, seen: SourceMap
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for key, value in source.items():
+        here = (*path, key)
+        if key not in target:
+            target[key] = value
+        elif isinstance(target[key], dict) and isinstance(value, dict):
+            problems += _merge_into(target[key], doc, value, here, seen)
+        else:
+            problems.append(
+                Problem(
+                    doc.positions.locate(here, key=True),
+                    dotted(here),
+                    f"also set at {seen.locate(here, key=True)}; a key may be set in only one file of a "
+                    "tenant (mappings merge across files, values and lists do not)",
+                )
+            )
+    return problems
+
+
+def _merge_docs(docs: Sequence[YamlDocument], problems: list[Problem]) -> tuple[dict[str, Any], SourceMap]:
+    merged: dict[str, Any] = {}
+    positions = SourceMap(Location(docs[0].file, 1, 1))
+    for doc in docs:
+        problems += _merge_into(merged, doc, doc.data, (), positions)
+        positions.absorb(doc.positions)
+    return merged, positions
+
+
+def _model_problems(exc: ValidationError, data: dict[str, Any], positions: SourceMap) -> list[Problem]:
+    """Pydantic's errors, located; a bad profile override is re-validated to point inside it."""
+    errors: list[ErrorDetails] = []
+    problems: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        override = data.get("profile")
+        if tuple(err["loc"]) == ("profile",) and err["type"] == "value_error" and isinstance(override, dict):
+            try:
+                SolutionProfile.model_validate(deep_merge(default_profile_data(), override))
+            except ValidationError as inner:
+                problems += validation_problems(
+                    inner.errors(include_url=False), SolutionProfile, positions, prefix=("profile",)
+                )
+                continue
+        errors.append(err)
+    return problems + validation_problems(errors, Tenant, positions)
+
+
+class _Loader:
+    """Collects the problems of every file while it loads."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self._defaults: dict[Path, YamlDocument | None] = {}
+        self._names: dict[str, Location] = {}
+
+    def parse(self, path: Path, *, defaults: bool = False) -> YamlDocument | None:
+        try:
+            return load_yaml_file(path, allow_empty=defaults)
+        except ConfigErrors as exc:
+            self.problems += exc.problems
+            return None
+
+    def defaults(self, path: Path) -> YamlDocument | None:
+        key = path.resolve()
+        if key not in self._defaults:
+            self._defaults[key] = self.parse(path, defaults=True)
+        return self._defaults[key]
+
+    def _check_name(self, name: Any, source: _Source, here: Location) -> None:
+        if not isinstance(name, str):
+            return  # missing or not text: the model validation says so
+        if source.folder_name is not None and name != source.folder_name:
+            self.problems.append(
+                Problem(
+                    here,
+                    "tenant",
+                    f"tenant name {name!r} does not match its folder {source.folder_name!r}; "
+                    "the name must equal the folder name",
+                )
+            )
+        if name in self._names:
+            self.problems.append(
+                Problem(
+                    here,
+                    "tenant",
+                    f"tenant {name!r} is defined twice; also at {self._names[name]}; tenant names must be unique",
+                )
+            )
+        else:
+            self._names[name] = here
+
+    def tenant(self, source: _Source, docs: list[YamlDocument | None]) -> LoadedTenant | None:
+        defaults = self.defaults(source.defaults) if source.defaults else None
+        parsed = [d for d in docs if d is not None]
+        if len(parsed) != len(docs) or (source.defaults and defaults is None):
+            return None  # a file did not parse: validating the rest would report spurious misses
+        data, positions = _merge_docs(parsed, self.problems)
+        if defaults is not None:
+            data = deep_merge(defaults.data, data)
+            positions.absorb(defaults.positions)
+        self._check_name(data.get("tenant"), source, positions.locate(("tenant",)))
+        self.problems += semantic_problems(data, lambda p: positions.locate(p))
+        try:
+            model = Tenant.model_validate(data)
+        except ValidationError as exc:
+            self.problems += _model_problems(exc, data, positions)
+            return None
+        files = tuple(source.files) + ((source.defaults,) if source.defaults else ())
+        return LoadedTenant(
+            model.tenant, model, source.folder, files, canonical_digest(data), data, positions
+        )
+
+
+def load_tenants(paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] = ()) -> list[LoadedTenant]:
+    """Load and validate the tenants under ``paths``; ``only`` keeps the tenants of those names.
+
+    Raises ``ConfigErrors`` with every problem of every file, or ``InputError`` when a name
+    in ``only`` matches no tenant.
+    """
+    loader = _Loader()
+    sources = _discover(list(paths) or DEFAULT_PATHS, loader.problems)
+    docs = {id(s): [loader.parse(f) for f in s.files] for s in sources if s.folder_name is None}
+    names: dict[int, str | None] = {id(s): s.folder_name for s in sources}
+    for source in sources:
+        if source.folder_name is None:
+            first = docs[id(source)][0]
+            tenant = first.data.get("tenant") if first is not None else None
+            names[id(source)] = tenant if isinstance(tenant, str) else None
+    if only:
+        known = sorted({n for n in names.values() if n})
+        unknown = [n for n in only if n not in known]
+        if unknown:
+            message = (
+                f"unknown tenant {', '.join(map(repr, unknown))}; known tenants: {', '.join(known) or 'none'}"
+            )
+            if loader.problems:  # e.g. a mistyped PATH: show why the tenant was not found
+                raise ConfigErrors([*loader.problems, Problem(Location(""), "tenant", message)])
+            raise InputError(message)
+        sources = [s for s in sources if names[id(s)] in only]
+    loaded: list[LoadedTenant] = []
+    for source in sources:
+        tenant = loader.tenant(source, docs.get(id(source)) or [loader.parse(f) for f in source.files])
+        if tenant is not None:
+            loaded.append(tenant)
+    if loader.problems:
+        raise ConfigErrors(loader.problems)
+    log.debug("loaded %d tenant(s): %s", len(loaded), ", ".join(t.name for t in loaded))
+    return loaded
+
+
+__all__ = ["DEFAULTS_FILE", "DEFAULT_PATHS", "LoadedTenant", "canonical_digest", "load_tenants"]
