@@ -1,0 +1,312 @@
+"""Access tokens for Dataverse and Microsoft Graph: the client-credentials flow through MSAL.
+
+MSAL is synchronous and does network I/O (authority discovery inside its constructor, the token
+request in ``acquire_token_for_client``), so it runs in a worker thread. One provider serves one
+(authority, client, scope); an ``asyncio.Lock`` makes concurrent callers share one fetch, and the
+token is reused until shortly before it expires.
+
+TLS trust is explicit: MSAL gets a ``requests.Session`` with ``trust_env = False`` (so
+``REQUESTS_CA_BUNDLE`` cannot override it) and ``verify`` = the given CA file or the system store.
+No token, secret or assertion ever reaches an exception message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import SecretStr
+from requests.adapters import HTTPAdapter
+
+from reconciler.errors import AuthError, ProtocolError, TransportError
+from reconciler.providers.http import RequestStats, path_template, redact, require_https
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "identity"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+class TokenProvider(Protocol):
+    """Anything that hands out a bearer token for one resource."""
+
+    async def token(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ClientSecret:
+    secret: SecretStr
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    private_key_pem: SecretStr
+    thumbprint: str
+    public_certificate: str | None = None
+
+
+@dataclass(frozen=True)
+class FederatedTokenFile:
+    """A workload-identity token (e.g. a CI OIDC token) that is re-read for every token request."""
+
+    path: Path
+
+
+ClientCredential = ClientSecret | CertificateCredential | FederatedTokenFile
+
+
+class MsalApp(Protocol):
+    """The part of ``msal.ConfidentialClientApplication`` used here (a seam for tests)."""
+
+    def acquire_token_for_client(self, scopes: list[str]) -> dict[str, Any]: ...
+
+
+AppFactory = Callable[..., MsalApp]
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """MSAL ignores its ``timeout`` when given an ``http_client``: apply one per request here."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: Any = None,
+        proxies: Any = None,
+    ) -> requests.Response:
+        return super().send(
+            request,
+            stream=stream,
+            timeout=self._timeout if timeout is None else timeout,
+            verify=verify,
+            cert=cert,
+            proxies=proxies,
+        )
+
+
+def make_session(ca_file: Path | None, timeout: float, stats: RequestStats | None = None) -> requests.Session:
+    """The HTTP client MSAL uses: explicit trust, no environment overrides, a timeout, counted requests."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(ca_file) if ca_file is not None else True
+    session.mount("https://", _TimeoutAdapter(timeout))
+    if stats is not None:
+
+        def count(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+            method = response.request.method or "GET"
+            stats.record(
+                SERVICE, method, path_template(urlsplit(response.url).path.lstrip("/")), response.status_code
+            )
+
+        session.hooks["response"].append(count)
+    return session
+
+
+def _default_factory(**kwargs: Any) -> MsalApp:
+    import msal  # imported lazily: only the token provider needs it
+
+    app: MsalApp = msal.ConfidentialClientApplication(**kwargs)
+    return app
+
+
+# AADSTS code -> which setting the admin should look at. Unlisted codes fall back on the OAuth error.
+_AADSTS_SETTING = {
+    "7000215": "credential",  # invalid client secret
+    "7000222": "credential",  # client secret expired
+    "700027": "credential",  # client assertion (certificate) failed validation
+    "700024": "credential",  # client assertion not within its valid time range
+    "70021": "credential",  # no federated identity credential matches the assertion
+    "700016": "client_id",  # application not found in the directory
+    "7000112": "client_id",  # application is disabled
+    "90002": "tenant_id",  # tenant not found
+    "900023": "tenant_id",  # tenant identifier is not valid
+    "90013": "tenant_id",  # invalid input received from the user (bad tenant)
+    "500011": "scope",  # resource principal not found: the org URL is wrong or not in this tenant
+    "70011": "scope",  # invalid scope
+    "1002012": "scope",
+}
+_ERROR_SETTING = {
+    "invalid_client": "credential",
+    "unauthorized_client": "client_id",
+    "invalid_scope": "scope",
+}
+
+
+class MsalTokenProvider:
+    """Client-credentials tokens for one scope, cached until shortly before they expire."""
+
+    def __init__(
+        self,
+        authority: str,
+        client_id: str,
+        credential: ClientCredential,
+        scope: str,
+        *,
+        ca_file: Path | None,
+        instance_discovery: bool,
+        tenant: str = "",
+        setting_prefix: str = "connection.dynamics",
+        scope_setting: str = "connection.dynamics.org_url",
+        timeout: float = 30.0,
+        stats: RequestStats | None = None,
+        refresh_margin: float = 120.0,
+        clock: Callable[[], float] = time.monotonic,
+        app_factory: AppFactory | None = None,
+    ) -> None:
+        self.authority = require_https(authority, setting=f"{setting_prefix}.tenant_id")
+        self.client_id = client_id
+        self.scope = scope
+        self._credential = credential
+        self._ca_file = ca_file
+        self._instance_discovery = instance_discovery
+        self._tenant = tenant
+        self._prefix = setting_prefix
+        self._scope_setting = scope_setting
+        self._timeout = timeout
+        self._stats = stats
+        self._margin = refresh_margin
+        self._clock = clock
+        self._factory = app_factory or _default_factory
+        self._lock = asyncio.Lock()
+        self._app: MsalApp | None = None
+        self._session: requests.Session | None = None
+        self._cached: tuple[str, float] | None = None
+
+    def __repr__(self) -> str:
+        return f"MsalTokenProvider(authority={self.authority!r}, client_id={self.client_id!r}, scope={self.scope!r})"
+
+    def _fresh(self) -> str | None:
+        cached = self._cached
+        return cached[0] if cached is not None and self._clock() < cached[1] else None
+
+    async def token(self) -> str:
+        """A valid access token; fetched at most once at a time, reused until near expiry."""
+        token = self._fresh()
+        if token is not None:
+            return token
+        async with self._lock:
+            token = self._fresh()
+            if token is not None:
+                return token
+            result = await asyncio.to_thread(self._acquire)
+            token, expires_in = self._check(result)
+            margin = min(self._margin, expires_in / 2)
+            self._cached = (token, self._clock() + expires_in - margin)
+            logger.debug("identity: token for %s acquired (valid %ds)", self.scope, expires_in)
+            return token
+
+    def close(self) -> None:
+        """Release the HTTP session (the token cache goes with the provider)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        self._app = None
+
+    async def aclose(self) -> None:
+        self.close()
+
+    # -------------------------------------------------------------------- in the worker thread
+
+    def _secrets(self) -> tuple[str, ...]:
+        cred = self._credential
+        if isinstance(cred, ClientSecret):
+            return (cred.secret.get_secret_value(),)
+        if isinstance(cred, CertificateCredential):
+            return (cred.private_key_pem.get_secret_value(),)
+        return ()
+
+    def _read_assertion(self, path: Path) -> str:
+        try:
+            assertion = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise self._auth_error(
+                f"cannot read the federated token file {path} ({exc.strerror or type(exc).__name__})",
+                "credential",
+            ) from exc
+        if not assertion:
+            raise self._auth_error(f"the federated token file {path} is empty", "credential")
+        return assertion
+
+    def _msal_credential(self) -> Any:
+        cred = self._credential
+        if isinstance(cred, ClientSecret):
+            return cred.secret.get_secret_value()
+        if isinstance(cred, CertificateCredential):
+            out = {"private_key": cred.private_key_pem.get_secret_value(), "thumbprint": cred.thumbprint}
+            if cred.public_certificate:
+                out["public_certificate"] = cred.public_certificate
+            return out
+        return {"client_assertion": functools.partial(self._read_assertion, cred.path)}
+
+    def _acquire(self) -> dict[str, Any]:
+        try:
+            if self._app is None:
+                self._session = self._session or make_session(self._ca_file, self._timeout, self._stats)
+                self._app = self._factory(
+                    client_id=self.client_id,
+                    client_credential=self._msal_credential(),
+                    authority=self.authority,
+                    http_client=self._session,
+                    instance_discovery=self._instance_discovery,
+                )
+            return self._app.acquire_token_for_client(scopes=[self.scope])
+        except requests.exceptions.SSLError as exc:
+            raise TransportError(
+                f"TLS failure talking to {self.authority}: check the CA / certificate of the identity endpoint",
+                service=SERVICE,
+                tenant=self._tenant,
+            ) from exc
+        except requests.RequestException as exc:
+            raise TransportError(
+                f"cannot reach the identity endpoint {self.authority} ({type(exc).__name__})",
+                service=SERVICE,
+                tenant=self._tenant,
+            ) from exc
+        except (ValueError, RuntimeError) as exc:
+            # MSAL raises these for an authority it cannot discover, or a credential it cannot use.
+            first = redact(str(exc), self._secrets()).split(". ")[0][:200]
+            raise self._auth_error(f"MSAL refused the configuration: {first}", "tenant_id") from exc
+
+    def _auth_error(self, message: str, setting: str) -> AuthError:
+        name = self._scope_setting if setting == "scope" else f"{self._prefix}.{setting}"
+        return AuthError(f"{message}; check {name}", service=SERVICE, tenant=self._tenant)
+
+    def _check(self, result: Any) -> tuple[str, float]:
+        if not isinstance(result, dict):
+            raise ProtocolError("MSAL returned no result", service=SERVICE, tenant=self._tenant)
+        if "error" in result or "access_token" not in result:
+            error = str(result.get("error") or "no_token")
+            description = redact(str(result.get("error_description") or ""), self._secrets())
+            first_line = (description.strip().splitlines() or [""])[0][:300]
+            codes = [str(c) for c in result.get("error_codes") or []]
+            if not codes and first_line.startswith("AADSTS"):
+                codes = [first_line[6:].split(":", 1)[0]]
+            setting = next((_AADSTS_SETTING[c] for c in codes if c in _AADSTS_SETTING), None)
+            setting = setting or _ERROR_SETTING.get(error)
+            message = f"token request refused: {error}: {first_line}"
+            if setting is None:
+                names = ", ".join(f"{self._prefix}.{s}" for s in ("client_id", "credential", "tenant_id"))
+                raise AuthError(f"{message}; check {names}", service=SERVICE, tenant=self._tenant)
+            raise self._auth_error(message, setting)
+        token = result["access_token"]
+        try:
+            expires_in = float(result.get("expires_in", 3599))
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError("the token response has a bad expires_in", service=SERVICE) from exc
+        if not isinstance(token, str) or not token or expires_in <= 0:
+            raise ProtocolError("the token response has no usable access token", service=SERVICE)
+        return token, expires_in

@@ -1,0 +1,422 @@
+"""The Dataverse Web API client: one request function, paging, $batch, retries, typed errors.
+
+Thin on purpose (DESIGN §2 principle 3): it knows OData, not the LogMeIn solution. Table and
+column names come from the caller (who reads them from the solution profile). Every response is
+checked here and turned into a ``ProviderError``; httpx exceptions never leave this module.
+
+Idempotency decides what may be retried after a lost response (see ``reconciler.providers.http``):
+reads, ``PATCH``/``DELETE`` with ``If-Match: *`` and create-only ``PATCH`` repeat safely; a ``POST``
+create, an action, an association, and a write carrying a concrete ETag (which a successful first
+attempt would have changed, turning the retry into a false "changed since it was read") do not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import ssl
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from reconciler.errors import ApiError, AuthError, ProtocolError, ProviderError
+from reconciler.providers.dynamics.auth import TokenProvider
+from reconciler.providers.dynamics.batch import (
+    NOT_EXECUTED,
+    BatchOperation,
+    BatchResult,
+    decode_batch,
+    encode_batch,
+    parse_batch_reply,
+    plan_chunks,
+)
+from reconciler.providers.http import (
+    ClientSettings,
+    RequestStats,
+    Retrier,
+    Timing,
+    api_error,
+    encode_query,
+    error_payload,
+    path_template,
+    require_https,
+)
+
+SERVICE = "dataverse"
+API_PATH = "/api/data/v9.2"
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_KEY_EXPR = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=.+$")
+_ENTITY_ID = re.compile(
+    r"\(([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\)\s*$"
+)
+
+_UNAUTHORIZED = (
+    "Dataverse refused the access token (HTTP 401): check that the app registration "
+    "(connection.dynamics.client_id) is an application user of this org and is enabled"
+)
+
+
+def _name(value: str, what: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"not a valid {what}: {value!r}")
+    return value
+
+
+def _row(entity_set: str, row_id: str) -> str:
+    """``set(<guid>)`` or ``set(key='value')``; anything else is a caller bug."""
+    _name(entity_set, "entity set name")
+    if _GUID.match(row_id):
+        return f"{entity_set}({row_id.lower()})"
+    if _KEY_EXPR.match(row_id):
+        return f"{entity_set}({row_id})"
+    raise ValueError(f"not a row id or key expression: {row_id!r}")
+
+
+class DataverseClient:
+    """Async client of one org's Web API (``base_url`` is the org URL; the API root is added)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenProvider,
+        *,
+        ssl_context: ssl.SSLContext,
+        settings: ClientSettings,
+        stats: RequestStats,
+        tenant: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        self.base_url = require_https(base_url, setting="connection.dynamics.org_url")
+        self.api_root = self.base_url + API_PATH
+        self.tenant = tenant
+        self.settings = settings
+        self._tokens = tokens
+        self._ssl_context = ssl_context
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
+        self._retrier = Retrier(
+            service=SERVICE, tenant=tenant, settings=settings, stats=stats, timing=timing or Timing()
+        )
+
+    async def __aenter__(self) -> Self:
+        self._client = httpx.AsyncClient(
+            verify=self._ssl_context,
+            timeout=self.settings.timeout,
+            transport=self._transport,
+            trust_env=False,
+            follow_redirects=False,
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -------------------------------------------------------------------- the one request function
+
+    async def _request(
+        self,
+        method: str,
+        target: str,
+        *,
+        idempotent: bool,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        content: tuple[str, bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_412: str = "",
+        accept: Callable[[httpx.Response], bool] | None = None,
+    ) -> httpx.Response:
+        """Send one logical request (with retries) and return a 2xx (or ``accept``-ed) response."""
+        client = self._client
+        if client is None:
+            raise RuntimeError("DataverseClient used outside 'async with'")
+        if target.startswith("https://"):
+            if not target.startswith(self.api_root + "/"):  # never send the token elsewhere
+                raise ProtocolError(
+                    "a nextLink points outside this org's Web API; refusing to follow it",
+                    service=SERVICE,
+                    tenant=self.tenant,
+                )
+            url, relative = target, target[len(self.api_root) + 1 :]
+        else:
+            relative = target.lstrip("/")
+            url = f"{self.api_root}/{relative}"
+            if params:
+                url += ("&" if "?" in url else "?") + encode_query(params)
+        template = path_template(relative)
+        send_headers = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+        payload: bytes | None = None
+        if body is not None:
+            send_headers["Content-Type"] = "application/json"
+            payload = json.dumps(dict(body), ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        elif content is not None:
+            send_headers["Content-Type"], payload = content
+        send_headers.update(headers or {})
+
+        async def attempt() -> httpx.Response:
+            token = await self._tokens.token()
+            request = client.build_request(
+                method, url, content=payload, headers={**send_headers, "Authorization": f"Bearer {token}"}
+            )
+            async with self._semaphore:
+                return await client.send(request)
+
+        try:
+            response = await self._retrier.send(
+                attempt, method=method, template=template, idempotent=idempotent
+            )
+        except httpx.InvalidURL as exc:
+            raise ProtocolError(
+                f"{method} {template}: invalid URL", service=SERVICE, tenant=self.tenant
+            ) from exc
+        if response.is_success or (accept is not None and accept(response)):
+            return response
+        raise self._error(response, f"{method} {template}", on_412=on_412)
+
+    def _error(self, response: httpx.Response, where: str, *, on_412: str = "") -> ProviderError:
+        code, message = error_payload(response)
+        if response.status_code == 401:
+            return AuthError(f"{where}: {_UNAUTHORIZED}", service=SERVICE, tenant=self.tenant)
+        return api_error(
+            response.status_code,
+            code,
+            message,
+            where=where,
+            service=SERVICE,
+            tenant=self.tenant,
+            on_412=on_412,
+        )
+
+    def _json(self, response: httpx.Response, where: str) -> dict[str, Any]:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProtocolError(
+                f"{where}: the reply is not JSON", service=SERVICE, tenant=self.tenant
+            ) from exc
+        if not isinstance(data, dict):
+            raise ProtocolError(
+                f"{where}: the reply is not a JSON object", service=SERVICE, tenant=self.tenant
+            )
+        return data
+
+    # -------------------------------------------------------------------- reads
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """GET one resource (a row, a metadata object, a function) relative to the API root."""
+        response = await self._request("GET", path, idempotent=True, params=params)
+        return self._json(response, f"GET {path_template(path)}")
+
+    async def list_all(
+        self,
+        entity_set_or_path: str,
+        *,
+        select: Sequence[str] = (),
+        filter: str | None = None,
+        expand: str | None = None,
+        orderby: str | None = None,
+        page_size: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every row of a query, page by page (``Prefer: odata.maxpagesize``, ``@odata.nextLink``).
+
+        All or nothing: a page that still fails after retries raises, so a caller never mistakes
+        a truncated list for the whole table.
+        """
+        size = page_size or self.settings.page_size
+        if not 1 <= size <= 5000:
+            raise ValueError("page_size must be between 1 and 5000")
+        params = {"$select": ",".join(select)} if select else {}
+        for key, value in (("$filter", filter), ("$expand", expand), ("$orderby", orderby)):
+            if value:
+                params[key] = value
+        prefer = {"Prefer": f"odata.maxpagesize={size}"}
+        where = f"GET {path_template(entity_set_or_path)}"
+        rows: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        target: str | None = entity_set_or_path
+        first = True
+        while target is not None:
+            response = await self._request(
+                "GET", target, idempotent=True, params=params if first else None, headers=prefer
+            )
+            first = False
+            page = self._json(response, where)
+            value = page.get("value")
+            if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+                raise ProtocolError(
+                    f"{where}: the reply has no 'value' list", service=SERVICE, tenant=self.tenant
+                )
+            rows.extend(value)
+            link = page.get("@odata.nextLink")
+            if link is not None and (not isinstance(link, str) or link in seen):
+                raise ProtocolError(
+                    f"{where}: bad or repeated @odata.nextLink", service=SERVICE, tenant=self.tenant
+                )
+            if link is not None:
+                seen.add(link)
+            target = link
+        return rows
+
+    # -------------------------------------------------------------------- writes
+
+    async def create(self, entity_set: str, body: Mapping[str, Any]) -> str:
+        """POST a new row; returns its id (from ``OData-EntityId``). Not retried after a lost reply."""
+        response = await self._request(
+            "POST", _name(entity_set, "entity set name"), idempotent=False, body=body
+        )
+        match = _ENTITY_ID.search(response.headers.get("odata-entityid", ""))
+        if not match:
+            raise ProtocolError(
+                f"POST {entity_set}: the reply has no OData-EntityId with the new id",
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        return match.group(1).lower()
+
+    async def create_only(self, entity_set: str, row_id: str, body: Mapping[str, Any]) -> None:
+        """PATCH with ``If-None-Match: *``: create with a chosen id; PreconditionFailed if it exists."""
+        await self._request(
+            "PATCH",
+            _row(entity_set, row_id),
+            idempotent=True,
+            body=body,
+            headers={"If-None-Match": "*"},
+            on_412="already exists",
+        )
+
+    async def update(
+        self, entity_set: str, row_id: str, body: Mapping[str, Any], *, etag: str | None
+    ) -> None:
+        """PATCH an existing row: ``If-Match`` the ETag read at plan time (or ``*``: must exist)."""
+        await self._request(
+            "PATCH",
+            _row(entity_set, row_id),
+            idempotent=etag is None,
+            body=body,
+            headers={"If-Match": etag or "*"},
+            on_412="changed since it was read",
+        )
+
+    async def delete(self, entity_set: str, row_id: str, *, etag: str | None) -> None:
+        """DELETE a row, guarded by ``If-Match`` like ``update``."""
+        await self._request(
+            "DELETE",
+            _row(entity_set, row_id),
+            idempotent=etag is None,
+            headers={"If-Match": etag or "*"},
+            on_412="changed since it was read",
+        )
+
+    async def associate(
+        self, entity_set: str, row_id: str, navigation: str, target_entity_set: str, target_id: str
+    ) -> None:
+        """POST ``<row>/<navigation>/$ref`` (Dataverse rejects a duplicate association: diff first)."""
+        path = f"{_row(entity_set, row_id)}/{_name(navigation, 'navigation property')}/$ref"
+        target = f"{self.api_root}/{_row(target_entity_set, target_id)}"
+        await self._request("POST", path, idempotent=False, body={"@odata.id": target})
+
+    async def disassociate(self, entity_set: str, row_id: str, navigation: str, target_id: str) -> None:
+        """DELETE ``<row>/<navigation>(<target>)/$ref``."""
+        if not _GUID.match(target_id):
+            raise ValueError(f"not a row id: {target_id!r}")
+        path = (
+            f"{_row(entity_set, row_id)}/{_name(navigation, 'navigation property')}({target_id.lower()})/$ref"
+        )
+        await self._request("DELETE", path, idempotent=True)
+
+    async def action(self, name: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """POST an unbound action (``ImportSolution``, ``ReactivateEntityKey``); its reply, if any."""
+        response = await self._request("POST", _name(name, "action name"), idempotent=False, body=body)
+        if response.status_code == 204 or not response.content:
+            return None
+        return self._json(response, f"POST {name}")
+
+    async def batch(
+        self, ops: Sequence[BatchOperation], *, change_set: bool, continue_on_error: bool
+    ) -> list[BatchResult]:
+        """Run ``ops`` in ``$batch`` requests of at most ``settings.batch_size``; one result per op.
+
+        With ``change_set`` each request is one atomic change set. Without ``continue_on_error``
+        the first failure stops everything after it (later requests are not sent; their
+        operations come back as 424 "not executed").
+
+        A failure of a whole request (throttled, connection lost, rejected) raises when it is the
+        first request. On a later request, raising would hide what the earlier ones did, so its
+        operations get status 0 and the error instead (AuthError always raises).
+        """
+        chunks = plan_chunks(ops, self.settings.batch_size, change_set=change_set)
+        results: list[BatchResult] = []
+        stopped = False
+        for index, chunk in enumerate(chunks):
+            if stopped:
+                results.extend(_failed(chunk, "not sent: an earlier $batch request failed", self.tenant))
+                continue
+            content = encode_batch(chunk, api_root=self.api_root, change_set=change_set)
+            headers = {"Prefer": "odata.continue-on-error"} if continue_on_error else {}
+            try:
+                results.extend(await self._send_batch(chunk, content, headers, change_set=change_set))
+            except AuthError:
+                raise
+            except ProviderError as exc:
+                if index == 0:
+                    raise
+                results.extend(
+                    _failed(chunk, f"the $batch request failed: {exc.message}", self.tenant, status=0)
+                )
+            stopped = not continue_on_error and not all(r.ok for r in results)
+        return results
+
+    async def _send_batch(
+        self,
+        chunk: list[BatchOperation],
+        content: tuple[str, bytes],
+        headers: Mapping[str, str],
+        *,
+        change_set: bool,
+    ) -> list[BatchResult]:
+        response = await self._request(
+            "POST",
+            "$batch",
+            idempotent=all(op.method == "GET" for op in chunk),
+            content=content,
+            headers=headers,
+            accept=_stopped_batch,
+        )
+        parts = parse_batch_reply(response.headers.get("content-type", ""), response.text)
+        return decode_batch(chunk, parts, change_set=change_set, tenant=self.tenant)
+
+
+def _stopped_batch(response: httpx.Response) -> bool:
+    """Dataverse answers a batch stopped by a failure with 400 and a multipart body to decode."""
+    return response.status_code == 400 and response.headers.get("content-type", "").startswith("multipart/")
+
+
+def _failed(
+    chunk: Sequence[BatchOperation], why: str, tenant: str, *, status: int = NOT_EXECUTED
+) -> list[BatchResult]:
+    return [
+        BatchResult(
+            op.content_id,
+            status,
+            {},
+            None,
+            ApiError(
+                f"$batch {op.method} {path_template(op.path)}: {why}",
+                status=status,
+                service=SERVICE,
+                tenant=tenant,
+            ),
+        )
+        for op in chunk
+    ]

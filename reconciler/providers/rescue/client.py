@@ -1,0 +1,244 @@
+"""The LogMeIn Rescue API client: form POSTs to ``<api_url>/<method>.aspx``, plain-text replies.
+
+Every method is called with POST so that the authcode travels in the body, never in a URL (URLs
+end up in proxy logs and exception messages). The API answers HTTP 200 even for errors, so the
+status token decides: auth tokens become ``AuthError`` (which setting to fix), ``INVALIDPARAM_<X>``
+an ``ApiError`` naming the parameter, ``LIMITREACHED`` / ``POLLRATEEXCEEDED`` (and HTTP 429) are
+throttling and retried with backoff, ``ERROR`` and lost connections are retried for reads only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Self
+
+import httpx
+from pydantic import SecretStr
+
+from reconciler.errors import ApiError, AuthError, ProtocolError, RateLimitedError
+from reconciler.providers.http import ClientSettings, RequestStats, Retrier, Timing, Verdict, require_https
+from reconciler.providers.rescue.textformat import RescueResponse, parse_response
+
+SERVICE = "rescue"
+
+_METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NODE = re.compile(r"^\d+$")
+_AUTH_TOKENS = {"INVALID_SECRETAUTHCODE", "NOTLOGGEDIN", "INVALID"}
+_THROTTLE_TOKENS = {"LIMITREACHED", "POLLRATEEXCEEDED"}
+_NEW_ID_KEYS = ("NODEID", "NODE", "ID")
+
+_REGENERATE = (
+    "regenerate the authcode (requestAuthCode) or an API token in the Rescue Admin Center "
+    "and set connection.rescue.authcode"
+)
+
+
+def _status_token(response: httpx.Response) -> str:
+    head = response.text.lstrip().split(None, 1)
+    return head[0].upper() if head else ""
+
+
+def _node(value: str, what: str) -> str:
+    if not _NODE.match(value):
+        raise ValueError(f"{what} must be a numeric Rescue node ID, got {value!r}")
+    return value
+
+
+class RescueClient:
+    """Async client of one Rescue company's API, authenticated by an authcode or API token."""
+
+    def __init__(
+        self,
+        api_url: str,
+        authcode: SecretStr,
+        *,
+        ssl_context: ssl.SSLContext,
+        settings: ClientSettings,
+        stats: RequestStats,
+        tenant: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        self.api_url = require_https(api_url, setting="connection.rescue.api_url")
+        self.tenant = tenant
+        self.settings = settings
+        self._authcode = authcode
+        self._ssl_context = ssl_context
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
+        self._retrier = Retrier(
+            service=SERVICE, tenant=tenant, settings=settings, stats=stats, timing=timing or Timing()
+        )
+
+    def __repr__(self) -> str:
+        return f"RescueClient(api_url={self.api_url!r}, tenant={self.tenant!r})"
+
+    async def __aenter__(self) -> Self:
+        self._client = httpx.AsyncClient(
+            verify=self._ssl_context,
+            timeout=self.settings.timeout,
+            transport=self._transport,
+            trust_env=False,
+            follow_redirects=False,
+        )
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -------------------------------------------------------------------- the one request function
+
+    async def call(self, method: str, params: Mapping[str, str], *, read: bool) -> RescueResponse:
+        """POST ``params`` (plus the authcode) to ``<method>.aspx``; an ``OK`` reply, or raise.
+
+        ``read`` marks a call that is safe to repeat: only those are retried after ``ERROR``,
+        a 5xx or a lost connection. Throttling is retried for every call (nothing was done).
+        """
+        client = self._client
+        if client is None:
+            raise RuntimeError("RescueClient used outside 'async with'")
+        if not _METHOD.match(method):
+            raise ValueError(f"not a Rescue API method name: {method!r}")
+        if "authcode" in {k.lower() for k in params}:
+            raise ValueError("pass the authcode to RescueClient, not in params")
+        url = f"{self.api_url}/{method}.aspx"
+
+        async def attempt() -> httpx.Response:
+            form = {**params, "authcode": self._authcode.get_secret_value()}
+            request = client.build_request("POST", url, data=form, headers={"Accept": "text/plain"})
+            async with self._semaphore:
+                return await client.send(request)
+
+        def classify(response: httpx.Response) -> Verdict | None:
+            if response.status_code != 200:
+                return None  # status-based default: 429 throttled, 5xx retried for reads
+            token = _status_token(response)
+            if token in _THROTTLE_TOKENS:
+                return "throttled"
+            if token == "ERROR" and read:
+                return "retry"
+            return "done"
+
+        response = await self._retrier.send(
+            attempt, method="POST", template=method, idempotent=read, classify=classify
+        )
+        if response.status_code != 200:
+            raise ApiError(
+                f"{method}: HTTP {response.status_code}",
+                status=response.status_code,
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        try:
+            reply = parse_response(response.text)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{method}: {exc.message}", service=SERVICE, tenant=self.tenant) from exc
+        self._check(method, reply.status)
+        return reply
+
+    def _check(self, method: str, token: str) -> None:
+        where = method
+        if token == "OK":
+            return
+        if token in _AUTH_TOKENS:
+            raise AuthError(
+                f"{where}: Rescue refused the authcode ({token}): {_REGENERATE}",
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        if token == "USER_DELETED_OR_DISABLED":
+            raise AuthError(
+                f"{where}: the Rescue user that owns the authcode is deleted or disabled ({token}): "
+                f"{_REGENERATE} for an active administrator",
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        if token in _THROTTLE_TOKENS:
+            raise RateLimitedError(f"{where}: still throttled ({token})", service=SERVICE, tenant=self.tenant)
+        if token.startswith("INVALIDPARAM_"):
+            param, _, detail = token[len("INVALIDPARAM_") :].partition("_")
+            extra = f" ({detail.lower().replace('_', ' ')})" if detail else ""
+            raise ApiError(
+                f"{where}: Rescue rejected the parameter '{param.lower()}'{extra} ({token})",
+                code=token,
+                status=200,
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        if token == "ERROR":
+            raise ApiError(
+                f"{where}: Rescue reported an unspecified error (ERROR)",
+                code=token,
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        raise ApiError(
+            f"{where}: Rescue answered {token}", code=token, status=200, service=SERVICE, tenant=self.tenant
+        )
+
+    def _new_id(self, method: str, reply: RescueResponse) -> str:
+        candidates = list(reply.values)
+        for block in reply.blocks:
+            candidates.extend(block[k] for k in _NEW_ID_KEYS if k in block)
+        ids = [c for c in candidates if _NODE.match(c)]
+        if len(ids) != 1:
+            raise ProtocolError(
+                f"{method}: the reply does not carry one new node ID", service=SERVICE, tenant=self.tenant
+            )
+        return ids[0]
+
+    def _first_block(self, method: str, reply: RescueResponse) -> dict[str, str]:
+        if not reply.blocks:
+            raise ProtocolError(f"{method}: the reply has no fields", service=SERVICE, tenant=self.tenant)
+        return reply.blocks[0]
+
+    # -------------------------------------------------------------------- typed helpers
+
+    async def get_hierarchy(self) -> list[dict[str, str]]:
+        """The whole organisation tree in one call: one block per node (NODEID, PARENTID, NAME, ...)."""
+        return (await self.call("getHierarchy_v2", {}, read=True)).blocks
+
+    async def get_user(self, *, node: str | None = None, email: str | None = None) -> dict[str, str]:
+        """``getUser_v3`` by node ID or by email (exactly one of them)."""
+        if (node is None) == (email is None):
+            raise ValueError("get_user needs exactly one of node= or email=")
+        params = {"node": _node(node, "node")} if node is not None else {"email": email or ""}
+        return self._first_block("getUser_v3", await self.call("getUser_v3", params, read=True))
+
+    async def set_user(self, fields: Mapping[str, str]) -> None:
+        """``setUser_v2`` with every field (the API has no partial update: read, modify, write)."""
+        if "node" not in fields:
+            raise ValueError("set_user needs the 'node' field")
+        await self.call("setUser_v2", fields, read=False)
+
+    async def get_group(self, node: str) -> dict[str, str]:
+        return self._first_block(
+            "getGroup", await self.call("getGroup", {"node": _node(node, "node")}, read=True)
+        )
+
+    async def create_group(self, parent: str) -> str:
+        """A new, unnamed technician group under ``parent``; returns its node ID (name it with set_group)."""
+        reply = await self.call("createGroup", {"parent": _node(parent, "parent")}, read=False)
+        return self._new_id("createGroup", reply)
+
+    async def set_group(
+        self, node: str, name: str, *, status: str = "Enabled", description: str = ""
+    ) -> None:
+        if status not in ("Enabled", "Disabled"):
+            raise ValueError(f"group status must be Enabled or Disabled, got {status!r}")
+        params = {"node": _node(node, "node"), "name": name, "status": status, "description": description}
+        await self.call("setGroup", params, read=False)
+
+    async def create_user(self, parent: str) -> str:
+        """A new technician in the group ``parent``; returns its node ID (fill it with set_user)."""
+        reply = await self.call("createUser", {"parent": _node(parent, "parent")}, read=False)
+        return self._new_id("createUser", reply)
