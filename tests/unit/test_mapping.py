@@ -138,8 +138,8 @@ def test_set_user_keeps_every_field_as_read() -> None:
         "email": "alice@contoso.com",
         "ssoid": "new",
         "description": "d",
-        "mobileaddon": "1",
-        "rpataddon": "0",
+        "mobileaddon": "true",
+        "rpataddon": "false",
         "status": "Enabled",
     }
     assert technician_from_user(read).sso_id == "old"

@@ -33,7 +33,8 @@ class RescueChangeFailed(Exception):
 
 
 def _flag(value: str) -> str:
-    return "1" if value.strip().lower() in ("1", "true", "yes", "on") else "0"
+    """The add-on flags are .NET booleans: send `true` / `false`."""
+    return "true" if value.strip().lower() in ("1", "true", "yes", "on") else "false"
 
 
 def _status(value: str) -> str:
@@ -128,8 +129,8 @@ class RescueWriter:
                 "ssoid": desired.sso_id or "",
                 "status": "Enabled",
                 "description": "",
-                "mobileaddon": "0",
-                "rpataddon": "0",
+                "mobileaddon": "false",
+                "rpataddon": "false",
             }
         )
         self.technician_ids[desired.technician_id] = node

@@ -1,0 +1,132 @@
+"""`reconcile demo`: the whole story against the built-in sandbox, step by step.
+
+sandbox with realistic drift -> plan -> apply (a safety rail first) -> plan shows no changes ->
+someone changes things by hand in an admin console -> `reconcile drift` catches it.
+Each step runs the real command, in-process, and shows its command line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from reconciler.errors import EXIT_CHANGES, EXIT_OK, EXIT_UNSAFE, ReconcileError
+from reconciler.providers.http import make_ssl_context
+from reconciler.sandbox import running_sandbox
+
+RULE = "─" * 78
+
+
+def _title(number: int, text: str) -> None:
+    click.echo("")
+    click.secho(RULE, dim=True)
+    click.secho(f" Step {number}: {text}", bold=True)
+    click.secho(RULE, dim=True)
+
+
+def _run(args: list[str]) -> int:
+    """Run a reconcile command in-process, exactly as from a shell; return its exit code."""
+    from reconciler.cli import cli
+
+    click.secho("$ reconcile " + " ".join(shlex.quote(a) for a in args), fg="cyan")
+    try:
+        code = cli.main(args=args, prog_name="reconcile", standalone_mode=False)
+    except ReconcileError as exc:
+        click.echo(exc.format(), err=True)
+        code = exc.exit_code
+    code = code if isinstance(code, int) else EXIT_OK
+    click.secho(f"(exit code {code})", dim=True)
+    return code
+
+
+def _control(url: str, ca_file: Path, method: str, path: str, body: dict[str, Any]) -> None:
+    """Change sandbox state as a person in an admin console would (not through the APIs)."""
+    with httpx.Client(verify=make_ssl_context(ca_file), trust_env=False) as client:
+        response = client.request(method, f"{url}/_sandbox{path}", json=body)
+        response.raise_for_status()
+
+
+@click.command()
+@click.option(
+    "--tenants",
+    "tenants_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("tenants"),
+    show_default=True,
+    help="The example tenant files (contoso and fabrikam).",
+)
+@click.pass_context
+def demo(ctx: click.Context, tenants_dir: Path) -> None:
+    """Show the whole reconcile story against a local sandbox (no real services touched)."""
+    if not (tenants_dir / "contoso").is_dir() or not (tenants_dir / "fabrikam").is_dir():
+        raise click.UsageError(
+            f"{tenants_dir} must hold the example tenants contoso/ and fabrikam/ (run from the repo root)"
+        )
+    expected: list[tuple[str, int, int]] = []
+    _title(1, "start a local sandbox of Entra ID, Dataverse and Rescue")
+    click.echo("It is seeded with the example tenants and realistic drift: two technicians never mapped,")
+    click.echo("an SSO ID that differs between Dynamics and Rescue, a flipped option, the application user")
+    click.echo("missing its role, a Failed Session Key index, and a Rescue group without its export URL.")
+    with running_sandbox() as sb:
+        where = str(sb.state_dir)
+        click.echo(f"Sandbox listening on {sb.url}; clients find it through {sb.info_path}")
+        paths = [str(tenants_dir)]
+
+        _title(2, "validate the tenant files (no network)")
+        expected.append(("validate", _run(["validate", *paths]), EXIT_OK))
+
+        _title(3, "plan: what differs between the tenant files and the live services")
+        expected.append(
+            ("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_CHANGES)
+        )
+
+        _title(4, "apply without --force: a safety rail holds back the role change")
+        click.echo("Any change to the application user's security roles needs a person to say so.")
+        expected.append(("apply", _run(["apply", *paths, "--sandbox", where, "--auto-approve"]), EXIT_UNSAFE))
+
+        _title(5, "apply --force after review")
+        expected.append(
+            (
+                "apply --force",
+                _run(["apply", *paths, "--sandbox", where, "--auto-approve", "--force"]),
+                EXIT_OK,
+            )
+        )
+
+        _title(6, "plan again: no changes (the export URL stays a manual step: no API can set it)")
+        expected.append(("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_OK))
+
+        _title(7, "someone changes things by hand in the admin consoles")
+        click.echo("In Dynamics, the 'reassign case at session start' option is switched off;")
+        click.echo("in the Rescue Admin Center, Alice's SSO ID is changed.")
+        _control(
+            sb.url,
+            sb.ca_file,
+            "PATCH",
+            "/tenants/contoso/dynamics/integration",
+            {"fields": {"reassign_case_on_session_start": False}},
+        )
+        _control(
+            sb.url,
+            sb.ca_file,
+            "PATCH",
+            "/tenants/contoso/rescue/technicians/alice@contoso.com",
+            {"ssoid": "alice.a"},
+        )
+
+        _title(8, "scheduled drift detection catches it (exit code 2)")
+        expected.append(("drift", _run(["drift", *paths, "--sandbox", where]), EXIT_CHANGES))
+
+    wrong = [f"{name} exited {got}, expected {want}" for name, got, want in expected if got != want]
+    click.echo("")
+    if wrong:
+        click.secho("The demo did not go as expected: " + "; ".join(wrong), fg="red", err=True)
+        ctx.exit(1)
+    click.secho(
+        "Done. To accept a drift instead of reverting it: reconcile export --tenant contoso --overwrite.",
+        bold=True,
+    )
