@@ -14,7 +14,7 @@ from reconciler.config import load_tenants
 from reconciler.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_RESCUE_API
 from reconciler.config.types import check_tenant_name, normalise_guid, normalise_https_url
 from reconciler.engine.connection import GRAPH_URL, TenantConnection, connect, sandbox_connection
-from reconciler.engine.export import ExportInput, env_name, read_and_export
+from reconciler.engine.export import ExportInput, env_name, read_and_export, ref_text
 from reconciler.errors import InputError
 from reconciler.profile import effective_profile
 from reconciler.providers.dynamics.auth import ClientSecret
@@ -88,10 +88,12 @@ def export(
             credential_lines = [
                 f"federated_token_file: {{{cred.federated_token_file.ref.replace(':', ': ', 1)}}}"
             ]
-        if loaded.model.connection.rescue.authcode.env:
-            authcode_ref = loaded.model.connection.rescue.authcode.env
-        if loaded.model.integration is not None and loaded.model.integration.sso_password.env:
-            sso_ref = loaded.model.integration.sso_password.env
+        authcode_text = ref_text(loaded.model.connection.rescue.authcode.ref)
+        sso_text = (
+            ref_text(loaded.model.integration.sso_password.ref)
+            if loaded.model.integration is not None
+            else ref_text(f"env:{sso_ref}")
+        )
         export_input = ExportInput(
             name,
             dyn.org_url,
@@ -99,8 +101,9 @@ def export(
             dyn.client_id,
             credential_lines,
             loaded.model.connection.rescue.api_url,
-            authcode_ref,
-            sso_ref,
+            authcode_text,
+            sso_text,
+            profile_overrides=dict(loaded.model.profile),
         )
         profile = effective_profile(loaded.model.profile)
     else:
@@ -141,8 +144,8 @@ def export(
             cid,
             [f"client_secret: {{env: {secret_ref}}}"],
             normalise_https_url(rescue_api_url),
-            authcode_ref,
-            sso_ref,
+            ref_text(f"env:{authcode_ref}"),
+            ref_text(f"env:{sso_ref}"),
         )
         profile = effective_profile(None)
     result = asyncio.run(read_and_export(conn, export_input, profile, ClientSettings()))
@@ -155,4 +158,4 @@ def export(
             f"{target} exists; pass --overwrite to replace it (accepting the live state), or --out -"
         )
     write_private(target, result.text)
-    click.echo(f"Wrote {target}. Set {', '.join(result.env_vars)} before planning.", err=True)
+    click.echo(f"Wrote {target}. Secret references in it: {', '.join(result.env_vars)}.", err=True)

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 from reconciler import __version__
 from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE
 from reconciler.engine.connection import TenantConnection
@@ -33,6 +35,12 @@ from reconciler.resources import (
     Solution,
     TechnicianSettings,
 )
+
+
+def ref_text(ref: str) -> str:
+    """`env:NAME` -> `{env: NAME}` (a reference in YAML flow style)."""
+    kind, _, value = ref.partition(":")
+    return "{" + f"{kind}: {value}" + "}"
 
 
 def env_name(tenant: str, suffix: str) -> str:
@@ -74,8 +82,9 @@ class ExportInput:
     client_id: str
     credential_lines: list[str]
     rescue_api_url: str
-    authcode_ref: str
+    authcode_ref: str  # a reference as written in YAML, e.g. "{env: CONTOSO_RESCUE_AUTHCODE}"
     sso_password_ref: str
+    profile_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -141,9 +150,10 @@ async def read_and_export(
         else:
             lines += [
                 "",
-                f"# session_key: left out: it is {key.status} now; add `session_key: {{status: active}}`",
+                f"# session_key is {key.status} now: not managed here (null also overrides _defaults.yaml).",
+                "# Set `session_key: {status: active}` to have apply repair it.",
+                "session_key: null",
             ]
-            lines.append("# to have apply repair it.")
     tree = rescue.tree
     by_id = {n.node_id: n for n in tree.nodes.values()} if tree else {}
     rescue_techs = {
@@ -153,7 +163,15 @@ async def read_and_export(
     }
     if rows:
         lines += ["", "technicians:"]
-        for row in sorted(rows, key=lambda r: r.user):
+        owners: dict[str, str] = {}
+        for row in sorted(rows, key=lambda r: (not _owns(r, by_id), r.user)):
+            owner = owners.setdefault(row.technician_id or "", row.user)
+            if row.technician_id and owner != row.user:
+                lines.append(
+                    f"  # - user: {row.user}   left out: its row points at Rescue technician "
+                    f"{row.technician_id}, which {owner} is mapped to; fix one of the rows"
+                )
+                continue
             lines += _technician(row, by_id, rescue_techs)
     if tree is not None and tree.paths_by_id:
         lines += [
@@ -166,6 +184,10 @@ async def read_and_export(
             lines.append(f"  - path: {_scalar(path)}")
     if principal is not None:
         lines += ["", "consent:", "  check: true"]
+    if info.profile_overrides:
+        lines += ["", "# Solution profile overrides, kept from the tenant file:", "profile:"]
+        dumped = yaml.safe_dump(info.profile_overrides, sort_keys=False, default_flow_style=False)
+        lines += [f"  {line}" for line in dumped.splitlines()]
     notes = list(live.notes) + list(rescue.state.notes)
     if notes:
         lines += ["", "# Unmanaged / noteworthy objects found at export:"]
@@ -180,7 +202,7 @@ def _header(info: ExportInput) -> list[str]:
         "#",
         f"# Exported from the live tenant by reconcile {__version__}. Review before committing.",
         "# Secrets are references: set these environment variables (never commit values):",
-        f"#   {info.authcode_ref}, {info.sso_password_ref}",
+        f"#   authcode {info.authcode_ref}, SSO password {info.sso_password_ref}",
         f"tenant: {info.tenant}",
         "",
         "connection:",
@@ -196,7 +218,7 @@ def _header(info: ExportInput) -> list[str]:
         lines.append(f"    api_url: {info.rescue_api_url}")
     else:
         lines.append(f"    api_url: {info.rescue_api_url}   # the default")
-    lines.append(f"    authcode: {{env: {info.authcode_ref}}}")
+    lines.append(f"    authcode: {info.authcode_ref}")
     return lines
 
 
@@ -209,7 +231,7 @@ def _integration(integ: IntegrationConfig, profile: SolutionProfile, info: Expor
     else:
         lines.append(f"  # endpoint: {default_endpoint}   (defaulted from the instance)")
     lines.append(f"  company_id: {json.dumps(integ.company_id or '')}")
-    lines.append(f"  sso_password: {{env: {info.sso_password_ref}}}")
+    lines.append(f"  sso_password: {info.sso_password_ref}")
     lines.append(f"  org_url: {integ.org_url or info.org_url}")
     lines.append(f"  office365_tenant_id: {integ.office365_tenant_id or info.entra_tenant_id}")
     lines.append("  options:")
@@ -239,6 +261,12 @@ def _application_user(app: ApplicationUser, root_bu: str | None) -> list[str]:
     if DEFAULT_ROLE.casefold() not in {r.casefold() for r in roles}:
         lines.append(f"  # the role {DEFAULT_ROLE!r} is missing live; add it above to have apply grant it")
     return lines
+
+
+def _owns(row: TechnicianSettings, nodes: dict[str, Any]) -> bool:
+    """Whether the row's technician has the row's user as its email (the likely rightful owner)."""
+    node = nodes.get(row.technician_id or "")
+    return node is not None and getattr(node, "email", "") == row.user
 
 
 def _technician(
