@@ -30,6 +30,7 @@ class TenantSession:
                 ca_file=conn.ca_file,
                 instance_discovery=conn.instance_discovery,
                 tenant=conn.tenant,
+                stats=stats,
             )
             for scope in (conn.dataverse_scope, conn.graph_scope)
         ]
