@@ -1,0 +1,431 @@
+"""Sandbox controls (``/_sandbox/...``, JSON): what tests and demos change from outside the APIs.
+
+Faults and the request log, a state dump, and the changes a person would make by hand in an
+admin console: flip an integration option or change a settings row in Dynamics, remove or add a
+role of the application user, put the Session Key into Failed, change a technician's SSO ID in
+the Rescue Admin Center, set or clear a group's export settings (which no Rescue API method can
+do), grant or revoke admin consent. It also simulates the integration's own activity: a PIN
+request, which creates the user's empty LogMeIn settings row on first use.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconciler.errors import InputError
+from reconciler.sandbox.dataverse.errors import DataverseError
+from reconciler.sandbox.identity import ServicePrincipal
+from reconciler.sandbox.rescue import Node, RescueStatus
+
+if TYPE_CHECKING:
+    from reconciler.sandbox.seed import SandboxTenant
+    from reconciler.sandbox.server import Sandbox
+
+RELATIONSHIP_USER_ROLES = "systemuserroles_association"
+_OPTIONS = (
+    "require_active_technician_console",
+    "close_ticket_on_session_end",
+    "reassign_case_on_session_start",
+    "do_not_pass_custom_field_1",
+)
+_EXPORT_KEYS = {"url", "at_session_start", "at_session_end", "format"}
+
+
+class ControlError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+Handler = Callable[["Sandbox", Request], Awaitable[Any]]
+
+
+def _endpoint(sandbox: Sandbox, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        try:
+            result = await handler(sandbox, request)
+        except ControlError as exc:
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        except InputError as exc:
+            return JSONResponse({"error": exc.message}, status_code=400)
+        except DataverseError as exc:
+            return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+        return JSONResponse(result)
+
+    return endpoint
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        raise ControlError(400, "the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise ControlError(400, "the body must be a JSON object")
+    return data
+
+
+def _tenant(sandbox: Sandbox, request: Request) -> SandboxTenant:
+    name = request.path_params["tenant"]
+    tenant = sandbox.tenants.get(name)
+    if tenant is None:
+        raise ControlError(404, f"no tenant {name!r} (known: {', '.join(sorted(sandbox.tenants))})")
+    return tenant
+
+
+def _user_id(tenant: SandboxTenant, user: str) -> str:
+    found = tenant.org.find("systemuser", "domainname", user)
+    if not found:
+        raise ControlError(404, f"no Dynamics user with domainname {user!r}")
+    return str(found[0]["systemuserid"])
+
+
+# -- faults and the request log --------------------------------------------------------------
+
+
+async def get_faults(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.faults.describe()
+
+
+async def set_faults(sandbox: Sandbox, request: Request) -> Any:
+    sandbox.faults.configure_json(await _body(request))
+    return sandbox.faults.describe()
+
+
+async def clear_faults(sandbox: Sandbox, request: Request) -> Any:
+    sandbox.faults.clear()
+    return sandbox.faults.describe()
+
+
+async def get_requests(sandbox: Sandbox, request: Request) -> Any:
+    return sandbox.requests.summary(
+        tenant=request.query_params.get("tenant"), service=request.query_params.get("service")
+    )
+
+
+async def reset_requests(sandbox: Sandbox, request: Request) -> Any:
+    sandbox.requests.reset()
+    return {"total": 0}
+
+
+# -- state ------------------------------------------------------------------------------------
+
+
+async def list_tenants(sandbox: Sandbox, request: Request) -> Any:
+    return {
+        "tenants": {
+            t.name: {
+                "org_host": t.org_host,
+                "tenant_id": t.identity.tenant_id,
+                "company_id": t.rescue.company_id,
+            }
+            for t in sandbox.tenants.values()
+        }
+    }
+
+
+async def dump_state(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    snapshot = tenant.snapshot()
+    snapshot["rescue"]["groups"] = _groups(tenant)
+    return snapshot
+
+
+async def save(sandbox: Sandbox, request: Request) -> Any:
+    if sandbox.state_dir is None:
+        raise ControlError(409, "this sandbox has no state directory")
+    from reconciler.sandbox.server import save_state
+
+    return {"saved": str(save_state(sandbox, sandbox.state_dir))}
+
+
+# -- Dynamics, as a person in the admin console -------------------------------------------------
+
+
+async def set_integration(sandbox: Sandbox, request: Request) -> Any:
+    """``{"fields": {"close_ticket_on_session_end": false, "instance": "beta", ...}}``."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    fields = body.get("fields") if "fields" in body else {body.get("field"): body.get("value")}
+    if not isinstance(fields, Mapping) or not fields or None in fields:
+        raise ControlError(400, 'give {"fields": {name: value}} or {"field": name, "value": value}')
+    prof = tenant.profile.integration
+    columns = prof.columns.model_dump()
+    changes: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name not in columns:
+            raise ControlError(
+                400, f"unknown integration field {name!r} (known: {', '.join(sorted(columns))})"
+            )
+        if name == "instance":
+            if value not in prof.instance_values:
+                raise ControlError(400, f"instance must be one of {', '.join(prof.instance_values)}")
+            value = prof.instance_values[value]
+        elif name in _OPTIONS and not isinstance(value, bool):
+            raise ControlError(400, f"{name} must be true or false")
+        changes[columns[name]] = value
+    with tenant.org.lock:
+        rows = tenant.org.rows(prof.table)
+        if rows:
+            return tenant.org.update(prof.table, rows[0][prof.id_column], changes)
+        return tenant.org.insert(prof.table, changes)
+
+
+async def set_settings(sandbox: Sandbox, request: Request) -> Any:
+    """Set fields (``technician_id``, ``sso_id``, ``auth_code``) of a user's settings row."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    prof = tenant.profile.technician_settings
+    columns = prof.columns.model_dump()
+    unknown = sorted(set(body) - set(columns))
+    if unknown or not body:
+        raise ControlError(400, f"settings fields are {', '.join(sorted(columns))}; got {unknown or 'none'}")
+    changes = {columns[k]: v for k, v in body.items()}
+    with tenant.org.lock:
+        user_id = _user_id(tenant, request.path_params["user"])
+        rows = tenant.org.find(prof.table, prof.user_value_column, user_id)
+        if rows:
+            return tenant.org.update(prof.table, rows[0][prof.id_column], changes)
+        return tenant.org.insert(prof.table, {prof.user_value_column: user_id, **changes})
+
+
+async def delete_settings(sandbox: Sandbox, request: Request) -> Any:
+    """Delete a user's settings row, or clear one field of it (``/settings/<user>/<field>``)."""
+    tenant = _tenant(sandbox, request)
+    prof = tenant.profile.technician_settings
+    field = request.path_params.get("field")
+    columns = prof.columns.model_dump()
+    if field is not None and field not in columns:
+        raise ControlError(400, f"settings fields are {', '.join(sorted(columns))}")
+    with tenant.org.lock:
+        user_id = _user_id(tenant, request.path_params["user"])
+        rows = tenant.org.find(prof.table, prof.user_value_column, user_id)
+        if not rows:
+            raise ControlError(404, f"{request.path_params['user']} has no settings row")
+        row_id = rows[0][prof.id_column]
+        if field is None:
+            tenant.org.delete(prof.table, row_id)
+            return {"deleted": row_id}
+        return tenant.org.update(prof.table, row_id, {columns[field]: None})
+
+
+def _app_user_and_role(tenant: SandboxTenant, role_name: str) -> tuple[str, str]:
+    app_id = tenant.profile.application_user.app_id
+    users = tenant.org.find("systemuser", "applicationid", app_id)
+    if not users:
+        raise ControlError(404, f"the application user {app_id} does not exist")
+    user = users[0]
+    roles = [
+        r
+        for r in tenant.org.find("role", "name", role_name)
+        if r["_businessunitid_value"] == user["_businessunitid_value"]
+    ]
+    if not roles:
+        raise ControlError(404, f"no role {role_name!r} in the application user's business unit")
+    return str(user["systemuserid"]), str(roles[0]["roleid"])
+
+
+async def add_app_role(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    role = str((await _body(request)).get("role") or tenant.profile.application_user.role)
+    with tenant.org.lock:
+        user_id, role_id = _app_user_and_role(tenant, role)
+        tenant.org.associate(RELATIONSHIP_USER_ROLES, user_id, role_id)
+    return {"user": user_id, "role": role_id, "associated": True}
+
+
+async def remove_app_role(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    with tenant.org.lock:
+        user_id, role_id = _app_user_and_role(tenant, request.path_params["role"])
+        tenant.org.disassociate(RELATIONSHIP_USER_ROLES, user_id, role_id)
+    return {"user": user_id, "role": role_id, "associated": False}
+
+
+async def set_session_key(sandbox: Sandbox, request: Request) -> Any:
+    """``{"status": "Failed", "error": "..."}``: Failed/Pending leave a failed index job."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    status = body.get("status")
+    if status not in ("Active", "Pending", "InProgress", "Failed"):
+        raise ControlError(400, "status must be Active, Pending, InProgress or Failed")
+    session = tenant.profile.session
+    tenant.org.set_key_status(session.table, session.key_logical_name, status, body.get("error"))
+    state = tenant.org.key_status(session.table, session.key_logical_name)
+    return {"status": state.status, "async_job": state.async_job}
+
+
+# -- Rescue, as a person in the Admin Center ----------------------------------------------------
+
+
+def _technician(tenant: SandboxTenant, email: str) -> Node:
+    node = tenant.rescue.user_by_email(email)
+    if node is None or node.type != "Technician":
+        raise ControlError(404, f"no Rescue technician with email {email!r}")
+    return node
+
+
+async def patch_technician(sandbox: Sandbox, request: Request) -> Any:
+    """``{"ssoid": "x", "status": "Online", "name": "...", "enabled": true}``."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    allowed = {"ssoid", "status", "name", "enabled"}
+    if not body or set(body) - allowed:
+        raise ControlError(400, f"technician fields are {', '.join(sorted(allowed))}")
+    with tenant.rescue.lock:
+        node = _technician(tenant, request.path_params["email"])
+        if "status" in body and body["status"] not in ("Offline", "Online", "Busy", "Away"):
+            raise ControlError(400, "status must be Offline, Online, Busy or Away")
+        node.ssoid = str(body.get("ssoid", node.ssoid))
+        node.presence = str(body.get("status", node.presence))
+        node.name = str(body.get("name", node.name))
+        node.enabled = bool(body.get("enabled", node.enabled))
+        return {"node_id": node.node_id, "ssoid": node.ssoid, "status": node.status, "name": node.name}
+
+
+def _groups(tenant: SandboxTenant) -> list[dict[str, Any]]:
+    company = tenant.rescue
+    with company.lock:
+        return [
+            {"path": company.path_of(n), "node_id": n.node_id, "export": n.export}
+            for n in company.walk(company.technicians_id)
+            if n.is_group
+        ]
+
+
+async def list_groups(sandbox: Sandbox, request: Request) -> Any:
+    return {"groups": _groups(_tenant(sandbox, request))}
+
+
+def _group(tenant: SandboxTenant, path: Any) -> Node:
+    if not isinstance(path, str) or not path.strip("/"):
+        raise ControlError(400, 'give the group\'s "path" below the Technicians root, e.g. "Support/Tier 1"')
+    group = tenant.rescue.group_by_path(path)
+    if group is None:
+        raise ControlError(404, f"no technician group {path!r}")
+    return group
+
+
+async def set_export(sandbox: Sandbox, request: Request) -> Any:
+    """``{"path": "Support/Tier 2", "export": {url, at_session_start, at_session_end, format},
+    "apply_to_subgroups": false}``."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    export = body.get("export")
+    if not isinstance(export, Mapping) or not export.get("url") or set(export) - _EXPORT_KEYS:
+        raise ControlError(400, f"export needs a url and may hold {', '.join(sorted(_EXPORT_KEYS))}")
+    if export.get("format", "form") not in ("form", "xml"):
+        raise ControlError(400, "export format is form or xml")
+    settings = {"at_session_start": False, "at_session_end": True, "format": "form"} | dict(export)
+    with tenant.rescue.lock:
+        group = _group(tenant, body.get("path"))
+        targets = list(tenant.rescue.walk(group.node_id)) if body.get("apply_to_subgroups") else [group]
+        for node in targets:
+            if node.is_group:
+                node.export = dict(settings)
+    return {"groups": _groups(tenant)}
+
+
+async def clear_export(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    with tenant.rescue.lock:
+        group = _group(tenant, request.query_params.get("path"))
+        group.export = None
+    return {"groups": _groups(tenant)}
+
+
+async def simulate_pin(sandbox: Sandbox, request: Request) -> Any:
+    """The integration's PIN request for a technician: creates the user's settings row first."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    technician = _technician(tenant, str(body.get("email", "")))
+    with tenant.org.lock:
+        domainname = technician.email
+        if not tenant.org.find("systemuser", "domainname", domainname):
+            by_mail = tenant.org.find("systemuser", "internalemailaddress", technician.email)
+            domainname = str(by_mail[0]["domainname"]) if by_mail else ""
+        created = tenant.org.record_pin_request(domainname, str(technician.node_id)) if domainname else None
+    try:
+        result = {
+            "status": "OK",
+            "pincode": tenant.rescue.request_pin(technician, str(body.get("notechconsole", 1))),
+        }
+    except RescueStatus as status:
+        result = {"status": status.token}
+    return result | {"settings_row_created": created is not None}
+
+
+# -- identity -----------------------------------------------------------------------------------
+
+
+async def federated_token(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    try:
+        return {"token": sandbox.identity.mint_federated_token(tenant.name)}
+    except KeyError as exc:
+        raise ControlError(404, str(exc.args[0])) from None
+
+
+async def grant_consent(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    app_id = str(body.get("app_id") or tenant.profile.application_user.app_id).lower()
+    principals = tenant.identity.service_principals
+    if not any(sp.app_id.lower() == app_id for sp in principals):
+        principals.append(ServicePrincipal(str(uuid.uuid4()), app_id, str(body.get("display_name", ""))))
+    return {"service_principals": [sp.__dict__ for sp in principals]}
+
+
+async def revoke_consent(sandbox: Sandbox, request: Request) -> Any:
+    tenant = _tenant(sandbox, request)
+    app_id = request.path_params["app_id"].lower()
+    principals = tenant.identity.service_principals
+    principals[:] = [sp for sp in principals if sp.app_id.lower() != app_id]
+    return {"service_principals": [sp.__dict__ for sp in principals]}
+
+
+def create_controls_app(sandbox: Sandbox) -> Starlette:
+    """The controls app, mounted at ``/_sandbox``."""
+    t = "/tenants/{tenant}"
+
+    def route(path: str, handler: Handler, method: str) -> Route:
+        return Route(path, _endpoint(sandbox, handler), methods=[method])
+
+    return Starlette(
+        routes=[
+            route("/faults", get_faults, "GET"),
+            route("/faults", set_faults, "POST"),
+            route("/faults", clear_faults, "DELETE"),
+            route("/requests", get_requests, "GET"),
+            route("/requests", reset_requests, "DELETE"),
+            route("/save", save, "POST"),
+            route("/tenants", list_tenants, "GET"),
+            route(f"{t}/state", dump_state, "GET"),
+            route(f"{t}/dynamics/integration", set_integration, "PATCH"),
+            route(f"{t}/dynamics/settings/{{user}}", set_settings, "PATCH"),
+            route(f"{t}/dynamics/settings/{{user}}", delete_settings, "DELETE"),
+            route(f"{t}/dynamics/settings/{{user}}/{{field}}", delete_settings, "DELETE"),
+            route(f"{t}/dynamics/application-user/roles", add_app_role, "POST"),
+            route(f"{t}/dynamics/application-user/roles/{{role}}", remove_app_role, "DELETE"),
+            route(f"{t}/dynamics/session-key", set_session_key, "POST"),
+            route(f"{t}/rescue/technicians/{{email}}", patch_technician, "PATCH"),
+            route(f"{t}/rescue/groups", list_groups, "GET"),
+            route(f"{t}/rescue/groups/export", set_export, "PUT"),
+            route(f"{t}/rescue/groups/export", clear_export, "DELETE"),
+            route(f"{t}/rescue/pin", simulate_pin, "POST"),
+            route(f"{t}/federated-token", federated_token, "POST"),
+            route(f"{t}/identity/service-principals", grant_consent, "POST"),
+            route(f"{t}/identity/service-principals/{{app_id}}", revoke_consent, "DELETE"),
+        ]
+    )

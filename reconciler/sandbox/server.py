@@ -1,0 +1,396 @@
+"""The sandbox server: composes the emulators into one ASGI app and serves it over HTTPS.
+
+Layout of the app (one host, one port, like several services behind one proxy):
+``/identity`` Entra ID, ``/dataverse`` one org per tenant, ``/rescue`` one company per tenant,
+``/graph`` service principals, ``/_sandbox`` the controls. A middleware in front logs every
+request to an emulated API and injects the configured faults.
+
+The server runs uvicorn in a thread on 127.0.0.1 (ephemeral port by default), with a CA kept in
+the state directory and a fresh server certificate. :func:`running_sandbox` is the in-process
+form (tests, ``reconcile demo``); :func:`serve` is the foreground form behind
+``reconcile sandbox serve`` (Ctrl-C / SIGTERM stop it cleanly and persist the state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from reconciler.errors import InputError
+from reconciler.sandbox import tls
+from reconciler.sandbox.controls import create_controls_app
+from reconciler.sandbox.dataverse import ServiceLimits, create_dataverse_app
+from reconciler.sandbox.faults import FaultInjector, fault_response, parse_spec
+from reconciler.sandbox.graph import GraphService
+from reconciler.sandbox.identity import IdentityService
+from reconciler.sandbox.requestlog import RequestLog, split_path, template_of
+from reconciler.sandbox.rescue import RescueService
+from reconciler.sandbox.seed import SandboxTenant, build_tenant, check_seed, demo_seed_path, load_seed
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+STATE_FILE = "state.json"
+INFO_FILE = "sandbox.json"
+_STATE_VERSION = 1
+
+
+class Sandbox:
+    """Every tenant of one sandbox and the ASGI app that serves them."""
+
+    def __init__(
+        self,
+        tenants: Mapping[str, SandboxTenant],
+        signing_key: Any = None,
+        *,
+        limits: ServiceLimits | None = None,
+    ) -> None:
+        self.base_url = ""
+        self.state_dir: Path | None = None  # set when the state is persisted
+        self.tenants = dict(tenants)
+        self.identity = IdentityService(signing_key or tls.new_rsa_key(), lambda: self.base_url)
+        for tenant in self.tenants.values():
+            self.identity.add_tenant(tenant.identity)
+        self.faults = FaultInjector()
+        self.requests = RequestLog()
+        self._segments: dict[tuple[str, str], str] = {}
+        for tenant in self.tenants.values():
+            self._segments[("identity", tenant.identity.tenant_id.lower())] = tenant.name
+            self._segments[("dataverse", tenant.org_host.lower())] = tenant.name
+            self._segments[("rescue", tenant.rescue.company_id)] = tenant.name
+        router = Starlette(
+            routes=[
+                Mount("/identity", app=self.identity.app()),
+                Mount(
+                    "/dataverse",
+                    app=create_dataverse_app(
+                        {t.org_host: t.org for t in self.tenants.values()},
+                        self.identity.verify_token,
+                        limits or ServiceLimits(),
+                        base_url=lambda: self.base_url,
+                    ),
+                ),
+                Mount(
+                    "/rescue",
+                    app=RescueService({t.rescue.company_id: t.rescue for t in self.tenants.values()}).app(),
+                ),
+                Mount("/graph", app=GraphService(self.identity, lambda: self.base_url).app()),
+                Mount("/_sandbox", app=create_controls_app(self)),
+            ]
+        )
+        self.app: ASGIApp = _SandboxMiddleware(router, self)
+
+    @classmethod
+    def from_seed(cls, seed: Mapping[str, Any], *, limits: ServiceLimits | None = None) -> Sandbox:
+        check_seed(seed)
+        tenants = {str(name): build_tenant(str(name), raw) for name, raw in seed["tenants"].items()}
+        _check_unique(tenants)
+        return cls(tenants, limits=limits)
+
+    @classmethod
+    def restore(cls, state: Mapping[str, Any], *, limits: ServiceLimits | None = None) -> Sandbox:
+        if state.get("version") != _STATE_VERSION:
+            raise InputError(f"sandbox state version {state.get('version')!r} is not supported")
+        tenants = {t["name"]: SandboxTenant.restore(t) for t in state["tenants"]}
+        return cls(tenants, tls.key_from_pem(state["signing_key"]), limits=limits)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": _STATE_VERSION,
+            "signing_key": tls.key_to_pem(self.identity.signing_key),
+            "tenants": [t.snapshot() for t in self.tenants.values()],
+        }
+
+    def tenant_for(self, service: str, segment: str) -> str:
+        return self._segments.get((service, segment.lower()), "")
+
+    def info(self, ca_file: Path, state_dir: Path) -> dict[str, Any]:
+        """The content of sandbox.json (DESIGN §6, plus the keys the CLI uses in sandbox mode)."""
+        base = self.base_url
+        tenants: dict[str, Any] = {}
+        for tenant in self.tenants.values():
+            entry: dict[str, Any] = {
+                "dataverse_url": f"{base}/dataverse/{tenant.org_host}",
+                "authority": f"{base}/identity/{tenant.identity.tenant_id}",
+                "client_id": tenant.client.client_id,
+                "client_secret": tenant.client.secret,
+                "rescue_url": f"{base}/rescue/{tenant.rescue.company_id}/API",
+                "rescue_authcode": tenant.authcode,
+                "graph_url": f"{base}/graph",
+                "org_url": tenant.org.org_url,
+                "company_id": tenant.rescue.company_id,
+                "secrets": tenant.resolved_secrets(),
+            }
+            if tenant.certificate is not None:
+                key_file = state_dir / f"{tenant.name}-client-key.pem"
+                tls.write_private(key_file, tenant.certificate.private_key_pem)
+                entry["certificate"] = {
+                    "private_key_file": str(key_file),
+                    "thumbprint": tenant.certificate.thumbprint,
+                }
+            tenants[tenant.name] = entry
+        return {"url": base, "ca_file": str(ca_file), "tenants": tenants}
+
+
+def _check_unique(tenants: Mapping[str, SandboxTenant]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for tenant in tenants.values():
+        for kind, value in (
+            ("org host", tenant.org_host.lower()),
+            ("Rescue company id", tenant.rescue.company_id),
+            ("Entra tenant id", tenant.identity.tenant_id.lower()),
+        ):
+            other = seen.setdefault((kind, value), tenant.name)
+            if other != tenant.name:
+                raise InputError(f"seed: tenants {other} and {tenant.name} share the {kind} {value}")
+
+
+class _SandboxMiddleware:
+    """Logs each request to an emulated API and applies the fault rules before it is answered."""
+
+    def __init__(self, app: ASGIApp, sandbox: Sandbox) -> None:
+        self.app = app
+        self.sandbox = sandbox
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        service, segment, rest = (
+            split_path(scope.get("path", "")) if scope["type"] == "http" else ("", "", "")
+        )
+        if not service:
+            await self.app(scope, receive, send)
+            return
+        method, template = scope["method"], template_of(service, rest)
+        tenant = self.sandbox.tenant_for(service, segment)
+        decision = self.sandbox.faults.decide(service, method, template)
+        if decision.latency:
+            await asyncio.sleep(decision.latency)
+        if decision.kind == "drop":
+            await _drop_connection(send, receive)
+            self.sandbox.requests.record(service, tenant, method, template, 0)
+            return
+        if decision.kind is not None:
+            status, headers, body = fault_response(service, decision.kind, decision.retry_after)
+            raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+            raw_headers.append((b"content-length", str(len(body)).encode()))
+            await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+            await send({"type": "http.response.body", "body": body})
+            self.sandbox.requests.record(service, tenant, method, template, status)
+            return
+        seen = {"status": 0}
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = int(message["status"])
+            await send(message)
+
+        scope.setdefault("state", {})
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            tenant = tenant or str(scope["state"].get("sandbox_tenant", ""))
+            self.sandbox.requests.record(service, tenant, method, template, seen["status"])
+
+
+async def _drop_connection(send: Send, receive: Receive) -> None:
+    """Close the TCP connection without any answer (the client sees a transport error)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:  # not uvicorn's h11/httptools cycle: break off after the headers instead
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1024")]})
+        return
+    transport.close()
+    # Wait until the server has noticed, so it does not try to answer with a 500 itself.
+    with contextlib.suppress(asyncio.TimeoutError):
+        async with asyncio.timeout(5):
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+
+@dataclass
+class SandboxHandle:
+    """A running sandbox: where it listens and how clients find it."""
+
+    url: str
+    ca_file: Path
+    state_dir: Path
+    info: dict[str, Any]
+    info_path: Path
+    sandbox: Sandbox
+
+
+class _ServerThread:
+    """uvicorn in a daemon thread, bound before start so the port is known at once."""
+
+    def __init__(self, app: ASGIApp, port: int, certfile: Path, keyfile: Path) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            self.sock.close()
+            raise InputError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
+        self.sock.listen(128)
+        self.port = int(self.sock.getsockname()[1])
+        config = uvicorn.Config(
+            app,
+            ssl_certfile=str(certfile),
+            ssl_keyfile=str(keyfile),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=3,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, name="sandbox-server", daemon=True
+        )
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the sandbox server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+
+def _load(seed: Path | Mapping[str, Any] | None, state_dir: Path, limits: ServiceLimits | None) -> Sandbox:
+    state_file = state_dir / STATE_FILE
+    if state_file.is_file():
+        if seed is not None:
+            log.warning("sandbox: %s exists, so the seed is ignored (remove it to start afresh)", state_file)
+        try:
+            state = json.loads(state_file.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read sandbox state {state_file}: {exc}") from exc
+        return Sandbox.restore(state, limits=limits)
+    if seed is None or isinstance(seed, Path | str):
+        data = load_seed(Path(seed) if seed is not None else demo_seed_path())
+    else:
+        data = dict(seed)
+    return Sandbox.from_seed(data, limits=limits)
+
+
+def save_state(sandbox: Sandbox, state_dir: Path) -> Path:
+    """Write the sandbox's state so the next start with this state directory resumes it."""
+    path = state_dir / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tls.write_private(tmp, json.dumps(sandbox.snapshot()))
+    tmp.replace(path)
+    return path
+
+
+@contextlib.contextmanager
+def running_sandbox(
+    seed: Path | Mapping[str, Any] | None = None,
+    *,
+    state_dir: Path | None = None,
+    faults: str | None = None,
+    limits: ServiceLimits | None = None,
+    port: int = 0,
+    index_job_seconds: float | None = None,
+) -> Iterator[SandboxHandle]:
+    """Start a sandbox in a thread; yields once it accepts connections, stops it on exit.
+
+    ``seed=None`` is the built-in demo seed. With ``state_dir`` the state is read from and saved
+    to that directory; without it a temporary directory is used and removed afterwards.
+    """
+    persistent = state_dir is not None
+    directory = (
+        Path(state_dir) if state_dir is not None else Path(tempfile.mkdtemp(prefix="reconcile-sandbox-"))
+    )
+    server: _ServerThread | None = None
+    sandbox: Sandbox | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / INFO_FILE).unlink(missing_ok=True)  # never leave a stale one for pollers
+        rules = parse_spec(faults) if faults else None
+        sandbox = _load(seed, directory, limits)
+        if index_job_seconds is not None:  # how long a submitted index / import job runs
+            for tenant in sandbox.tenants.values():
+                tenant.org.index_job_seconds = index_job_seconds
+        ca = tls.CertificateAuthority.load_or_create(directory / "ca.pem", directory / "ca-key.pem")
+        chain, key = ca.issue_server_cert()
+        certfile, keyfile = directory / "server.pem", directory / "server-key.pem"
+        certfile.write_text(chain, "ascii")
+        tls.write_private(keyfile, key)
+        if persistent:
+            sandbox.state_dir = directory
+        server = _ServerThread(sandbox.app, port, certfile, keyfile)
+        sandbox.base_url = f"https://127.0.0.1:{server.port}"
+        if rules is not None:
+            sandbox.faults.configure(*rules)
+        server.start()
+        info = sandbox.info(directory / "ca.pem", directory)
+        info_path = directory / INFO_FILE
+        # Atomic, so a client polling for the file never reads half of it.
+        tls.write_private(info_path.with_suffix(".tmp"), json.dumps(info, indent=2) + "\n")
+        info_path.with_suffix(".tmp").replace(info_path)
+        yield SandboxHandle(sandbox.base_url, directory / "ca.pem", directory, info, info_path, sandbox)
+    finally:
+        if server is not None:
+            server.stop()
+        (directory / INFO_FILE).unlink(missing_ok=True)  # it describes a server that is gone
+        if persistent and sandbox is not None and server is not None:
+            save_state(sandbox, directory)
+        if not persistent:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def serve(
+    seed: Path | None = None,
+    *,
+    state_dir: Path | None = None,
+    port: int = 0,
+    faults: str | None = None,
+    port_file: Path | None = None,
+    limits: ServiceLimits | None = None,
+    on_ready: Callable[[SandboxHandle], None] | None = None,
+) -> int:
+    """Run in the foreground until SIGINT or SIGTERM, then stop cleanly; returns the exit code 0."""
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with running_sandbox(seed, state_dir=state_dir, faults=faults, limits=limits, port=port) as handle:
+            if port_file is not None:
+                port_file.write_text(f"{handle.url.rsplit(':', 1)[1]}\n", "ascii")
+            if on_ready is not None:
+                on_ready(handle)
+            while not stop.wait(0.5):
+                pass
+            log.info("sandbox: stopping")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
