@@ -1,0 +1,22 @@
+"""The Dataverse Web API emulator of the sandbox (DESIGN.md section 6, reference/dataverse.md).
+
+One :class:`DataverseOrg` per tenant holds the state; :func:`create_dataverse_app` serves every
+org under ``/{org host}/api/data/v9.2/`` with Dataverse's query options, paging, ETags,
+``$batch``, ``$ref``, actions, entity-key index jobs, error bodies and service protection limits.
+Only the sandbox server (and the CLI) import this package.
+"""
+
+from reconciler.sandbox.dataverse.app import DataverseApp, create_dataverse_app
+from reconciler.sandbox.dataverse.errors import DataverseError
+from reconciler.sandbox.dataverse.jobs import KeyState
+from reconciler.sandbox.dataverse.limits import ServiceLimits
+from reconciler.sandbox.dataverse.org import DataverseOrg
+
+__all__ = [
+    "DataverseApp",
+    "DataverseError",
+    "DataverseOrg",
+    "KeyState",
+    "ServiceLimits",
+    "create_dataverse_app",
+]

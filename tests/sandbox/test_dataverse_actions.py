@@ -1,0 +1,257 @@
+"""Raw-HTTP conformance of the actions and system jobs: ImportSolution(Async), ReactivateEntityKey,
+the Session Key index job and its asyncoperation, as the reference and the troubleshooting guide
+describe them. Jobs advance on an injected clock, so nothing sleeps."""
+
+from __future__ import annotations
+
+import base64
+import io
+import uuid
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.profile import default_profile
+from reconciler.sandbox.dataverse import DataverseOrg
+from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+
+pytestmark = pytest.mark.integration
+
+HOST = "contoso.crm.dynamics.com"
+SOLUTION = "LogMeInRescueIntegration"
+SEED: dict[str, Any] = {
+    "org_url": f"https://{HOST}",
+    "business_units": [{"name": "contoso"}],
+    "solutions": [{"uniquename": SOLUTION, "version": "2.0.3.0", "ismanaged": True}],
+    "session_key": {"status": "Failed", "error": "Index creation failed."},
+}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def tokens() -> LocalTokens:
+    return LocalTokens()
+
+
+@pytest.fixture(scope="module")
+def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
+    with serve_standalone({}, tokens.verify) as srv:
+        yield srv
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def org(server: StandaloneServer, clock: FakeClock) -> DataverseOrg:
+    fresh = DataverseOrg.from_seed(SEED, default_profile(), clock=clock, index_job_seconds=2.0)
+    server.app.orgs[HOST] = fresh  # type: ignore[index]
+    return fresh
+
+
+@pytest.fixture
+def api(server: StandaloneServer, tokens: LocalTokens, org: DataverseOrg) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {tokens.mint(f'https://{HOST}')}", "OData-Version": "4.0"}
+    base = f"{server.dataverse_url(HOST)}/api/data/v9.2/"
+    with httpx.Client(base_url=base, headers=headers, verify=server.ssl_context(), trust_env=False) as client:
+        yield client
+
+
+def solution_zip(
+    name: str = SOLUTION, version: str = "2.1.0.0", managed: str = "1", xml: str | None = None
+) -> str:
+    manifest = xml or (
+        "<ImportExportXml><SolutionManifest>"
+        f"<UniqueName>{name}</UniqueName>"
+        '<LocalizedNames><LocalizedName description="LogMeIn Rescue" languagecode="1033"/></LocalizedNames>'
+        f"<Version>{version}</Version><Managed>{managed}</Managed>"
+        "</SolutionManifest></ImportExportXml>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("solution.xml", manifest)
+        archive.writestr("customizations.xml", "<ImportExportXml/>")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def import_body(customization_file: str) -> dict[str, Any]:
+    return {
+        "CustomizationFile": customization_file,
+        "OverwriteUnmanagedCustomizations": False,
+        "PublishWorkflows": True,
+        "ImportJobId": str(uuid.uuid4()),
+    }
+
+
+def solution(api: httpx.Client, name: str = SOLUTION) -> dict[str, Any] | None:
+    rows = api.get(
+        "solutions",
+        params={
+            "$select": "solutionid,uniquename,friendlyname,version,ismanaged",
+            "$filter": f"uniquename eq '{name}'",
+        },
+    ).json()["value"]
+    return rows[0] if rows else None
+
+
+def key(api: httpx.Client) -> dict[str, Any]:
+    [entry] = api.get("EntityDefinitions(LogicalName='lmi_logmeinsession')/Keys").json()["value"]
+    return dict(entry)
+
+
+# ---------------------------------------------------------------------------------------- ImportSolution
+def test_import_solution_upgrades_and_records_import_job(api: httpx.Client) -> None:
+    body = import_body(solution_zip(version="2.1.0.0"))
+    response = api.post("ImportSolution", json=body)
+    assert response.status_code == 204 and response.content == b""
+    installed = solution(api)
+    assert installed is not None and installed["version"] == "2.1.0.0" and installed["ismanaged"] is True
+    job = api.get(f"importjobs({body['ImportJobId']})").json()
+    assert job["progress"] == 100.0 and job["completedon"] and job["solutionname"] == SOLUTION
+
+
+def test_import_solution_installs_a_new_solution(api: httpx.Client) -> None:
+    response = api.post("ImportSolution", json=import_body(solution_zip(name="Other", managed="0")))
+    assert response.status_code == 204
+    other = solution(api, "Other")
+    assert other is not None and other["ismanaged"] is False and other["friendlyname"] == "LogMeIn Rescue"
+
+
+@pytest.mark.parametrize(
+    "customization_file, fragment",
+    [
+        ("***not base64***", "base64"),
+        (base64.b64encode(b"plain text, not a zip").decode(), "not a solution zip"),
+        (solution_zip(xml="<ImportExportXml><SolutionManifest/></ImportExportXml>"), "UniqueName"),
+        (solution_zip(xml="<not-closed"), "cannot be read"),
+        (solution_zip(version="2.0.0.0"), "older than the installed version"),
+        (solution_zip(managed="0"), "managed solution"),
+    ],
+)
+def test_import_solution_failures_are_400(api: httpx.Client, customization_file: str, fragment: str) -> None:
+    response = api.post("ImportSolution", json=import_body(customization_file))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"].startswith("0x") and fragment in error["message"]
+    installed = solution(api)
+    assert installed is not None and installed["version"] == "2.0.3.0"
+
+
+def test_zip_without_solution_xml_is_400(api: httpx.Client) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("customizations.xml", "<x/>")
+    response = api.post("ImportSolution", json=import_body(base64.b64encode(buffer.getvalue()).decode()))
+    assert response.status_code == 400 and "solution.xml" in response.json()["error"]["message"]
+
+
+def test_import_solution_needs_an_import_job_id(api: httpx.Client) -> None:
+    response = api.post("ImportSolution", json={"CustomizationFile": solution_zip()})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "0x80048d19"
+
+
+def test_import_solution_async_runs_as_system_job(api: httpx.Client, clock: FakeClock) -> None:
+    body = import_body(solution_zip(version="2.2.0.0"))
+    response = api.post("ImportSolutionAsync", json=body)
+    assert response.status_code == 200
+    reply = response.json()
+    assert reply["ImportJobKey"] == body["ImportJobId"]
+    job_url = f"asyncoperations({reply['AsyncOperationId']})"
+    job = api.get(job_url, params={"$select": "operationtype,statecode,statuscode"}).json()
+    assert (job["operationtype"], job["statecode"], job["statuscode"]) == (203, 0, 0)
+    clock.now += 5
+    job = api.get(job_url).json()
+    assert (job["statecode"], job["statuscode"]) == (3, 30)
+    assert solution(api)["version"] == "2.2.0.0"  # type: ignore[index]
+
+
+def test_import_solution_async_with_bad_zip_fails_the_job(api: httpx.Client, clock: FakeClock) -> None:
+    response = api.post("ImportSolutionAsync", json=import_body(base64.b64encode(b"nope").decode()))
+    assert response.status_code == 200
+    clock.now += 5
+    job = api.get(f"asyncoperations({response.json()['AsyncOperationId']})").json()
+    assert job["statuscode"] == 31 and "not a solution zip" in job["message"]
+
+
+# ---------------------------------------------------------------------------------------- entity key
+def test_failed_key_points_at_failed_index_job(api: httpx.Client) -> None:
+    entry = key(api)
+    assert entry["EntityKeyIndexStatus"] == "Failed"
+    jobs = api.get(
+        "asyncoperations",
+        params={
+            "$select": "asyncoperationid,name,statuscode",
+            "$filter": "operationtype eq 63 and statuscode eq 31",
+        },
+    ).json()["value"]
+    assert [j["asyncoperationid"] for j in jobs] == [entry["AsyncJob"]]
+    assert jobs[0]["name"].startswith("Create index for")
+
+
+def test_remediation_delete_job_reactivate_poll_until_active(api: httpx.Client, clock: FakeClock) -> None:
+    failed_job = key(api)["AsyncJob"]
+    assert api.delete(f"asyncoperations({failed_job})").status_code == 204
+    assert api.get(f"asyncoperations({failed_job})").status_code == 404
+    body = {"EntityLogicalName": "lmi_logmeinsession", "EntityKeyLogicalName": "lmi_sessionkey"}
+    response = api.post("ReactivateEntityKey", json=body)
+    assert response.status_code == 204 and response.content == b""
+    entry = key(api)
+    assert entry["EntityKeyIndexStatus"] == "Pending" and entry["AsyncJob"] != failed_job
+    job_url = f"asyncoperations({entry['AsyncJob']})"
+    assert api.get(job_url).json()["operationtype"] == 63
+    clock.now += 1.0
+    assert key(api)["EntityKeyIndexStatus"] == "InProgress"
+    assert api.get(job_url).json()["statuscode"] == 20
+    in_progress = api.delete(job_url)
+    assert in_progress.status_code == 400, "a running system job cannot be deleted"
+    clock.now += 1.5
+    assert key(api)["EntityKeyIndexStatus"] == "Active"
+    job = api.get(job_url).json()
+    assert (job["statecode"], job["statuscode"]) == (3, 30)
+    assert api.post("ReactivateEntityKey", json=body).status_code == 400, (
+        "an Active key has nothing to reactivate"
+    )
+
+
+def test_reactivation_fails_on_duplicate_key_values(
+    api: httpx.Client, org: DataverseOrg, clock: FakeClock
+) -> None:
+    for session in ("S-1", "s-1", "S-2"):
+        assert api.post("lmi_logmeinsessions", json={"lmi_sessionid": session}).status_code == 204
+    body = {"EntityLogicalName": "lmi_logmeinsession", "EntityKeyLogicalName": "lmi_sessionkey"}
+    assert api.post("ReactivateEntityKey", json=body).status_code == 204
+    clock.now += 3
+    entry = key(api)
+    assert entry["EntityKeyIndexStatus"] == "Failed"
+    job = api.get(f"asyncoperations({entry['AsyncJob']})").json()
+    assert (job["statecode"], job["statuscode"]) == (3, 31)
+    assert "'s-1'" in job["message"] and "x2" in job["message"]
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        ({"EntityLogicalName": "nosuch", "EntityKeyLogicalName": "k"}, 404),
+        ({"EntityLogicalName": "lmi_logmeinsession", "EntityKeyLogicalName": "nosuch"}, 404),
+        ({"EntityLogicalName": "lmi_logmeinsession"}, 400),
+    ],
+)
+def test_reactivate_entity_key_errors(api: httpx.Client, body: dict[str, Any], status: int) -> None:
+    response = api.post("ReactivateEntityKey", json=body)
+    assert response.status_code == status and response.json()["error"]["code"].startswith("0x")
+
+
+def test_actions_need_post(api: httpx.Client) -> None:
+    assert api.get("ImportSolution").status_code == 404
