@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck layers unit demo venv clean bench
+.PHONY: test lint typecheck layers unit actionlint demo venv clean bench
 
 venv: $(STAMP)
 
@@ -27,7 +27,11 @@ layers: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-test: lint typecheck layers unit
+# The GitHub workflows, with shellcheck on their run: scripts (both binaries come from PyPI wheels).
+actionlint: $(STAMP)
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
+
+test: lint typecheck layers actionlint unit
 
 demo: $(STAMP)
 	$(BIN)/reconcile demo

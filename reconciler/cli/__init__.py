@@ -26,6 +26,7 @@ _COMMANDS = {
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),
     "changed-tenants": ("reconciler.cli.gitops_cmd", "changed_tenants"),
+    "gitops": ("reconciler.cli.gitops_cmd", "gitops"),
 }
 
 

@@ -1,0 +1,57 @@
+"""GitOps helpers behind the workflows in .github/workflows (docs/gitops.md).
+
+``changed``: which tenants a git change touches (git through subprocess). ``comment``: the one
+pull-request comment merged from per-tenant plans. ``drift``: one issue per drifting tenant,
+deduplicated by a fingerprint of the drift. ``secrets_env``: a tenant's secrets for a job.
+The workflows stay a few lines of shell around these, so the logic is here, where it is tested.
+"""
+
+from reconciler.engine.gitops.changed import (
+    DEFAULT_ALL_WHEN,
+    TenantChanges,
+    changed_tenants,
+    classify,
+    tenant_paths_for_files,
+)
+from reconciler.engine.gitops.comment import (
+    comment_body,
+    expected_tenants,
+    load_plan_file,
+    merge_plans,
+    plan_files,
+)
+from reconciler.engine.gitops.drift import (
+    IssueDecision,
+    OpenIssue,
+    decide,
+    drift_fingerprint,
+    github_output,
+    issue_body,
+    parse_issues,
+    tenant_plan,
+)
+from reconciler.engine.gitops.secrets_env import SecretEnv, parse_secrets_json, secret_env
+
+__all__ = [
+    "DEFAULT_ALL_WHEN",
+    "IssueDecision",
+    "OpenIssue",
+    "SecretEnv",
+    "TenantChanges",
+    "changed_tenants",
+    "classify",
+    "comment_body",
+    "decide",
+    "drift_fingerprint",
+    "expected_tenants",
+    "github_output",
+    "issue_body",
+    "load_plan_file",
+    "merge_plans",
+    "parse_issues",
+    "parse_secrets_json",
+    "plan_files",
+    "secret_env",
+    "tenant_paths_for_files",
+    "tenant_plan",
+]
