@@ -2,7 +2,8 @@
 
 One :class:`DataverseOrg` per tenant holds the state; :func:`create_dataverse_app` serves every
 org under ``/{org host}/api/data/v9.2/`` with Dataverse's query options, paging, ETags,
-``$batch``, ``$ref``, actions, entity-key index jobs, error bodies and service protection limits.
+``$batch``, ``$ref``, actions, bulk actions (``CreateMultiple`` ...), entity-key index jobs,
+error bodies and service protection limits.
 Only the sandbox server (and the CLI) import this package.
 """
 

@@ -27,6 +27,9 @@ RATE_EXECUTION = "0x80072321"  # service protection: combined execution time (42
 RATE_CONCURRENCY = "0x80072326"  # service protection: concurrent requests (429)
 UNEXPECTED = "0x80040216"  # "An unexpected error occurred." (500)
 METHOD_NOT_SUPPORTED = "0x80040800"  # "The 'Delete' method does not support entities of type ..."
+# "Invalid argument." (InvalidArgument). Which bulk-action mistakes get it is the sandbox's choice ⚠:
+# a record of another type in Targets (the SDK's CreateMultiple answers it), empty Targets, no id.
+INVALID_ARGUMENT = "0x80040203"
 
 # Sandbox-chosen codes (no documented code for these conditions).
 UNAUTHENTICATED = "0x80072560"  # 401: missing, invalid, expired or foreign bearer token
@@ -36,6 +39,7 @@ IMPORT_FAILED = "0x80048060"  # ImportSolution: bad base64 / zip / solution.xml,
 JOB_IN_PROGRESS = "0x80040265"  # deleting a system job that has not completed
 KEY_ALREADY_ACTIVE = "0x80048d5c"  # ReactivateEntityKey on an Active key
 NOT_SUPPORTED = "0x80060999"  # a Dataverse feature the sandbox does not emulate
+BULK_LIMIT = "0x80060997"  # more than 1,000 Targets in Create/Update/UpsertMultiple (bulk.MAX_TARGETS)
 
 
 class DataverseError(Exception):

@@ -3,9 +3,10 @@
 Dataverse answers 429 with ``Retry-After`` (seconds) when a user exceeds, within the window
 (default 300 s): the number of requests (6,000, ``0x80072322``), the combined execution time
 (1,200 s, ``0x80072321``), or at any moment the number of concurrent requests (52,
-``0x80072326``, refused at once). A ``$batch`` counts as one request; its work counts against
-execution time. Requests refused with 429 are not counted. Limits are configurable so tests can
-reach them with a handful of requests.
+``0x80072326``, refused at once). A ``$batch`` or a bulk action (``CreateMultiple`` ...) counts
+as one request; its work (every part or target) counts against execution time. Requests refused
+with 429 are not counted. Limits are configurable so tests can reach them with a handful of
+requests.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Every request runs under the org lock, first moving system jobs on (:func:`jobs.advance`), and
 inside a transaction, so a request that fails half-way leaves nothing behind. ``$batch`` is
-handled by :mod:`batch`, which calls back into :func:`handle` for each part.
+handled by :mod:`batch`, which calls back into :func:`handle` for each part; the bulk actions
+bound to an entity set (``<set>/Microsoft.Dynamics.CRM.CreateMultiple`` ...) by :mod:`bulk`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from reconciler.sandbox.dataverse import actions, errors, jobs, metadata, navigation, reads, writes
+from reconciler.sandbox.dataverse import actions, bulk, errors, jobs, metadata, navigation, reads, writes
 from reconciler.sandbox.dataverse.addressing import find_row
 from reconciler.sandbox.dataverse.protocol import (
     ApiRequest,
@@ -87,6 +88,8 @@ def _entity_set(org: DataverseOrg, req: ApiRequest, table: TableDef, segments: l
             raise _no_route(req)
         if rest[0].name == "$count" and len(rest) == 1 and req.method == "GET":
             return reads.count(org, req, table)
+        if rest[0].name in bulk.ACTIONS and rest[0].key is None and len(rest) == 1:
+            return bulk.handle(org, req, table, rest[0].name)
         raise errors.segment_not_found(rest[0].name)
     key = parse_key(head.key)
     if not rest:

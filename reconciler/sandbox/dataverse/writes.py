@@ -89,7 +89,8 @@ def body_changes(
     return changes, associations
 
 
-def _associate(org: DataverseOrg, table: TableDef, row_id: str, rel: RelationshipDef, other_id: str) -> None:
+def associate(org: DataverseOrg, table: TableDef, row_id: str, rel: RelationshipDef, other_id: str) -> None:
+    """Associate a row of ``table`` with ``other_id`` through ``rel``, whichever side it is on."""
     if rel.left_table == table.logical_name:
         org.associate(rel.name, row_id, other_id)
     else:
@@ -115,7 +116,7 @@ def create(org: DataverseOrg, req: ApiRequest, table: TableDef) -> ApiResponse:
     with org.transaction():
         row = org.insert(table.logical_name, changes)
         for rel, other_id in associations:
-            _associate(org, table, str(row[table.id_column]), rel, other_id)
+            associate(org, table, str(row[table.id_column]), rel, other_id)
     return _written(org, req, table, row, created=True)
 
 
@@ -140,7 +141,7 @@ def patch(org: DataverseOrg, req: ApiRequest, table: TableDef, key: Key) -> ApiR
                 changes[prop] = value
             row = org.insert(table.logical_name, changes)
             for rel, other_id in associations:
-                _associate(org, table, str(row[table.id_column]), rel, other_id)
+                associate(org, table, str(row[table.id_column]), rel, other_id)
             return _written(org, req, table, row, created=True)
         if if_none == "*":
             raise errors.duplicate_record()
