@@ -8,21 +8,15 @@ sandbox's graph URL + ``/.default``).
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, Unpack
 
 import httpx
 
 from reconciler.errors import AuthError, InputError, ProtocolError, ProviderError
+from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.dynamics.auth import TokenProvider
 from reconciler.providers.http import (
-    ClientSettings,
-    RequestStats,
-    Retrier,
-    Timing,
     api_error,
     encode_query,
     error_payload,
@@ -35,77 +29,24 @@ DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-class GraphClient:
+class GraphClient(ApiClient):
     """Async Microsoft Graph client (``/v1.0``) for the consent check."""
 
     def __init__(
-        self,
-        graph_url: str = DEFAULT_GRAPH_URL,
-        *,
-        tokens: TokenProvider,
-        ssl_context: ssl.SSLContext,
-        settings: ClientSettings,
-        stats: RequestStats,
-        tenant: str,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timing: Timing | None = None,
+        self, graph_url: str = DEFAULT_GRAPH_URL, *, tokens: TokenProvider, **options: Unpack[ClientOptions]
     ) -> None:
         self.graph_url = require_https(graph_url, setting="graph_url")
-        self.tenant = tenant
-        self.settings = settings
-        self._tokens = tokens
-        self._ssl_context = ssl_context
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._retrier = Retrier(
-            service=SERVICE, tenant=tenant, settings=settings, stats=stats, timing=timing or Timing()
-        )
-
-    async def __aenter__(self) -> Self:
-        self._client = httpx.AsyncClient(
-            verify=self._ssl_context,
-            timeout=self.settings.timeout,
-            transport=self._transport,
-            trust_env=False,
-            follow_redirects=False,
-        )
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        super().__init__(SERVICE, tokens, **options)
 
     async def _get(self, path: str, params: dict[str, str], template: str) -> dict[str, Any]:
-        client = self._client
-        if client is None:
-            raise RuntimeError("GraphClient used outside 'async with'")
         url = f"{self.graph_url}/{path}?{encode_query(params)}"
-
-        async def attempt() -> httpx.Response:
-            token = await self._tokens.token()
-            headers = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
-            async with self._semaphore:
-                return await client.send(client.build_request("GET", url, headers=headers))
-
-        response = await self._retrier.send(attempt, method="GET", template=template, idempotent=True)
+        response = await self._exchange(
+            "GET", url, template=template, idempotent=True, headers={"Accept": "application/json"}
+        )
         where = f"GET {template}"
         if not response.is_success:
             raise self._error(response, where)
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise ProtocolError(
-                f"{where}: the reply is not JSON", service=SERVICE, tenant=self.tenant
-            ) from exc
-        if not isinstance(data, dict):
-            raise ProtocolError(
-                f"{where}: the reply is not a JSON object", service=SERVICE, tenant=self.tenant
-            )
-        return data
+        return self._json(response, where)
 
     def _error(self, response: httpx.Response, where: str) -> ProviderError:
         code, message = error_payload(response)

@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from dataverse_harness import API_PATH, HOST, ODATA_HEADERS
 
 from reconciler.sandbox import SandboxHandle, load_seed, running_sandbox
+from reconciler.sandbox.dataverse import DataverseOrg
+from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
 from reconciler.sandbox.seed import demo_seed_path
 
 # Passwords a test needs for requestAuthCode (the demo seed generates them).
@@ -93,3 +96,37 @@ def get_token() -> Callable[[SandboxHandle, str, str], str]:
 def demo_seed() -> dict[str, Any]:
     """A fresh copy of the demo seed with known Rescue passwords."""
     return demo_seed_with_passwords()
+
+
+# ---------------------------------------------------------------------------- Dataverse emulator
+# For the raw-HTTP conformance modules (see dataverse_harness.py): each defines its own ``org``.
+
+
+@pytest.fixture(scope="module")
+def tokens() -> LocalTokens:
+    """Signs the access tokens the standalone Dataverse emulator accepts."""
+    return LocalTokens()
+
+
+@pytest.fixture(scope="module")
+def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
+    """The standalone Dataverse emulator, one per module; tests install their org into it."""
+    with serve_standalone({}, tokens.verify) as srv:
+        yield srv
+
+
+@pytest.fixture
+def api_headers() -> dict[str, str]:
+    """The headers ``api`` sends with the token; a module overrides this to send others."""
+    return dict(ODATA_HEADERS)
+
+
+@pytest.fixture
+def api(
+    server: StandaloneServer, tokens: LocalTokens, org: DataverseOrg, api_headers: dict[str, str]
+) -> Iterator[httpx.Client]:
+    """A client of the Web API root of the module's ``org``, with a valid token for it."""
+    headers = {"Authorization": f"Bearer {tokens.mint(f'https://{HOST}')}", **api_headers}
+    base = f"{server.dataverse_url(HOST)}{API_PATH}"
+    with httpx.Client(base_url=base, headers=headers, verify=server.ssl_context(), trust_env=False) as client:
+        yield client

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from dataverse_harness import HOST, install_org
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+from reconciler.sandbox.dataverse.standalone import StandaloneServer
 
 pytestmark = pytest.mark.integration
 
-HOST = "contoso.crm.dynamics.com"
 SEED: dict[str, Any] = {
     "org_url": f"https://{HOST}",
     "business_units": [{"name": "contoso"}],
@@ -27,30 +25,14 @@ SEED: dict[str, Any] = {
 STATUS_LINE = re.compile(r"^HTTP/1\.1 (\d{3}) ", re.MULTILINE)
 
 
-@pytest.fixture(scope="module")
-def tokens() -> LocalTokens:
-    return LocalTokens()
-
-
-@pytest.fixture(scope="module")
-def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
-    with serve_standalone({}, tokens.verify) as srv:
-        yield srv
-
-
 @pytest.fixture
 def org(server: StandaloneServer) -> DataverseOrg:
-    fresh = DataverseOrg.from_seed(SEED, default_profile())
-    server.app.orgs[HOST] = fresh  # type: ignore[index]
-    return fresh
+    return install_org(server, SEED)
 
 
 @pytest.fixture
-def api(server: StandaloneServer, tokens: LocalTokens, org: DataverseOrg) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {tokens.mint(f'https://{HOST}')}", "OData-Version": "4.0"}
-    base = f"{server.dataverse_url(HOST)}/api/data/v9.2/"
-    with httpx.Client(base_url=base, headers=headers, verify=server.ssl_context(), trust_env=False) as client:
-        yield client
+def api_headers() -> dict[str, str]:
+    return {"OData-Version": "4.0"}
 
 
 def request_part(

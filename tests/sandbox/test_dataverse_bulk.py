@@ -14,18 +14,17 @@ from typing import Any
 import httpx
 import pytest
 from azure.core.credentials import AccessToken
+from dataverse_harness import HOST, ODATA_HEADERS, error_of, install_org
 from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.upsert import UpsertItem
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseOrg
 from reconciler.sandbox.dataverse.bulk import MAX_TARGETS
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer
 
 pytestmark = pytest.mark.integration
 
-HOST = "contoso.crm.dynamics.com"
 SETTINGS, SETTINGS_SET = "lmi_logmeinsettings", "lmi_logmeinsettingses"
 SESSION, SESSION_SET = "lmi_logmeinsession", "lmi_logmeinsessions"
 SETTINGS_TYPE = f"Microsoft.Dynamics.CRM.{SETTINGS}"
@@ -44,46 +43,18 @@ SEED: dict[str, Any] = {
 }
 
 
-@pytest.fixture(scope="module")
-def tokens() -> LocalTokens:
-    return LocalTokens()
-
-
-@pytest.fixture(scope="module")
-def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
-    with serve_standalone({}, tokens.verify) as srv:
-        yield srv
-
-
 @pytest.fixture
 def org(server: StandaloneServer) -> DataverseOrg:
-    fresh = DataverseOrg.from_seed(SEED, default_profile())
-    server.app.orgs[HOST] = fresh  # type: ignore[index]
-    return fresh
+    return install_org(server, SEED)
 
 
 @pytest.fixture
-def api(server: StandaloneServer, tokens: LocalTokens, org: DataverseOrg) -> Iterator[httpx.Client]:
-    headers = {
-        "Authorization": f"Bearer {tokens.mint(f'https://{HOST}')}",
-        "Accept": "application/json",
-        "OData-MaxVersion": "4.0",
-        "OData-Version": "4.0",
-        "If-None-Match": "null",
-    }
-    base = f"{server.dataverse_url(HOST)}/api/data/v9.2/"
-    with httpx.Client(base_url=base, headers=headers, verify=server.ssl_context(), trust_env=False) as client:
-        yield client
+def api_headers() -> dict[str, str]:
+    return {**ODATA_HEADERS, "If-None-Match": "null"}
 
 
 def user_id(org: DataverseOrg, domainname: str) -> str:
     return str(org.find("systemuser", "domainname", domainname)[0]["systemuserid"])
-
-
-def error_of(response: httpx.Response) -> dict[str, str]:
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"].startswith("0x")
-    return dict(body["error"])
 
 
 def target(**columns: Any) -> dict[str, Any]:

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from dataverse_harness import HOST, error_of, install_org
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+from reconciler.sandbox.dataverse.standalone import StandaloneServer
 
 pytestmark = pytest.mark.integration
 
-HOST = "contoso.crm.dynamics.com"
 APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"
 GUID = re.compile(r"\(([0-9a-f-]{36})\)$")
 SEED: dict[str, Any] = {
@@ -30,35 +28,9 @@ SEED: dict[str, Any] = {
 STALE = "The version of the existing record doesn't match the RowVersion property provided."
 
 
-@pytest.fixture(scope="module")
-def tokens() -> LocalTokens:
-    return LocalTokens()
-
-
-@pytest.fixture(scope="module")
-def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
-    with serve_standalone({}, tokens.verify) as srv:
-        yield srv
-
-
 @pytest.fixture
 def org(server: StandaloneServer) -> DataverseOrg:
-    fresh = DataverseOrg.from_seed(SEED, default_profile())
-    server.app.orgs[HOST] = fresh  # type: ignore[index]
-    return fresh
-
-
-@pytest.fixture
-def api(server: StandaloneServer, tokens: LocalTokens, org: DataverseOrg) -> Iterator[httpx.Client]:
-    headers = {
-        "Authorization": f"Bearer {tokens.mint(f'https://{HOST}')}",
-        "Accept": "application/json",
-        "OData-MaxVersion": "4.0",
-        "OData-Version": "4.0",
-    }
-    base = f"{server.dataverse_url(HOST)}/api/data/v9.2/"
-    with httpx.Client(base_url=base, headers=headers, verify=server.ssl_context(), trust_env=False) as client:
-        yield client
+    return install_org(server, SEED)
 
 
 def root_bu(org: DataverseOrg) -> str:
@@ -71,12 +43,6 @@ def role_id(org: DataverseOrg, name: str) -> str:
 
 def alice(org: DataverseOrg) -> dict[str, Any]:
     return org.find("systemuser", "domainname", "alice@contoso.com")[0]
-
-
-def error_of(response: httpx.Response) -> dict[str, str]:
-    body = response.json()
-    assert set(body) == {"error"} and body["error"]["code"].startswith("0x")
-    return dict(body["error"])
 
 
 # ---------------------------------------------------------------------------------------- create

@@ -6,15 +6,15 @@ The reply bodies below are the examples of "Execute batch operations using the W
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
+from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
 from typing import Any
 
 import httpx
 import pytest
+from client_harness import FakeTokens, Handler, run_client
 
 from reconciler.errors import ApiError, NotFoundError, PreconditionFailed, ProtocolError
 from reconciler.providers.dynamics.batch import (
@@ -27,7 +27,8 @@ from reconciler.providers.dynamics.batch import (
     plan_chunks,
 )
 from reconciler.providers.dynamics.client import DataverseClient
-from reconciler.providers.http import ClientSettings, ClientTransportError, RequestStats, Timing
+from reconciler.providers.http import ClientSettings
+from reconciler.providers.retry import ClientTransportError
 
 ORG = "https://org.crm.dynamics.com"
 ROOT = f"{ORG}/api/data/v9.2"
@@ -480,45 +481,36 @@ def fake_dataverse(request: httpx.Request, *, fail_subjects: tuple[str, ...] = (
     )
 
 
-def run_batch(handler: Any, ops: list[BatchOperation], *, settings: ClientSettings, **kw: bool) -> Any:
-    async def main() -> Any:
-        class Tokens:
-            async def token(self) -> str:
-                return "t"
-
-        async def no_sleep(_: float) -> None:
-            return None
-
-        client = DataverseClient(
-            ORG,
-            Tokens(),
-            ssl_context=ssl.create_default_context(),
-            settings=settings,
-            stats=RequestStats(),
-            tenant="t",
-            transport=httpx.MockTransport(handler),
-            timing=Timing(sleep=no_sleep),
-        )
-        async with client:
-            return await client.batch(ops, **kw)
-
-    return asyncio.run(main())
+def run_batch(
+    handler: Handler, ops: list[BatchOperation], *, change_set: bool, continue_on_error: bool, **settings: int
+) -> Any:
+    """``client.batch(ops, ...)`` against ``handler``, with ``ClientSettings(**settings)``."""
+    return run_client(
+        lambda options: DataverseClient(ORG, FakeTokens(), **options),
+        handler,
+        lambda c: c.batch(ops, change_set=change_set, continue_on_error=continue_on_error),
+        settings=ClientSettings(**settings),
+    )
 
 
-def test_client_splits_into_requests_of_batch_size() -> None:
+def recording(respond: Callable[[httpx.Request], httpx.Response]) -> tuple[Handler, list[httpx.Request]]:
+    """``respond`` as a handler that also keeps every request it was given."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return fake_dataverse(request)
+        return respond(request)
 
-    results = run_batch(
-        handler,
-        [task(n) for n in range(5)],
-        settings=ClientSettings(batch_size=2),
-        change_set=False,
-        continue_on_error=True,
-    )
+    return handler, seen
+
+
+def tasks(count: int) -> list[BatchOperation]:
+    return [task(n) for n in range(count)]
+
+
+def test_client_splits_into_requests_of_batch_size() -> None:
+    handler, seen = recording(fake_dataverse)
+    results = run_batch(handler, tasks(5), batch_size=2, change_set=False, continue_on_error=True)
     assert [r.status for r in results] == [204] * 5 and len(seen) == 3
     assert all(str(r.url) == f"{ROOT}/$batch" and r.method == "POST" for r in seen)
     assert all(r.headers["Prefer"] == "odata.continue-on-error" for r in seen)
@@ -528,29 +520,15 @@ def test_client_splits_into_requests_of_batch_size() -> None:
 
 
 def test_client_stops_after_a_failure_without_continue_on_error() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return fake_dataverse(request, fail_subjects=("Task 0 in batch",))
-
-    results = run_batch(
-        handler,
-        [task(n) for n in range(5)],
-        settings=ClientSettings(batch_size=2),
-        change_set=False,
-        continue_on_error=False,
-    )
+    handler, seen = recording(lambda request: fake_dataverse(request, fail_subjects=("Task 0 in batch",)))
+    results = run_batch(handler, tasks(5), batch_size=2, change_set=False, continue_on_error=False)
     assert len(seen) == 1 and "Prefer" not in seen[0].headers
     assert [r.status for r in results] == [400, 424, 424, 424, 424]
     assert "not sent" in str(results[4].error)
 
 
 def test_client_change_sets_per_request() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
+    def change_set_server(request: httpx.Request) -> httpx.Response:
         message = parse_mime(request.headers["Content-Type"], request.content)
         (changeset,) = message.get_payload()
         ids = [p["Content-ID"] for p in changeset.get_payload()]
@@ -561,13 +539,8 @@ def test_client_change_sets_per_request() -> None:
         text = f"--br\r\nContent-Type: multipart/mixed; boundary=cs\r\n\r\n{inner}--cs--\r\n--br--\r\n"
         return httpx.Response(200, headers={"Content-Type": "multipart/mixed; boundary=br"}, text=text)
 
-    results = run_batch(
-        handler,
-        [task(n) for n in range(3)],
-        settings=ClientSettings(batch_size=2),
-        change_set=True,
-        continue_on_error=False,
-    )
+    handler, seen = recording(change_set_server)
+    results = run_batch(handler, tasks(3), batch_size=2, change_set=True, continue_on_error=False)
     assert [r.content_id for r in results] == ["1", "2", "3"] and all(r.ok for r in results)
     assert len(seen) == 2
 
@@ -579,17 +552,15 @@ def test_client_maps_a_rejected_batch_and_a_lost_reply() -> None:
         )
 
     with pytest.raises(ApiError) as info:
-        run_batch(rejected, [task(1)], settings=ClientSettings(), change_set=False, continue_on_error=False)
+        run_batch(rejected, [task(1)], change_set=False, continue_on_error=False)
     assert info.value.code == "0x80048d19" and info.value.status == 400
 
-    calls: list[httpx.Request] = []
-
-    def dropped(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
+    def lose(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadError("lost", request=request)
 
+    dropped, calls = recording(lose)
     with pytest.raises(ClientTransportError) as lost:
-        run_batch(dropped, [task(1)], settings=ClientSettings(), change_set=True, continue_on_error=False)
+        run_batch(dropped, [task(1)], change_set=True, continue_on_error=False)
     assert lost.value.maybe_applied is True and len(calls) == 1
 
     calls.clear()
@@ -597,7 +568,7 @@ def test_client_maps_a_rejected_batch_and_a_lost_reply() -> None:
         run_batch(
             dropped,
             [BatchOperation("GET", "tasks")],
-            settings=ClientSettings(max_retries=2),
+            max_retries=2,
             change_set=False,
             continue_on_error=False,
         )
@@ -606,20 +577,14 @@ def test_client_maps_a_rejected_batch_and_a_lost_reply() -> None:
 
 @pytest.mark.parametrize("continue_on_error", [True, False])
 def test_a_later_request_failing_keeps_the_earlier_results(continue_on_error: bool) -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        if len(seen) == 2:
+    def lose_the_second(request: httpx.Request) -> httpx.Response:
+        if len(seen) == 2:  # ``seen`` already holds this request
             raise httpx.ReadError("lost", request=request)
         return fake_dataverse(request)
 
+    handler, seen = recording(lose_the_second)
     results = run_batch(
-        handler,
-        [task(n) for n in range(5)],
-        settings=ClientSettings(batch_size=2),
-        change_set=False,
-        continue_on_error=continue_on_error,
+        handler, tasks(5), batch_size=2, change_set=False, continue_on_error=continue_on_error
     )
     assert [r.status for r in results[:4]] == [204, 204, 0, 0]
     assert results[2].error is not None and "may have been applied" in str(results[2].error)

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
-from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
+from client_harness import (
+    ConcurrencyProbe,
+    FakeSleep,
+    FakeTokens,
+    Handler,
+    cause_chain,
+    mock_options,
+    recorder,
+    run_client,
+)
 
 from reconciler.errors import (
     ApiError,
@@ -20,9 +29,11 @@ from reconciler.errors import (
     ProtocolError,
     RateLimitedError,
 )
+from reconciler.providers.base import ClientOptions
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.graph import GraphClient
-from reconciler.providers.http import ClientSettings, ClientTransportError, RequestStats, Timing
+from reconciler.providers.http import ClientSettings, RequestStats
+from reconciler.providers.retry import ClientTransportError
 
 ORG = "https://contoso.crm.dynamics.com"
 ROOT = ORG + "/api/data/v9.2"
@@ -31,67 +42,16 @@ UID = "3f2a1b4c-5d6e-4f70-8a91-b2c3d4e5f607"
 RID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 
-class FakeTokens:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def token(self) -> str:
-        self.calls += 1
-        return TOKEN
+def new_client(options: ClientOptions) -> DataverseClient:
+    return DataverseClient(ORG, FakeTokens(TOKEN), **options)
 
 
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-
-
-Handler = Callable[[httpx.Request], Any]
-
-
-def run(
-    handler: Handler,
-    body: Callable[[DataverseClient], Awaitable[Any]],
-    *,
-    settings: ClientSettings | None = None,
-    stats: RequestStats | None = None,
-    sleep: FakeSleep | None = None,
-) -> Any:
-    async def main() -> Any:
-        client = DataverseClient(
-            ORG,
-            FakeTokens(),
-            ssl_context=ssl.create_default_context(),
-            settings=settings or ClientSettings(),
-            stats=stats or RequestStats(),
-            tenant="contoso",
-            transport=httpx.MockTransport(handler),
-            timing=Timing(sleep=sleep or FakeSleep(), rand=lambda: 0.5),
-        )
-        async with client:
-            return await body(client)
-
-    return asyncio.run(main())
+run = partial(run_client, new_client)
+"""``run(handler, body, settings=..., stats=..., sleep=...)``: ``body(client)`` against ``handler``."""
 
 
 def error(status: int, code: str, message: str, **headers: str) -> httpx.Response:
     return httpx.Response(status, json={"error": {"code": code, "message": message}}, headers=headers)
-
-
-def recorder(*responses: httpx.Response | type[Exception]) -> tuple[Handler, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-    queue = list(responses)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        step = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(step, httpx.Response):
-            return step
-        raise step("simulated", request=request)  # type: ignore[call-arg]
-
-    return handler, seen
 
 
 # ---------------------------------------------------------------------------- reads
@@ -113,14 +73,7 @@ def test_get_sends_the_documented_headers_and_query() -> None:
 
 def test_http_org_url_is_refused() -> None:
     with pytest.raises(InputError, match="https"):
-        DataverseClient(
-            "http://contoso.crm.dynamics.com",
-            FakeTokens(),
-            ssl_context=ssl.create_default_context(),
-            settings=ClientSettings(),
-            stats=RequestStats(),
-            tenant="t",
-        )
+        DataverseClient("http://contoso.crm.dynamics.com", FakeTokens(TOKEN), **mock_options(tenant="t"))
 
 
 def test_list_all_follows_every_next_link_unchanged_with_the_same_prefer_header() -> None:
@@ -386,34 +339,18 @@ def test_redirect_is_not_followed() -> None:
 
 
 def test_concurrency_is_bounded_per_client() -> None:
-    in_flight, peak = 0, 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        for _ in range(3):
-            await asyncio.sleep(0)
-        in_flight -= 1
-        return httpx.Response(200, json={})
+    probe = ConcurrencyProbe(lambda: httpx.Response(200, json={}))
 
     async def body(c: DataverseClient) -> None:
         await asyncio.gather(*(c.get(f"roles({UID})") for _ in range(25)))
 
     stats = RequestStats()
-    run(handler, body, settings=ClientSettings(max_concurrency=4), stats=stats)
-    assert peak == 4 and stats.total("dataverse") == 25
+    run(probe, body, settings=ClientSettings(max_concurrency=4), stats=stats)
+    assert probe.peak == 4 and stats.total("dataverse") == 25
 
 
 def test_outside_async_with_is_a_programming_error() -> None:
-    client = DataverseClient(
-        ORG,
-        FakeTokens(),
-        ssl_context=ssl.create_default_context(),
-        settings=ClientSettings(),
-        stats=RequestStats(),
-        tenant="t",
-    )
+    client = DataverseClient(ORG, FakeTokens(TOKEN), **mock_options(tenant="t"))
     with pytest.raises(RuntimeError):
         asyncio.run(client.get("roles"))
 
@@ -436,10 +373,8 @@ def test_token_never_in_errors_or_logs(caplog: pytest.LogCaptureFixture) -> None
                 failures.append(exc)
     assert len(failures) == len(cases)
     for failure in failures:
-        chain: BaseException | None = failure
-        while chain is not None:
-            assert TOKEN not in str(chain) and TOKEN not in repr(chain)
-            chain = chain.__cause__
+        for raised in cause_chain(failure):
+            assert TOKEN not in str(raised) and TOKEN not in repr(raised)
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
 
 
@@ -449,20 +384,13 @@ APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"
 
 
 def run_graph(handler: Handler, app_id: str = APP_ID, stats: RequestStats | None = None) -> Any:
-    async def main() -> Any:
-        client = GraphClient(
-            tokens=FakeTokens(),
-            ssl_context=ssl.create_default_context(),
-            settings=ClientSettings(max_retries=2),
-            stats=stats or RequestStats(),
-            tenant="contoso",
-            transport=httpx.MockTransport(handler),
-            timing=Timing(sleep=FakeSleep()),
-        )
-        async with client:
-            return await client.find_service_principal(app_id)
-
-    return asyncio.run(main())
+    return run_client(
+        lambda options: GraphClient(tokens=FakeTokens(TOKEN), **options),
+        handler,
+        lambda c: c.find_service_principal(app_id),
+        settings=ClientSettings(max_retries=2),
+        stats=stats,
+    )
 
 
 def test_graph_finds_the_service_principal_by_app_id() -> None:

@@ -11,6 +11,7 @@ from reconciler.diff import DesiredState, RescueDirectory, build_desired, diff_t
 from reconciler.plan import Action, Create, Delete, Manual, SafetySettings, UnknownChange, Update
 from reconciler.profile import default_profile
 from reconciler.resources import (
+    KINDS,
     ApplicationUser,
     Consent,
     ExportSettings,
@@ -26,21 +27,8 @@ from reconciler.resources import (
     Unknown,
 )
 
-ALL_KINDS = (
-    "solution",
-    "integration",
-    "application_user",
-    "session_key",
-    "rescue_group",
-    "rescue_technician",
-    "technician",
-    "consent",
-)
 
-
-def live_of(
-    *resources: Any, listed: tuple[str, ...] = ALL_KINDS, unknown: tuple[Unknown, ...] = ()
-) -> LiveState:
+def live_of(*resources: Any, listed: tuple[str, ...] = KINDS, unknown: tuple[Unknown, ...] = ()) -> LiveState:
     state = LiveState(listed=set(listed))  # type: ignore[arg-type]
     for r in resources:
         state.add(r)

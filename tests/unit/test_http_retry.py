@@ -16,17 +16,13 @@ import trustme
 from reconciler.errors import InputError, ProtocolError, RateLimitedError
 from reconciler.providers.http import (
     ClientSettings,
-    ClientTransportError,
     RequestStats,
-    Retrier,
-    Timing,
-    backoff_delay,
     encode_query,
     make_ssl_context,
-    parse_retry_after,
     path_template,
     require_https,
 )
+from reconciler.providers.retry import ClientTransportError, Retrier, Timing, backoff_delay, parse_retry_after
 
 NOW = 1_800_000_000.0
 

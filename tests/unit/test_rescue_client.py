@@ -3,77 +3,55 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import partial
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from client_harness import (
+    ConcurrencyProbe,
+    FakeSleep,
+    Handler,
+    cause_chain,
+    mock_options,
+    recorder,
+    run_client,
+)
 from pydantic import SecretStr
 
 from reconciler.errors import ApiError, AuthError, InputError, ProtocolError, RateLimitedError
-from reconciler.providers.http import ClientSettings, ClientTransportError, RequestStats, Timing
+from reconciler.providers.base import ClientOptions
+from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.rescue.client import RescueClient
+from reconciler.providers.retry import ClientTransportError
 
 AUTHCODE = "s3cr3t-authcode-4ahx80u0"
 API = "https://rescue.test/API"
 
 
-class FakeSleep:
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
+def new_client(options: ClientOptions) -> RescueClient:
+    return RescueClient(API, SecretStr(AUTHCODE), **options)
 
 
-Handler = Callable[[httpx.Request], httpx.Response]
-
-
-def run(
-    handler: Handler,
-    body: Callable[[RescueClient], Awaitable[Any]],
-    *,
-    settings: ClientSettings | None = None,
-    stats: RequestStats | None = None,
-    sleep: FakeSleep | None = None,
-) -> Any:
-    async def main() -> Any:
-        client = RescueClient(
-            API,
-            SecretStr(AUTHCODE),
-            ssl_context=ssl.create_default_context(),
-            settings=settings or ClientSettings(),
-            stats=stats or RequestStats(),
-            tenant="contoso",
-            transport=httpx.MockTransport(handler),
-            timing=Timing(sleep=sleep or FakeSleep(), rand=lambda: 0.5),
-        )
-        async with client:
-            return await body(client)
-
-    return asyncio.run(main())
+run = partial(run_client, new_client)
+"""``run(handler, body, settings=..., stats=..., sleep=...)``: ``body(client)`` against ``handler``."""
 
 
 def form(request: httpx.Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(request.content.decode(), keep_blank_values=True).items()}
 
 
-def replies(*texts: str | int | type[Exception]) -> tuple[Handler, list[httpx.Request]]:
-    seen: list[httpx.Request] = []
-    queue = list(texts)
+def rescue_reply(step: str | int | type[Exception]) -> httpx.Response | type[Exception]:
+    """A text is an HTTP 200 reply with that body, a number an empty reply with that status."""
+    if isinstance(step, str):
+        return httpx.Response(200, text=step)
+    if isinstance(step, int):
+        return httpx.Response(step, text="")
+    return step
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        step = queue.pop(0) if len(queue) > 1 else queue[0]
-        if isinstance(step, str):
-            return httpx.Response(200, text=step)
-        if isinstance(step, int):
-            return httpx.Response(step, text="")
-        raise step("simulated", request=request)  # type: ignore[call-arg]
 
-    return handler, seen
+def replies(*steps: str | int | type[Exception]) -> tuple[Handler, list[httpx.Request]]:
+    return recorder(*map(rescue_reply, steps))
 
 
 def test_call_posts_a_form_with_the_authcode_in_the_body_only() -> None:
@@ -90,14 +68,7 @@ def test_call_posts_a_form_with_the_authcode_in_the_body_only() -> None:
 
 def test_http_url_is_refused() -> None:
     with pytest.raises(InputError, match=r"connection\.rescue\.api_url"):
-        RescueClient(
-            "http://rescue.test/API",
-            SecretStr(AUTHCODE),
-            ssl_context=ssl.create_default_context(),
-            settings=ClientSettings(),
-            stats=RequestStats(),
-            tenant="t",
-        )
+        RescueClient("http://rescue.test/API", SecretStr(AUTHCODE), **mock_options(tenant="t"))
 
 
 @pytest.mark.parametrize("token", ["INVALID_SECRETAUTHCODE", "NOTLOGGEDIN", "INVALID"])
@@ -266,22 +237,13 @@ def test_stats_count_requests_per_method() -> None:
 
 
 def test_concurrent_reads_stay_under_the_bound() -> None:
-    in_flight, peak = 0, 0
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        for _ in range(3):
-            await asyncio.sleep(0)
-        in_flight -= 1
-        return httpx.Response(200, text="OK\n\nNODEID:1\n")
+    probe = ConcurrencyProbe(lambda: httpx.Response(200, text="OK\n\nNODEID:1\n"))
 
     async def body(c: RescueClient) -> list[dict[str, str]]:
         return list(await asyncio.gather(*(c.get_user(node=str(i)) for i in range(20))))
 
-    assert len(run(handler, body, settings=ClientSettings(max_concurrency=3))) == 20  # type: ignore[arg-type]
-    assert peak == 3
+    assert len(run(probe, body, settings=ClientSettings(max_concurrency=3))) == 20
+    assert probe.peak == 3
 
 
 def test_authcode_never_in_errors_logs_or_repr(caplog: pytest.LogCaptureFixture) -> None:
@@ -301,21 +263,10 @@ def test_authcode_never_in_errors_logs_or_repr(caplog: pytest.LogCaptureFixture)
                 run(handler, lambda c: c.create_group("10"), settings=ClientSettings(max_retries=1))
             except Exception as exc:  # collecting every failure on purpose
                 failures.append(exc)
-        repr_text = repr(
-            RescueClient(
-                API,
-                SecretStr(AUTHCODE),
-                ssl_context=ssl.create_default_context(),
-                settings=ClientSettings(),
-                stats=RequestStats(),
-                tenant="t",
-            )
-        )
+        repr_text = repr(RescueClient(API, SecretStr(AUTHCODE), **mock_options(tenant="t")))
     assert len(failures) == len(cases)
     for failure in failures:
-        chain: BaseException | None = failure
-        while chain is not None:
-            assert AUTHCODE not in str(chain) and AUTHCODE not in repr(chain)
-            chain = chain.__cause__
+        for raised in cause_chain(failure):
+            assert AUTHCODE not in str(raised) and AUTHCODE not in repr(raised)
     assert all(AUTHCODE not in r.getMessage() for r in caplog.records)
     assert AUTHCODE not in repr_text

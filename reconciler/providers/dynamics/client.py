@@ -4,7 +4,7 @@ Thin on purpose (DESIGN §2 principle 3): it knows OData, not the LogMeIn soluti
 column names come from the caller (who reads them from the solution profile). Every response is
 checked here and turned into a ``ProviderError``; httpx exceptions never leave this module.
 
-Idempotency decides what may be retried after a lost response (see ``reconciler.providers.http``):
+Idempotency decides what may be retried after a lost response (see ``reconciler.providers.retry``):
 reads, ``PATCH``/``DELETE`` with ``If-Match: *`` and create-only ``PATCH`` repeat safely; a ``POST``
 create, an action, an association, and a write carrying a concrete ETag (which a successful first
 attempt would have changed, turning the retry into a false "changed since it was read") do not.
@@ -12,17 +12,15 @@ attempt would have changed, turning the retry into a false "changed since it was
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import ssl
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any, Unpack
 
 import httpx
 
 from reconciler.errors import ApiError, AuthError, ProtocolError, ProviderError
+from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.dynamics.auth import TokenProvider
 from reconciler.providers.dynamics.batch import (
     NOT_EXECUTED,
@@ -34,10 +32,6 @@ from reconciler.providers.dynamics.batch import (
     plan_chunks,
 )
 from reconciler.providers.http import (
-    ClientSettings,
-    RequestStats,
-    Retrier,
-    Timing,
     api_error,
     encode_query,
     error_payload,
@@ -77,50 +71,13 @@ def _row(entity_set: str, row_id: str) -> str:
     raise ValueError(f"not a row id or key expression: {row_id!r}")
 
 
-class DataverseClient:
+class DataverseClient(ApiClient):
     """Async client of one org's Web API (``base_url`` is the org URL; the API root is added)."""
 
-    def __init__(
-        self,
-        base_url: str,
-        tokens: TokenProvider,
-        *,
-        ssl_context: ssl.SSLContext,
-        settings: ClientSettings,
-        stats: RequestStats,
-        tenant: str,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timing: Timing | None = None,
-    ) -> None:
+    def __init__(self, base_url: str, tokens: TokenProvider, **options: Unpack[ClientOptions]) -> None:
         self.base_url = require_https(base_url, setting="connection.dynamics.org_url")
         self.api_root = self.base_url + API_PATH
-        self.tenant = tenant
-        self.settings = settings
-        self._tokens = tokens
-        self._ssl_context = ssl_context
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._retrier = Retrier(
-            service=SERVICE, tenant=tenant, settings=settings, stats=stats, timing=timing or Timing()
-        )
-
-    async def __aenter__(self) -> Self:
-        self._client = httpx.AsyncClient(
-            verify=self._ssl_context,
-            timeout=self.settings.timeout,
-            transport=self._transport,
-            trust_env=False,
-            follow_redirects=False,
-        )
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        super().__init__(SERVICE, tokens, **options)
 
     # -------------------------------------------------------------------- the one request function
 
@@ -138,9 +95,6 @@ class DataverseClient:
         accept: Callable[[httpx.Response], bool] | None = None,
     ) -> httpx.Response:
         """Send one logical request (with retries) and return a 2xx (or ``accept``-ed) response."""
-        client = self._client
-        if client is None:
-            raise RuntimeError("DataverseClient used outside 'async with'")
         if target.startswith("https://"):
             if not target.startswith(self.api_root + "/"):  # never send the token elsewhere
                 raise ProtocolError(
@@ -163,23 +117,9 @@ class DataverseClient:
         elif content is not None:
             send_headers["Content-Type"], payload = content
         send_headers.update(headers or {})
-
-        async def attempt() -> httpx.Response:
-            token = await self._tokens.token()
-            request = client.build_request(
-                method, url, content=payload, headers={**send_headers, "Authorization": f"Bearer {token}"}
-            )
-            async with self._semaphore:
-                return await client.send(request)
-
-        try:
-            response = await self._retrier.send(
-                attempt, method=method, template=template, idempotent=idempotent
-            )
-        except httpx.InvalidURL as exc:
-            raise ProtocolError(
-                f"{method} {template}: invalid URL", service=SERVICE, tenant=self.tenant
-            ) from exc
+        response = await self._exchange(
+            method, url, template=template, idempotent=idempotent, headers=send_headers, content=payload
+        )
         if response.is_success or (accept is not None and accept(response)):
             return response
         raise self._error(response, f"{method} {template}", on_412=on_412)
@@ -197,19 +137,6 @@ class DataverseClient:
             tenant=self.tenant,
             on_412=on_412,
         )
-
-    def _json(self, response: httpx.Response, where: str) -> dict[str, Any]:
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise ProtocolError(
-                f"{where}: the reply is not JSON", service=SERVICE, tenant=self.tenant
-            ) from exc
-        if not isinstance(data, dict):
-            raise ProtocolError(
-                f"{where}: the reply is not a JSON object", service=SERVICE, tenant=self.tenant
-            )
-        return data
 
     # -------------------------------------------------------------------- reads
 

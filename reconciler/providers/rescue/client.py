@@ -9,19 +9,18 @@ throttling and retried with backoff, ``ERROR`` and lost connections are retried 
 
 from __future__ import annotations
 
-import asyncio
 import re
-import ssl
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
+from typing import Unpack
 
 import httpx
 from pydantic import SecretStr
 
 from reconciler.errors import ApiError, AuthError, ProtocolError, RateLimitedError
-from reconciler.providers.http import ClientSettings, RequestStats, Retrier, Timing, Verdict, require_https
+from reconciler.providers.base import ApiClient, ClientOptions
+from reconciler.providers.http import require_https
 from reconciler.providers.rescue.textformat import RescueResponse, parse_response
+from reconciler.providers.retry import Verdict
 
 SERVICE = "rescue"
 
@@ -48,52 +47,16 @@ def _node(value: str, what: str) -> str:
     return value
 
 
-class RescueClient:
+class RescueClient(ApiClient):
     """Async client of one Rescue company's API, authenticated by an authcode or API token."""
 
-    def __init__(
-        self,
-        api_url: str,
-        authcode: SecretStr,
-        *,
-        ssl_context: ssl.SSLContext,
-        settings: ClientSettings,
-        stats: RequestStats,
-        tenant: str,
-        transport: httpx.AsyncBaseTransport | None = None,
-        timing: Timing | None = None,
-    ) -> None:
+    def __init__(self, api_url: str, authcode: SecretStr, **options: Unpack[ClientOptions]) -> None:
         self.api_url = require_https(api_url, setting="connection.rescue.api_url")
-        self.tenant = tenant
-        self.settings = settings
         self._authcode = authcode
-        self._ssl_context = ssl_context
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
-        self._semaphore = asyncio.Semaphore(settings.max_concurrency)
-        self._retrier = Retrier(
-            service=SERVICE, tenant=tenant, settings=settings, stats=stats, timing=timing or Timing()
-        )
+        super().__init__(SERVICE, None, **options)
 
     def __repr__(self) -> str:
         return f"RescueClient(api_url={self.api_url!r}, tenant={self.tenant!r})"
-
-    async def __aenter__(self) -> Self:
-        self._client = httpx.AsyncClient(
-            verify=self._ssl_context,
-            timeout=self.settings.timeout,
-            transport=self._transport,
-            trust_env=False,
-            follow_redirects=False,
-        )
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
 
     # -------------------------------------------------------------------- the one request function
 
@@ -103,20 +66,12 @@ class RescueClient:
         ``read`` marks a call that is safe to repeat: only those are retried after ``ERROR``,
         a 5xx or a lost connection. Throttling is retried for every call (nothing was done).
         """
-        client = self._client
-        if client is None:
-            raise RuntimeError("RescueClient used outside 'async with'")
         if not _METHOD.match(method):
             raise ValueError(f"not a Rescue API method name: {method!r}")
         if "authcode" in {k.lower() for k in params}:
             raise ValueError("pass the authcode to RescueClient, not in params")
         url = f"{self.api_url}/{method}.aspx"
-
-        async def attempt() -> httpx.Response:
-            form = {**params, "authcode": self._authcode.get_secret_value()}
-            request = client.build_request("POST", url, data=form, headers={"Accept": "text/plain"})
-            async with self._semaphore:
-                return await client.send(request)
+        form = {**params, "authcode": self._authcode.get_secret_value()}
 
         def classify(response: httpx.Response) -> Verdict | None:
             if response.status_code != 200:
@@ -128,8 +83,14 @@ class RescueClient:
                 return "retry"
             return "done"
 
-        response = await self._retrier.send(
-            attempt, method="POST", template=method, idempotent=read, classify=classify
+        response = await self._exchange(
+            "POST",
+            url,
+            template=method,
+            idempotent=read,
+            headers={"Accept": "text/plain"},
+            data=form,
+            classify=classify,
         )
         if response.status_code != 200:
             raise ApiError(
