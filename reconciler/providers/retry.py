@@ -102,11 +102,19 @@ _NOT_SENT: tuple[type[httpx.TransportError], ...] = (
 _PERMANENT: tuple[type[httpx.TransportError], ...] = (httpx.LocalProtocolError, httpx.UnsupportedProtocol)
 
 
+# SSL "errors" that are the ordinary mechanics of a non-blocking socket or a closed connection,
+# not a failed handshake: a read timeout carries SSLWantReadError in its context chain.
+_TLS_MECHANICS = (ssl.SSLWantReadError, ssl.SSLWantWriteError, ssl.SSLZeroReturnError, ssl.SSLEOFError)
+
+
 def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
+    """The certificate / handshake error behind a failed connect, if that is what it was."""
+    if not isinstance(exc, httpx.ConnectError):
+        return None
     seen: set[int] = set()
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
-        if isinstance(cur, ssl.SSLError):
+        if isinstance(cur, ssl.SSLError) and not isinstance(cur, _TLS_MECHANICS):
             return cur
         seen.add(id(cur))
         cur = cur.__cause__ or cur.__context__

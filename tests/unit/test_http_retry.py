@@ -311,6 +311,21 @@ def test_tls_failure_is_not_retried_and_says_so() -> None:
     assert info.value.maybe_applied is False and sleep.calls == []
 
 
+def test_read_timeout_over_tls_is_a_lost_reply_not_a_tls_failure() -> None:
+    """A read timeout carries SSLWantReadError in its context: a write may have been applied."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        timeout = httpx.ReadTimeout("timed out", request=request)
+        timeout.__context__ = ssl.SSLWantReadError("The operation did not complete (read)")
+        raise timeout
+
+    retrier, sleep, _ = make_retrier()
+    with pytest.raises(ClientTransportError) as info:
+        run_with(httpx.MockTransport(handler), retrier, method="POST", idempotent=False)
+    assert info.value.maybe_applied is True
+    assert "TLS failure" not in str(info.value) and sleep.calls == []
+
+
 def test_decoding_error_is_a_protocol_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"not gzip")
