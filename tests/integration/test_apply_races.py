@@ -1,0 +1,119 @@
+"""Issue 5: what happens when live state moves between plan and apply (in-process engine).
+
+- A settings row the plan would create is auto-created meanwhile by the integration (a first PIN
+  request writes a row holding only the technician ID): apply adopts and completes it, never
+  creates a second one.
+- A row or the integration row the plan updates is changed meanwhile: the update carries the
+  plan's ETag, the 412 is reported as a concurrent change (not retried) and the hand-made value
+  stays.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import LoadedTenant, load_tenants
+from reconciler.engine.applier import ApplyOptions, run_apply
+from reconciler.engine.connection import SandboxInfo
+from reconciler.engine.planner import RunOptions, run_plan
+from reconciler.plan import ApplyResult, Plan
+from reconciler.profile import effective_profile
+from reconciler.sandbox import SandboxHandle, running_sandbox
+
+from .conftest import control
+from .test_apply_support import (
+    FAST,
+    assert_matches_tenant_file,
+    assert_no_duplicates,
+    generated_tenants,
+    live_view,
+    log_entries,
+    reset_log,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _plan(tenants: Path, handle: SandboxHandle) -> tuple[Plan, RunOptions, list[LoadedTenant]]:
+    loaded = load_tenants([tenants])
+    options = RunOptions(sandbox=SandboxInfo.load(handle.state_dir), settings=FAST)
+    plan, _ = run_plan(loaded, options)
+    return plan, options, loaded
+
+
+def _apply(plan: Plan, options: RunOptions, loaded: list[LoadedTenant]) -> ApplyResult:
+    return run_apply(list(zip(loaded, plan.tenants, strict=True)), options, ApplyOptions(poll_interval=0.05))
+
+
+def test_a_row_auto_created_since_the_plan_is_adopted_and_completed(tmp_path: Path) -> None:
+    seed = generated_tenants(tmp_path, tenants=1, technicians=40, drift=0.8, rng_seed=31)
+    tenants = tmp_path / "tenants"
+    with running_sandbox(seed, index_job_seconds=0.05) as handle:
+        plan, options, loaded = _plan(tenants, handle)
+        creates = [c for c in plan.tenants[0].actionable if c.kind == "technician" and c.op == "create"]
+        assert len(creates) >= 3
+        for change in creates:  # the technicians start sessions before the apply runs
+            pin = control(handle, "POST", "/tenants/tenant001/rescue/pin", {"email": change.key})
+            assert pin["settings_row_created"], pin
+        view = live_view(handle, "tenant001")
+        assert all(view.row(c.key)[view.sso_column] is None for c in creates)  # type: ignore[index]
+
+        result = _apply(plan, options, loaded)
+
+        outcomes = {o.change_id: o for o in result.tenants[0].outcomes}
+        for change in creates:
+            assert outcomes[change.id].status == "done", outcomes[change.id]
+            assert "adopted" in outcomes[change.id].message
+        assert result.complete
+        assert_no_duplicates(handle, ["tenant001"])
+        assert_matches_tenant_file(handle, tenants / "tenant001" / "tenant.yaml")
+
+
+def test_an_update_of_a_row_changed_since_the_plan_fails_as_a_concurrent_change(tmp_path: Path) -> None:
+    seed = generated_tenants(tmp_path, tenants=1, technicians=40, drift=0.8, rng_seed=32)
+    tenants = tmp_path / "tenants"
+    with running_sandbox(seed, index_job_seconds=0.05) as handle:
+        plan, options, loaded = _plan(tenants, handle)
+        actionable = plan.tenants[0].actionable
+        updates = [c for c in actionable if c.kind == "technician" and c.op == "update"]
+        assert updates and any(c.kind == "integration" for c in actionable)
+        raced = updates[0].key
+        control(handle, "PATCH", f"/tenants/tenant001/dynamics/settings/{raced}", {"sso_id": "set-by-hand"})
+        control(
+            handle,
+            "PATCH",
+            "/tenants/tenant001/dynamics/integration",
+            {"fields": {"company_id": "999"}},
+        )
+        reset_log(handle)
+
+        result = _apply(plan, options, loaded)
+
+        outcomes = {o.change_id: o for o in result.tenants[0].outcomes}
+        assert outcomes[f"technician:{raced}"].status == "failed"
+        assert "changed since the plan was made" in outcomes[f"technician:{raced}"].message
+        assert outcomes["integration:configuration"].status == "failed"
+        assert "changed since it was read (0x80060882)" in outcomes["integration:configuration"].message
+        others = [
+            o
+            for o in result.tenants[0].outcomes
+            if o.change_id not in (f"technician:{raced}", "integration:configuration")
+        ]
+        assert others and all(o.status == "done" for o in others)
+        # Not retried blindly: one attempt per write, and the hand-made values stay.
+        sent = Counter(
+            (e["method"], e["template"])
+            for e in log_entries(handle, "tenant001")
+            if e["service"] == "dataverse"
+        )
+        assert sent[("POST", "/$batch")] <= 2
+        assert sent[("PATCH", "/lmi_rescueconfigurations({id})")] == 1
+        view = live_view(handle, "tenant001")
+        assert view.row(raced)[view.sso_column] == "set-by-hand"  # type: ignore[index]
+        state = control(handle, "GET", "/tenants/tenant001/state")
+        integ = effective_profile(state.get("profile") or {}).integration
+        (row,) = state["dataverse"]["tables"][integ.table]
+        assert row[integ.columns.company_id] == "999"
