@@ -35,6 +35,9 @@ class ClientSettings:
     page_size: int = 5000
     batch_size: int = 1000
     max_retry_after: float = 120.0
+    # Retries one tenant's run may spend in all (its requests share one RequestStats): a storm
+    # ends the run as incomplete instead of stretching it for hours.
+    max_retries_per_run: int = 500
 
     def __post_init__(self) -> None:
         checks = (

@@ -145,6 +145,12 @@ class Retrier:
         self.stats = stats
         self.timing = timing
 
+    def _out_of_retries(self, retries: int) -> bool:
+        """No more attempts: this request's cap, or the whole run's budget (shared stats), is used up."""
+        return (
+            retries >= self.settings.max_retries or self.stats.retries() >= self.settings.max_retries_per_run
+        )
+
     def _final_transport_error(
         self, exc: httpx.TransportError, where: str, *, idempotent: bool, retries: int
     ) -> ClientTransportError | None:
@@ -163,8 +169,10 @@ class Retrier:
                 "been applied: re-read before retrying"
             )
             maybe_applied = True
-        elif retries >= self.settings.max_retries:
+        elif self._out_of_retries(retries):
             message = f"{where}: connection failed after {retries + 1} attempts ({type(exc).__name__})"
+            if retries < self.settings.max_retries:
+                message += f"; the run's retry budget ({self.settings.max_retries_per_run}) is spent"
             maybe_applied = False
         else:
             return None
@@ -214,7 +222,7 @@ class Retrier:
                 if verdict == "done":
                     return response
                 retry_after = parse_retry_after(response.headers.get("retry-after"), self.timing.clock)
-                if retries >= self.settings.max_retries:
+                if self._out_of_retries(retries):
                     if verdict == "throttled":
                         raise RateLimitedError(
                             f"{where}: still throttled after {retries + 1} attempts"

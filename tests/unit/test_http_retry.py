@@ -368,3 +368,16 @@ def test_retry_log_lines_name_the_endpoint(caplog: pytest.LogCaptureFixture) -> 
         "[t1] svc GET x({id}): HTTP 429 (throttled); retry 1/6 in 1.0s" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_the_run_retry_budget_is_shared_by_every_request() -> None:
+    transport, seen = scripted(httpx.Response(503, headers={"Retry-After": "1"}))
+    retrier, sleep, stats = make_retrier(ClientSettings(max_retries=5, max_retries_per_run=3))
+    with pytest.raises(RateLimitedError):
+        run_with(transport, retrier)
+    assert len(sleep.calls) == 3 and stats.retries() == 3
+    # The budget is spent: the next request of the run gets no retry at all.
+    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "1"}))
+    with pytest.raises(RateLimitedError):
+        run_with(transport, retrier)
+    assert len(seen) == 1 and len(sleep.calls) == 3

@@ -60,11 +60,13 @@ class RescueClient(ApiClient):
 
     # -------------------------------------------------------------------- the one request function
 
-    async def call(self, method: str, params: Mapping[str, str], *, read: bool) -> RescueResponse:
+    async def call(self, method: str, params: Mapping[str, str], *, repeatable: bool) -> RescueResponse:
         """POST ``params`` (plus the authcode) to ``<method>.aspx``; an ``OK`` reply, or raise.
 
-        ``read`` marks a call that is safe to repeat: only those are retried after ``ERROR``,
-        a 5xx or a lost connection. Throttling is retried for every call (nothing was done).
+        ``repeatable`` marks a call that is safe to repeat: reads, and setUser/setGroup, which send
+        every field so a repeat leaves the same state. Only those are retried after ``ERROR``, a
+        5xx or a lost connection; creates are not. Throttling is retried for every call (nothing
+        was done).
         """
         if not _METHOD.match(method):
             raise ValueError(f"not a Rescue API method name: {method!r}")
@@ -79,7 +81,7 @@ class RescueClient(ApiClient):
             token = _status_token(response)
             if token in _THROTTLE_TOKENS:
                 return "throttled"
-            if token == "ERROR" and read:
+            if token == "ERROR" and repeatable:
                 return "retry"
             return "done"
 
@@ -87,7 +89,7 @@ class RescueClient(ApiClient):
             "POST",
             url,
             template=method,
-            idempotent=read,
+            idempotent=repeatable,
             headers={"Accept": "text/plain"},
             data=form,
             classify=classify,
@@ -166,29 +168,29 @@ class RescueClient(ApiClient):
 
     async def get_hierarchy(self) -> list[dict[str, str]]:
         """The whole organisation tree in one call: one block per node (NODEID, PARENTID, NAME, ...)."""
-        return (await self.call("getHierarchy_v2", {}, read=True)).blocks
+        return (await self.call("getHierarchy_v2", {}, repeatable=True)).blocks
 
     async def get_user(self, *, node: str | None = None, email: str | None = None) -> dict[str, str]:
         """``getUser_v3`` by node ID or by email (exactly one of them)."""
         if (node is None) == (email is None):
             raise ValueError("get_user needs exactly one of node= or email=")
         params = {"node": _node(node, "node")} if node is not None else {"email": email or ""}
-        return self._first_block("getUser_v3", await self.call("getUser_v3", params, read=True))
+        return self._first_block("getUser_v3", await self.call("getUser_v3", params, repeatable=True))
 
     async def set_user(self, fields: Mapping[str, str]) -> None:
         """``setUser_v2`` with every field (the API has no partial update: read, modify, write)."""
         if "node" not in fields:
             raise ValueError("set_user needs the 'node' field")
-        await self.call("setUser_v2", fields, read=False)
+        await self.call("setUser_v2", fields, repeatable=True)
 
     async def get_group(self, node: str) -> dict[str, str]:
         return self._first_block(
-            "getGroup", await self.call("getGroup", {"node": _node(node, "node")}, read=True)
+            "getGroup", await self.call("getGroup", {"node": _node(node, "node")}, repeatable=True)
         )
 
     async def create_group(self, parent: str) -> str:
         """A new, unnamed technician group under ``parent``; returns its node ID (name it with set_group)."""
-        reply = await self.call("createGroup", {"parent": _node(parent, "parent")}, read=False)
+        reply = await self.call("createGroup", {"parent": _node(parent, "parent")}, repeatable=False)
         return self._new_id("createGroup", reply)
 
     async def set_group(
@@ -197,9 +199,9 @@ class RescueClient(ApiClient):
         if status not in ("Enabled", "Disabled"):
             raise ValueError(f"group status must be Enabled or Disabled, got {status!r}")
         params = {"node": _node(node, "node"), "name": name, "status": status, "description": description}
-        await self.call("setGroup", params, read=False)
+        await self.call("setGroup", params, repeatable=True)
 
     async def create_user(self, parent: str) -> str:
         """A new technician in the group ``parent``; returns its node ID (fill it with set_user)."""
-        reply = await self.call("createUser", {"parent": _node(parent, "parent")}, read=False)
+        reply = await self.call("createUser", {"parent": _node(parent, "parent")}, repeatable=False)
         return self._new_id("createUser", reply)
