@@ -39,9 +39,13 @@ class RescueDirectory:
 
 @dataclass
 class DesiredState:
+    """``declared`` holds the ident of every object the tenant files list, resolved or not: a
+    live object among them is never "unmanaged" (nor pruned) just because its reference failed."""
+
     resources: list[Resource] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unknown: list[Unknown] = field(default_factory=list)
+    declared: set[tuple[str, str]] = field(default_factory=set)
 
 
 Locate = Callable[[tuple[str | int, ...]], str]
@@ -155,6 +159,7 @@ def _technicians(
     rescue: dict[str, RescueTechnician] = {}
     for index, tech in enumerate(tenant.technicians):
         path: tuple[str | int, ...] = ("technicians", index)
+        state.declared.add(("technician", tech.user))
         technician_id: str | None
         if tech.technician_id is not None:
             technician_id = tech.technician_id

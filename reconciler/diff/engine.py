@@ -223,7 +223,8 @@ class _Differ:
             self.add(export_step(want, created=created))
 
     def unmanaged_and_prune(self) -> None:
-        wanted = {r.ident for r in self.desired.resources}
+        # Listed but unresolved (a problem or unknown): neither unmanaged nor pruned.
+        wanted = {r.ident for r in self.desired.resources} | self.desired.declared
         for live in self.live.of_kind("technician"):
             if live.ident in wanted:
                 continue

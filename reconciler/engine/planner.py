@@ -10,7 +10,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler import __version__
@@ -18,7 +19,7 @@ from reconciler.config import LoadedTenant
 from reconciler.diff import NEW_TECHNICIAN_PREFIX, build_desired, diff_tenant
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ProviderError, ReconcileError
+from reconciler.errors import InputError, ProviderError, ReconcileError
 from reconciler.plan import Change, Create, Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
@@ -37,12 +38,40 @@ from reconciler.resources import (
 log = logging.getLogger(__name__)
 
 
+# Hidden tunables (no CLI option on purpose: the defaults suit Dataverse's service-protection
+# limits). They let tests of retries and paging run fast, and support reproduce a case.
+SETTINGS_ENV: dict[str, tuple[str, Callable[[str], float | int]]] = {
+    "RECONCILE_MAX_RETRIES": ("max_retries", int),
+    "RECONCILE_BACKOFF_CAP": ("backoff_cap", float),
+    "RECONCILE_PAGE_SIZE": ("page_size", int),
+}
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSettings:
+    """``ClientSettings`` with the ``RECONCILE_*`` overrides of ``environ`` (default: os.environ)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, float | int] = {}
+    for name, (setting, parse) in SETTINGS_ENV.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            values[setting] = parse(raw)
+        except ValueError:
+            raise InputError(f"{name}={raw!r} is not a valid {parse.__name__}") from None
+    try:
+        return ClientSettings(**values)  # type: ignore[arg-type]
+    except InputError as exc:
+        names = ", ".join(n for n, (s, _) in SETTINGS_ENV.items() if s in values)
+        raise InputError(f"{names}: {exc.message}") from None
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a run talks to the services."""
 
     sandbox: SandboxInfo | None = None
-    settings: ClientSettings = field(default_factory=ClientSettings)
+    settings: ClientSettings = field(default_factory=settings_from_env)
     tenant_concurrency: int = 4
 
 

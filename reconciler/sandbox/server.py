@@ -242,7 +242,9 @@ class _ServerThread:
     """uvicorn in a daemon thread, bound before start so the port is known at once."""
 
     def __init__(self, app: ASGIApp, port: int, certfile: Path, keyfile: Path) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only then, else every reply waits for a
+        # delayed ACK (~40 ms per request).
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self.sock.bind(("127.0.0.1", port))
