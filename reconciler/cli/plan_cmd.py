@@ -44,7 +44,9 @@ def plan(
 ) -> None:
     """Show what apply would change (the default; never writes)."""
     loaded = load(paths, tenants)
-    result, _ = run_plan(loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency))
+    result, _ = run_plan(
+        loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
+    )
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
@@ -71,6 +73,8 @@ def drift(
 ) -> None:
     """Report drift between the tenant files and live state; exit 2 when there is any."""
     loaded = load(paths, tenants)
-    result, _ = run_plan(loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency))
+    result, _ = run_plan(
+        loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
+    )
     click.echo(render(result, fmt, drift_only=True), nl=False)
     ctx.exit(plan_exit_code(result, changes_exit=True))

@@ -73,6 +73,7 @@ class RunOptions:
     sandbox: SandboxInfo | None = None
     settings: ClientSettings = field(default_factory=settings_from_env)
     tenant_concurrency: int = 4
+    keep_live: bool = True  # apply needs the live state read; plan and drift do not
 
 
 @dataclass
@@ -101,6 +102,8 @@ async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReadin
         )
         return TenantReading(plan)
     reading.plan = dataclasses.replace(reading.plan, requests=stats.as_dict())
+    if not options.keep_live:  # plan and drift show the plan only: let live state go now
+        reading.dynamics = reading.live = None
     return reading
 
 

@@ -255,3 +255,19 @@ def tenant_model() -> Any:
         yaml.safe_load((root / "contoso" / "tenant.yaml").read_text()),
     )
     return Tenant.model_validate(data)
+
+
+def test_declared_but_unresolved_technician_is_never_unmanaged_or_pruned() -> None:
+    live = live_of(TechnicianSettings(user="a@x.com", technician_id="1", sso_id="a"))
+    desired = DesiredState(problems=["a@x.com: no Rescue technician"], declared={("technician", "a@x.com")})
+    plan = diff_tenant(
+        "t",
+        desired,
+        live,
+        prune=Prune(technicians=True),
+        entra_tenant_id="e",
+        desired_digest="d",
+        safety=SafetySettings(),
+    )
+    assert plan.changes == () and plan.unmanaged == ()
+    assert plan.incomplete
