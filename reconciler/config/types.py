@@ -50,8 +50,9 @@ def check_version(value: str) -> str:
 
 
 def version_tuple(value: str) -> tuple[int, int, int, int]:
-    """'2.1' -> (2, 1, 0, 0): versions compare part by part as integers."""
-    parts = [int(p) for p in value.split(".")]
+    """'2.1' -> (2, 1, 0, 0): versions compare part by part as integers. A part that is not a
+    number (a live value can be anything) counts as 0."""
+    parts = [int(p) if p.isdigit() else 0 for p in value.strip().split(".")[:4]]
     parts += [0] * (4 - len(parts))
     return (parts[0], parts[1], parts[2], parts[3])
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reconciler.config.models import Prune
+from reconciler.config.types import version_tuple
 from reconciler.diff.desired import NEW_TECHNICIAN_PREFIX, DesiredState
 from reconciler.diff.manual import consent_step, export_step, solution_step
 from reconciler.plan import (
@@ -60,11 +61,6 @@ def field_changes(desired: Resource, live: Resource) -> tuple[FieldChange, ...]:
         if want != have:
             items.append(FieldChange(name, have, want))
     return tuple(items)
-
-
-def _version_tuple(value: str) -> tuple[int, ...]:
-    parts = [int(p) if p.isdigit() else 0 for p in value.split(".")]
-    return tuple(parts + [0] * (4 - len(parts)))
 
 
 class _Differ:
@@ -149,11 +145,7 @@ class _Differ:
 
     def solution(self, want: Solution, have: Solution | None) -> None:
         version = want.version or "0"
-        if (
-            have is not None
-            and have.managed
-            and _version_tuple(have.version or "0") >= _version_tuple(version)
-        ):
+        if have is not None and have.managed and version_tuple(have.version or "0") >= version_tuple(version):
             return
         if have is None:
             reason = f"solution {want.unique_name} is not installed"

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from reconciler.config.types import version_tuple
 from reconciler.errors import ApiError, InputError, NotFoundError, PreconditionFailed, ProviderError
 from reconciler.plan import Action, Change, Create, Delete, Outcome, Update
 from reconciler.profile import SolutionProfile
@@ -209,7 +210,7 @@ class DynamicsWriter:
             raise ChangeFailed(f"ImportSolution returned, but solution {name} is not installed")
         installed = mapping.solution_from_row(rows[0])
         want = getattr(change.desired, "version", "0") or "0"
-        if _vt(installed.version or "0") < _vt(want) or not installed.managed:
+        if version_tuple(installed.version or "0") < version_tuple(want) or not installed.managed:
             raise ChangeFailed(
                 f"imported, but {name} is {installed.version} ({'managed' if installed.managed else 'unmanaged'}); "
                 f"expected managed >= {want}: check the package"
@@ -369,8 +370,3 @@ def _batch_error(status: int, error: ApiError | None) -> str:
     if error is not None:
         return error.message
     return f"HTTP {status}"
-
-
-def _vt(version: str) -> tuple[int, ...]:
-    parts = [int(p) if p.isdigit() else 0 for p in version.split(".")]
-    return tuple(parts + [0] * (4 - len(parts)))
