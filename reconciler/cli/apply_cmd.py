@@ -9,7 +9,15 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import load, paths_argument, render, sandbox_info, sandbox_option, tenant_option
+from reconciler.cli.common import (
+    concurrency_option,
+    load,
+    paths_argument,
+    render,
+    sandbox_info,
+    sandbox_option,
+    tenant_option,
+)
 from reconciler.config import LoadedTenant
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
@@ -71,9 +79,7 @@ def _progress(tenant: str, outcome: Outcome) -> None:
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option(
-    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
-)
+@concurrency_option
 @sandbox_option
 @click.pass_context
 def apply(

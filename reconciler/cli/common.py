@@ -50,6 +50,12 @@ def format_option(func: F) -> F:
     )(func)
 
 
+def concurrency_option(func: F) -> F:
+    return click.option(
+        "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
+    )(func)
+
+
 def load(paths: Sequence[Path], tenants: Sequence[str]) -> list[LoadedTenant]:
     return load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
 

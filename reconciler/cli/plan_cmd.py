@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import (
+    concurrency_option,
     format_option,
     load,
     paths_argument,
@@ -18,7 +19,15 @@ from reconciler.cli.common import (
     write_private,
 )
 from reconciler.engine.planner import RunOptions, run_plan
+from reconciler.plan import Plan
 from reconciler.render import render_json
+
+
+def _read(paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, sandbox: str | None) -> Plan:
+    """Load the tenant files, read live state, plan; the live state is not kept."""
+    options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
+    plan, _ = run_plan(load(paths, tenants), options)
+    return plan
 
 
 @click.command()
@@ -27,9 +36,7 @@ from reconciler.render import render_json
 @format_option
 @click.option("--out", type=click.Path(path_type=Path), help="Also save the plan as JSON (for apply --plan).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
-@click.option(
-    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
-)
+@concurrency_option
 @sandbox_option
 @click.pass_context
 def plan(
@@ -43,10 +50,7 @@ def plan(
     sandbox: str | None,
 ) -> None:
     """Show what apply would change (the default; never writes)."""
-    loaded = load(paths, tenants)
-    result, _ = run_plan(
-        loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    )
+    result = _read(paths, tenants, concurrency, sandbox)
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
@@ -58,9 +62,7 @@ def plan(
 @paths_argument
 @tenant_option
 @format_option
-@click.option(
-    "--concurrency", type=click.IntRange(1, 64), default=4, show_default=True, help="Tenants at once."
-)
+@concurrency_option
 @sandbox_option
 @click.pass_context
 def drift(
@@ -72,9 +74,6 @@ def drift(
     sandbox: str | None,
 ) -> None:
     """Report drift between the tenant files and live state; exit 2 when there is any."""
-    loaded = load(paths, tenants)
-    result, _ = run_plan(
-        loaded, RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    )
+    result = _read(paths, tenants, concurrency, sandbox)
     click.echo(render(result, fmt, drift_only=True), nl=False)
     ctx.exit(plan_exit_code(result, changes_exit=True))
