@@ -143,31 +143,33 @@ async def _read_and_diff(
             if (model.consent is not None and model.consent.check)
             else None
         )
+        pending = [t for t in (dynamics_task, consent_task) if t is not None]
         try:
             rescue = await rescue_reader.read_tree()
-        except BaseException:
-            dynamics_task.cancel()
-            if consent_task is not None:
-                consent_task.cancel()
-            raise
-        dynamics = await dynamics_task
-        desired = build_desired(
-            model,
-            profile,
-            sso_password=sso_password,
-            directory=rescue.directory,
-            directory_error=rescue.error,
-            root_business_unit=dynamics.state.facts.get("root_business_unit"),
-            locate=lambda path: str(loaded.locate(path)),
-        )
-        wanted_ids = [
-            r.technician_id
-            for r in desired.resources
-            if isinstance(r, RescueTechnician) and not r.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
-        ]
-        if rescue.directory is not None:
-            await rescue_reader.read_technicians(rescue, wanted_ids)
-        consent_state = await consent_task if consent_task is not None else None
+            dynamics = await dynamics_task
+            desired = build_desired(
+                model,
+                profile,
+                sso_password=sso_password,
+                directory=rescue.directory,
+                directory_error=rescue.error,
+                root_business_unit=dynamics.state.facts.get("root_business_unit"),
+                locate=lambda path: str(loaded.locate(path)),
+            )
+            wanted_ids = [
+                r.technician_id
+                for r in desired.resources
+                if isinstance(r, RescueTechnician) and not r.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
+            ]
+            if rescue.directory is not None:
+                await rescue_reader.read_technicians(rescue, wanted_ids)
+            consent_state = await consent_task if consent_task is not None else None
+        finally:
+            # One part failed (e.g. credentials refused): stop the others and collect their
+            # outcome, so nothing is left running or unretrieved when the session closes.
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     live = LiveState()
     live.merge(dynamics.state)
