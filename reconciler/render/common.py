@@ -69,7 +69,8 @@ def headline(change: Change) -> str:
     if isinstance(change, Create):
         return f"create {title} {change.key}"
     if isinstance(change, Update):
-        return f"update {title} {change.key}"
+        email = getattr(change.live, "email", None) if change.kind == "rescue_technician" else None
+        return f"update {title} {change.key}" + (f" ({email})" if email else "")
     if isinstance(change, Delete):
         return f"delete {title} {change.key}"
     if isinstance(change, Action):
