@@ -1,23 +1,27 @@
-"""Fault injection: throttling, server errors, latency and dropped connections, on demand.
+"""Fault injection: throttling, server errors, refusals, latency and lost connections, on demand.
 
 Clients must survive what the real services do under load (DESIGN §4/§5), so the sandbox can
-answer a share of requests with 429 + ``Retry-After``, 500 or 503 (each in the service's own
-error shape), add latency, or close the connection without answering. Rules are seeded, so a
-sequence of requests meets the same faults on every run.
+answer a share of requests with 429 + ``Retry-After``, 500, 503 or 403 (each in the service's own
+error shape, 403 in :mod:`reconciler.sandbox.forbidden`), add latency, close the connection
+without answering, or process the request and then close the connection before the reply (the
+"write committed, reply lost" case). Rules are seeded, so a sequence of requests meets the same
+faults on every run.
 
 Spec (``--faults`` and ``POST /_sandbox/faults {"spec": ...}``): rules separated by ``;``, each
 ``SERVICE:key=value,key=value``; SERVICE is identity, dataverse, rescue, graph or all. Keys:
 
-=============  ============================================================================
-``429``        probability of a 429 answer; ``retry_after`` = its Retry-After seconds (1)
-``500``        probability of a 500 answer
-``503``        probability of a 503 answer (with ``Retry-After`` when ``retry_after`` is set)
-``drop``       probability of closing the connection with no answer
-``latency``    seconds added before answering (with probability ``latency_p``, default 1)
-``path``       glob matched against the request's path template (``*systemusers*``)
-``method``     only this HTTP method
-``count``      stop after this many faults (latency does not count): "fail the next N"
-=============  ============================================================================
+==============  ============================================================================
+``429``         probability of a 429 answer; ``retry_after`` = its Retry-After seconds (1)
+``500``         probability of a 500 answer
+``503``         probability of a 503 answer (with ``Retry-After`` when ``retry_after`` is set)
+``403``         probability of a 403 (missing privilege; nothing is processed)
+``drop``        probability of closing the connection with no answer (nothing is processed)
+``reply_lost``  probability of processing the request, then closing the connection unanswered
+``latency``     seconds added before answering (with probability ``latency_p``, default 1)
+``path``        glob matched against the request's path template (``*systemusers*``)
+``method``      only this HTTP method
+``count``       stop after this many faults (latency does not count): "fail the next N"
+==============  ============================================================================
 
 A lone ``seed=N`` item sets the random seed (default 0), e.g.
 ``rescue:429=0.2,retry_after=2;dataverse:503=1,count=3,path=*$batch*;seed=7``.
@@ -36,7 +40,17 @@ from typing import Any
 from reconciler.errors import InputError
 
 FAULT_SERVICES = ("identity", "dataverse", "rescue", "graph", "all")
-_PROBABILITIES = ("drop", "429", "500", "503")
+# Kinds in the order a rule's draw is compared against them (new kinds last: old seeds keep
+# meeting the same faults).
+_PROBABILITIES = ("drop", "429", "500", "503", "403", "reply_lost")
+_ATTRIBUTES = {
+    "drop": "drop",
+    "429": "p429",
+    "500": "p500",
+    "503": "p503",
+    "403": "p403",
+    "reply_lost": "reply_lost",
+}
 
 
 @dataclass
@@ -46,6 +60,8 @@ class FaultRule:
     p429: float = 0.0
     p500: float = 0.0
     p503: float = 0.0
+    p403: float = 0.0
+    reply_lost: float = 0.0
     retry_after: float | None = None
     latency: float = 0.0
     latency_p: float = 1.0
@@ -65,14 +81,18 @@ class FaultRule:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for name in _PROBABILITIES[1:]:
-            data[name] = data.pop(f"p{name}")
+        for name, attribute in _ATTRIBUTES.items():
+            data[name] = data.pop(attribute)
         return {k: v for k, v in data.items() if v is not None}
+
+    def probabilities(self) -> list[tuple[str, float]]:
+        return [(name, float(getattr(self, _ATTRIBUTES[name]))) for name in _PROBABILITIES]
 
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What to do with one request: ``kind`` is None (answer normally), "drop", "429", "500", "503"."""
+    """What to do with one request: ``kind`` is None (answer normally) or one of the fault kinds
+    ("drop", "reply_lost", "403", "429", "500", "503")."""
 
     kind: str | None
     latency: float = 0.0
@@ -99,11 +119,9 @@ def rule_from_mapping(data: Mapping[str, Any]) -> FaultRule:
     if unknown:
         raise InputError(f"faults: {service}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
     rule = FaultRule(service)
-    rule.drop = _number(service, "drop", data.get("drop", 0), probability=True)
-    rule.p429 = _number(service, "429", data.get("429", 0), probability=True)
-    rule.p500 = _number(service, "500", data.get("500", 0), probability=True)
-    rule.p503 = _number(service, "503", data.get("503", 0), probability=True)
-    if rule.drop + rule.p429 + rule.p500 + rule.p503 > 1 + 1e-9:
+    for name, attribute in _ATTRIBUTES.items():
+        setattr(rule, attribute, _number(service, name, data.get(name, 0), probability=True))
+    if sum(p for _, p in rule.probabilities()) > 1 + 1e-9:
         raise InputError(f"faults: {service}: the probabilities add up to more than 1")
     if data.get("retry_after") is not None:
         rule.retry_after = _number(service, "retry_after", data["retry_after"])
@@ -198,12 +216,7 @@ class FaultInjector:
                     latency += rule.latency
                 draw = self._random.random()
                 edge = 0.0
-                for kind, p in (
-                    ("drop", rule.drop),
-                    ("429", rule.p429),
-                    ("500", rule.p500),
-                    ("503", rule.p503),
-                ):
+                for kind, p in rule.probabilities():
                     edge += p
                     if p and draw < edge:
                         rule.fired += 1

@@ -37,6 +37,7 @@ from reconciler.sandbox import tls
 from reconciler.sandbox.controls import create_controls_app
 from reconciler.sandbox.dataverse import ServiceLimits, create_dataverse_app
 from reconciler.sandbox.faults import FaultInjector, fault_response, parse_spec
+from reconciler.sandbox.forbidden import Answer, caller_id, forbidden_batch, forbidden_response
 from reconciler.sandbox.graph import GraphService
 from reconciler.sandbox.identity import IdentityService
 from reconciler.sandbox.requestlog import RequestLog, split_path, template_of
@@ -186,11 +187,17 @@ class _SandboxMiddleware:
         if decision.latency:
             await asyncio.sleep(decision.latency)
         if decision.kind == "drop":
-            await _drop_connection(send, receive)
             self.sandbox.requests.record(service, tenant, method, template, 0)
+            await _drop_connection(send, receive)
+            return
+        if decision.kind == "reply_lost":
+            await self._process_then_drop(scope, receive, send, (service, tenant, method, template))
             return
         if decision.kind is not None:
-            status, headers, body = fault_response(service, decision.kind, decision.retry_after)
+            if decision.kind == "403":
+                status, headers, body = await self._forbidden(scope, receive, service, tenant, template)
+            else:
+                status, headers, body = fault_response(service, decision.kind, decision.retry_after)
             raw_headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
             raw_headers.append((b"content-length", str(len(body)).encode()))
             await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -210,6 +217,58 @@ class _SandboxMiddleware:
         finally:
             tenant = tenant or str(scope["state"].get("sandbox_tenant", ""))
             self.sandbox.requests.record(service, tenant, method, template, seen["status"])
+
+    async def _process_then_drop(
+        self, scope: Scope, receive: Receive, send: Send, entry: tuple[str, str, str, str]
+    ) -> None:
+        """The ``reply_lost`` fault: the app handles the request (its changes stay), then the
+        connection closes before any byte of the reply; logged with status 0 like a drop."""
+        service, tenant, method, template = entry
+        seen = {"status": 0}
+
+        async def swallow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen["status"] = int(message["status"])
+
+        scope.setdefault("state", {})
+        try:
+            await self.app(scope, receive, swallow)
+        except Exception:
+            log.exception("sandbox: %s %s failed while its reply was to be lost", method, template)
+        tenant = tenant or str(scope["state"].get("sandbox_tenant", ""))
+        self.sandbox.requests.record(service, tenant, method, template, 0)
+        log.info(
+            "sandbox: %s %s answered HTTP %s; the reply is lost on purpose", method, template, seen["status"]
+        )
+        await _drop_connection(send, receive)
+
+    async def _forbidden(
+        self, scope: Scope, receive: Receive, service: str, tenant: str, template: str
+    ) -> Answer:
+        """The ``403`` fault's answer; a Dataverse ``$batch`` is read to name its operations."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        known = self.sandbox.tenants.get(tenant)
+        org = known.org if known is not None and service == "dataverse" else None
+        caller = caller_id(headers.get("authorization"), f"{service}|{tenant}")
+        method = str(scope["method"]).upper()
+        if service == "dataverse" and method == "POST" and template == "/$batch":
+            body = await _read_body(receive)
+            return forbidden_batch(
+                org, body, headers.get("content-type", ""), headers.get("prefer", ""), caller
+            )
+        return forbidden_response(service, method, template, org=org, caller=caller)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(bytes(message.get("body", b"")))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
 
 
 async def _drop_connection(send: Send, receive: Receive) -> None:

@@ -168,44 +168,15 @@ def test_revoked_rescue_authcode_says_how_to_regenerate_it(
 # -- failed reads: Unknown, exit 3, no create or delete of what could not be read --------------
 
 
-class _ForbiddenTable:
-    """Answers GETs of one Dataverse table with the 403 Dataverse sends when the application
-    user's roles lack the read privilege. The sandbox has no privilege model and its fault spec
-    has no 403, so this stands in for that one response, in Dataverse's shape, behind the
-    sandbox's own request log; everything else goes to the sandbox unchanged."""
-
-    def __init__(self, app: Any, entity_set: str, table: str) -> None:
-        self.app, self.suffix, self.table = app, f"/api/data/v9.2/{entity_set}", table
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].endswith(self.suffix):
-            await self.app(scope, receive, send)
-            return
-        message = (
-            "Principal user (Id=5d2c6e4a-0b1f-4f0e-9c55-6b7d2a1e9f30, type=8, roleCount=1, "
-            f"privilegeCount=412, accessMode=4), is missing prvRead{self.table} privilege "
-            f"(Id=8e6b1f2c-3a4d-4c5e-9f60-7a8b9c0d1e2f) on OTC=10412 for entity '{self.table}'."
-        )
-        body = json.dumps({"error": {"code": "0x80040220", "message": message}}).encode()
-        headers = [
-            (b"content-type", b"application/json; odata.metadata=minimal"),
-            (b"odata-version", b"4.0"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
 def test_403_on_a_table_names_the_missing_privilege(
-    shared_demo: SandboxHandle, pruning: Path, tmp_path: Path
+    shared_demo: SandboxHandle, pruning: Path, tmp_path: Path, faults: Callable[[str], None]
 ) -> None:
-    middleware = shared_demo.sandbox.app
-    inner = middleware.app  # type: ignore[attr-defined]
-    middleware.app = _ForbiddenTable(inner, SETTINGS.entity_set, SETTINGS.table)  # type: ignore[attr-defined]
-    try:
-        run, plan = _plan(shared_demo.state_dir, pruning, tmp_path / "plan.json", "--tenant", "contoso")
-    finally:
-        middleware.app = inner  # type: ignore[attr-defined]
+    # The application user's roles lack read access to the settings table: Dataverse answers its
+    # listing with 403 / 0x80040220 naming prvRead<table> (the sandbox's ``403`` fault).
+    faults(f"dataverse:403=1,method=GET,path={SETTINGS_PATH}")
+    run, plan = _plan(shared_demo.state_dir, pruning, tmp_path / "plan.json", "--tenant", "contoso")
+    log = control(shared_demo, "GET", "/requests?tenant=contoso&service=dataverse")
+    assert {e["status"] for e in log["entries"] if e["template"] == SETTINGS_PATH} == {403}
     assert run.code == 3, run.output
     contoso = _tenant(plan)
     unknown = {c["key"]: c["reason"] for c in contoso["changes"] if c["op"] == "unknown"}
