@@ -195,9 +195,11 @@ def error_payload(response: httpx.Response) -> tuple[str, str]:
         message = str(err.get("message") or "")
     elif response.content:
         message = " ".join(response.text.split())[:120]
-    return code, " ".join(message.split())[:300]
+    # Whole: api_error reads the privilege and table out of it before it is shortened.
+    return code, " ".join(message.split())
 
 
+MESSAGE_LIMIT = 300  # characters of a service's error message kept in ours
 _PRIVILEGE = re.compile(r"\b(prv[A-Za-z0-9_]+)")
 _ENTITY = re.compile(r"entity '([A-Za-z0-9_]+)'")
 
@@ -211,6 +213,8 @@ def api_error(
     "... is missing prvReadsolution privilege ... for entity 'solution'").
     """
     detail = f" ({code})" if code else ""
+    message = " ".join(message.split())
+    short = message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "…"
     cls: type[ApiError] = {404: NotFoundError, 412: PreconditionFailed}.get(status, ApiError)
     if status == 404:
         text = "not found"
@@ -227,9 +231,7 @@ def api_error(
         )
     else:
         text = f"HTTP {status}"
-    return cls(
-        f"{where}: {text}{detail}: {message}", status=status, code=code, service=service, tenant=tenant
-    )
+    return cls(f"{where}: {text}{detail}: {short}", status=status, code=code, service=service, tenant=tenant)
 
 
 _QUERY_SAFE = "$'(),/:@*!;="

@@ -429,3 +429,22 @@ def test_graph_no_consent_is_none_and_errors_are_typed() -> None:
     with pytest.raises(InputError, match="not a GUID"):
         run_graph(handler, app_id="x' or 1 eq 1")
     assert seen == []
+
+
+def test_a_long_403_message_still_names_the_privilege_and_table() -> None:
+    from reconciler.providers.http import api_error, error_payload
+
+    message = (
+        "Principal user (Id=7b1c0d6e-1111-2222-3333-444455556666, type=8, roleCount=1, privilegeCount=412, "
+        "accessMode=4, AADObjectId=9a9a9a9a-1111-2222-3333-444455556666, MetadataCachePrivilegesCount=4096, "
+        "businessUnitId=0f0f0f0f-1111-2222-3333-444455556666), is missing prvReadlmi_logmeinsettings privilege "
+        "(Id=5d5d5d5d-1111-2222-3333-444455556666) on OTC=10123 for entity 'lmi_logmeinsettings' "
+        "(LocalizedName='LogMeIn Settings'). context.Caller=7b1c0d6e-1111-2222-3333-444455556666. "
+        "Consider assigning a role with the required access level to the user or team."
+    )
+    assert len(message) > 300
+    error = api_error(
+        403, "0x80040220", message, where="GET lmi_logmeinsettingses", service="dataverse", tenant="t"
+    )
+    assert "lacks privilege prvReadlmi_logmeinsettings on table 'lmi_logmeinsettings'" in error.message
+    assert len(error.message) < 600

@@ -270,7 +270,7 @@ class _Context:
             err = (body or {}).get("error")
             err = err if isinstance(err, dict) else {}
             code = str(err.get("code") or "")
-            message = " ".join(str(err.get("message") or part.body[:120]).split())[:300]
+            message = str(err.get("message") or part.body[:120])
             error = api_error(
                 part.status,
                 code,
