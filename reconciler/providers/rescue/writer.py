@@ -8,10 +8,12 @@ the plan is adopted instead of created twice.
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.rescue.client import RescueClient
 from reconciler.providers.rescue.mapping import RescueTree, build_tree, technician_from_user
+from reconciler.providers.retry import ClientTransportError
 from reconciler.resources import RescueGroup, RescueTechnician
 
 log = logging.getLogger(__name__)
@@ -81,10 +83,44 @@ class RescueWriter:
             parent = tree.root_id
             if not parent:
                 raise RescueChangeFailed("the Rescue hierarchy has no Technicians root")
-        node = await self.client.create_group(parent)
+        node = await self._create_node("group", parent)
         await self.client.set_group(node, name)
         self.group_ids[path.casefold()] = node
         return f"created (node {node})"
+
+    async def _create_node(self, kind: Literal["group", "technician"], parent: str) -> str:
+        """createGroup / createUser; after a lost reply, find the node the call made.
+
+        Both answer only the new node ID, and the node stays unnamed until setGroup / setUser_v2.
+        When the reply is lost the call may have worked: re-read the hierarchy and adopt the one
+        new node of that type under ``parent``, so no nameless node is left behind; when there is
+        none, nothing was created and the create is sent again; several is ambiguous: stop.
+        """
+        create = self.client.create_group if kind == "group" else self.client.create_user
+        known = set(self.tree.nodes if self.tree else ()) | set(self.group_ids.values())
+        known |= set(self.technician_ids.values())
+        try:
+            return await create(parent)
+        except ClientTransportError as exc:
+            if not exc.maybe_applied:
+                raise
+            lost = exc
+        node_type = "techniciangroup" if kind == "group" else "technician"
+        tree = await self.refresh()
+        fresh = sorted(
+            n.node_id
+            for n in tree.nodes.values()
+            if n.node_id not in known and n.parent_id == parent and n.type == node_type and not n.email
+        )
+        if len(fresh) == 1:
+            log.warning("rescue: the reply to create%s was lost; adopting node %s it made", kind, fresh[0])
+            return fresh[0]
+        if not fresh:
+            return await create(parent)  # it never reached Rescue: nothing to adopt
+        raise RescueChangeFailed(
+            f"{lost.message}; several new unnamed nodes under {parent} ({', '.join(fresh)}): "
+            "check them in the Rescue Admin Center"
+        )
 
     async def technician(self, change: Change) -> str:
         assert isinstance(change, Create | Update) and isinstance(change.desired, RescueTechnician)
@@ -118,7 +154,7 @@ class RescueWriter:
         parent = self.group_ids.get(group.casefold()) or tree.group_id(group)
         if not parent:
             raise RescueChangeFailed(f"technician group {group!r} does not exist")
-        node = await self.client.create_user(parent)
+        node = await self._create_node("technician", parent)
         name = desired.name or email
         await self.client.set_user(
             {
