@@ -443,8 +443,8 @@ def test_a_long_403_message_still_names_the_privilege_and_table() -> None:
         "Consider assigning a role with the required access level to the user or team."
     )
     assert len(message) > 300
-    error = api_error(
-        403, "0x80040220", message, where="GET lmi_logmeinsettingses", service="dataverse", tenant="t"
-    )
+    response = httpx.Response(403, json={"error": {"code": "0x80040220", "message": message}})
+    code, text = error_payload(response)  # the whole message reaches api_error
+    error = api_error(403, code, text, where="GET lmi_logmeinsettingses", service="dataverse", tenant="t")
     assert "lacks privilege prvReadlmi_logmeinsettings on table 'lmi_logmeinsettings'" in error.message
     assert len(error.message) < 600
