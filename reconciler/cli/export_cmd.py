@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -21,11 +22,11 @@ from reconciler.providers.dynamics.auth import ClientSecret
 from reconciler.providers.http import ClientSettings
 
 
-def _check(kind: str, value: str | None, check: object) -> str:
+def _check(kind: str, value: str | None, check: Callable[[str], str]) -> str:
     if not value:
         raise InputError(f"--{kind} is required when the tenant has no tenant file yet")
     try:
-        return check(value)  # type: ignore[operator,no-any-return]
+        return check(value)
     except ValueError as exc:
         raise InputError(f"--{kind}: {exc}") from None
 
