@@ -77,18 +77,16 @@ def export(
         dyn = loaded.model.connection.dynamics
         cred = dyn.credential
         if cred.client_secret is not None:
-            credential_lines = [f"client_secret: {{{cred.client_secret.ref.replace(':', ': ', 1)}}}"]
+            credential_lines = [f"client_secret: {ref_text(cred.client_secret.ref)}"]
         elif cred.certificate is not None:
             credential_lines = [
                 "certificate:",
-                f"  private_key: {{{cred.certificate.private_key.ref.replace(':', ': ', 1)}}}",
+                f"  private_key: {ref_text(cred.certificate.private_key.ref)}",
                 f"  thumbprint: {cred.certificate.thumbprint}",
             ]
         else:
             assert cred.federated_token_file is not None
-            credential_lines = [
-                f"federated_token_file: {{{cred.federated_token_file.ref.replace(':', ': ', 1)}}}"
-            ]
+            credential_lines = [f"federated_token_file: {ref_text(cred.federated_token_file.ref)}"]
         authcode_text = ref_text(loaded.model.connection.rescue.authcode.ref)
         sso_text = (
             ref_text(loaded.model.integration.sso_password.ref)
@@ -149,14 +147,25 @@ def export(
             ref_text(f"env:{sso_ref}"),
         )
         profile = effective_profile(None)
+    target = Path(out) if out and out != "-" else root / name / "tenant.yaml"
+    if out != "-":  # checked before anything is read, so a refusal costs no request
+        others = sorted(
+            p.name
+            for p in target.parent.glob("*.y*ml")
+            if target.parent.resolve() == existing.resolve() and p.resolve() != target.resolve()
+        )
+        if others:
+            raise InputError(
+                f"{existing} is split across several files ({', '.join(others)}); writing {target.name} "
+                "beside them would define keys twice: export with --out - and merge by hand"
+            )
+        if target.exists() and not overwrite:
+            raise InputError(
+                f"{target} exists; pass --overwrite to replace it (accepting the live state), or --out -"
+            )
     result = asyncio.run(read_and_export(conn, export_input, profile, ClientSettings()))
     if out == "-":
         click.echo(result.text, nl=False)
         return
-    target = Path(out) if out else root / name / "tenant.yaml"
-    if target.exists() and not overwrite:
-        raise InputError(
-            f"{target} exists; pass --overwrite to replace it (accepting the live state), or --out -"
-        )
     write_private(target, result.text)
     click.echo(f"Wrote {target}. Secret references in it: {', '.join(result.env_vars)}.", err=True)

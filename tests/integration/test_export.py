@@ -66,3 +66,22 @@ def test_export_refuses_to_overwrite_without_the_flag(shared_demo: SandboxHandle
     run = invoke("export", "--tenant", "contoso", str(tenants_copy), "--sandbox", str(shared_demo.state_dir))
     assert run.code == 1
     assert "--overwrite" in run.output
+
+
+def test_export_refuses_to_write_beside_other_files_of_a_split_tenant(
+    shared_demo: SandboxHandle, tenants_copy: Path
+) -> None:
+    (tenants_copy / "contoso" / "consent.yaml").write_text("consent:\n  check: true\n")
+    before = (tenants_copy / "contoso" / "tenant.yaml").read_text()
+    run = invoke(
+        "export",
+        "--tenant",
+        "contoso",
+        str(tenants_copy),
+        "--overwrite",
+        "--sandbox",
+        str(shared_demo.state_dir),
+    )
+    assert run.code == 1
+    assert "split across several files (consent.yaml)" in run.output
+    assert (tenants_copy / "contoso" / "tenant.yaml").read_text() == before
