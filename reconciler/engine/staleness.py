@@ -55,12 +55,7 @@ def stale_reasons(saved: TenantPlan, digest_now: str, live: LiveState | None) ->
         if now is None:
             reasons.append(f"{change.id}: existed at plan time, is gone now")
             continue
-        if change.fingerprint() != _fingerprint(now):
+        if change.fingerprint() != now.live_version():
             details = _explain(planned, now) or ["changed since the plan (a sensitive field or metadata)"]
             reasons.extend(f"{change.id}: {d}" for d in details)
     return reasons
-
-
-def _fingerprint(resource: Resource) -> str:
-    meta = getattr(resource, "meta", None)
-    return (meta.etag if meta is not None and meta.etag else "") or resource.fingerprint()

@@ -64,8 +64,7 @@ class Update(Change):
     items: tuple[FieldChange, ...]
 
     def fingerprint(self) -> str:
-        meta = getattr(self.live, "meta", None)
-        return (meta.etag if meta is not None and meta.etag else "") or self.live.fingerprint()
+        return self.live.live_version()
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,7 @@ class Delete(Change):
     live: Resource
 
     def fingerprint(self) -> str:
-        meta = getattr(self.live, "meta", None)
-        return (meta.etag if meta is not None and meta.etag else "") or self.live.fingerprint()
+        return self.live.live_version()
 
 
 ActionName = Literal["import_solution", "repair_session_key"]
@@ -93,8 +91,7 @@ class Action(Change):
     def fingerprint(self) -> str:
         if self.live is None:
             return ""
-        meta = getattr(self.live, "meta", None)
-        return (meta.etag if meta is not None and meta.etag else "") or self.live.fingerprint()
+        return self.live.live_version()
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,10 @@ class Resource:
             if f.name not in self.key_fields and f.name != "meta" and f.compare
         }
 
+    def live_version(self) -> str:
+        """What a live object looked like when read: its ETag, else a content hash (Rescue)."""
+        return self.meta.etag or self.fingerprint()
+
     def fingerprint(self) -> str:
         """A content hash (for objects without an ETag, e.g. Rescue nodes)."""
         payload = json.dumps({k: _plain(v) for k, v in self.content().items()}, sort_keys=True, default=str)
