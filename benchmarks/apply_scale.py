@@ -43,8 +43,10 @@ from common import (
     PYTHON,
     Measured,
     SandboxProcess,
+    bench_parser,
     environment,
     markdown_table,
+    parse_cases,
     run_measured,
     sandbox_process,
     spread,
@@ -340,15 +342,10 @@ def write_results(path: Path, results: list[Result], *, latency: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = bench_parser(
+        __doc__, DEFAULT_CASES, Path(__file__).resolve().parent / "apply_results.md", "applied"
     )
-    parser.add_argument("--cases", default=DEFAULT_CASES, help=f"TENANTSxTECHNICIANS,... ({DEFAULT_CASES})")
-    parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request (0.02)")
-    parser.add_argument("--concurrency", type=int, default=4, help="tenants applied at once (CLI default 4)")
     parser.add_argument("--no-sdk", action="store_true", help="skip the SDK runs of the 1 x N case")
-    parser.add_argument("--work", type=Path, help="keep seeds and sandbox state here (default: temporary)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "apply_results.md")
     parser.add_argument("--sdk-worker", choices=["single", "multiple"], help=argparse.SUPPRESS)
     parser.add_argument("--sandbox", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--tenant", help=argparse.SUPPRESS)
@@ -358,12 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         if not (args.sandbox and args.tenant and args.mapping):
             parser.error("--sdk-worker needs --sandbox, --tenant and --mapping")
         return sdk_worker(args.sdk_worker, args.sandbox, args.tenant, args.mapping)
-    try:
-        cases = [tuple(int(n) for n in item.lower().split("x")) for item in args.cases.split(",") if item]
-    except ValueError:
-        parser.error("--cases: expected e.g. 1x5000,100x1000")
-    if any(len(c) != 2 or c[0] < 1 or c[1] < 1 for c in cases):
-        parser.error("--cases: expected e.g. 1x5000,100x1000")
+    cases = parse_cases(parser, args.cases, min_technicians=1)
     work = args.work or Path(tempfile.mkdtemp(prefix="apply-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results: list[Result] = []

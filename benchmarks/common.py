@@ -10,6 +10,7 @@ network round trip per request, as a real tenant would.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -206,3 +207,29 @@ def spread(values: Sequence[int]) -> str:
         return "-"
     low, high = min(values), max(values)
     return f"{low:,}" if low == high else f"{low:,}-{high:,}"
+
+
+def bench_parser(doc: str | None, default_cases: str, out: Path, verb: str) -> argparse.ArgumentParser:
+    """The options both benchmarks take: --cases, --latency, --concurrency, --work, --out."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", default=default_cases, help=f"TENANTSxTECHNICIANS,... ({default_cases})")
+    parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request (0.02)")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help=f"tenants {verb} at once (the CLI default, 4)"
+    )
+    parser.add_argument(
+        "--work", type=Path, help="keep seeds, sandbox state and outputs here (default: temporary)"
+    )
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
+def parse_cases(parser: argparse.ArgumentParser, text: str, *, min_technicians: int) -> list[tuple[int, int]]:
+    """`1x10,100x1000` -> [(1, 10), (100, 1000)]; a bad value is a usage error."""
+    try:
+        cases = [tuple(int(n) for n in item.lower().split("x")) for item in text.split(",") if item]
+    except ValueError:
+        cases = [()]
+    if not cases or any(len(c) != 2 or c[0] < 1 or c[1] < min_technicians for c in cases):
+        parser.error(f"--cases: expected e.g. 1x{max(min_technicians, 10)},100x1000")
+    return [(c[0], c[1]) for c in cases]

@@ -16,7 +16,6 @@ Figures, not assertions: the request-count bound is asserted by tests/integratio
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import math
@@ -35,9 +34,11 @@ from common import (  # a script next to its helpers
     Case,
     Measured,
     SandboxProcess,
+    bench_parser,
     environment,
     make_case,
     markdown_table,
+    parse_cases,
     run_measured,
     sandbox_process,
     spread,
@@ -192,25 +193,11 @@ def write_results(path: Path, results: list[Result], *, latency: float, concurre
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = bench_parser(
+        __doc__, DEFAULT_CASES, Path(__file__).resolve().parent / "plan_results.md", "planned"
     )
-    parser.add_argument("--cases", default=DEFAULT_CASES, help=f"TENANTSxTECHNICIANS,... ({DEFAULT_CASES})")
-    parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every request (0.02)")
-    parser.add_argument(
-        "--concurrency", type=int, default=4, help="tenants planned at once (the CLI default, 4)"
-    )
-    parser.add_argument(
-        "--work", type=Path, help="keep seeds, sandbox state and plans here (default: temporary)"
-    )
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "plan_results.md")
     args = parser.parse_args(argv)
-    try:
-        cases = [tuple(int(n) for n in item.lower().split("x")) for item in args.cases.split(",") if item]
-    except ValueError:
-        parser.error("--cases: expected e.g. 1x10,100x1000")
-    if any(len(c) != 2 or c[0] < 1 or c[1] < 0 for c in cases):
-        parser.error("--cases: expected e.g. 1x10,100x1000")
+    cases = parse_cases(parser, args.cases, min_technicians=0)
     work = args.work or Path(tempfile.mkdtemp(prefix="plan-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     results = []
