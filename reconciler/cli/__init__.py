@@ -1,7 +1,9 @@
-"""The `reconcile` command line: parse, call the engine, render, map errors to exit codes.
+"""The `reconcile` command line: parse, call the engine, render, exit with the code decided below.
 
-Exit codes (one table, here): 0 success / no changes · 1 error · 2 changes present
-(`plan --detailed-exitcode`, `drift`) · 3 incomplete · 4 refused by a safety rail.
+Exit codes: 0 success / no changes · 1 error · 2 changes present (`plan --detailed-exitcode`,
+`drift`) · 3 incomplete · 4 refused by a safety rail. Errors carry their own (`reconciler.errors`),
+plans and apply results decide theirs (`Plan.exit_code`, `ApplyResult.exit_code`); ``main`` only
+passes them on (usage errors are bad input: 1).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.errors import EXIT_ERROR, ReconcileError
+from reconciler.errors import EXIT_ERROR, EXIT_INTERRUPTED, ReconcileError
 
 _COMMANDS = {
     "validate": ("reconciler.cli.validate_cmd", "validate"),
@@ -90,5 +92,5 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(EXIT_ERROR)  # usage errors are bad input: exit 1, not click's 2 (2 means "changes")
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)

@@ -22,14 +22,7 @@ from reconciler.config import LoadedTenant
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
 from reconciler.engine.staleness import stale_reasons
-from reconciler.errors import (
-    EXIT_ERROR,
-    EXIT_INCOMPLETE,
-    EXIT_OK,
-    InputError,
-    StalePlanError,
-    UnsafePlanError,
-)
+from reconciler.errors import ApplyCancelled, InputError, StalePlanError
 from reconciler.plan import ApplyResult, Outcome, Plan, TenantApplyResult, TenantPlan, decode_plan
 from reconciler.render import render_apply_json, render_apply_text
 
@@ -110,12 +103,7 @@ def apply(
         pairs = list(zip(loaded, plan.tenants, strict=True))
     if fmt == "text":
         click.echo(render(plan, "text"), nl=False)
-    violations = plan.violations()
-    if violations and not force:
-        lines = [f"{tenant}: {v.reason}" for tenant, vs in violations.items() for v in vs]
-        raise UnsafePlanError(
-            "refused by the safety rails (review, then re-run with --force):\n  " + "\n  ".join(lines)
-        )
+    plan.raise_if_unsafe(force=force)
     if not plan.has_changes:
         result = ApplyResult(tuple(_nothing(p) for _, p in pairs))
         _finish(ctx, plan, result, fmt)
@@ -125,8 +113,7 @@ def apply(
             raise InputError("apply needs confirmation: run it in a terminal, or pass --auto-approve")
         answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
         if answer.strip() != "yes":
-            click.echo("Apply cancelled; nothing was written.", err=True)
-            ctx.exit(EXIT_ERROR)
+            raise ApplyCancelled("Apply cancelled; nothing was written.")
     progress = _progress if sys.stderr.isatty() else None
     result = run_apply(pairs, options, ApplyOptions(progress=progress))
     _finish(ctx, plan, result, fmt)
@@ -138,10 +125,4 @@ def _nothing(plan: TenantPlan) -> TenantApplyResult:
 
 def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> None:
     click.echo(render_apply_json(result) if fmt == "json" else render_apply_text(result), nl=False)
-    if any(t.error for t in result.tenants) and not result.totals()["done"]:
-        ctx.exit(EXIT_ERROR)
-    if result.nothing_done:
-        ctx.exit(EXIT_ERROR)
-    if not result.complete or plan.incomplete:
-        ctx.exit(EXIT_INCOMPLETE)
-    ctx.exit(EXIT_OK)
+    ctx.exit(result.exit_code(plan))

@@ -12,7 +12,6 @@ import click
 
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.engine.connection import SandboxInfo
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan import Plan
 from reconciler.render import render_json, render_markdown, render_text
 
@@ -83,13 +82,3 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.chmod(path, 0o600)
-
-
-def plan_exit_code(plan: Plan, *, changes_exit: bool) -> int:
-    if plan.failed:
-        return EXIT_ERROR
-    if plan.incomplete:
-        return EXIT_INCOMPLETE
-    if changes_exit and plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK

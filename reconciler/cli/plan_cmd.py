@@ -11,7 +11,6 @@ from reconciler.cli.common import (
     format_option,
     load,
     paths_argument,
-    plan_exit_code,
     render,
     sandbox_info,
     sandbox_option,
@@ -55,7 +54,7 @@ def plan(
     if out is not None:
         write_private(out, render_json(result))
         click.echo(f"Plan saved to {out}", err=True)
-    ctx.exit(plan_exit_code(result, changes_exit=detailed_exitcode))
+    ctx.exit(result.exit_code(changes_exit=detailed_exitcode))
 
 
 @click.command()
@@ -76,4 +75,4 @@ def drift(
     """Report drift between the tenant files and live state; exit 2 when there is any."""
     result = _read(paths, tenants, concurrency, sandbox)
     click.echo(render(result, fmt, drift_only=True), nl=False)
-    ctx.exit(plan_exit_code(result, changes_exit=True))
+    ctx.exit(result.exit_code(changes_exit=True))

@@ -1,7 +1,6 @@
 """The diff engine: pure functions from desired and live resources to a plan."""
 
 from reconciler.diff.desired import (
-    NEW_TECHNICIAN_PREFIX,
     DesiredState,
     RescueDirectory,
     build_desired,
@@ -9,7 +8,6 @@ from reconciler.diff.desired import (
 from reconciler.diff.engine import diff_tenant, field_changes
 
 __all__ = [
-    "NEW_TECHNICIAN_PREFIX",
     "DesiredState",
     "RescueDirectory",
     "build_desired",

@@ -25,8 +25,7 @@ from reconciler.resources import (
     TechnicianSettings,
     Unknown,
 )
-
-NEW_TECHNICIAN_PREFIX = "new:"
+from reconciler.resources.kinds import NEW_TECHNICIAN_PREFIX
 
 
 @dataclass(frozen=True)

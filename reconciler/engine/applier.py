@@ -16,12 +16,12 @@ from reconciler.config import LoadedTenant, secret_refs
 from reconciler.engine.connection import SandboxInfo, connect
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ProviderError, ReconcileError
+from reconciler.errors import ChangeFailed, ProviderError, ReconcileError
 from reconciler.plan import Action, ApplyResult, Change, Outcome, TenantApplyResult, TenantPlan
 from reconciler.profile import effective_profile
-from reconciler.providers.dynamics.writer import ChangeFailed, DynamicsWriter
+from reconciler.providers.dynamics.writer import DynamicsWriter
 from reconciler.providers.http import RequestStats
-from reconciler.providers.rescue.writer import RescueChangeFailed, RescueWriter
+from reconciler.providers.rescue.writer import RescueWriter
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class _TenantApply:
             try:
                 for outcome in await self.dynamics.settings(settings, self.rescue.technician_ids):
                     self.record(outcome)
-            except (ReconcileError, ChangeFailed) as exc:
+            except ReconcileError as exc:
                 for change in settings:
                     self.record(Outcome(change.id, "failed", _reason(exc)))
 
@@ -128,8 +128,6 @@ class _TenantApply:
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ReconcileError):
         return exc.message
-    if isinstance(exc, ChangeFailed | RescueChangeFailed):
-        return str(exc)
     return f"{type(exc).__name__}: {exc}"
 
 

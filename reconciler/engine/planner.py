@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from reconciler import __version__
 from reconciler.config import LoadedTenant
-from reconciler.diff import NEW_TECHNICIAN_PREFIX, build_desired, diff_tenant
+from reconciler.diff import build_desired, diff_tenant
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, ReconcileError
@@ -26,6 +26,7 @@ from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.rescue.reader import RescueReader
 from reconciler.resources import (
+    NEW_TECHNICIAN_PREFIX,
     Consent,
     LiveMeta,
     LiveState,

@@ -22,34 +22,13 @@ from reconciler.plan.changes import (
 )
 from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, TenantPlan
 from reconciler.resources import (
-    ApplicationUser,
-    Consent,
     ExportSettings,
-    IntegrationConfig,
     LiveMeta,
-    RescueGroup,
-    RescueTechnician,
     Resource,
     Sensitive,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
     Unmanaged,
+    resource_type,
 )
-
-RESOURCE_TYPES: dict[str, type[Resource]] = {
-    cls.kind: cls
-    for cls in (
-        Solution,
-        IntegrationConfig,
-        ApplicationUser,
-        SessionKey,
-        RescueGroup,
-        RescueTechnician,
-        TechnicianSettings,
-        Consent,
-    )
-}
 
 
 def encode_value(value: Any) -> Any:
@@ -89,7 +68,7 @@ def _decode_value(name: str, value: Any) -> Any:
 
 
 def decode_resource(data: dict[str, Any]) -> Resource:
-    cls = RESOURCE_TYPES.get(str(data.get("kind")))
+    cls = resource_type(str(data.get("kind")))
     if cls is None:
         raise InputError(f"plan file: unknown resource kind {data.get('kind')!r}")
     fields = {k: _decode_value(k, v) for k, v in dict(data.get("fields", {})).items()}

@@ -18,19 +18,9 @@ from reconciler.plan import (
     Update,
 )
 from reconciler.plan.serialize import encode_value
-from reconciler.resources import Resource, Sensitive
+from reconciler.resources import Resource, Sensitive, kind_title
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "action": "!", "manual": "?", "unknown": "??"}
-KIND_TITLES = {
-    "solution": "solution",
-    "integration": "integration settings",
-    "application_user": "application user",
-    "session_key": "session key",
-    "rescue_group": "Rescue group",
-    "rescue_technician": "Rescue technician",
-    "technician": "technician settings",
-    "consent": "admin consent",
-}
 
 
 def show(value: Any) -> str:
@@ -65,7 +55,7 @@ def resource_fields(resource: Resource) -> list[str]:
 
 
 def headline(change: Change) -> str:
-    title = KIND_TITLES.get(change.kind, change.kind)
+    title = kind_title(change.kind)
     if isinstance(change, Create):
         return f"create {title} {change.key}"
     if isinstance(change, Update):

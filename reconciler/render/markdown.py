@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from reconciler.plan import Manual, Plan, TenantPlan
 from reconciler.render.common import (
-    KIND_TITLES,
     details,
     headline,
     requests_line,
     summary_line,
     tenant_status,
 )
+from reconciler.resources import kind_title
 
 MAX_CHARS = 60_000
 MARKER = "<!-- reconcile-plan -->"
@@ -46,10 +46,7 @@ def _tenant_section(tenant: TenantPlan) -> str:
         out.append("")
     if tenant.unmanaged:
         out += ["Unmanaged (reported, not changed):", ""]
-        out += [
-            f"- {KIND_TITLES.get(u.kind, u.kind)} `{_escape(u.key)}`: {_escape(u.note)}"
-            for u in tenant.unmanaged
-        ]
+        out += [f"- {kind_title(u.kind)} `{_escape(u.key)}`: {_escape(u.note)}" for u in tenant.unmanaged]
         out.append("")
     for note in tenant.notes:
         out.append(f"- note: {_escape(note)}")

@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+# The names of the kinds; their registry (order, titles, dependencies) is resources/registry.py.
 Kind = Literal[
     "solution",
     "integration",
@@ -20,18 +21,6 @@ Kind = Literal[
     "technician",
     "consent",
 ]
-
-# Also the order in which kinds are shown and applied (dependencies first).
-KINDS: tuple[Kind, ...] = (
-    "solution",
-    "integration",
-    "application_user",
-    "session_key",
-    "rescue_group",
-    "rescue_technician",
-    "technician",
-    "consent",
-)
 
 
 @dataclass(frozen=True)
