@@ -1,16 +1,15 @@
 """The diff engine: pure functions from desired and live resources to a plan."""
 
-from reconciler.diff.desired import (
-    DesiredState,
-    RescueDirectory,
-    build_desired,
-)
+from reconciler.diff.desired import DesiredState, build_desired
 from reconciler.diff.engine import diff_tenant, field_changes
+from reconciler.diff.resolve import Directories, RescueDirectory, resolve
 
 __all__ = [
     "DesiredState",
+    "Directories",
     "RescueDirectory",
     "build_desired",
     "diff_tenant",
     "field_changes",
+    "resolve",
 ]

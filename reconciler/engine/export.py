@@ -9,7 +9,6 @@ comment saying why, so that export -> plan is empty.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,14 +19,14 @@ import yaml
 from reconciler import __version__
 from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE
 from reconciler.engine.connection import TenantConnection
+from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError
 from reconciler.profile import SolutionProfile
-from reconciler.providers.dynamics.reader import DynamicsReader
 from reconciler.providers.http import ClientSettings, RequestStats
-from reconciler.providers.rescue.reader import RescueReader
 from reconciler.resources import (
     ApplicationUser,
+    Consent,
     IntegrationConfig,
     RescueTechnician,
     SecretHasher,
@@ -99,27 +98,26 @@ async def read_and_export(
 ) -> ExportResult:
     stats = RequestStats()
     hasher = SecretHasher()
+    query = LiveQuery(
+        solution_name=profile.solution.unique_name,
+        integration=True,
+        app_id=DEFAULT_APP_ID,
+        session_key=True,
+        consent_app_id=DEFAULT_APP_ID,
+    )
+
+    def technicians(reading: LiveReading) -> list[str]:
+        """The Rescue technicians the settings rows point at (those that exist)."""
+        directory = reading.rescue.directory
+        rows = reading.dynamics.state.of_kind("technician")
+        ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
+        return [i for i in ids if directory is not None and i in directory.node_ids]
+
     async with TenantSession(conn, settings, stats) as session:
-        dynamics_task = asyncio.ensure_future(
-            DynamicsReader(session.dataverse, profile, hasher).read(
-                solution_name=profile.solution.unique_name,
-                integration=True,
-                app_id=DEFAULT_APP_ID,
-                session_key=True,
-                users=[],
-            )
-        )
-        rescue_reader = RescueReader(session.rescue)
-        rescue = await rescue_reader.read_tree()
-        dynamics = await dynamics_task
-        rows = [r for r in dynamics.state.of_kind("technician") if isinstance(r, TechnicianSettings)]
-        ids = [r.technician_id for r in rows if r.technician_id]
-        if rescue.directory is not None:
-            await rescue_reader.read_technicians(rescue, [i for i in ids if i in rescue.directory.node_ids])
-        try:
-            principal = await session.graph.find_service_principal(DEFAULT_APP_ID)
-        except ProviderError:
-            principal = None
+        reading = await read_live(session, profile, hasher, query, technicians)
+    dynamics, rescue = reading.dynamics, reading.rescue
+    rows = [r for r in dynamics.state.of_kind("technician") if isinstance(r, TechnicianSettings)]
+    granted = next((r for r in reading.consent.of_kind("consent") if isinstance(r, Consent)), None)
     unknown = [u for u in dynamics.state.unknown + rescue.state.unknown]
     if unknown:
         raise ProviderError(
@@ -182,7 +180,7 @@ async def read_and_export(
         ]
         for path in sorted(tree.paths_by_id.values(), key=str.casefold):
             lines.append(f"  - path: {_scalar(path)}")
-    if principal is not None:
+    if granted is not None and granted.granted:
         lines += ["", "consent:", "  check: true"]
     if info.profile_overrides:
         lines += ["", "# Solution profile overrides, kept from the tenant file:", "profile:"]

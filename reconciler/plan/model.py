@@ -11,7 +11,7 @@ from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan.changes import OPS, Change, Delete, Manual, Op, UnknownChange, Update
 from reconciler.resources import KINDS, Kind, Unmanaged
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # history in docs/plan-format.md
 
 
 @dataclass(frozen=True)

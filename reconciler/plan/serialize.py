@@ -1,4 +1,4 @@
-"""Plan <-> JSON (``format_version`` 1, documented in docs/plan-format.md).
+"""Plan <-> JSON (``format_version``: see ``FORMAT_VERSION``, documented in docs/plan-format.md).
 
 Sensitive values are written as ``{"sensitive": true, "ref": "env:NAME"}``: the reference,
 never the value and never the digest. A plan read back compares secrets again at apply time.

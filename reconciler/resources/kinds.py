@@ -48,6 +48,8 @@ class TechnicianSettings(Resource):
     user: str
     technician_id: str | None = None
     sso_id: str | None = None
+    # The user's systemuserid: resolved from ``user`` (desired) or read with the row (live).
+    user_id: str | None = field(default=None, compare=False)
 
 
 # A Rescue technician the YAML asks to create has no node ID yet: it is keyed by this prefix

@@ -97,7 +97,7 @@ def test_json_round_trip_keeps_changes_and_never_the_secret() -> None:
     text = render_json(plan)
     assert SECRET not in text and "other" not in text
     data = json.loads(text)
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     item = data["tenants"][0]["changes"][0]["items"][0]
     assert item == {
         "path": "sso_password",

@@ -177,11 +177,8 @@ def settings_from_rows(
             user=upn,
             technician_id=_text(keep.get(ts.columns.technician_id)),
             sso_id=_text(keep.get(ts.columns.sso_id)),
-            meta=LiveMeta(
-                id=str(keep.get(ts.id_column, "")),
-                etag=_etag(keep),
-                extra=(("user_id", _guid(keep.get(ts.user_value_column)) or ""),),
-            ),
+            user_id=_guid(keep.get(ts.user_value_column)),
+            meta=LiveMeta(id=str(keep.get(ts.id_column, "")), etag=_etag(keep)),
         )
     return SettingsRows(by_user, duplicates, orphans)
 

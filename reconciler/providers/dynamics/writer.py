@@ -346,7 +346,7 @@ class DynamicsWriter:
                 "body": body,
                 "headers": {"If-Match": live.meta.etag or "*"},
             }, "updated " + ", ".join(sorted(names))
-        user_id = desired.meta.get("user_id")
+        user_id = desired.user_id
         if not user_id:
             raise ChangeFailed(f"Dynamics user {desired.user} was not found at plan time")
         if user_id in existing:
