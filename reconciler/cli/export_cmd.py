@@ -18,7 +18,7 @@ from reconciler.engine.connection import GRAPH_URL, TenantConnection, connect, s
 from reconciler.engine.export import ExportInput, env_name, read_and_export, ref_text
 from reconciler.errors import InputError
 from reconciler.profile import effective_profile
-from reconciler.providers.dynamics.auth import ClientSecret
+from reconciler.providers.entra import ClientSecret
 from reconciler.providers.http import ClientSettings
 
 

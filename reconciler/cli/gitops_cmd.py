@@ -21,9 +21,9 @@ from pathlib import Path
 
 import click
 
+from reconciler import gitops as ops
 from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_tenants
-from reconciler.engine import gitops as engine
 from reconciler.errors import InputError
 
 # GitHub refuses a matrix of more than 256 jobs.
@@ -55,7 +55,7 @@ def _read_text(path: Path, what: str) -> str:
         raise InputError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
 
 
-def _echo_changes(result: engine.TenantChanges, fmt: str, max_jobs: int) -> None:
+def _echo_changes(result: ops.TenantChanges, fmt: str, max_jobs: int) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -93,7 +93,7 @@ def _echo_changes(result: engine.TenantChanges, fmt: str, max_jobs: int) -> None
     multiple=True,
     metavar="GLOB",
     help="A repository path glob whose change means every tenant (adds to: "
-    + ", ".join(engine.DEFAULT_ALL_WHEN)
+    + ", ".join(ops.DEFAULT_ALL_WHEN)
     + ").",
 )
 @click.option(
@@ -123,8 +123,8 @@ def changed_tenants(
     changed; tenants deleted by the change are listed apart (stderr, or "deleted" in json)
     and never planned.
     """
-    result = engine.changed_tenants(
-        path, base=base, head=head, every=every, only=only, all_when=(*engine.DEFAULT_ALL_WHEN, *all_when)
+    result = ops.changed_tenants(
+        path, base=base, head=head, every=every, only=only, all_when=(*ops.DEFAULT_ALL_WHEN, *all_when)
     )
     _echo_changes(result, fmt, max_jobs)
 
@@ -162,10 +162,10 @@ def comment_body(
     out: Path | None,
 ) -> None:
     """Merge per-tenant plan JSON files (or folders of them) into one markdown PR comment."""
-    loaded = [(p, engine.load_plan_file(p)) for p in engine.plan_files(plans)]
-    merged = engine.merge_plans(loaded, engine.expected_tenants(expect_matrix))
+    loaded = [(p, ops.load_plan_file(p)) for p in ops.plan_files(plans)]
+    merged = ops.merge_plans(loaded, ops.expected_tenants(expect_matrix))
     before = _read_text(previous, "previous comment") if previous is not None and previous.exists() else ""
-    text = engine.comment_body(merged, title=title, run_url=run_url, previous=before)
+    text = ops.comment_body(merged, title=title, run_url=run_url, previous=before)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -179,8 +179,8 @@ def comment_body(
 )
 def plan_matrix(plans: tuple[Path, ...], max_jobs: int) -> None:
     """A GitHub matrix of the tenants whose saved plans have changes to apply ([] for none)."""
-    loaded = [(p, engine.load_plan_file(p)) for p in engine.plan_files(plans)]
-    merged = engine.merge_plans(loaded)
+    loaded = [(p, ops.load_plan_file(p)) for p in ops.plan_files(plans)]
+    merged = ops.merge_plans(loaded)
     click.echo(_matrix([t.tenant for t in merged.tenants if t.has_changes], max_jobs))
 
 
@@ -193,12 +193,12 @@ def drift_fingerprint(plan: Path, tenant: str | None) -> None:
     Prints the fingerprint (an empty line when there is no drift) for --tenant or a one-tenant
     plan, else "TENANT FINGERPRINT" lines ("-" for no drift).
     """
-    loaded = engine.load_plan_file(plan)
+    loaded = ops.load_plan_file(plan)
     if tenant is not None or len(loaded.tenants) == 1:
-        click.echo(engine.drift_fingerprint(engine.tenant_plan(loaded, tenant)))
+        click.echo(ops.drift_fingerprint(ops.tenant_plan(loaded, tenant)))
         return
     for entry in loaded.tenants:
-        click.echo(f"{entry.tenant} {engine.drift_fingerprint(entry) or '-'}")
+        click.echo(f"{entry.tenant} {ops.drift_fingerprint(entry) or '-'}")
 
 
 @gitops.command("drift-issue")
@@ -225,15 +225,15 @@ def drift_issue(plan: Path, tenant: str | None, issues_file: Path, body_out: Pat
     no issue, or the same drift as the issue records). An incomplete or failed drift run
     leaves the issue alone and exits non-zero.
     """
-    loaded = engine.load_plan_file(plan)
-    entry = engine.tenant_plan(loaded, tenant)
+    loaded = ops.load_plan_file(plan)
+    entry = ops.tenant_plan(loaded, tenant)
     try:
-        issues = engine.parse_issues(json.loads(_read_text(issues_file, "issues file") or "[]"))
+        issues = ops.parse_issues(json.loads(_read_text(issues_file, "issues file") or "[]"))
     except ValueError as exc:
         raise InputError(f"issues file {issues_file} is not JSON: {exc}") from None
-    decision = engine.decide(entry, issues)
-    _write(body_out, engine.issue_body(loaded, entry, decision.fingerprint, run_url=run_url))
-    click.echo(engine.github_output(decision), nl=False)
+    decision = ops.decide(entry, issues)
+    _write(body_out, ops.issue_body(loaded, entry, decision.fingerprint, run_url=run_url))
+    click.echo(ops.github_output(decision), nl=False)
 
 
 @gitops.command("secret-env")
@@ -258,7 +258,7 @@ def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], secrets_var: s
     Values are never printed; names missing from the secrets and the environment are errors.
     """
     loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
-    found = engine.secret_env(loaded, engine.parse_secrets_json(os.environ.get(secrets_var, "")), os.environ)
+    found = ops.secret_env(loaded, ops.parse_secrets_json(os.environ.get(secrets_var, "")), os.environ)
     try:
         with github_env.open("a", encoding="utf-8") as handle:
             handle.write(found.text)
@@ -276,7 +276,7 @@ def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], secrets_var: s
 @click.pass_context
 def validate_files(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """`reconcile validate` for the tenants the given files belong to (the pre-commit hook)."""
-    folders = engine.tenant_paths_for_files(files)
+    folders = ops.tenant_paths_for_files(files)
     if not folders:
         click.echo("no tenant files among the files given", err=True)
         return

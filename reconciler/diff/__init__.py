@@ -1,7 +1,7 @@
 """The diff engine: pure functions from desired and live resources to a plan."""
 
+from reconciler.diff.compare import diff_tenant, field_changes
 from reconciler.diff.desired import DesiredState, build_desired
-from reconciler.diff.engine import diff_tenant, field_changes
 from reconciler.diff.resolve import Directories, RescueDirectory, resolve
 
 __all__ = [

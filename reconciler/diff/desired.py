@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from reconciler.config.models import Tenant
+from reconciler.config.models import IntegrationOptions, Tenant
 from reconciler.profile import SolutionProfile
 from reconciler.resources import (
     ApplicationUser,
@@ -61,7 +62,6 @@ def build_desired(
         )
     if tenant.integration is not None:
         integ = tenant.integration
-        opts = integ.options
         out.append(
             IntegrationConfig(
                 instance=integ.instance,
@@ -70,10 +70,7 @@ def build_desired(
                 sso_password=sso_password,
                 org_url=integ.org_url,
                 office365_tenant_id=integ.office365_tenant_id,
-                require_active_technician_console=opts.require_active_technician_console,
-                close_ticket_on_session_end=opts.close_ticket_on_session_end,
-                reassign_case_on_session_start=opts.reassign_case_on_session_start,
-                do_not_pass_custom_field_1=opts.do_not_pass_custom_field_1,
+                **integration_options(integ.options),
             )
         )
     if tenant.application_user is not None:
@@ -100,6 +97,12 @@ def build_desired(
     if tenant.consent is not None and tenant.consent.check:
         out.append(Consent(app_id=tenant.consent.app_id, granted=True))
     return state
+
+
+def integration_options(options: IntegrationOptions) -> dict[str, Any]:
+    """The configuration window's options by name: ``IntegrationConfig`` uses the same names, so
+    a new option is declared in the tenant model and the resource type, nothing here."""
+    return {name: getattr(options, name) for name in IntegrationOptions.model_fields}
 
 
 def _groups(tenant: Tenant) -> list[Resource]:

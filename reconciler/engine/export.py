@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from reconciler import __version__
-from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE
+from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE, IntegrationOptions
 from reconciler.engine.connection import TenantConnection
 from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.session import TenantSession
@@ -233,12 +233,7 @@ def _integration(integ: IntegrationConfig, profile: SolutionProfile, info: Expor
     lines.append(f"  org_url: {integ.org_url or info.org_url}")
     lines.append(f"  office365_tenant_id: {integ.office365_tenant_id or info.entra_tenant_id}")
     lines.append("  options:")
-    for name in (
-        "require_active_technician_console",
-        "close_ticket_on_session_end",
-        "reassign_case_on_session_start",
-        "do_not_pass_custom_field_1",
-    ):
+    for name in IntegrationOptions.model_fields:
         value = getattr(integ, name)
         lines.append(f"    {name}: {_scalar(value)}" if value is not None else f"    # {name}: (not set)")
     return lines

@@ -55,7 +55,7 @@ def stale_reasons(saved: TenantPlan, digest_now: str, live: LiveState | None) ->
         if now is None:
             reasons.append(f"{change.id}: existed at plan time, is gone now")
             continue
-        if change.fingerprint() != now.live_version():
+        if change.planned_version() != now.live_version():
             details = _explain(planned, now) or ["changed since the plan (a sensitive field or metadata)"]
             reasons.extend(f"{change.id}: {d}" for d in details)
     return reasons

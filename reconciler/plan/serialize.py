@@ -92,7 +92,7 @@ def encode_change(change: Change) -> dict[str, Any]:
         "kind": change.kind,
         "key": change.key,
         "depends_on": list(change.depends_on),
-        "fingerprint": change.fingerprint(),
+        "fingerprint": change.planned_version(),
     }
     if isinstance(change, Create):
         out["desired"] = encode_resource(change.desired)

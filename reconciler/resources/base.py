@@ -98,9 +98,9 @@ class Resource:
 
     def live_version(self) -> str:
         """What a live object looked like when read: its ETag, else a content hash (Rescue)."""
-        return self.meta.etag or self.fingerprint()
+        return self.meta.etag or self.content_hash()
 
-    def fingerprint(self) -> str:
+    def content_hash(self) -> str:
         """A content hash (for objects without an ETag, e.g. Rescue nodes)."""
         payload = json.dumps({k: _plain(v) for k, v in self.content().items()}, sort_keys=True, default=str)
         return "sha256:" + hashlib.sha256(f"{self.kind}|{self.key}|{payload}".encode()).hexdigest()[:32]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import cli
-from reconciler.engine.gitops import TenantChanges, classify, tenant_paths_for_files
+from reconciler.gitops import TenantChanges, classify, tenant_paths_for_files
 
 from .conftest import EXAMPLE_TENANTS, ScratchRepo, invoke
 

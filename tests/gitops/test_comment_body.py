@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from reconciler.cli.gitops_cmd import gitops
-from reconciler.engine.gitops import comment_body, merge_plans
-from reconciler.engine.gitops.comment import NO_PLAN, keep_ticks
+from reconciler.gitops import comment_body, merge_plans
+from reconciler.gitops.comment import NO_PLAN, keep_ticks
 from reconciler.render import render_json
 from reconciler.render.markdown import MARKER
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.gitops_cmd import gitops
-from reconciler.engine.gitops import OpenIssue, decide, drift_fingerprint, issue_body, parse_issues
-from reconciler.engine.gitops.drift import marker
 from reconciler.errors import IncompleteError, InputError, ReconcileError
+from reconciler.gitops import OpenIssue, decide, drift_fingerprint, issue_body, parse_issues
+from reconciler.gitops.drift import marker
 from reconciler.render import render_json
 
 from .conftest import (

@@ -69,7 +69,7 @@ def test_missing_row_is_a_create_and_field_difference_an_update() -> None:
     assert ops == {("create", "a@x.com"), ("update", "b@x.com")}
     update = next(c for c in plan.changes if isinstance(c, Update))
     assert [(i.path, i.old, i.new) for i in update.items] == [("sso_id", "old", "b")]
-    assert update.fingerprint() == 'W/"7"'
+    assert update.planned_version() == 'W/"7"'
 
 
 def test_none_in_desired_is_not_managed() -> None:

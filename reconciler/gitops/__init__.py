@@ -6,21 +6,21 @@ deduplicated by a fingerprint of the drift. ``secrets_env``: a tenant's secrets 
 The workflows stay a few lines of shell around these, so the logic is here, where it is tested.
 """
 
-from reconciler.engine.gitops.changed import (
+from reconciler.gitops.changed import (
     DEFAULT_ALL_WHEN,
     TenantChanges,
     changed_tenants,
     classify,
     tenant_paths_for_files,
 )
-from reconciler.engine.gitops.comment import (
+from reconciler.gitops.comment import (
     comment_body,
     expected_tenants,
     load_plan_file,
     merge_plans,
     plan_files,
 )
-from reconciler.engine.gitops.drift import (
+from reconciler.gitops.drift import (
     IssueDecision,
     OpenIssue,
     decide,
@@ -30,7 +30,7 @@ from reconciler.engine.gitops.drift import (
     parse_issues,
     tenant_plan,
 )
-from reconciler.engine.gitops.secrets_env import SecretEnv, parse_secrets_json, secret_env
+from reconciler.gitops.secrets_env import SecretEnv, parse_secrets_json, secret_env
 
 __all__ = [
     "DEFAULT_ALL_WHEN",
