@@ -16,9 +16,11 @@ from reconciler.cli.common import (
     render,
     sandbox_info,
     sandbox_option,
+    shard_option,
     tenant_option,
 )
 from reconciler.config import LoadedTenant
+from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
 from reconciler.engine.staleness import stale_reasons
@@ -75,6 +77,7 @@ def _progress(tenant: str, outcome: Outcome) -> None:
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
@@ -86,6 +89,7 @@ def apply(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
     plan_file: Path | None,
     auto_approve: bool,
     force: bool,
@@ -95,12 +99,13 @@ def apply(
 ) -> None:
     """Make live state match the tenant files."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency)
-    loaded = load(paths, tenants)
+    loaded = load(paths, tenants, shard)
     if plan_file is not None:
         saved = _saved_plan(plan_file)
-        if tenants:
+        if tenants or shard is not None:
+            chosen = {t.name for t in loaded}
             saved = Plan(
-                tuple(t for t in saved.tenants if t.tenant in tenants), saved.created_at, saved.tool_version
+                tuple(t for t in saved.tenants if t.tenant in chosen), saved.created_at, saved.tool_version
             )
         pairs = _check_saved(saved, loaded, options)
         plan = saved

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.config import LoadedTenant, load_tenants
+from reconciler.config.shard import Shard, parse_shard
 from reconciler.engine.connection import SandboxInfo
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan import Plan
@@ -26,6 +27,21 @@ def paths_argument(func: F) -> F:
 def tenant_option(func: F) -> F:
     return click.option(
         "--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable)."
+    )(func)
+
+
+def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Shard | None:
+    return None if value is None else parse_shard(value)
+
+
+def shard_option(func: F) -> F:
+    return click.option(
+        "--shard",
+        metavar="K/N",
+        envvar="RECONCILE_SHARD",
+        callback=_shard,
+        help="Only the tenants of shard K of N (K from 0), by a hash of the tenant name: "
+        "a tenant keeps its shard when others are added.",
     )(func)
 
 
@@ -56,8 +72,11 @@ def concurrency_option(func: F) -> F:
     )(func)
 
 
-def load(paths: Sequence[Path], tenants: Sequence[str]) -> list[LoadedTenant]:
-    return load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
+def load(paths: Sequence[Path], tenants: Sequence[str], shard: Shard | None = None) -> list[LoadedTenant]:
+    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), shard=shard)
+    if shard is not None:
+        click.echo(f"shard {shard}: {len(loaded)} tenant(s)", err=True)
+    return loaded
 
 
 def sandbox_info(location: str | None) -> SandboxInfo | None:
