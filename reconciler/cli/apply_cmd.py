@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     sandbox_info,
     sandbox_option,
     shard_option,
+    target_option,
     tenant_option,
 )
 from reconciler.config import LoadedTenant
@@ -33,6 +34,7 @@ from reconciler.errors import (
     UnsafePlanError,
 )
 from reconciler.plan import ApplyResult, Outcome, Plan, TenantApplyResult, TenantPlan, decode_plan
+from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_apply_json, render_apply_text
 
 
@@ -78,6 +80,7 @@ def _progress(tenant: str, outcome: Outcome) -> None:
 @paths_argument
 @tenant_option
 @shard_option
+@target_option
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
@@ -90,6 +93,7 @@ def apply(
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
     shard: Shard | None,
+    targets: tuple[Target, ...],
     plan_file: Path | None,
     auto_approve: bool,
     force: bool,
@@ -113,6 +117,9 @@ def apply(
         _, readings = run_plan(loaded, options)
         plan = make_plan(readings)
         pairs = list(zip(loaded, plan.tenants, strict=True))
+    if targets:
+        plan = select_targets(plan, targets)
+        pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
     if fmt == "text":
         click.echo(render(plan, "text"), nl=False)
     violations = plan.violations()

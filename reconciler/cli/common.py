@@ -15,6 +15,7 @@ from reconciler.config.shard import Shard, parse_shard
 from reconciler.engine.connection import SandboxInfo
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan import Plan
+from reconciler.plan.target import Target, parse_targets
 from reconciler.render import render_json, render_markdown, render_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +43,22 @@ def shard_option(func: F) -> F:
         callback=_shard,
         help="Only the tenants of shard K of N (K from 0), by a hash of the tenant name: "
         "a tenant keeps its shard when others are added.",
+    )(func)
+
+
+def _targets(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[Target, ...]:
+    return parse_targets(value)
+
+
+def target_option(func: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="KIND:KEY",
+        callback=_targets,
+        help="Only the change to this object, and the changes it depends on (repeatable); "
+        "e.g. technician:alice@contoso.com.",
     )(func)
 
 

@@ -16,12 +16,14 @@ from reconciler.cli.common import (
     sandbox_info,
     sandbox_option,
     shard_option,
+    target_option,
     tenant_option,
     write_private,
 )
 from reconciler.config.shard import Shard
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
+from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_json
 
 
@@ -42,6 +44,7 @@ def _read(
 @paths_argument
 @tenant_option
 @shard_option
+@target_option
 @format_option
 @click.option("--out", type=click.Path(path_type=Path), help="Also save the plan as JSON (for apply --plan).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
@@ -53,6 +56,7 @@ def plan(
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
     shard: Shard | None,
+    targets: tuple[Target, ...],
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -60,7 +64,7 @@ def plan(
     sandbox: str | None,
 ) -> None:
     """Show what apply would change (the default; never writes)."""
-    result = _read(paths, tenants, shard, concurrency, sandbox)
+    result = select_targets(_read(paths, tenants, shard, concurrency, sandbox), targets)
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
