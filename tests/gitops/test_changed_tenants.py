@@ -241,3 +241,17 @@ def test_pre_commit_files_map_to_tenant_folders(repo: ScratchRepo) -> None:
     ) == [tenants]
     assert tenant_paths_for_files([tenants / "contoso" / "_draft.yaml", Path("README.md")]) == []
     assert tenant_paths_for_files([tenants / "gone" / "tenant.yaml"]) == []
+
+
+def test_a_thousand_tenants_give_a_matrix_of_at_most_256_jobs_each_tenant_once(repo: ScratchRepo) -> None:
+    base = repo.commit("before")
+    names = [f"client-{i:04d}" for i in range(1000)]
+    for name in names:
+        repo.write(f"tenants/{name}/tenant.yaml", f"tenant: {name}\n")
+    repo.commit("a thousand tenants")
+    run = invoke(cli, "changed-tenants", "--base", base, "--format", "matrix")
+    assert run.code == 0, run.stderr
+    jobs = json.loads(run.stdout)["include"]
+    assert len(jobs) <= 256
+    listed = [t for job in jobs for t in job["tenants"].split()]
+    assert sorted(listed) == names
