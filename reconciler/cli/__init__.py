@@ -24,6 +24,7 @@ _COMMANDS = {
     "drift": ("reconciler.cli.plan_cmd", "drift"),
     "apply": ("reconciler.cli.apply_cmd", "apply"),
     "export": ("reconciler.cli.export_cmd", "export"),
+    "manual": ("reconciler.cli.manual_cmd", "manual"),
     "profile": ("reconciler.cli.profile_cmd", "profile"),
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),

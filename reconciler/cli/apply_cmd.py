@@ -16,14 +16,18 @@ from reconciler.cli.common import (
     render,
     sandbox_info,
     sandbox_option,
+    shard_option,
+    target_option,
     tenant_option,
 )
 from reconciler.config import LoadedTenant
+from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
 from reconciler.engine.staleness import stale_reasons
 from reconciler.errors import ApplyCancelled, InputError, StalePlanError
 from reconciler.plan import ApplyResult, Outcome, Plan, TenantApplyResult, TenantPlan, decode_plan
+from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_apply_json, render_apply_text
 
 
@@ -68,6 +72,8 @@ def _progress(tenant: str, outcome: Outcome) -> None:
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
+@target_option
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
@@ -79,6 +85,8 @@ def apply(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
+    targets: tuple[Target, ...],
     plan_file: Path | None,
     auto_approve: bool,
     force: bool,
@@ -88,12 +96,13 @@ def apply(
 ) -> None:
     """Make live state match the tenant files."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency)
-    loaded = load(paths, tenants)
+    loaded = load(paths, tenants, shard)
     if plan_file is not None:
         saved = _saved_plan(plan_file)
-        if tenants:
+        if tenants or shard is not None:
+            chosen = {t.name for t in loaded}
             saved = Plan(
-                tuple(t for t in saved.tenants if t.tenant in tenants), saved.created_at, saved.tool_version
+                tuple(t for t in saved.tenants if t.tenant in chosen), saved.created_at, saved.tool_version
             )
         pairs = _check_saved(saved, loaded, options)
         plan = saved
@@ -101,6 +110,9 @@ def apply(
         _, readings = run_plan(loaded, options)
         plan = make_plan(readings)
         pairs = list(zip(loaded, plan.tenants, strict=True))
+    if targets:
+        plan = select_targets(plan, targets)
+        pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
     if fmt == "text":
         click.echo(render(plan, "text"), nl=False)
     plan.raise_if_unsafe(force=force)

@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from reconciler import gitops as ops
+from reconciler.cli.common import shard_option
 from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_tenants
+from reconciler.config.shard import Shard, in_shard
 from reconciler.errors import InputError
 
-# GitHub refuses a matrix of more than 256 jobs.
-GITHUB_MAX_JOBS = 256
-
-
-def _matrix(tenants: Sequence[str], max_jobs: int) -> str:
-    """``{"tenant": [...]}`` for ``strategy.matrix``, or ``[]`` when there is nothing to run."""
-    if len(tenants) > max_jobs:
-        raise InputError(
-            f"{len(tenants)} tenants would need {len(tenants)} jobs, more than the {max_jobs} a GitHub "
-            "matrix allows; split the tenants over several tenants folders or repositories (docs/gitops.md)"
-        )
-    return json.dumps({"tenant": list(tenants)}) if tenants else "[]"
+GITHUB_MAX_JOBS = ops.GITHUB_MAX_JOBS
 
 
 def _write(path: Path, text: str) -> None:
@@ -74,7 +65,7 @@ def _echo_changes(result: ops.TenantChanges, fmt: str, max_jobs: int) -> None:
     if result.deleted:
         click.echo(f"deleted (not planned): {', '.join(result.deleted)}", err=True)
     if fmt == "matrix":
-        click.echo(_matrix(result.tenants, max_jobs))
+        click.echo(ops.matrix_json(ops.matrix_jobs(result.tenants, max_jobs)))
     else:
         for name in result.tenants:
             click.echo(name)
@@ -104,8 +95,13 @@ def _echo_changes(result: ops.TenantChanges, fmt: str, max_jobs: int) -> None:
     show_default=True,
     help="lines: one name a line; json: tenants, deleted, reasons; matrix: a GitHub matrix.",
 )
+@shard_option
 @click.option(
-    "--max-jobs", type=click.IntRange(1, GITHUB_MAX_JOBS), default=GITHUB_MAX_JOBS, show_default=True
+    "--max-jobs",
+    type=click.IntRange(1, GITHUB_MAX_JOBS),
+    default=GITHUB_MAX_JOBS,
+    show_default=True,
+    help="Beyond this many tenants, the matrix has one job per shard of tenants instead of per tenant.",
 )
 def changed_tenants(
     path: Path,
@@ -115,17 +111,24 @@ def changed_tenants(
     only: tuple[str, ...],
     all_when: tuple[str, ...],
     fmt: str,
+    shard: Shard | None,
     max_jobs: int,
 ) -> None:
     """Tenants whose files changed between --base and --head (PATH: the tenants folder).
 
     Every tenant when tenants/_defaults.yaml, a tenants/_* folder or the solution profile
     changed; tenants deleted by the change are listed apart (stderr, or "deleted" in json)
-    and never planned.
+    and never planned. With --shard, only the tenants of that shard.
     """
     result = ops.changed_tenants(
         path, base=base, head=head, every=every, only=only, all_when=(*ops.DEFAULT_ALL_WHEN, *all_when)
     )
+    if shard is not None:
+        result = replace(
+            result,
+            tenants=tuple(in_shard(result.tenants, shard)),
+            deleted=tuple(in_shard(result.deleted, shard)),
+        )
     _echo_changes(result, fmt, max_jobs)
 
 
@@ -175,13 +178,24 @@ def comment_body(
 @gitops.command("plan-matrix")
 @plan_paths
 @click.option(
+    "--expect-matrix",
+    default="",
+    metavar="JSON",
+    help="The matrix the plans were made with: keep its jobs (and their artifacts), minus the tenants "
+    "without changes.",
+)
+@click.option(
     "--max-jobs", type=click.IntRange(1, GITHUB_MAX_JOBS), default=GITHUB_MAX_JOBS, show_default=True
 )
-def plan_matrix(plans: tuple[Path, ...], max_jobs: int) -> None:
+def plan_matrix(plans: tuple[Path, ...], expect_matrix: str, max_jobs: int) -> None:
     """A GitHub matrix of the tenants whose saved plans have changes to apply ([] for none)."""
     loaded = [(p, ops.load_plan_file(p)) for p in ops.plan_files(plans)]
-    merged = ops.merge_plans(loaded)
-    click.echo(_matrix([t.tenant for t in merged.tenants if t.has_changes], max_jobs))
+    changed = [t.tenant for t in ops.merge_plans(loaded).tenants if t.has_changes]
+    if expect_matrix.strip():
+        jobs = ops.keep_tenants(ops.parse_matrix(expect_matrix), set(changed))
+    else:
+        jobs = ops.matrix_jobs(changed, max_jobs)
+    click.echo(ops.matrix_json(jobs))
 
 
 @gitops.command("drift-fingerprint")

@@ -14,24 +14,36 @@ from reconciler.cli.common import (
     render,
     sandbox_info,
     sandbox_option,
+    shard_option,
+    target_option,
     tenant_option,
     write_private,
 )
+from reconciler.config.shard import Shard
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
+from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_json
 
 
-def _read(paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, sandbox: str | None) -> Plan:
+def _read(
+    paths: tuple[Path, ...],
+    tenants: tuple[str, ...],
+    shard: Shard | None,
+    concurrency: int,
+    sandbox: str | None,
+) -> Plan:
     """Load the tenant files, read live state, plan; the live state is not kept."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    plan, _ = run_plan(load(paths, tenants), options)
+    plan, _ = run_plan(load(paths, tenants, shard), options)
     return plan
 
 
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
+@target_option
 @format_option
 @click.option("--out", type=click.Path(path_type=Path), help="Also save the plan as JSON (for apply --plan).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
@@ -42,6 +54,8 @@ def plan(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
+    targets: tuple[Target, ...],
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -49,7 +63,7 @@ def plan(
     sandbox: str | None,
 ) -> None:
     """Show what apply would change (the default; never writes)."""
-    result = _read(paths, tenants, concurrency, sandbox)
+    result = select_targets(_read(paths, tenants, shard, concurrency, sandbox), targets)
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
@@ -60,6 +74,7 @@ def plan(
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
 @format_option
 @concurrency_option
 @sandbox_option
@@ -68,11 +83,12 @@ def drift(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
     fmt: str,
     concurrency: int,
     sandbox: str | None,
 ) -> None:
     """Report drift between the tenant files and live state; exit 2 when there is any."""
-    result = _read(paths, tenants, concurrency, sandbox)
+    result = _read(paths, tenants, shard, concurrency, sandbox)
     click.echo(render(result, fmt, drift_only=True), nl=False)
     ctx.exit(result.exit_code(changes_exit=True))

@@ -31,6 +31,7 @@ from pydantic_core import ErrorDetails
 from reconciler.config.checks import semantic_problems
 from reconciler.config.models import Tenant
 from reconciler.config.problems import dotted, validation_problems
+from reconciler.config.shard import Shard
 from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
 from reconciler.errors import ConfigErrors, InputError, Location, Problem
 from reconciler.profile import SolutionProfile, default_profile_data
@@ -269,8 +270,11 @@ class _Loader:
         )
 
 
-def load_tenants(paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] = ()) -> list[LoadedTenant]:
-    """Load and validate the tenants under ``paths``; ``only`` keeps the tenants of those names.
+def load_tenants(
+    paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] = (), shard: Shard | None = None
+) -> list[LoadedTenant]:
+    """Load and validate the tenants under ``paths``; ``only`` keeps the tenants of those names,
+    ``shard`` those of one shard (``config/shard.py``); other tenants are not even parsed.
 
     Raises ``ConfigErrors`` with every problem of every file, or ``InputError`` when a name
     in ``only`` matches no tenant.
@@ -295,6 +299,8 @@ def load_tenants(paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] =
                 raise ConfigErrors([*loader.problems, Problem(Location(""), "tenant", message)])
             raise InputError(message)
         sources = [s for s in sources if names[id(s)] in only]
+    if shard is not None:  # a file without a readable name stays, so its problem is reported
+        sources = [s for s in sources if (name := names[id(s)]) is None or shard.holds(name)]
     loaded: list[LoadedTenant] = []
     for source in sources:
         tenant = loader.tenant(source, docs.get(id(source)) or [loader.parse(f) for f in source.files])

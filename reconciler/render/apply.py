@@ -7,6 +7,7 @@ import dataclasses
 import json
 
 from reconciler.plan import ApplyResult
+from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import requests_line
 
 
@@ -14,7 +15,11 @@ def render_apply_text(result: ApplyResult) -> str:
     totals = result.totals()
     lines = [f"Apply: {totals['done']} done, {totals['failed']} failed, {totals['skipped']} skipped.", ""]
     manual_total = 0
+    shared = shared_errors((t.tenant, t.error) for t in result.tenants)
     for tenant in result.tenants:
+        manual_total += len(tenant.manual)
+        if tenant.error in shared:
+            continue
         head = f"Tenant {tenant.tenant}: "
         if tenant.error:
             lines.append(head + f"failed: {tenant.error}")
@@ -31,7 +36,7 @@ def render_apply_text(result: ApplyResult) -> str:
         if tenant.requests:
             lines.append(f"  requests: {requests_line(tenant.requests)}")
         lines.append("")
-        manual_total += len(tenant.manual)
+    lines.extend(shared_error_lines(shared))
     if manual_total:
         lines.append(f"Manual steps left ({manual_total}): only a person can do these")
         for tenant in result.tenants:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from reconciler.plan import Plan, TenantPlan
+from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import SYMBOLS, details, headline, requests_line, summary_line, tenant_status
 
 _COLOURS = {
@@ -25,10 +26,16 @@ def render_text(plan: Plan, *, colour: bool = False, drift_only: bool = False) -
         return f"\x1b[{_COLOURS[style]}m{text}\x1b[0m" if colour else text
 
     lines = [paint(summary_line(plan), "bold"), ""]
+    shared = shared_errors((t.tenant, t.error) for t in plan.tenants)
     for tenant in plan.tenants:
         if drift_only and not (tenant.has_changes or tenant.incomplete or tenant.error):
             continue
-        lines.extend(_tenant(tenant, paint, drift_only))
+        if tenant.error not in shared:
+            lines.extend(_tenant(tenant, paint, drift_only))
+    lines.extend(
+        paint(line, "unknown") if line and not line.startswith(" ") else line
+        for line in shared_error_lines(shared)
+    )
     return "\n".join(lines).rstrip() + "\n"
 
 
