@@ -31,6 +31,8 @@ from pydantic_core import ErrorDetails
 from reconciler.config.checks import semantic_problems
 from reconciler.config.models import Tenant
 from reconciler.config.problems import dotted, validation_problems
+from reconciler.config.text import excerpt
+from reconciler.config.values import value_problems
 from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
 from reconciler.errors import ConfigErrors, InputError, Location, Problem
 from reconciler.profile import SolutionProfile, default_profile_data
@@ -232,7 +234,7 @@ class _Loader:
                 Problem(
                     here,
                     "tenant",
-                    f"tenant name {name!r} does not match its folder {source.folder_name!r}; "
+                    f"tenant name {excerpt(name)} does not match its folder {excerpt(source.folder_name)}; "
                     "the name must equal the folder name",
                 )
             )
@@ -241,7 +243,7 @@ class _Loader:
                 Problem(
                     here,
                     "tenant",
-                    f"tenant {name!r} is defined twice; also at {self._names[name]}; tenant names must be unique",
+                    f"tenant {excerpt(name)} is defined twice; also at {self._names[name]}; tenant names must be unique",
                 )
             )
         else:
@@ -256,6 +258,8 @@ class _Loader:
         if defaults is not None:
             data = deep_merge(defaults.data, data)
             positions.absorb(defaults.positions)
+        data, surprises = value_problems(data, positions)
+        self.problems += surprises
         self._check_name(data.get("tenant"), source, positions.locate(("tenant",)))
         self.problems += semantic_problems(data, lambda p: positions.locate(p))
         try:
