@@ -23,7 +23,9 @@ words and positions it always had.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +34,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.config.text import excerpt
+from reconciler.config.text import excerpt, printable, shorten
 from reconciler.errors import ConfigErrors, Location, Problem
 
 if TYPE_CHECKING:  # yaml.CSafeLoader exists only when PyYAML was built with libyaml
@@ -273,7 +275,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError) -> tuple[str, Any]:
         return "this alias refers to an anchor (&name) that is not defined above it", exc.problem_mark
     if "duplicate anchor" in problem:
         return "this anchor name is defined twice", exc.problem_mark
-    detail = f"{problem} ({context})" if context else problem
+    detail = shorten(printable(f"{problem} ({context})" if context else problem), 200)
     return f"invalid YAML: {detail}; check the indentation and quoting", exc.problem_mark or exc.context_mark
 
 
@@ -366,13 +368,21 @@ def load_yaml_file(path: Path, display: str | None = None, *, allow_empty: bool 
     """Read and parse one tenant YAML file (at most ``MAX_FILE_BYTES``, UTF-8)."""
     file = display if display is not None else str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(
-                file, f"the file is {size:,} bytes; tenant files are limited to {MAX_FILE_BYTES:,} bytes"
-            )
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        # Non-blocking, and checked on the open handle: a FIFO or a device swapped in after
+        # discovery is refused, never waited on or read.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(handle, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise _fail(
+                    file, "not a regular file (a FIFO, socket or device); tenant files are plain files"
+                )
+            if status.st_size > MAX_FILE_BYTES:
+                raise _fail(
+                    file,
+                    f"the file is {status.st_size:,} bytes; tenant files are limited to {MAX_FILE_BYTES:,} bytes",
+                )
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise _fail(file, f"cannot read the file: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
