@@ -87,7 +87,8 @@ def _json_default(value: Any) -> str:
 def canonical_digest(data: Any) -> str:
     """sha256 of ``data`` as canonical JSON (sorted keys, no spaces, dates as ISO text)."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate is refused as a problem, the digest must not crash first
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _escape_problem(path: Path, root: Path) -> Problem | None:

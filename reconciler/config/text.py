@@ -14,8 +14,11 @@ from __future__ import annotations
 import re
 
 # C0 controls, DEL, C1 controls; the bidi embeddings/overrides/isolates and marks; the line and
-# paragraph separators (both break lines in some viewers); a byte order mark inside text.
-_UNSAFE_RE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+# paragraph separators (both break lines in some viewers); a byte order mark inside text; a lone
+# surrogate (a `"\ud800"` escape in YAML: no UTF-8 text can hold it).
+_UNSAFE_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 # A value that neither starts nor ends with white space (the services trim, the YAML does not).
 TRIMMED_PATTERN = r"^\S(?:[\S\s]*\S)?$"
 EXCERPT_CHARS = 40
