@@ -109,7 +109,7 @@ def apply(
         plan = make_plan(readings)
         pairs = list(zip(loaded, plan.tenants, strict=True))
     if fmt == "text":
-        click.echo(render(plan, "text"), nl=False)
+        click.echo(render(plan, "text", forced=force), nl=False)
     violations = plan.violations()
     if violations and not force:
         lines = [f"{tenant}: {v.reason}" for tenant, vs in violations.items() for v in vs]

@@ -87,15 +87,18 @@ def export(
         cred = dyn.credential
         if cred.client_secret is not None:
             credential_lines = [f"client_secret: {ref_text(cred.client_secret.ref)}"]
+            credential_ref = f"client secret {ref_text(cred.client_secret.ref)}"
         elif cred.certificate is not None:
             credential_lines = [
                 "certificate:",
                 f"  private_key: {ref_text(cred.certificate.private_key.ref)}",
                 f"  thumbprint: {cred.certificate.thumbprint}",
             ]
+            credential_ref = f"certificate key {ref_text(cred.certificate.private_key.ref)}"
         else:
             assert cred.federated_token_file is not None
             credential_lines = [f"federated_token_file: {ref_text(cred.federated_token_file.ref)}"]
+            credential_ref = f"federated token {ref_text(cred.federated_token_file.ref)}"
         authcode_text = ref_text(loaded.model.connection.rescue.authcode.ref)
         sso_text = (
             ref_text(loaded.model.integration.sso_password.ref)
@@ -112,6 +115,7 @@ def export(
             authcode_text,
             sso_text,
             profile_overrides=dict(loaded.model.profile),
+            credential_ref=credential_ref,
         )
         profile = effective_profile(loaded.model.profile)
     else:
@@ -154,6 +158,7 @@ def export(
             normalise_https_url(rescue_api_url),
             ref_text(f"env:{authcode_ref}"),
             ref_text(f"env:{sso_ref}"),
+            credential_ref=f"client secret {ref_text(f'env:{secret_ref}')}",
         )
         profile = effective_profile(None)
     target = Path(out) if out and out != "-" else root / name / "tenant.yaml"

@@ -85,6 +85,7 @@ class ExportInput:
     authcode_ref: str  # a reference as written in YAML, e.g. "{env: CONTOSO_RESCUE_AUTHCODE}"
     sso_password_ref: str
     profile_overrides: dict[str, Any] = field(default_factory=dict)
+    credential_ref: str = ""  # e.g. "client secret {env: CONTOSO_DYNAMICS_CLIENT_SECRET}"
 
 
 @dataclass
@@ -192,7 +193,7 @@ async def read_and_export(
     if notes:
         lines += ["", "# Unmanaged / noteworthy objects found at export:"]
         lines += [f"#   - {n}" for n in notes]
-    env_vars = [info.authcode_ref, info.sso_password_ref]
+    env_vars = [r for r in (info.credential_ref, info.authcode_ref, info.sso_password_ref) if r]
     return ExportResult("\n".join(lines) + "\n", env_vars, stats.as_dict())
 
 
@@ -202,7 +203,16 @@ def _header(info: ExportInput) -> list[str]:
         "#",
         f"# Exported from the live tenant by reconcile {__version__}. Review before committing.",
         "# Secrets are references: set these environment variables (never commit values):",
-        f"#   authcode {info.authcode_ref}, SSO password {info.sso_password_ref}",
+        "#   "
+        + ", ".join(
+            part
+            for part in (
+                info.credential_ref,
+                f"authcode {info.authcode_ref}",
+                f"SSO password {info.sso_password_ref}",
+            )
+            if part
+        ),
         f"tenant: {info.tenant}",
         "",
         "connection:",

@@ -24,7 +24,9 @@ _COLOURS = {
 }
 
 
-def render_text(plan: Plan, *, colour: bool = False, drift_only: bool = False) -> str:
+def render_text(plan: Plan, *, colour: bool = False, drift_only: bool = False, forced: bool = False) -> str:
+    """``forced``: the run has --force, so what the rails hold back is shown as allowed."""
+
     def paint(text: str, style: str) -> str:
         text = line_text(text)
         return f"\x1b[{_COLOURS[style]}m{text}\x1b[0m" if colour else text
@@ -33,11 +35,11 @@ def render_text(plan: Plan, *, colour: bool = False, drift_only: bool = False) -
     for tenant in plan.tenants:
         if drift_only and not (tenant.has_changes or tenant.incomplete or tenant.error):
             continue
-        lines.extend(_tenant(tenant, paint, drift_only))
+        lines.extend(_tenant(tenant, paint, drift_only, forced))
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool) -> list[str]:
+def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool, forced: bool) -> list[str]:
     status = tenant_status(tenant)
     lines = [p(f"Tenant {value_text(tenant.tenant)}: {status}", "bold")]
     if tenant.error:
@@ -62,7 +64,8 @@ def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool) 
         for note in tenant.notes:
             lines.append("  " + p(f"note: {value_text(note, PROSE_CHARS)}", "dim"))
     for violation in tenant.violations():
-        lines.append("  " + p(f"needs --force: {value_text(violation.reason, PROSE_CHARS)}", "delete"))
+        rail = "allowed by --force" if forced else "needs --force"
+        lines.append("  " + p(f"{rail}: {value_text(violation.reason, PROSE_CHARS)}", "delete"))
     if tenant.requests:
         lines.append("  " + p(f"requests: {requests_line(tenant.requests)}", "dim"))
     lines.append("")

@@ -54,6 +54,10 @@ def test_export_to_stdout_for_a_tenant_without_a_file(shared_demo: SandboxHandle
     assert run.code == 0, run.output
     data = yaml.safe_load(run.stdout)
     assert data["tenant"] == "contoso"
+    assert (
+        "#   client secret {env: CONTOSO_DYNAMICS_CLIENT_SECRET}, authcode {env: CONTOSO_RESCUE_AUTHCODE}, "
+        "SSO password {env: CONTOSO_RESCUE_SSO_PASSWORD}" in run.stdout
+    )
     assert data["connection"]["dynamics"]["credential"] == {
         "client_secret": {"env": "CONTOSO_DYNAMICS_CLIENT_SECRET"}
     }
