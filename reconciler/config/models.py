@@ -32,8 +32,8 @@ DEFAULT_RESCUE_API = "https://secure.logmeinrescue.com/API"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 # Lengths the services store (a longer value is applied in one system and refused by the other).
-# Dataverse `systemuser` columns (Microsoft Learn, SystemUser table reference; the sandbox's
-# tables.py uses the same): firstname 256, internalemailaddress 100; businessunit.name 160,
+# Dataverse `systemuser` columns (Microsoft Learn table references as the sandbox's tables.py
+# models them): firstname 256, internalemailaddress 100; businessunit.name 160,
 # role.name 100. The LogMeIn solution's own columns are not public (DESIGN §1): the limits
 # below are the sandbox's guesses. Rescue documents no limit for an SSO ID; 128 is stricter
 # than the settings column (unverified, docs/sandbox.md).

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from reconciler.config.text import printable, shorten
 
 VALUE_CHARS = 200  # a value longer than this is cut (with a marker saying how much)
-PROSE_CHARS = 500  # a sentence holding values (a manual step, an error) is cut longer
+PROSE_CHARS = 1000  # a sentence holding values (a manual step, an error reason) is cut longer
 _BACKTICKS = re.compile(r"`+")
 # Characters with no meaning to CommonMark or GitHub in the middle of a line: no `*_[]<>&|~`,
 # no `@` (mentions, emails), `#` (issue links), `:` (emoji, URLs), `$` (math), backslash.
