@@ -33,8 +33,9 @@ solution: {min_version: 2.1.0.0, unique_name: @solution@, package: @package@}
 integration:
   instance: production
   company_id: @company_id@
-  sso_password: {env: ACME_SSO}
-  org_url: https://acme.crm.dynamics.com
+  endpoint: @endpoint@
+  sso_password: {file: @sso_file@}
+  org_url: @org_url@
   office365_tenant_id: 11111111-2222-4333-8444-555555555555
 application_user:
   email: app@acme.com
@@ -52,6 +53,9 @@ technicians:
 rescue_groups:
   - path: @group@
     export: {url: @export_url@}
+profile:
+  technician_settings: {columns: {sso_id: @profile_column@}}
+  session: {key_schema_name: @key_name@}
 """
 FIELDS = re.findall(r"@([a-z_]+)@", TENANT)
 SAFE = {
@@ -67,6 +71,11 @@ SAFE = {
     "group": "Support",
     "tech_name": "Bob",
     "export_url": "https://dynamics.logmeinrescue.com/api/integration",
+    "endpoint": "https://dynamics.logmeinrescue.com/api",
+    "sso_file": "/etc/reconciler/sso",
+    "org_url": "https://acme.crm.dynamics.com",
+    "profile_column": "lmi_rescuessoid",
+    "key_name": "lmi_SessionKey",
 }
 
 
