@@ -110,7 +110,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
     except ReconcileError as exc:
-        click.echo(exc.format(), err=True)
+        from reconciler.render.escape import line_text  # here: `reconcile validate` stays quick
+
+        # A message may quote a live value (an API's error text): no raw control character reaches
+        # the terminal, line by line so the message's own line breaks stay.
+        click.echo("\n".join(line_text(line) for line in exc.format().split("\n")), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

@@ -80,3 +80,11 @@ def test_needs_force_is_not_printed_under_force() -> None:
     assert "needs --force: " in render_text(plan)
     forced = render_text(plan, forced=True)
     assert "needs --force" not in forced and "allowed by --force: " in forced
+
+
+def test_error_messages_reach_the_terminal_escaped(reconcile: Any, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"format_version": "\\u001b[31m\\u202e"}')
+    outcome = reconcile(["apply", "--plan", str(plan), str(REPO / "tenants"), "--auto-approve"])
+    assert outcome.exit_code == 1
+    assert "\x1b" not in outcome.stderr and "\u202e" not in outcome.stderr
