@@ -28,12 +28,17 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import CommentMark
+from ruamel.yaml.tokens import CommentToken
 
 from reconciler.errors import InputError
 
 # List items are matched on these keys (compared without case).
 IDENTITY = {"technicians": "user", "rescue_groups": "path"}
 EXCLUSIVE = {"rescue_email": "technician_id", "technician_id": "rescue_email"}
+# What a person chose, not what live state is: kept when written (the installed version is not
+# the lowest acceptable one).
+PERSON_ONLY = {("solution", "min_version")}
 
 
 @dataclass
@@ -49,6 +54,10 @@ def _yaml() -> YAML:
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)  # the layout of the example tenants
     yaml.width = 4096
+    # `key: null` as the export writes it (ruamel's default leaves the value empty).
+    yaml.representer.add_representer(
+        type(None), lambda rep, _: rep.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
     return yaml
 
 
@@ -106,7 +115,7 @@ class _Merger:
                     if _plain(value) == _plain(self._default(here)):
                         continue
                     index, parent = holders[0] if holders else (0, self._make_path(self.docs[0], path))
-                    parent[key] = CommentedMap()
+                    _append(parent, key, CommentedMap())
                     self.changed.add(index)
                 self.merge_top(value, here)  # a mapping may be split across files: go down
                 continue
@@ -115,7 +124,7 @@ class _Merger:
                 self._assign(index, mapping, key, value, here)
             elif _plain(value) != _plain(self._default(here)):
                 index, mapping = holders[0] if holders else (0, self._make_path(self.docs[0], path))
-                mapping[key] = value
+                _append(mapping, key, value)
                 self.changed.add(index)
 
     def _make_path(self, doc: CommentedMap, path: tuple[str, ...]) -> CommentedMap:
@@ -128,7 +137,7 @@ class _Merger:
 
     def _assign(self, index: int, mapping: CommentedMap, key: Any, value: Any, path: tuple[str, ...]) -> None:
         old = mapping[key]
-        if _plain(old) == _plain(value):
+        if _plain(old) == _plain(value) or path in PERSON_ONLY:
             return
         if isinstance(old, CommentedMap) and isinstance(value, CommentedMap):
             self._merge_map(index, old, value, path)
@@ -147,7 +156,7 @@ class _Merger:
             if key in old:
                 self._assign(index, old, key, value, (*path, str(key)))
             else:
-                old[key] = value
+                _append(old, key, value)
                 self.changed.add(index)
 
     def _merge_items(self, index: int, old: CommentedSeq, new: CommentedSeq, path: tuple[str, ...]) -> None:
@@ -169,6 +178,23 @@ class _Merger:
             key = _identity(item, ident)
             if key not in seen:
                 self.kept.append(f"{path[-1]}: {item.get(ident) if isinstance(item, Mapping) else item}")
+
+
+def _append(mapping: CommentedMap, key: Any, value: Any) -> None:
+    """Add ``key`` at the end of ``mapping``; the blank lines and comments that followed the last
+    key (they separate the mapping from what comes next) move below the new key."""
+    last = next(reversed(mapping), None) if mapping else None
+    entry = mapping.ca.items.get(last) if last is not None else None
+    token = entry[2] if entry and len(entry) > 2 else None
+    mapping[key] = value
+    block = isinstance(value, CommentedMap | CommentedSeq) and bool(value) and not value.fa.flow_style()
+    if token is None or block:  # a block value would carry the comment inside it
+        return
+    head, newline, rest = token.value.partition("\n")
+    if rest:
+        token.value = head + newline
+        # The moved part starts on a line of its own: the new key's line ends first.
+        mapping.ca.items[key] = [None, None, CommentToken("\n" + rest, CommentMark(0), None), None]
 
 
 class _Missing:

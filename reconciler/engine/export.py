@@ -287,11 +287,11 @@ def _technician(
     email = getattr(node, "email", "") if node is not None else ""
     if email and email != row.user:
         lines.append(f"    rescue_email: {email}")
-    elif row.technician_id:
+    elif not email and row.technician_id:
         lines.append(
             f"    technician_id: {json.dumps(row.technician_id)}   # no Rescue technician with this node ID found"
         )
-    else:  # an empty technician_id would not validate
+    elif not email:  # an empty technician_id would not validate
         lines.append("    # the settings row names no Rescue technician: add rescue_email or technician_id")
     live_rescue = rescue.get(row.technician_id or "")
     if row.sso_id and live_rescue is not None and live_rescue.sso_id != row.sso_id:

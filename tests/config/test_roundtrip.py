@@ -96,3 +96,13 @@ def test_nothing_changes_when_the_files_match() -> None:
 def test_a_file_that_is_not_a_mapping_is_refused() -> None:
     with pytest.raises(InputError, match="is not a mapping"):
         merge_export({Path("t.yaml"): "- a\n"}, EXPORTED)
+
+
+def test_a_key_added_at_the_end_of_a_mapping_keeps_the_blank_line_after_it() -> None:
+    path = Path("t.yaml")
+    written = "solution:\n  min_version: 2.0.3\n\napplication_user:\n  email: a@acme.com\n\ntechnicians: []\n"
+    exported = "solution:\n  min_version: 2.0.3.0\napplication_user:\n  email: a@acme.com\n  roles: []\n"
+    assert merge_export({path: written}, exported).texts[path] == (
+        "solution:\n  min_version: 2.0.3\n\n"  # a person's floor, not the installed version
+        "application_user:\n  email: a@acme.com\n  roles: []\n\ntechnicians: []\n"
+    )
