@@ -13,7 +13,8 @@ round-trip mode (comments, key order and quoting survive):
   merged the same way; an item live state does not have is kept and reported, never dropped;
 - each key is updated in the file that sets it; a new key goes to the file that holds its parent
   mapping (else the first file), and a value `_defaults.yaml` already gives is not repeated;
-- `rescue_email` and `technician_id` exclude each other: the exported one replaces the other.
+- `rescue_email` and `technician_id` exclude each other: the exported one replaces the other;
+- `solution.min_version` is a person's floor, not live state: a written one stays.
 
 Pure: file texts in, file texts out (only those that changed).
 """
