@@ -114,7 +114,7 @@ def apply(
         plan = select_targets(plan, targets)
         pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
     if fmt == "text":
-        click.echo(render(plan, "text"), nl=False)
+        click.echo(render(plan, "text", forced=force), nl=False)
     plan.raise_if_unsafe(force=force)
     if not plan.has_changes:
         result = ApplyResult(tuple(_nothing(p) for _, p in pairs))

@@ -103,12 +103,12 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def render(plan: Plan, fmt: str, *, drift_only: bool = False) -> str:
+def render(plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = False) -> str:
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
         return render_markdown(plan, title="reconcile drift" if drift_only else "reconcile plan")
-    return render_text(plan, colour=use_colour(), drift_only=drift_only)
+    return render_text(plan, colour=use_colour(), drift_only=drift_only, forced=forced)
 
 
 def write_private(path: Path, text: str) -> None:

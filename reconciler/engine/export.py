@@ -84,6 +84,7 @@ class ExportInput:
     authcode_ref: str  # a reference as written in YAML, e.g. "{env: CONTOSO_RESCUE_AUTHCODE}"
     sso_password_ref: str
     profile_overrides: dict[str, Any] = field(default_factory=dict)
+    credential_ref: str = ""  # e.g. "client secret {env: CONTOSO_DYNAMICS_CLIENT_SECRET}"
 
 
 @dataclass
@@ -190,7 +191,7 @@ async def read_and_export(
     if notes:
         lines += ["", "# Unmanaged / noteworthy objects found at export:"]
         lines += [f"#   - {n}" for n in notes]
-    env_vars = [info.authcode_ref, info.sso_password_ref]
+    env_vars = [r for r in (info.credential_ref, info.authcode_ref, info.sso_password_ref) if r]
     return ExportResult("\n".join(lines) + "\n", env_vars, stats.as_dict())
 
 
@@ -200,7 +201,16 @@ def _header(info: ExportInput) -> list[str]:
         "#",
         f"# Exported from the live tenant by reconcile {__version__}. Review before committing.",
         "# Secrets are references: set these environment variables (never commit values):",
-        f"#   authcode {info.authcode_ref}, SSO password {info.sso_password_ref}",
+        "#   "
+        + ", ".join(
+            part
+            for part in (
+                info.credential_ref,
+                f"authcode {info.authcode_ref}",
+                f"SSO password {info.sso_password_ref}",
+            )
+            if part
+        ),
         f"tenant: {info.tenant}",
         "",
         "connection:",
@@ -270,10 +280,12 @@ def _technician(
     email = getattr(node, "email", "") if node is not None else ""
     if email and email != row.user:
         lines.append(f"    rescue_email: {email}")
-    elif not email:
+    elif not email and row.technician_id:
         lines.append(
-            f"    technician_id: {json.dumps(row.technician_id or '')}   # no Rescue technician with this node ID found"
+            f"    technician_id: {json.dumps(row.technician_id)}   # no Rescue technician with this node ID found"
         )
+    elif not email:  # an empty technician_id would not validate
+        lines.append("    # the settings row names no Rescue technician: add rescue_email or technician_id")
     live_rescue = rescue.get(row.technician_id or "")
     if row.sso_id and live_rescue is not None and live_rescue.sso_id != row.sso_id:
         lines.append(
