@@ -14,6 +14,7 @@ from markdown_checks import CONTROL, assert_inert
 
 from reconciler.config import load_tenants
 from reconciler.diff import build_desired, diff_tenant
+from reconciler.diff.resolve import Directories, resolve
 from reconciler.errors import ConfigErrors
 from reconciler.plan import Plan, SafetySettings
 from reconciler.profile import effective_profile
@@ -93,7 +94,8 @@ def _plan(text: str) -> Plan | None:
                 assert len(problem.message) < 600, problem
             return None
     model = loaded.model
-    desired = build_desired(model, effective_profile(model.profile), sso_password=None, directory=None)
+    declared = build_desired(model, effective_profile(model.profile), sso_password=None)
+    desired = resolve(model, declared, Directories(rescue=None, rescue_error="not read"))
     tenant = diff_tenant(
         "acme",
         desired,

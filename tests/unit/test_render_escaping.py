@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 from markdown_checks import CONTROL, assert_inert
-from reconciler.engine.gitops.comment import comment_body
-from reconciler.engine.gitops.drift import IssueDecision, github_output, issue_body
 
+from reconciler.gitops.comment import comment_body
+from reconciler.gitops.drift import IssueDecision, github_output, issue_body
 from reconciler.plan import (
     Action,
     Create,
