@@ -1,0 +1,131 @@
+"""Session-flow health as text, markdown or JSON. Every shown value is data, never markup:
+text replaces control characters (no terminal escapes from a group name), markdown puts values
+in code spans they cannot close (and no links or HTML from values), JSON is JSON."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from reconciler.plan.health import GroupHealth, TenantHealth
+
+JSON_FORMAT_VERSION = 1
+VERDICT_WORDS = {
+    "healthy": "healthy",
+    "idle": "no sessions in the window",
+    "degraded": "some sessions do not arrive",
+    "failing": "no session arrives",
+    "not_visible": "not visible (Dynamics-only view)",
+    "unknown": "UNKNOWN (a read failed)",
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def plain(value: object) -> str:
+    """A value for a terminal: control characters shown as escapes, never interpreted."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+
+
+def code(value: object) -> str:
+    """A markdown code span the value cannot close: a fence longer than any backtick run in it."""
+    text = plain(value)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
+
+
+def cell(value: object) -> str:
+    """A code span inside a table cell: GitHub splits cells on any '|' not escaped, even in code."""
+    return code(value).replace("|", "\\|")
+
+
+def ratio(group: GroupHealth) -> str:
+    if group.sessions is None:
+        return "sessions in Rescue not visible"
+    return f"{group.delivered} of {group.sessions} sessions arrived"
+
+
+def evidence_line(group: GroupHealth) -> str | None:
+    """What the evidence says about the group's manual export step."""
+    if group.evidence == "observed_working":
+        return f"observed working (last session {group.last_delivered})"
+    if group.evidence == "confirmed_not_arriving":
+        return f"confirmed {group.confirmed}, but sessions do not arrive"
+    return None
+
+
+def _tenant_head(t: TenantHealth) -> str:
+    return f"{t.tenant}: {VERDICT_WORDS[t.verdict]} ({t.since} .. {t.until})"
+
+
+def render_health_text(tenants: Sequence[TenantHealth]) -> str:
+    lines: list[str] = []
+    for t in tenants:
+        lines.append(plain(_tenant_head(t)))
+        if t.error:
+            lines.append(f"  error: {plain(t.error)}")
+        if t.dynamics_sessions is not None and t.verdict != "unknown":
+            last = t.last_dynamics_session or "none"
+            lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")
+        for cause in t.blockers:
+            lines.append(f"  blocks every session: {plain(cause.text)}")
+        for g in t.groups:
+            lines.append(f"  group {plain(g.path)}: {VERDICT_WORDS[g.verdict]}, {ratio(g)}")
+            if g.last_delivered:
+                lines.append(f"    last delivered session: {g.last_delivered}")
+            for cause in g.causes:
+                if cause not in t.blockers:
+                    lines.append(f"    likely cause: {plain(cause.text)}")
+            if (line := evidence_line(g)) is not None:
+                lines.append(f"    manual step: {plain(line)}")
+        for note in t.notes:
+            lines.append(f"  note: {plain(note)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_health_markdown(tenants: Sequence[TenantHealth]) -> str:
+    out = ["### Session flow: do Rescue sessions reach Dynamics?", ""]
+    for t in tenants:
+        out.append(f"**{code(t.tenant)}**: {VERDICT_WORDS[t.verdict]} ({code(t.since)} to {code(t.until)})")
+        out.append("")
+        if t.error:
+            out.append(f"- :x: {code(t.error)}")
+        for cause in t.blockers:
+            out.append(f"- :x: blocks every session: {code(cause.text)}")
+        if t.groups:
+            out += [
+                "",
+                "| group | verdict | delivery | last delivered | likely cause |",
+                "|---|---|---|---|---|",
+            ]
+            for g in t.groups:
+                causes = "<br>".join(cell(c.text) for c in g.causes if c not in t.blockers)
+                if (line := evidence_line(g)) is not None:
+                    causes = "<br>".join(p for p in (causes, f"manual step: {cell(line)}") if p)
+                last = cell(g.last_delivered) if g.last_delivered else ""
+                out.append(
+                    f"| {cell(g.path)} | {VERDICT_WORDS[g.verdict]} | {ratio(g)} | {last} | {causes} |"
+                )
+        for note in t.notes:
+            out.append(f"- note: {code(note)}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def health_json(tenants: Sequence[TenantHealth]) -> dict[str, Any]:
+    def tenant(t: TenantHealth) -> dict[str, Any]:
+        data = asdict(t)
+        data["requests"] = dict(t.requests)
+        for g, raw in zip(t.groups, data["groups"], strict=True):
+            raw["ratio"] = g.ratio
+        return data
+
+    return {"format_version": JSON_FORMAT_VERSION, "tenants": [tenant(t) for t in tenants]}
+
+
+def render_health_json(tenants: Sequence[TenantHealth]) -> str:
+    return json.dumps(health_json(tenants), indent=2, sort_keys=True) + "\n"
