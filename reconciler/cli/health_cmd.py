@@ -42,8 +42,8 @@ def health(
 ) -> None:
     """Show, per tenant and technician group, whether Rescue sessions reach Dynamics, and why not.
 
-    Exit 0 when every group delivers (or had no sessions), 2 when a group loses sessions, 3 when a
-    tenant's reads failed (Unknown, never healthy).
+    Exit 0 when every group delivers (or had no sessions), 2 when a group loses sessions or a
+    prerequisite blocks every session, 3 when a tenant's reads failed (Unknown, never healthy).
     """
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
     result = run_health(load(paths, tenants), options, days=days)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-Verdict = Literal["healthy", "idle", "degraded", "failing", "not_visible", "unknown"]
+Verdict = Literal["healthy", "recovered", "idle", "degraded", "failing", "not_visible", "unknown"]
 CauseCode = Literal[
     "export_missing",
     "session_key_not_active",
@@ -24,6 +24,7 @@ CauseCode = Literal[
     "consent_missing",
     "technician_mapping",
     "partial_loss",
+    "recovered",
 ]
 Evidence = Literal["observed_working", "confirmed_not_arriving"]
 BAD_VERDICTS: frozenset[Verdict] = frozenset({"degraded", "failing"})
@@ -194,6 +195,16 @@ def _group(
                         "Admin Center only) is likely missing or wrong",
                     )
                 )
+            elif max(s.start for s in unexplained) < min(s.start for s in arrived):
+                verdict = "recovered"
+                first = _iso(min(s.start for s in arrived))
+                causes.append(
+                    Cause(
+                        "recovered",
+                        f"sessions arrive since {first}; {len(unexplained)} earlier session(s) were lost "
+                        "(a fix is not retroactive)",
+                    )
+                )
             else:
                 causes.append(
                     Cause(
@@ -220,7 +231,15 @@ def _group(
 
 
 def _worst(verdicts: Iterable[Verdict]) -> Verdict:
-    order: tuple[Verdict, ...] = ("unknown", "failing", "degraded", "not_visible", "healthy", "idle")
+    order: tuple[Verdict, ...] = (
+        "unknown",
+        "failing",
+        "degraded",
+        "not_visible",
+        "recovered",
+        "healthy",
+        "idle",
+    )
     found = set(verdicts)
     return next((v for v in order if v in found), "idle")
 
@@ -298,8 +317,9 @@ def unknown_health(tenant: str, since: dt.datetime, until: dt.datetime, error: s
 
 
 def health_exit_code(tenants: Iterable[TenantHealth]) -> int:
-    """3 when a tenant is Unknown, else 2 when a group loses sessions, else 0."""
-    verdicts = [t.verdict for t in tenants]
-    if "unknown" in verdicts:
+    """3 when a tenant is Unknown, else 2 when a group loses sessions or a prerequisite blocks
+    every session (seen even without a report), else 0."""
+    tenants = list(tenants)
+    if any(t.verdict == "unknown" for t in tenants):
         return 3
-    return 2 if any(v in BAD_VERDICTS for v in verdicts) else 0
+    return 2 if any(t.verdict in BAD_VERDICTS or t.blockers for t in tenants) else 0

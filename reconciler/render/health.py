@@ -15,6 +15,7 @@ from reconciler.plan.health import GroupHealth, TenantHealth
 JSON_FORMAT_VERSION = 1
 VERDICT_WORDS = {
     "healthy": "healthy",
+    "recovered": "sessions arrive again",
     "idle": "no sessions in the window",
     "degraded": "some sessions do not arrive",
     "failing": "no session arrives",

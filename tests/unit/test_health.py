@@ -1,0 +1,177 @@
+"""Session-flow health, pure: each cause gives its own verdict; renderers escape every value."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import replace
+
+import pytest
+
+from reconciler.errors import ProtocolError
+from reconciler.plan.health import (
+    DeclaredGroup,
+    HealthInputs,
+    ObservedSession,
+    Prerequisites,
+    TenantHealth,
+    evaluate,
+    health_exit_code,
+    unknown_health,
+)
+from reconciler.providers.rescue.reports import parse_session_report, report_date
+from reconciler.render.health import code, render_health_json, render_health_markdown, render_health_text
+
+NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+SINCE = NOW - dt.timedelta(days=7)
+GOOD = Prerequisites("Active", True, "LogMeIn Integration User", True, True, frozenset({"1", "2", "3"}))
+
+
+def _session(sid: str, tech: str, name: str, hours_ago: int) -> ObservedSession:
+    start = NOW - dt.timedelta(hours=hours_ago)
+    return ObservedSession(sid, tech, name, start, start + dt.timedelta(minutes=20))
+
+
+REPORT = (
+    _session("s1", "1", "Alice", 30),
+    _session("s2", "2", "Bob", 20),
+    _session("s3", "3", "Carol", 10),
+    _session("s4", "3", "Carol", 5),
+)
+
+
+def _inputs(**changes: object) -> HealthInputs:
+    base = HealthInputs(
+        tenant="contoso",
+        since=SINCE,
+        until=NOW,
+        declared=(DeclaredGroup("Tier 1", "2026-10-01"), DeclaredGroup("Tier 2", None)),
+        group_paths={"g1": "Tier 1", "g2": "Tier 2"},
+        technician_groups={"1": "g1", "2": "g1", "3": "g2"},
+        report=REPORT,
+        delivered={"s1": NOW - dt.timedelta(hours=29), "s2": NOW - dt.timedelta(hours=19)},
+        prerequisites=GOOD,
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _codes(health: TenantHealth, path: str) -> list[str]:
+    group = health.group(path)
+    assert group is not None
+    return [c.code for c in group.causes]
+
+
+def test_a_group_whose_sessions_never_arrive_is_failing_for_its_export_setting() -> None:
+    health = evaluate(_inputs())
+    tier1, tier2 = health.group("Tier 1"), health.group("Tier 2")
+    assert tier1 is not None and tier2 is not None
+    assert (tier1.verdict, tier1.delivered, tier1.sessions, tier1.causes) == ("healthy", 2, 2, ())
+    assert (tier2.verdict, tier2.delivered, tier2.sessions) == ("failing", 0, 2)
+    assert _codes(health, "Tier 2") == ["export_missing"]
+    assert health.verdict == "failing" and health_exit_code([health]) == 2
+    assert tier1.last_delivered == (REPORT[1].end.isoformat() if REPORT[1].end else None)
+
+
+@pytest.mark.parametrize(
+    ("prerequisites", "cause"),
+    [
+        (replace(GOOD, session_key_status="Failed"), "session_key_not_active"),
+        (replace(GOOD, application_user=False, has_role=None), "application_user_missing"),
+        (replace(GOOD, has_role=False), "role_missing"),
+        (replace(GOOD, consent=False), "consent_missing"),
+    ],
+)
+def test_a_blocking_prerequisite_is_the_cause_instead_of_the_export(
+    prerequisites: Prerequisites, cause: str
+) -> None:
+    health = evaluate(_inputs(prerequisites=prerequisites, delivered={}))
+    assert _codes(health, "Tier 1") == [cause] and _codes(health, "Tier 2") == [cause]
+    assert [c.code for c in health.blockers] == [cause]
+
+
+def test_unmapped_technicians_are_named() -> None:
+    health = evaluate(_inputs(prerequisites=replace(GOOD, mapped_technician_ids=frozenset({"1", "2"}))))
+    group = health.group("Tier 2")
+    assert group is not None and _codes(health, "Tier 2") == ["technician_mapping"]
+    assert "Carol (3)" in group.causes[0].text
+
+
+def test_a_partial_loss_is_degraded() -> None:
+    health = evaluate(_inputs(delivered={"s1": NOW, "s2": NOW, "s3": NOW}))
+    group = health.group("Tier 2")
+    assert group is not None and group.verdict == "degraded" and _codes(health, "Tier 2") == ["partial_loss"]
+
+
+def test_a_group_whose_losses_all_precede_its_first_delivery_has_recovered() -> None:
+    health = evaluate(_inputs(delivered={"s1": NOW, "s2": NOW, "s4": NOW}))
+    group = health.group("Tier 2")
+    assert group is not None and group.verdict == "recovered" and _codes(health, "Tier 2") == ["recovered"]
+    assert health_exit_code([health]) == 0
+
+
+def test_the_manual_step_learns_from_evidence() -> None:
+    working = evaluate(_inputs(delivered={"s3": NOW - dt.timedelta(hours=9)}))
+    tier2 = working.group("Tier 2")
+    assert tier2 is not None and tier2.evidence == "observed_working"  # no confirmed:, sessions arrive
+    broken = evaluate(_inputs(delivered={"s3": NOW}))
+    tier1 = broken.group("Tier 1")
+    assert tier1 is not None and tier1.evidence == "confirmed_not_arriving"  # confirmed:, nothing arrives
+    assert "observed working (last session" in render_health_text([working])
+    assert "confirmed 2026-10-01, but sessions do not arrive" in render_health_text([broken])
+
+
+def test_without_a_report_the_view_is_dynamics_only_and_says_what_it_cannot_see() -> None:
+    health = evaluate(_inputs(report=None))
+    assert health.verdict == "not_visible" and not health.rescue_visible
+    assert all(g.verdict == "not_visible" and g.sessions is None for g in health.groups)
+    assert health.dynamics_sessions == 2 and "cannot be seen" in health.notes[0]
+    assert health_exit_code([health]) == 0
+
+
+def test_an_unknown_tenant_is_never_healthy() -> None:
+    unknown = unknown_health("fabrikam", SINCE, NOW, "getReport_v2: HTTP 500")
+    assert unknown.verdict == "unknown" and health_exit_code([evaluate(_inputs()), unknown]) == 3
+    assert "UNKNOWN" in render_health_text([unknown])
+
+
+def test_values_are_data_in_every_format() -> None:
+    hostile = "Tier `2` | <img src=x> [a](http://e) \x1b[31m"
+    health = evaluate(_inputs(group_paths={"g1": "Tier 1", "g2": hostile}, declared=()))
+    markdown = render_health_markdown([health])
+    assert "`` Tier `2` \\| <img src=x> [a](http://e) \\x1b[31m ``" in markdown
+    assert "\x1b" not in render_health_text([health]) and "\\x1b[31m" in render_health_text([health])
+    assert json.loads(render_health_json([health]))["tenants"][0]["groups"][1]["path"] == hostile
+    assert code("a``b") == "``` a``b ```"
+
+
+REPORT_XML = (
+    '<report><header><field id="0">Start Time</field><field id="1">End Time</field>'
+    '<field id="2">Technician Name</field><field id="3">Technician ID</field><field id="4">Session ID</field>'
+    '</header><data><row><field id="0">2/16/2026 9:00:05 PM</field><field id="1">2/16/2026 9:20:05 PM</field>'
+    '<field id="2">Alice &amp; co</field><field id="3">41001</field><field id="4">7001</field></row></data></report>'
+)
+
+
+def test_the_xml_session_report_is_read_by_header_ids() -> None:
+    (session,) = parse_session_report(REPORT_XML)
+    assert session == ObservedSession(
+        "7001",
+        "41001",
+        "Alice & co",
+        dt.datetime(2026, 2, 16, 21, 0, 5, tzinfo=dt.UTC),
+        dt.datetime(2026, 2, 16, 21, 20, 5, tzinfo=dt.UTC),
+    )
+    assert report_date(dt.datetime(2026, 2, 6, 7, 5, 9, tzinfo=dt.UTC)) == "2/6/2026 7:05:09"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ('<!DOCTYPE r [<!ENTITY a "b">]><report/>', "DTD"),
+        ("Start Time|End Time", "not XML"),
+        ('<report><header><field id="0">Start Time</field></header></report>', "lacks Session ID"),
+    ],
+)
+def test_a_report_that_cannot_be_trusted_is_refused(payload: str, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_session_report(payload)
