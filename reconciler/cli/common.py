@@ -90,6 +90,6 @@ def plan_exit_code(plan: Plan, *, changes_exit: bool) -> int:
         return EXIT_ERROR
     if plan.incomplete:
         return EXIT_INCOMPLETE
-    if changes_exit and plan.has_changes:
+    if changes_exit and plan.has_drift:
         return EXIT_CHANGES
     return EXIT_OK

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -18,16 +21,45 @@ from reconciler.cli.common import (
     tenant_option,
     write_private,
 )
+from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
+from reconciler.plan.evidence import with_health
 from reconciler.render import render_json
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _read(paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, sandbox: str | None) -> Plan:
-    """Load the tenant files, read live state, plan; the live state is not kept."""
+
+def _read(
+    paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, sandbox: str | None, health_days: int
+) -> Plan:
+    """Load the tenant files, read live state, plan; the live state is not kept. With
+    ``health_days``, the manual export steps and findings learn from session-flow health."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    plan, _ = run_plan(load(paths, tenants), options)
+    loaded = load(paths, tenants)
+    plan, _ = run_plan(loaded, options)
+    if health_days:
+        healths = run_health(loaded, options, days=health_days)
+        plan = dataclasses.replace(
+            plan, tenants=tuple(with_health(t, h) for t, h in zip(plan.tenants, healths, strict=True))
+        )
     return plan
+
+
+def health_option(func: F) -> F:
+    func = click.option(
+        "--health-days",
+        type=click.IntRange(1, 90),
+        default=7,
+        show_default=True,
+        help="The window of --health.",
+    )(func)
+    return click.option(
+        "--health",
+        is_flag=True,
+        help="Also check whether Rescue sessions reach Dynamics: manual export steps show what is "
+        "observed, confirmed groups that lose sessions are drift.",
+    )(func)
 
 
 @click.command()
@@ -38,6 +70,7 @@ def _read(paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, s
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @concurrency_option
 @sandbox_option
+@health_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -48,9 +81,11 @@ def plan(
     detailed_exitcode: bool,
     concurrency: int,
     sandbox: str | None,
+    health: bool,
+    health_days: int,
 ) -> None:
     """Show what apply would change (the default; never writes)."""
-    result = _read(paths, tenants, concurrency, sandbox)
+    result = _read(paths, tenants, concurrency, sandbox, health_days if health else 0)
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
@@ -64,6 +99,7 @@ def plan(
 @format_option
 @concurrency_option
 @sandbox_option
+@health_option
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -72,8 +108,10 @@ def drift(
     fmt: str,
     concurrency: int,
     sandbox: str | None,
+    health: bool,
+    health_days: int,
 ) -> None:
     """Report drift between the tenant files and live state; exit 2 when there is any."""
-    result = _read(paths, tenants, concurrency, sandbox)
+    result = _read(paths, tenants, concurrency, sandbox, health_days if health else 0)
     click.echo(render(result, fmt, drift_only=True), nl=False)
     ctx.exit(plan_exit_code(result, changes_exit=True))

@@ -39,6 +39,8 @@ class TenantPlan:
     unmanaged: tuple[Unmanaged, ...] = ()
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # Drift seen in the integration's effect (`--health`): nothing apply can change, but drift.
+    findings: tuple[str, ...] = ()
     live_counts: Mapping[str, int] = field(default_factory=dict)
     requests: Mapping[str, Any] = field(default_factory=dict)  # per service: requests, retries, endpoints
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -60,6 +62,10 @@ class TenantPlan:
     @property
     def has_changes(self) -> bool:
         return bool(self.actionable)
+
+    @property
+    def has_drift(self) -> bool:
+        return self.has_changes or bool(self.findings)
 
     @property
     def incomplete(self) -> bool:
@@ -114,6 +120,10 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(t.has_changes for t in self.tenants)
+
+    @property
+    def has_drift(self) -> bool:
+        return any(t.has_drift for t in self.tenants)
 
     @property
     def incomplete(self) -> bool:

@@ -23,7 +23,7 @@ def _escape(text: str) -> str:
 
 def _tenant_section(tenant: TenantPlan) -> str:
     status = tenant_status(tenant)
-    open_attr = " open" if tenant.has_changes or tenant.error or tenant.incomplete else ""
+    open_attr = " open" if tenant.has_drift or tenant.error or tenant.incomplete else ""
     out = [f"<details{open_attr}><summary><b>{_escape(tenant.tenant)}</b>: {status}</summary>", ""]
     if tenant.error:
         out += [f"> **Error:** {_escape(tenant.error)}", ""]
@@ -53,6 +53,8 @@ def _tenant_section(tenant: TenantPlan) -> str:
         out.append("")
     for note in tenant.notes:
         out.append(f"- note: {_escape(note)}")
+    for finding in tenant.findings:
+        out.append(f"- :warning: health: {_escape(finding)}")
     for violation in tenant.violations():
         out.append(f"- :warning: needs `--force`: {_escape(violation.reason)}")
     if tenant.requests:

@@ -26,7 +26,7 @@ def render_text(plan: Plan, *, colour: bool = False, drift_only: bool = False) -
 
     lines = [paint(summary_line(plan), "bold"), ""]
     for tenant in plan.tenants:
-        if drift_only and not (tenant.has_changes or tenant.incomplete or tenant.error):
+        if drift_only and not (tenant.has_drift or tenant.incomplete or tenant.error):
             continue
         lines.extend(_tenant(tenant, paint, drift_only))
     return "\n".join(lines).rstrip() + "\n"
@@ -55,6 +55,8 @@ def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool) 
             lines.append("  " + p(f"unmanaged {item.kind} {item.key}: {item.note}", "dim"))
         for note in tenant.notes:
             lines.append("  " + p(f"note: {note}", "dim"))
+    for finding in tenant.findings:
+        lines.append("  " + p(f"! health: {finding}", "delete"))
     for violation in tenant.violations():
         lines.append("  " + p(f"needs --force: {violation.reason}", "delete"))
     if tenant.requests:

@@ -8,7 +8,11 @@ from dataclasses import replace
 
 import pytest
 
+from reconciler.diff.manual import export_step
+from reconciler.engine.gitops.drift import drift_fingerprint
 from reconciler.errors import ProtocolError
+from reconciler.plan import TenantPlan
+from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (
     DeclaredGroup,
     HealthInputs,
@@ -19,8 +23,12 @@ from reconciler.plan.health import (
     health_exit_code,
     unknown_health,
 )
+from reconciler.plan.model import Plan
+from reconciler.plan.serialize import decode_plan, encode_plan
 from reconciler.providers.rescue.reports import parse_session_report, report_date
 from reconciler.render.health import code, render_health_json, render_health_markdown, render_health_text
+from reconciler.render.markdown import render_markdown
+from reconciler.resources import ExportSettings, RescueGroup
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 SINCE = NOW - dt.timedelta(days=7)
@@ -175,3 +183,21 @@ def test_the_xml_session_report_is_read_by_header_ids() -> None:
 def test_a_report_that_cannot_be_trusted_is_refused(payload: str, message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         parse_session_report(payload)
+
+
+def test_the_plan_learns_from_health_and_keeps_it_through_json() -> None:
+    export = ExportSettings("https://dynamics.logmeinrescue.com/api/integration", False, True, "form")
+    step = export_step(RescueGroup(path="Tier 2", export=export), created=False)
+    plan = TenantPlan(tenant="contoso", desired_digest="d", changes=(step,))
+    # Tier 2 (no confirmed:) delivers; Tier 1 (confirmed) loses everything.
+    health = evaluate(_inputs(delivered={"s3": NOW - dt.timedelta(hours=9)}))
+    learned = with_health(plan, health)
+    assert learned.manual[0].reason.startswith("observed working (last session ")
+    assert learned.findings and "'Tier 1' is confirmed (2026-10-01)" in learned.findings[0]
+    assert learned.has_drift and not learned.has_changes and drift_fingerprint(learned)
+    assert drift_fingerprint(plan) == ""
+    again = decode_plan(json.loads(json.dumps(encode_plan(Plan(tenants=(learned,))))))
+    assert again.tenants[0].findings == learned.findings
+    assert ":warning: health: Rescue group 'Tier 1'" in render_markdown(again)
+    unknown = with_health(plan, unknown_health("contoso", SINCE, NOW, "boom"))
+    assert unknown.notes == ("session-flow health unknown: boom",) and not unknown.findings

@@ -57,6 +57,7 @@ def drift_fingerprint(tenant: TenantPlan) -> str:
     essences = sorted(
         (_change_essence(c) for c in tenant.actionable), key=lambda e: json.dumps(e, sort_keys=True)
     )
+    essences += [{"finding": f} for f in sorted(tenant.findings)]
     if not essences:
         return ""
     text = json.dumps(essences, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
