@@ -18,6 +18,7 @@ from reconciler.plan.model import TenantPlan
 def _observed(step: Manual, group: GroupHealth) -> Manual:
     return dataclasses.replace(
         step,
+        title=f"{step.title}: observed working (last session {group.last_delivered})",
         reason=(
             f"observed working (last session {group.last_delivered}): {group.delivered} of {group.sessions} "
             "sessions reached Dynamics; record `confirmed:` to close this step"

@@ -79,7 +79,8 @@ def render_health_text(tenants: Sequence[TenantHealth]) -> str:
                 lines.append(f"    last delivered session: {g.last_delivered}")
             for cause in g.causes:
                 if cause not in t.blockers:
-                    lines.append(f"    likely cause: {plain(cause.text)}")
+                    label = "since" if cause.code == "recovered" else "likely cause"
+                    lines.append(f"    {label}: {plain(cause.text)}")
             if (line := evidence_line(g)) is not None:
                 lines.append(f"    manual step: {plain(line)}")
         for note in t.notes:
