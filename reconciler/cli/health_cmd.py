@@ -14,6 +14,7 @@ from reconciler.cli.common import (
     sandbox_info,
     sandbox_option,
     tenant_option,
+    write_private,
 )
 from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions
@@ -28,6 +29,7 @@ from reconciler.render.health import render_health_json, render_health_markdown,
     "--days", type=click.IntRange(1, 90), default=7, show_default=True, help="The window: the last N days."
 )
 @format_option
+@click.option("--out", type=click.Path(path_type=Path), help="Also save the result as JSON.")
 @concurrency_option
 @sandbox_option
 @click.pass_context
@@ -37,6 +39,7 @@ def health(
     tenants: tuple[str, ...],
     days: int,
     fmt: str,
+    out: Path | None,
     concurrency: int,
     sandbox: str | None,
 ) -> None:
@@ -49,4 +52,6 @@ def health(
     result = run_health(load(paths, tenants), options, days=days)
     renderers = {"json": render_health_json, "markdown": render_health_markdown, "text": render_health_text}
     click.echo(renderers[fmt](result), nl=False)
+    if out is not None:
+        write_private(out, render_health_json(result))
     ctx.exit(health_exit_code(result))

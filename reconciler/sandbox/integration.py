@@ -73,39 +73,59 @@ def _posts_at_end(group: Node | None) -> bool:
     )
 
 
-def _blocker(tenant: SandboxTenant, session: RescueSession) -> str | None:
+@dataclass
+class _Readiness:
+    """What the integration finds in place, read once per batch of sessions."""
+
+    names: SolutionNames
+    blocker: str | None  # consent, application user or role: blocks every session
+    key_active: bool
+    mapped: set[str]
+    written: set[str]
+
+
+def _readiness(tenant: SandboxTenant) -> _Readiness:
     names = solution_names(tenant)
-    if not _posts_at_end(tenant.rescue.nodes.get(session.group_id)):
-        return "no_export"
-    if not any(sp.app_id.lower() == names.app_id.lower() for sp in tenant.identity.service_principals):
-        return "consent_missing"
     org = tenant.org
+    blocker = None
     users = [u for u in org.find("systemuser", "applicationid", names.app_id) if not u.get("isdisabled")]
-    if not users:
-        return "application_user_missing"
-    role_ids = set(
-        org.related_ids("systemuserroles_association", "systemuser", str(users[0]["systemuserid"]))
-    )
-    if not any(r["roleid"] in role_ids for r in org.find("role", "name", names.role)):
-        return "role_missing"
-    if not org.find(names.settings_table, names.settings_technician_column, str(session.technician_id)):
-        return "technician_unmapped"
-    if org.key_status(names.session_table, names.session_key).status != "Active":
-        return "session_key_not_active"
-    return None
+    if not any(sp.app_id.lower() == names.app_id.lower() for sp in tenant.identity.service_principals):
+        blocker = "consent_missing"
+    elif not users:
+        blocker = "application_user_missing"
+    else:
+        user_id = str(users[0]["systemuserid"])
+        role_ids = set(org.related_ids("systemuserroles_association", "systemuser", user_id))
+        if not any(r["roleid"] in role_ids for r in org.find("role", "name", names.role)):
+            blocker = "role_missing"
+    key_active = org.key_status(names.session_table, names.session_key).status == "Active"
+    mapped = {str(r.get(names.settings_technician_column)) for r in org.rows(names.settings_table)}
+    written = {str(r.get(names.session_key_column)) for r in org.rows(names.session_table)}
+    return _Readiness(names, blocker, key_active, mapped, written)
+
+
+def _deliver(tenant: SandboxTenant, session: RescueSession, ready: _Readiness) -> str:
+    if not _posts_at_end(tenant.rescue.nodes.get(session.group_id)):
+        session.delivery = "no_export"
+    elif ready.blocker is not None:
+        session.delivery = ready.blocker
+    elif str(session.technician_id) not in ready.mapped:
+        session.delivery = "technician_unmapped"
+    elif not ready.key_active:
+        session.delivery = "session_key_not_active"
+    else:
+        key = str(session.session_id)
+        if key not in ready.written:
+            tenant.org.insert(ready.names.session_table, {ready.names.session_key_column: key})
+            ready.written.add(key)
+        session.delivery = DELIVERED
+    return session.delivery
 
 
 def deliver(tenant: SandboxTenant, session: RescueSession) -> str:
     """What the session-end post does: write the LogMeIn Session row, or say why nothing arrives."""
     with tenant.org.lock:
-        blocker = _blocker(tenant, session)
-        if blocker is None:
-            names = solution_names(tenant)
-            key = str(session.session_id)
-            if not tenant.org.find(names.session_table, names.session_key_column, key):
-                tenant.org.insert(names.session_table, {names.session_key_column: key})
-    session.delivery = blocker or DELIVERED
-    return session.delivery
+        return _deliver(tenant, session, _readiness(tenant))
 
 
 def run_sessions(
@@ -123,13 +143,14 @@ def run_sessions(
         raise InputError("count >= 1, minutes > 0, every_minutes > 0, ended_minutes_ago >= 0")
     company = tenant.rescue
     done: list[RescueSession] = []
-    with company.lock:
+    with company.lock, tenant.org.lock:
+        ready = _readiness(tenant)  # nothing the integration needs changes during the batch
         now = company.now()
         for k in reversed(range(count)):
             end = now - 60 * (ended_minutes_ago + k * every_minutes)
             for technician in technicians:
                 session = company.book.add(technician, end - 60 * minutes, end)
-                deliver(tenant, session)
+                _deliver(tenant, session, ready)
                 done.append(session)
     return done
 

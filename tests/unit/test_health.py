@@ -25,7 +25,7 @@ from reconciler.plan.health import (
 )
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import decode_plan, encode_plan
-from reconciler.providers.rescue.reports import parse_session_report, report_date
+from reconciler.providers.rescue.reports import parse_report_time, parse_session_report, report_date
 from reconciler.render.health import code, render_health_json, render_health_markdown, render_health_text
 from reconciler.render.markdown import render_markdown
 from reconciler.resources import ExportSettings, RescueGroup
@@ -201,3 +201,20 @@ def test_the_plan_learns_from_health_and_keeps_it_through_json() -> None:
     assert ":warning: health: Rescue group 'Tier 1'" in render_markdown(again)
     unknown = with_health(plan, unknown_health("contoso", SINCE, NOW, "boom"))
     assert unknown.notes == ("session-flow health unknown: boom",) and not unknown.findings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2/16/2026 9:00:05 PM", dt.datetime(2026, 2, 16, 21, 0, 5, tzinfo=dt.UTC)),
+        ("2/16/2026 12:00:05 AM", dt.datetime(2026, 2, 16, 0, 0, 5, tzinfo=dt.UTC)),
+        ("2/16/2026 12:30 PM", dt.datetime(2026, 2, 16, 12, 30, tzinfo=dt.UTC)),
+        ("2/16/2026 21:00:05", dt.datetime(2026, 2, 16, 21, 0, 5, tzinfo=dt.UTC)),
+        ("", None),
+    ],
+)
+def test_report_times_are_read_in_both_clocks(text: str, expected: dt.datetime | None) -> None:
+    assert parse_report_time(text) == expected
+    if text:
+        with pytest.raises(ProtocolError, match="unreadable time"):
+            parse_report_time(text.replace("2/16", "13/40"))
