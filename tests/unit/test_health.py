@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from reconciler.diff.manual import export_step
-from reconciler.engine.gitops.drift import drift_fingerprint
+from reconciler.engine.gitops.drift import drift_fingerprint, issue_body
 from reconciler.errors import ProtocolError
 from reconciler.plan import TenantPlan
 from reconciler.plan.evidence import with_health
@@ -199,6 +199,8 @@ def test_the_plan_learns_from_health_and_keeps_it_through_json() -> None:
     again = decode_plan(json.loads(json.dumps(encode_plan(Plan(tenants=(learned,))))))
     assert again.tenants[0].findings == learned.findings
     assert ":warning: health: Rescue group 'Tier 1'" in render_markdown(again)
+    body = issue_body(again, again.tenants[0], drift_fingerprint(learned))
+    assert "**Health findings**" in body and "health: Rescue group 'Tier 1'" in body
     unknown = with_health(plan, unknown_health("contoso", SINCE, NOW, "boom"))
     assert unknown.notes == ("session-flow health unknown: boom",) and not unknown.findings
 
