@@ -4,6 +4,7 @@ set, the setting made by hand, and a report read that fails (Unknown, exit 3).""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -88,3 +89,18 @@ def test_without_a_report_sign_in_the_view_is_dynamics_only(demo_sandbox: Sandbo
     )
     assert run.code == 2, run.output  # the Failed Session Key blocks every session
     assert "Dynamics-only view" in run.stdout and "the Session Key is Failed" in run.stdout
+
+
+def test_a_refused_report_sign_in_is_unknown_and_names_the_setting(
+    demo_sandbox: SandboxHandle, tenants_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = tenants_copy / "contoso" / "tenant.yaml"
+    text = tenant.read_text("utf-8").replace(
+        "{env: CONTOSO_RESCUE_ADMIN_PASSWORD}", "{env: WRONG_ADMIN_PASSWORD}"
+    )
+    tenant.write_text(text, "utf-8")
+    monkeypatch.setenv("WRONG_ADMIN_PASSWORD", "not-the-password")
+    run = invoke("health", str(tenants_copy), "--tenant", "contoso", "--sandbox", str(demo_sandbox.state_dir))
+    assert run.code == 3, run.output
+    assert "refused the report sign-in (INVALID): check connection.rescue.reports" in run.stdout
+    assert "not-the-password" not in run.output

@@ -21,6 +21,7 @@ from reconciler.errors import ApiError, AuthError, ProtocolError, RateLimitedErr
 from reconciler.plan.health import ObservedSession
 from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.http import require_https
+from reconciler.providers.rescue.client import require_http_ok
 
 SERVICE = "rescue"
 SESSION_REPORT_AREA = "0"
@@ -122,13 +123,7 @@ class RescueReportClient(ApiClient):
         return self._payload(method, response)
 
     def _payload(self, method: str, response: httpx.Response) -> str:
-        if response.status_code != 200:
-            raise ApiError(
-                f"{method}: HTTP {response.status_code}",
-                status=response.status_code,
-                service=SERVICE,
-                tenant=self.tenant,
-            )
+        require_http_ok(method, response, self.tenant)
         status, _, payload = response.text.replace("\r\n", "\n").partition("\n")
         token = status.strip().split(" ", 1)[0].upper()
         if token == "OK":
