@@ -150,6 +150,15 @@ def blockers_of(pre: Prerequisites) -> tuple[list[Cause], list[str]]:
     return causes, unchecked
 
 
+# A session that ended this recently may still be on its way (Rescue's post, the integration's
+# write): not yet counted as lost.
+IN_FLIGHT = dt.timedelta(minutes=5)
+
+
+def _recent(session: ObservedSession, until: dt.datetime) -> bool:
+    return (session.end or session.start) > until - IN_FLIGHT
+
+
 def _mapping_cause(unmapped: Mapping[str, str]) -> Cause:
     names = ", ".join(f"{name} ({tid})" for tid, name in sorted(unmapped.items()))
     return Cause(
@@ -165,6 +174,8 @@ def _group(
     blockers: list[Cause],
     declared: DeclaredGroup | None,
 ) -> GroupHealth:
+    in_flight = [s for s in sessions if s.session_id not in inputs.delivered and _recent(s, inputs.until)]
+    sessions = [s for s in sessions if s not in in_flight]
     arrived = [s for s in sessions if s.session_id in inputs.delivered]
     last = max((s.end or inputs.delivered[s.session_id] for s in arrived), default=None)
     missing = [s for s in sessions if s.session_id not in inputs.delivered]
@@ -295,6 +306,13 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
             outside += 1
             continue
         by_group[path].append(session)
+    recent = sum(
+        1 for s in inputs.report if s.session_id not in inputs.delivered and _recent(s, inputs.until)
+    )
+    if recent:
+        notes.append(
+            f"{recent} session(s) ended in the last 5 minutes and may still be on their way: not counted"
+        )
     if outside:
         notes.append(f"{outside} session(s) of technicians outside every technician group were not counted")
     for d in inputs.declared:

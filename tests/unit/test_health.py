@@ -104,6 +104,18 @@ def test_unmapped_technicians_are_named() -> None:
     assert "Carol (3)" in group.causes[0].text
 
 
+def test_a_session_that_just_ended_is_not_yet_lost() -> None:
+    just_now = ObservedSession(
+        "s5", "3", "Carol", NOW - dt.timedelta(minutes=22), NOW - dt.timedelta(minutes=2)
+    )
+    health = evaluate(
+        _inputs(report=(*REPORT, just_now), delivered={"s1": NOW, "s2": NOW, "s3": NOW, "s4": NOW})
+    )
+    group = health.group("Tier 2")
+    assert group is not None and (group.verdict, group.sessions, group.delivered) == ("healthy", 2, 2)
+    assert "1 session(s) ended in the last 5 minutes" in health.notes[0]
+
+
 def test_a_partial_loss_is_degraded() -> None:
     health = evaluate(_inputs(delivered={"s1": NOW, "s2": NOW, "s3": NOW}))
     group = health.group("Tier 2")
