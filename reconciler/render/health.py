@@ -46,6 +46,8 @@ def cell(value: object) -> str:
 def ratio(group: GroupHealth) -> str:
     if group.sessions is None:
         return "sessions in Rescue not visible"
+    if group.sessions == 0:
+        return "no sessions"
     return f"{group.delivered} of {group.sessions} sessions arrived"
 
 
