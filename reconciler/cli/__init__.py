@@ -1,7 +1,9 @@
-"""The `reconcile` command line: parse, call the engine, render, map errors to exit codes.
+"""The `reconcile` command line: parse, call the engine, render, exit with the code decided below.
 
-Exit codes (one table, here): 0 success / no changes · 1 error · 2 changes present
-(`plan --detailed-exitcode`, `drift`) · 3 incomplete · 4 refused by a safety rail.
+Exit codes: 0 success / no changes · 1 error · 2 changes present (`plan --detailed-exitcode`,
+`drift`) · 3 incomplete · 4 refused by a safety rail. Errors carry their own (`reconciler.errors`),
+plans and apply results decide theirs (`Plan.exit_code`, `ApplyResult.exit_code`); ``main`` only
+passes them on (usage errors are bad input: 1).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.errors import EXIT_ERROR, ReconcileError
+from reconciler.errors import EXIT_ERROR, EXIT_INTERRUPTED, ReconcileError
 
 _COMMANDS = {
     "validate": ("reconciler.cli.validate_cmd", "validate"),
@@ -22,6 +24,7 @@ _COMMANDS = {
     "drift": ("reconciler.cli.plan_cmd", "drift"),
     "apply": ("reconciler.cli.apply_cmd", "apply"),
     "export": ("reconciler.cli.export_cmd", "export"),
+    "manual": ("reconciler.cli.manual_cmd", "manual"),
     "profile": ("reconciler.cli.profile_cmd", "profile"),
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),
@@ -55,7 +58,42 @@ class LazyGroup(click.Group):
             raise
         command = getattr(module, target[1])
         assert isinstance(command, click.Command)
+        _accept_verbose(command)
         return command
+
+
+def _configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("httpx", "httpcore", "msal", "urllib3", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def _more_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    """`-v` after the subcommand adds to any `-v` before it."""
+    if value:
+        before = ctx.find_root().params.get("verbose") or 0
+        _configure_logging(before + value)  # a no-op when the group already configured logging:
+        logging.getLogger().setLevel(logging.INFO if before + value == 1 else logging.DEBUG)
+
+
+def _accept_verbose(command: click.Command) -> None:
+    """Let `reconcile plan -v` mean what `reconcile -v plan` means (on every subcommand)."""
+    commands = command.commands.values() if isinstance(command, click.Group) else ()
+    for sub in commands:
+        _accept_verbose(sub)
+    if not any("-v" in p.opts for p in command.params):
+        command.params.append(
+            click.Option(
+                ["-v", "--verbose", "more_verbose"],
+                count=True,
+                expose_value=False,
+                callback=_more_verbose,
+                help="More log output on stderr (-vv for debug); also accepted before the command.",
+            )
+        )
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,10 +105,7 @@ def cli(verbose: int) -> None:
     Tenant files in tenants/ describe each tenant's desired state; `plan` shows what differs
     from the live services and `apply` makes it so. `plan` is the default and never writes.
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "msal", "urllib3", "uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    _configure_logging(verbose)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -79,7 +114,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         # Without standalone mode, click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="reconcile", standalone_mode=False)
     except ReconcileError as exc:
-        click.echo(exc.format(), err=True)
+        from reconciler.render.escape import line_text  # here: `reconcile validate` stays quick
+
+        # A message may quote a live value (an API's error text): no raw control character reaches
+        # the terminal, line by line so the message's own line breaks stay.
+        click.echo("\n".join(line_text(line) for line in exc.format().split("\n")), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -91,5 +130,5 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(EXIT_ERROR)  # usage errors are bad input: exit 1, not click's 2 (2 means "changes")
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(code if isinstance(code, int) else 0)

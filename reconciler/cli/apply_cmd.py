@@ -16,21 +16,18 @@ from reconciler.cli.common import (
     render,
     sandbox_info,
     sandbox_option,
+    shard_option,
+    target_option,
     tenant_option,
 )
 from reconciler.config import LoadedTenant
+from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
 from reconciler.engine.staleness import stale_reasons
-from reconciler.errors import (
-    EXIT_ERROR,
-    EXIT_INCOMPLETE,
-    EXIT_OK,
-    InputError,
-    StalePlanError,
-    UnsafePlanError,
-)
+from reconciler.errors import ApplyCancelled, InputError, StalePlanError
 from reconciler.plan import ApplyResult, Outcome, Plan, TenantApplyResult, TenantPlan, decode_plan
+from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_apply_json, render_apply_text
 
 
@@ -75,6 +72,8 @@ def _progress(tenant: str, outcome: Outcome) -> None:
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
+@target_option
 @click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
@@ -86,6 +85,8 @@ def apply(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
+    targets: tuple[Target, ...],
     plan_file: Path | None,
     auto_approve: bool,
     force: bool,
@@ -95,12 +96,13 @@ def apply(
 ) -> None:
     """Make live state match the tenant files."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency)
-    loaded = load(paths, tenants)
+    loaded = load(paths, tenants, shard)
     if plan_file is not None:
         saved = _saved_plan(plan_file)
-        if tenants:
+        if tenants or shard is not None:
+            chosen = {t.name for t in loaded}
             saved = Plan(
-                tuple(t for t in saved.tenants if t.tenant in tenants), saved.created_at, saved.tool_version
+                tuple(t for t in saved.tenants if t.tenant in chosen), saved.created_at, saved.tool_version
             )
         pairs = _check_saved(saved, loaded, options)
         plan = saved
@@ -108,14 +110,12 @@ def apply(
         _, readings = run_plan(loaded, options)
         plan = make_plan(readings)
         pairs = list(zip(loaded, plan.tenants, strict=True))
+    if targets:
+        plan = select_targets(plan, targets)
+        pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
     if fmt == "text":
-        click.echo(render(plan, "text"), nl=False)
-    violations = plan.violations()
-    if violations and not force:
-        lines = [f"{tenant}: {v.reason}" for tenant, vs in violations.items() for v in vs]
-        raise UnsafePlanError(
-            "refused by the safety rails (review, then re-run with --force):\n  " + "\n  ".join(lines)
-        )
+        click.echo(render(plan, "text", forced=force), nl=False)
+    plan.raise_if_unsafe(force=force)
     if not plan.has_changes:
         result = ApplyResult(tuple(_nothing(p) for _, p in pairs))
         _finish(ctx, plan, result, fmt)
@@ -125,8 +125,7 @@ def apply(
             raise InputError("apply needs confirmation: run it in a terminal, or pass --auto-approve")
         answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
         if answer.strip() != "yes":
-            click.echo("Apply cancelled; nothing was written.", err=True)
-            ctx.exit(EXIT_ERROR)
+            raise ApplyCancelled("Apply cancelled; nothing was written.")
     progress = _progress if sys.stderr.isatty() else None
     result = run_apply(pairs, options, ApplyOptions(progress=progress))
     _finish(ctx, plan, result, fmt)
@@ -138,10 +137,4 @@ def _nothing(plan: TenantPlan) -> TenantApplyResult:
 
 def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> None:
     click.echo(render_apply_json(result) if fmt == "json" else render_apply_text(result), nl=False)
-    if any(t.error for t in result.tenants) and not result.totals()["done"]:
-        ctx.exit(EXIT_ERROR)
-    if result.nothing_done:
-        ctx.exit(EXIT_ERROR)
-    if not result.complete or plan.incomplete:
-        ctx.exit(EXIT_INCOMPLETE)
-    ctx.exit(EXIT_OK)
+    ctx.exit(result.exit_code(plan))

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 import click
 
 from reconciler.config import LoadedTenant, load_tenants
+from reconciler.config.shard import Shard, parse_shard
 from reconciler.engine.connection import SandboxInfo
-from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan import Plan
+from reconciler.plan.target import Target, parse_targets
 from reconciler.render import render_json, render_markdown, render_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +27,37 @@ def paths_argument(func: F) -> F:
 def tenant_option(func: F) -> F:
     return click.option(
         "--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable)."
+    )(func)
+
+
+def _shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Shard | None:
+    return None if value is None else parse_shard(value)
+
+
+def shard_option(func: F) -> F:
+    return click.option(
+        "--shard",
+        metavar="K/N",
+        envvar="RECONCILE_SHARD",
+        callback=_shard,
+        help="Only the tenants of shard K of N (K from 0), by a hash of the tenant name: "
+        "a tenant keeps its shard when others are added.",
+    )(func)
+
+
+def _targets(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[Target, ...]:
+    return parse_targets(value)
+
+
+def target_option(func: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="KIND:KEY",
+        callback=_targets,
+        help="Only the change to this object, and the changes it depends on (repeatable); "
+        "e.g. technician:alice@contoso.com.",
     )(func)
 
 
@@ -56,8 +88,11 @@ def concurrency_option(func: F) -> F:
     )(func)
 
 
-def load(paths: Sequence[Path], tenants: Sequence[str]) -> list[LoadedTenant]:
-    return load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
+def load(paths: Sequence[Path], tenants: Sequence[str], shard: Shard | None = None) -> list[LoadedTenant]:
+    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), shard=shard)
+    if shard is not None:
+        click.echo(f"shard {shard}: {len(loaded)} tenant(s)", err=True)
+    return loaded
 
 
 def sandbox_info(location: str | None) -> SandboxInfo | None:
@@ -68,12 +103,12 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def render(plan: Plan, fmt: str, *, drift_only: bool = False) -> str:
+def render(plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = False) -> str:
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
         return render_markdown(plan, title="reconcile drift" if drift_only else "reconcile plan")
-    return render_text(plan, colour=use_colour(), drift_only=drift_only)
+    return render_text(plan, colour=use_colour(), drift_only=drift_only, forced=forced)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -83,13 +118,3 @@ def write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.chmod(path, 0o600)
-
-
-def plan_exit_code(plan: Plan, *, changes_exit: bool) -> int:
-    if plan.failed:
-        return EXIT_ERROR
-    if plan.incomplete:
-        return EXIT_INCOMPLETE
-    if changes_exit and plan.has_drift:
-        return EXIT_CHANGES
-    return EXIT_OK

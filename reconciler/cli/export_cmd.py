@@ -11,15 +11,19 @@ import click
 from pydantic import SecretStr
 
 from reconciler.cli.common import sandbox_info, sandbox_option, write_private
-from reconciler.config import load_tenants
+from reconciler.config import LoadedTenant, load_tenants
+from reconciler.config.loader import DEFAULTS_FILE
 from reconciler.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_RESCUE_API
+from reconciler.config.roundtrip import merge_export
 from reconciler.config.types import check_tenant_name, normalise_guid, normalise_https_url
+from reconciler.config.yamlpos import load_yaml_file
 from reconciler.engine.connection import GRAPH_URL, TenantConnection, connect, sandbox_connection
 from reconciler.engine.export import ExportInput, env_name, read_and_export, ref_text
 from reconciler.errors import InputError
 from reconciler.profile import effective_profile
-from reconciler.providers.dynamics.auth import ClientSecret
+from reconciler.providers.entra import ClientSecret
 from reconciler.providers.http import ClientSettings
+from reconciler.render.escape import value_text
 
 
 def _check(kind: str, value: str | None, check: Callable[[str], str]) -> str:
@@ -35,7 +39,11 @@ def _check(kind: str, value: str | None, check: Callable[[str], str]) -> str:
 @click.option("--tenant", "name", required=True, metavar="NAME", help="Tenant name (folder under tenants/).")
 @click.argument("root", required=False, type=click.Path(path_type=Path), default=Path("tenants"))
 @click.option("--out", type=str, help="Where to write (default tenants/NAME/tenant.yaml; '-' for stdout).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing tenant file (accepting drift).")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Accept drift: merge live state into the existing tenant files (keeps comments, confirmed dates, export and create blocks).",
+)
 @click.option("--org-url", help="Dynamics org URL (when there is no tenant file yet).")
 @click.option("--tenant-id", "entra_tenant", help="Entra tenant ID (when there is no tenant file yet).")
 @click.option("--client-id", help="App registration client ID (when there is no tenant file yet).")
@@ -69,6 +77,7 @@ def export(
     info = sandbox_info(sandbox)
     existing = root / name
     conn: TenantConnection
+    loaded: LoadedTenant | None = None
     authcode_ref = rescue_authcode_env or env_name(name, "RESCUE_AUTHCODE")
     sso_ref = env_name(name, "RESCUE_SSO_PASSWORD")
     if existing.is_dir() and any(existing.glob("*.y*ml")):
@@ -78,15 +87,18 @@ def export(
         cred = dyn.credential
         if cred.client_secret is not None:
             credential_lines = [f"client_secret: {ref_text(cred.client_secret.ref)}"]
+            credential_ref = f"client secret {ref_text(cred.client_secret.ref)}"
         elif cred.certificate is not None:
             credential_lines = [
                 "certificate:",
                 f"  private_key: {ref_text(cred.certificate.private_key.ref)}",
                 f"  thumbprint: {cred.certificate.thumbprint}",
             ]
+            credential_ref = f"certificate key {ref_text(cred.certificate.private_key.ref)}"
         else:
             assert cred.federated_token_file is not None
             credential_lines = [f"federated_token_file: {ref_text(cred.federated_token_file.ref)}"]
+            credential_ref = f"federated token {ref_text(cred.federated_token_file.ref)}"
         authcode_text = ref_text(loaded.model.connection.rescue.authcode.ref)
         sso_text = (
             ref_text(loaded.model.integration.sso_password.ref)
@@ -103,6 +115,7 @@ def export(
             authcode_text,
             sso_text,
             profile_overrides=dict(loaded.model.profile),
+            credential_ref=credential_ref,
         )
         profile = effective_profile(loaded.model.profile)
     else:
@@ -145,10 +158,14 @@ def export(
             normalise_https_url(rescue_api_url),
             ref_text(f"env:{authcode_ref}"),
             ref_text(f"env:{sso_ref}"),
+            credential_ref=f"client secret {ref_text(f'env:{secret_ref}')}",
         )
         profile = effective_profile(None)
     target = Path(out) if out and out != "-" else root / name / "tenant.yaml"
-    if out != "-":  # checked before anything is read, so a refusal costs no request
+    # Accepting drift: merge into the tenant's own files, keeping what only a person knows.
+    tenant_files = loaded.files if loaded is not None and overwrite and not out else ()
+    merge_into = [f for f in tenant_files if f.name != DEFAULTS_FILE]
+    if out != "-" and not merge_into:  # checked before anything is read, so a refusal costs no request
         others = sorted(
             p.name
             for p in target.parent.glob("*.y*ml")
@@ -167,5 +184,27 @@ def export(
     if out == "-":
         click.echo(result.text, nl=False)
         return
+    if merge_into:
+        defaults = next((f for f in tenant_files if f.name == DEFAULTS_FILE), None)
+        _write_merged(merge_into, defaults, result.text)
+        return
     write_private(target, result.text)
     click.echo(f"Wrote {target}. Secret references in it: {', '.join(result.env_vars)}.", err=True)
+
+
+def _write_merged(files: list[Path], defaults: Path | None, exported: str) -> None:
+    merged = merge_export(
+        {f: f.read_text("utf-8") for f in files},
+        exported,
+        defaults=load_yaml_file(defaults).data if defaults is not None else None,
+    )
+    for path, text in merged.texts.items():
+        path.write_text(text, "utf-8")
+    written = ", ".join(str(p) for p in merged.texts) or "nothing (the files already match live state)"
+    click.echo(f"Merged the live state into {written}.", err=True)
+    if merged.kept:
+        click.echo(
+            "Kept (the live state does not have them; remove them by hand if they are gone for good): "
+            + "; ".join(value_text(k) for k in merged.kept),
+            err=True,
+        )

@@ -16,28 +16,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from reconciler import gitops as ops
+from reconciler.cli.common import shard_option
 from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_tenants
-from reconciler.engine import gitops as engine
+from reconciler.config.shard import Shard, in_shard
 from reconciler.errors import InputError
 
-# GitHub refuses a matrix of more than 256 jobs.
-GITHUB_MAX_JOBS = 256
-
-
-def _matrix(tenants: Sequence[str], max_jobs: int) -> str:
-    """``{"tenant": [...]}`` for ``strategy.matrix``, or ``[]`` when there is nothing to run."""
-    if len(tenants) > max_jobs:
-        raise InputError(
-            f"{len(tenants)} tenants would need {len(tenants)} jobs, more than the {max_jobs} a GitHub "
-            "matrix allows; split the tenants over several tenants folders or repositories (docs/gitops.md)"
-        )
-    return json.dumps({"tenant": list(tenants)}) if tenants else "[]"
+GITHUB_MAX_JOBS = ops.GITHUB_MAX_JOBS
 
 
 def _write(path: Path, text: str) -> None:
@@ -55,7 +46,7 @@ def _read_text(path: Path, what: str) -> str:
         raise InputError(f"{what} {path} cannot be read: {exc.strerror or exc}") from None
 
 
-def _echo_changes(result: engine.TenantChanges, fmt: str, max_jobs: int) -> None:
+def _echo_changes(result: ops.TenantChanges, fmt: str, max_jobs: int) -> None:
     if fmt == "json":
         click.echo(
             json.dumps(
@@ -74,7 +65,7 @@ def _echo_changes(result: engine.TenantChanges, fmt: str, max_jobs: int) -> None
     if result.deleted:
         click.echo(f"deleted (not planned): {', '.join(result.deleted)}", err=True)
     if fmt == "matrix":
-        click.echo(_matrix(result.tenants, max_jobs))
+        click.echo(ops.matrix_json(ops.matrix_jobs(result.tenants, max_jobs)))
     else:
         for name in result.tenants:
             click.echo(name)
@@ -93,7 +84,7 @@ def _echo_changes(result: engine.TenantChanges, fmt: str, max_jobs: int) -> None
     multiple=True,
     metavar="GLOB",
     help="A repository path glob whose change means every tenant (adds to: "
-    + ", ".join(engine.DEFAULT_ALL_WHEN)
+    + ", ".join(ops.DEFAULT_ALL_WHEN)
     + ").",
 )
 @click.option(
@@ -104,8 +95,13 @@ def _echo_changes(result: engine.TenantChanges, fmt: str, max_jobs: int) -> None
     show_default=True,
     help="lines: one name a line; json: tenants, deleted, reasons; matrix: a GitHub matrix.",
 )
+@shard_option
 @click.option(
-    "--max-jobs", type=click.IntRange(1, GITHUB_MAX_JOBS), default=GITHUB_MAX_JOBS, show_default=True
+    "--max-jobs",
+    type=click.IntRange(1, GITHUB_MAX_JOBS),
+    default=GITHUB_MAX_JOBS,
+    show_default=True,
+    help="Beyond this many tenants, the matrix has one job per shard of tenants instead of per tenant.",
 )
 def changed_tenants(
     path: Path,
@@ -115,17 +111,24 @@ def changed_tenants(
     only: tuple[str, ...],
     all_when: tuple[str, ...],
     fmt: str,
+    shard: Shard | None,
     max_jobs: int,
 ) -> None:
     """Tenants whose files changed between --base and --head (PATH: the tenants folder).
 
     Every tenant when tenants/_defaults.yaml, a tenants/_* folder or the solution profile
     changed; tenants deleted by the change are listed apart (stderr, or "deleted" in json)
-    and never planned.
+    and never planned. With --shard, only the tenants of that shard.
     """
-    result = engine.changed_tenants(
-        path, base=base, head=head, every=every, only=only, all_when=(*engine.DEFAULT_ALL_WHEN, *all_when)
+    result = ops.changed_tenants(
+        path, base=base, head=head, every=every, only=only, all_when=(*ops.DEFAULT_ALL_WHEN, *all_when)
     )
+    if shard is not None:
+        result = replace(
+            result,
+            tenants=tuple(in_shard(result.tenants, shard)),
+            deleted=tuple(in_shard(result.deleted, shard)),
+        )
     _echo_changes(result, fmt, max_jobs)
 
 
@@ -162,10 +165,10 @@ def comment_body(
     out: Path | None,
 ) -> None:
     """Merge per-tenant plan JSON files (or folders of them) into one markdown PR comment."""
-    loaded = [(p, engine.load_plan_file(p)) for p in engine.plan_files(plans)]
-    merged = engine.merge_plans(loaded, engine.expected_tenants(expect_matrix))
+    loaded = [(p, ops.load_plan_file(p)) for p in ops.plan_files(plans)]
+    merged = ops.merge_plans(loaded, ops.expected_tenants(expect_matrix))
     before = _read_text(previous, "previous comment") if previous is not None and previous.exists() else ""
-    text = engine.comment_body(merged, title=title, run_url=run_url, previous=before)
+    text = ops.comment_body(merged, title=title, run_url=run_url, previous=before)
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -175,13 +178,24 @@ def comment_body(
 @gitops.command("plan-matrix")
 @plan_paths
 @click.option(
+    "--expect-matrix",
+    default="",
+    metavar="JSON",
+    help="The matrix the plans were made with: keep its jobs (and their artifacts), minus the tenants "
+    "without changes.",
+)
+@click.option(
     "--max-jobs", type=click.IntRange(1, GITHUB_MAX_JOBS), default=GITHUB_MAX_JOBS, show_default=True
 )
-def plan_matrix(plans: tuple[Path, ...], max_jobs: int) -> None:
+def plan_matrix(plans: tuple[Path, ...], expect_matrix: str, max_jobs: int) -> None:
     """A GitHub matrix of the tenants whose saved plans have changes to apply ([] for none)."""
-    loaded = [(p, engine.load_plan_file(p)) for p in engine.plan_files(plans)]
-    merged = engine.merge_plans(loaded)
-    click.echo(_matrix([t.tenant for t in merged.tenants if t.has_changes], max_jobs))
+    loaded = [(p, ops.load_plan_file(p)) for p in ops.plan_files(plans)]
+    changed = [t.tenant for t in ops.merge_plans(loaded).tenants if t.has_changes]
+    if expect_matrix.strip():
+        jobs = ops.keep_tenants(ops.parse_matrix(expect_matrix), set(changed))
+    else:
+        jobs = ops.matrix_jobs(changed, max_jobs)
+    click.echo(ops.matrix_json(jobs))
 
 
 @gitops.command("drift-fingerprint")
@@ -193,12 +207,12 @@ def drift_fingerprint(plan: Path, tenant: str | None) -> None:
     Prints the fingerprint (an empty line when there is no drift) for --tenant or a one-tenant
     plan, else "TENANT FINGERPRINT" lines ("-" for no drift).
     """
-    loaded = engine.load_plan_file(plan)
+    loaded = ops.load_plan_file(plan)
     if tenant is not None or len(loaded.tenants) == 1:
-        click.echo(engine.drift_fingerprint(engine.tenant_plan(loaded, tenant)))
+        click.echo(ops.drift_fingerprint(ops.tenant_plan(loaded, tenant)))
         return
     for entry in loaded.tenants:
-        click.echo(f"{entry.tenant} {engine.drift_fingerprint(entry) or '-'}")
+        click.echo(f"{entry.tenant} {ops.drift_fingerprint(entry) or '-'}")
 
 
 @gitops.command("drift-issue")
@@ -225,15 +239,15 @@ def drift_issue(plan: Path, tenant: str | None, issues_file: Path, body_out: Pat
     no issue, or the same drift as the issue records). An incomplete or failed drift run
     leaves the issue alone and exits non-zero.
     """
-    loaded = engine.load_plan_file(plan)
-    entry = engine.tenant_plan(loaded, tenant)
+    loaded = ops.load_plan_file(plan)
+    entry = ops.tenant_plan(loaded, tenant)
     try:
-        issues = engine.parse_issues(json.loads(_read_text(issues_file, "issues file") or "[]"))
+        issues = ops.parse_issues(json.loads(_read_text(issues_file, "issues file") or "[]"))
     except ValueError as exc:
         raise InputError(f"issues file {issues_file} is not JSON: {exc}") from None
-    decision = engine.decide(entry, issues)
-    _write(body_out, engine.issue_body(loaded, entry, decision.fingerprint, run_url=run_url))
-    click.echo(engine.github_output(decision), nl=False)
+    decision = ops.decide(entry, issues)
+    _write(body_out, ops.issue_body(loaded, entry, decision.fingerprint, run_url=run_url))
+    click.echo(ops.github_output(decision), nl=False)
 
 
 @gitops.command("secret-env")
@@ -258,7 +272,7 @@ def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], secrets_var: s
     Values are never printed; names missing from the secrets and the environment are errors.
     """
     loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
-    found = engine.secret_env(loaded, engine.parse_secrets_json(os.environ.get(secrets_var, "")), os.environ)
+    found = ops.secret_env(loaded, ops.parse_secrets_json(os.environ.get(secrets_var, "")), os.environ)
     try:
         with github_env.open("a", encoding="utf-8") as handle:
             handle.write(found.text)
@@ -276,7 +290,7 @@ def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], secrets_var: s
 @click.pass_context
 def validate_files(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """`reconcile validate` for the tenants the given files belong to (the pre-commit hook)."""
-    folders = engine.tenant_paths_for_files(files)
+    folders = ops.tenant_paths_for_files(files)
     if not folders:
         click.echo("no tenant files among the files given", err=True)
         return

@@ -14,29 +14,37 @@ from reconciler.cli.common import (
     format_option,
     load,
     paths_argument,
-    plan_exit_code,
     render,
     sandbox_info,
     sandbox_option,
+    shard_option,
+    target_option,
     tenant_option,
     write_private,
 )
+from reconciler.config.shard import Shard
 from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
 from reconciler.plan.evidence import with_health
+from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _read(
-    paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, sandbox: str | None, health_days: int
+    paths: tuple[Path, ...],
+    tenants: tuple[str, ...],
+    shard: Shard | None,
+    concurrency: int,
+    sandbox: str | None,
+    health_days: int = 0,
 ) -> Plan:
     """Load the tenant files, read live state, plan; the live state is not kept. With
     ``health_days``, the manual export steps and findings learn from session-flow health."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    loaded = load(paths, tenants)
+    loaded = load(paths, tenants, shard)
     plan, _ = run_plan(loaded, options)
     if health_days:
         healths = run_health(loaded, options, days=health_days)
@@ -65,6 +73,8 @@ def health_option(func: F) -> F:
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
+@target_option
 @format_option
 @click.option("--out", type=click.Path(path_type=Path), help="Also save the plan as JSON (for apply --plan).")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
@@ -76,6 +86,8 @@ def plan(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
+    targets: tuple[Target, ...],
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
@@ -85,17 +97,20 @@ def plan(
     health_days: int,
 ) -> None:
     """Show what apply would change (the default; never writes)."""
-    result = _read(paths, tenants, concurrency, sandbox, health_days if health else 0)
+    result = select_targets(
+        _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0), targets
+    )
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
         click.echo(f"Plan saved to {out}", err=True)
-    ctx.exit(plan_exit_code(result, changes_exit=detailed_exitcode))
+    ctx.exit(result.exit_code(changes_exit=detailed_exitcode))
 
 
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
 @format_option
 @concurrency_option
 @sandbox_option
@@ -105,6 +120,7 @@ def drift(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
     fmt: str,
     concurrency: int,
     sandbox: str | None,
@@ -112,6 +128,6 @@ def drift(
     health_days: int,
 ) -> None:
     """Report drift between the tenant files and live state; exit 2 when there is any."""
-    result = _read(paths, tenants, concurrency, sandbox, health_days if health else 0)
+    result = _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0)
     click.echo(render(result, fmt, drift_only=True), nl=False)
-    ctx.exit(plan_exit_code(result, changes_exit=True))
+    ctx.exit(result.exit_code(changes_exit=True))

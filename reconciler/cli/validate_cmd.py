@@ -31,6 +31,16 @@ def summary_line(tenant: LoadedTenant, *, secrets_checked: bool = False) -> str:
     return f"{tenant.name}: ok ({', '.join(parts)})"
 
 
+def _overrides(sandbox: str | None, tenant: LoadedTenant) -> dict[str, str]:
+    """The secret values a sandbox run uses for ``tenant`` (none without a sandbox)."""
+    if not sandbox:
+        return {}
+    from reconciler.engine.connection import SandboxInfo  # only here: validate stays light
+
+    entry = SandboxInfo.load(sandbox).tenant(tenant.name)
+    return {str(k): str(v) for k, v in dict(entry.get("secrets") or {}).items()}
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable).")
@@ -40,7 +50,15 @@ def summary_line(tenant: LoadedTenant, *, secrets_checked: bool = False) -> str:
     is_flag=True,
     help="Also resolve every secret reference (environment variables, files); values are never shown.",
 )
-def validate(paths: tuple[Path, ...], tenants: tuple[str, ...], resolve_secrets: bool) -> None:
+@click.option(
+    "--sandbox",
+    envvar="RECONCILE_SANDBOX",
+    metavar="DIR",
+    help="With --check-secrets: resolve the references the way a run against this sandbox does.",
+)
+def validate(
+    paths: tuple[Path, ...], tenants: tuple[str, ...], resolve_secrets: bool, sandbox: str | None
+) -> None:
     """Check tenant files (default: tenants/) without opening any network connection.
 
     Exit 0 with one line per tenant, or exit 1 listing every problem as file:line:col.
@@ -49,7 +67,9 @@ def validate(paths: tuple[Path, ...], tenants: tuple[str, ...], resolve_secrets:
     if resolve_secrets:
         problems: list[Problem] = []
         for tenant in loaded:
-            problems += check_secrets(tenant, SecretResolver(tenant.folder))
+            problems += check_secrets(
+                tenant, SecretResolver(tenant.folder, overrides=_overrides(sandbox, tenant))
+            )
         if problems:
             raise ConfigErrors(problems)
     for tenant in loaded:

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.config.models import RescueGroup, Technician
 from reconciler.config.problems import dotted
+from reconciler.config.text import excerpt
+from reconciler.config.types import normalise_org_url
 from reconciler.config.yamlpos import YamlPath
 from reconciler.errors import Location, Problem
 
@@ -58,7 +60,7 @@ def _technician_problems(techs: list[tuple[int, Technician]], locate: Locate) ->
     problems = _duplicates(
         ((t.user, (*base, i, "user"), t.user) for i, t in techs),
         locate,
-        lambda v: f"user {v!r} is listed twice; list each Dynamics user once",
+        lambda v: f"user {excerpt(v)} is listed twice; list each Dynamics user once",
     )
     # A user listed twice is one mistake: the checks below look at each user's first entry only.
     firsts: dict[str, tuple[int, Technician]] = {}
@@ -72,7 +74,7 @@ def _technician_problems(techs: list[tuple[int, Technician]], locate: Locate) ->
         ),
         locate,
         lambda v: (
-            f"technician ID {v!r} is pinned for two users; a Rescue technician maps to one Dynamics user"
+            f"technician ID {excerpt(v)} is pinned for two users; a Rescue technician maps to one Dynamics user"
         ),
     )
     problems += _duplicates(
@@ -82,12 +84,14 @@ def _technician_problems(techs: list[tuple[int, Technician]], locate: Locate) ->
             if not t.technician_id
         ),
         locate,
-        lambda v: f"two users look up the same Rescue technician email {v!r}; a technician maps to one user",
+        lambda v: (
+            f"two users look up the same Rescue technician email {excerpt(v)}; a technician maps to one user"
+        ),
     )
     problems += _duplicates(
         ((t.sso_id, (*base, i, "sso_id"), t.sso_id) for i, t in firsts.values() if t.sso_id),
         locate,
-        lambda v: f"SSO ID {v!r} is given to two users; SSO IDs identify one technician each",
+        lambda v: f"SSO ID {excerpt(v)} is given to two users; SSO IDs identify one technician each",
     )
     for i, tech in techs:
         if tech.rescue_email is not None and tech.technician_id is not None:
@@ -113,7 +117,9 @@ def _group_problems(
     problems = _duplicates(
         ((g.path.casefold(), ("rescue_groups", i, "path"), g.path) for i, g in groups),
         locate,
-        lambda v: f"group path {v!r} is listed twice (paths compare without case); list each group once",
+        lambda v: (
+            f"group path {excerpt(v)} is listed twice (paths compare without case); list each group once"
+        ),
     )
     if not all_groups_known:
         return problems  # an invalid group entry might be the one a technician refers to
@@ -125,11 +131,41 @@ def _group_problems(
                 Problem(
                     locate(path),
                     dotted(path),
-                    f"group {tech.create.group!r} is not declared in rescue_groups; declare the group "
+                    f"group {excerpt(tech.create.group)} is not declared in rescue_groups; declare the group "
                     f"(add `- path: {tech.create.group}` under rescue_groups)",
                 )
             )
     return problems
+
+
+def _org_url_problems(data: Mapping[str, Any], locate: Locate) -> list[Problem]:
+    """The configuration window must name the org the tenant connects to (or say it does not)."""
+    integration, connection = data.get("integration"), data.get("connection")
+    if not isinstance(integration, Mapping) or not isinstance(connection, Mapping):
+        return []
+    dynamics = connection.get("dynamics")
+    written = integration.get("org_url")
+    connected = dynamics.get("org_url") if isinstance(dynamics, Mapping) else None
+    if integration.get("other_org_url") is True or not (
+        isinstance(written, str) and isinstance(connected, str)
+    ):
+        return []
+    try:
+        same = normalise_org_url(written) == normalise_org_url(connected)
+    except ValueError:
+        return []  # an invalid URL is reported by the model validation
+    if same:
+        return []
+    path: YamlPath = ("integration", "org_url")
+    return [
+        Problem(
+            locate(path),
+            dotted(path),
+            f"{excerpt(written)} is not the org this tenant connects to ({excerpt(connected)} at "
+            f"{locate(('connection', 'dynamics', 'org_url'))}); the integration would post sessions to "
+            "another org. Write the same org, or set `other_org_url: true` if that is intended",
+        )
+    ]
 
 
 def semantic_problems(data: Mapping[str, Any], locate: Locate) -> list[Problem]:
@@ -138,8 +174,10 @@ def semantic_problems(data: Mapping[str, Any], locate: Locate) -> list[Problem]:
     groups = _valid_items(data, "rescue_groups", RescueGroup)
     raw_groups = data.get("rescue_groups")
     all_known = raw_groups is None or (isinstance(raw_groups, list) and len(groups) == len(raw_groups))
-    return _technician_problems(techs, locate) + _group_problems(
-        groups, techs, locate, all_groups_known=all_known
+    return (
+        _technician_problems(techs, locate)
+        + _group_problems(groups, techs, locate, all_groups_known=all_known)
+        + _org_url_problems(data, locate)
     )
 
 

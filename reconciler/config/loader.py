@@ -20,7 +20,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ from pydantic_core import ErrorDetails
 from reconciler.config.checks import semantic_problems
 from reconciler.config.models import Tenant
 from reconciler.config.problems import dotted, validation_problems
+from reconciler.config.shard import Shard
+from reconciler.config.text import excerpt
+from reconciler.config.values import value_problems
 from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
 from reconciler.errors import ConfigErrors, InputError, Location, Problem
 from reconciler.profile import SolutionProfile, default_profile_data
@@ -84,24 +88,69 @@ def _json_default(value: Any) -> str:
 def canonical_digest(data: Any) -> str:
     """sha256 of ``data`` as canonical JSON (sorted keys, no spaces, dates as ISO text)."""
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a lone surrogate is refused as a problem, the digest must not crash first
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _tenant_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix in YAML_SUFFIXES and p.is_file() and not p.name.startswith(("_", "."))
+def _escape_problem(path: Path, root: Path) -> Problem | None:
+    """Why ``path`` may not be read: a link out of ``root``, or not a regular file or folder.
+
+    Checked before anything is opened: in a GitOps plan job a pull request controls the tree, and
+    a link to a file elsewhere would make the runner read (and quote) a file of its choice.
+    """
+    try:
+        if not path.resolve().is_relative_to(root.resolve()):
+            return Problem(
+                Location(str(path)),
+                "",
+                f"is a symbolic link that leads outside {root}; tenant files and folders must stay inside "
+                "the tenants folder (copy the file in instead)",
+            )
+        mode = path.stat().st_mode
+    except (OSError, RuntimeError) as exc:  # a dangling or looping link
+        return Problem(Location(str(path)), "", f"cannot be read: {getattr(exc, 'strerror', None) or exc}")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return Problem(
+            Location(str(path)),
+            "",
+            "is not a regular file (a FIFO, socket or device); tenant files are plain files",
+        )
+    return None
+
+
+def _safe(paths: Iterable[Path], root: Path, problems: list[Problem]) -> list[Path]:
+    """``paths`` that may be read; a problem for each that may not."""
+    kept = []
+    for path in paths:
+        problem = _escape_problem(path, root)
+        if problem is None:
+            kept.append(path)
+        else:
+            problems.append(problem)
+    return kept
+
+
+def _tenant_files(folder: Path, root: Path, problems: list[Problem]) -> list[Path]:
+    named = sorted(
+        p for p in folder.iterdir() if p.suffix in YAML_SUFFIXES and not p.name.startswith(("_", "."))
     )
+    return [p for p in _safe(named, root, problems) if p.is_file()]
 
 
-def _existing(path: Path) -> Path | None:
-    return path if path.is_file() else None
+def _existing(path: Path, root: Path, problems: list[Problem]) -> Path | None:
+    if not (path.is_file() or path.is_symlink() or path.exists()):
+        return None
+    return path if _safe([path], root, problems) and path.is_file() else None
 
 
 def _discover(paths: Sequence[Path], problems: list[Problem]) -> list[_Source]:
     sources: list[_Source] = []
     for path in paths:
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            refused = _escape_problem(path, path.parent)  # a named file is judged against its folder
+            if refused is not None:
+                problems.append(refused)
+                continue
         if path.is_file():
             if path.name.startswith(("_", ".")) or path.suffix not in YAML_SUFFIXES:
                 problems.append(
@@ -114,15 +163,17 @@ def _discover(paths: Sequence[Path], problems: list[Problem]) -> list[_Source]:
             else:
                 sources.append(_Source(path.parent, [path], None, None))
         elif path.is_dir():
-            own = _tenant_files(path)
+            own = _tenant_files(path, path.parent, problems)
             if own:  # one tenant folder
                 name = path.resolve().name
-                sources.append(_Source(path, own, _existing(path.parent / DEFAULTS_FILE), name))
+                defaults = _existing(path.parent / DEFAULTS_FILE, path.parent, problems)
+                sources.append(_Source(path, own, defaults, name))
                 continue
-            defaults = _existing(path / DEFAULTS_FILE)
+            defaults = _existing(path / DEFAULTS_FILE, path, problems)
             found, before = 0, len(problems)
-            for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
-                files = _tenant_files(sub)
+            subs = sorted(p for p in path.iterdir() if not p.name.startswith(("_", ".")) and p.is_dir())
+            for sub in _safe(subs, path, problems):
+                files = _tenant_files(sub, path, problems)
                 if not files:
                     problems.append(
                         Problem(
@@ -232,7 +283,7 @@ class _Loader:
                 Problem(
                     here,
                     "tenant",
-                    f"tenant name {name!r} does not match its folder {source.folder_name!r}; "
+                    f"tenant name {excerpt(name)} does not match its folder {excerpt(source.folder_name)}; "
                     "the name must equal the folder name",
                 )
             )
@@ -241,7 +292,7 @@ class _Loader:
                 Problem(
                     here,
                     "tenant",
-                    f"tenant {name!r} is defined twice; also at {self._names[name]}; tenant names must be unique",
+                    f"tenant {excerpt(name)} is defined twice; also at {self._names[name]}; tenant names must be unique",
                 )
             )
         else:
@@ -256,6 +307,8 @@ class _Loader:
         if defaults is not None:
             data = deep_merge(defaults.data, data)
             positions.absorb(defaults.positions)
+        data, surprises = value_problems(data, positions)
+        self.problems += surprises
         self._check_name(data.get("tenant"), source, positions.locate(("tenant",)))
         self.problems += semantic_problems(data, lambda p: positions.locate(p))
         try:
@@ -269,8 +322,11 @@ class _Loader:
         )
 
 
-def load_tenants(paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] = ()) -> list[LoadedTenant]:
-    """Load and validate the tenants under ``paths``; ``only`` keeps the tenants of those names.
+def load_tenants(
+    paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] = (), shard: Shard | None = None
+) -> list[LoadedTenant]:
+    """Load and validate the tenants under ``paths``; ``only`` keeps the tenants of those names,
+    ``shard`` those of one shard (``config/shard.py``); other tenants are not even parsed.
 
     Raises ``ConfigErrors`` with every problem of every file, or ``InputError`` when a name
     in ``only`` matches no tenant.
@@ -295,6 +351,8 @@ def load_tenants(paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] =
                 raise ConfigErrors([*loader.problems, Problem(Location(""), "tenant", message)])
             raise InputError(message)
         sources = [s for s in sources if names[id(s)] in only]
+    if shard is not None:  # a file without a readable name stays, so its problem is reported
+        sources = [s for s in sources if (name := names[id(s)]) is None or shard.holds(name)]
     loaded: list[LoadedTenant] = []
     for source in sources:
         tenant = loader.tenant(source, docs.get(id(source)) or [loader.parse(f) for f in source.files])

@@ -7,15 +7,17 @@ README's tenant file reference. Unknown keys are errors (`extra="forbid"`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reconciler.config.text import TRIMMED_PATTERN, excerpt
 from reconciler.config.types import (
     Digits,
     GroupPath,
     Guid,
     HttpsUrl,
+    OrgUrl,
     SecretRef,
     TenantName,
     Thumbprint,
@@ -28,6 +30,20 @@ DEFAULT_APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"
 DEFAULT_ROLE = "LogMeIn Integration User"
 DEFAULT_RESCUE_API = "https://secure.logmeinrescue.com/API"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+# Lengths the services store (a longer value is applied in one system and refused by the other).
+# Dataverse `systemuser` columns (Microsoft Learn table references as the sandbox's tables.py
+# models them): firstname 256, internalemailaddress 100; businessunit.name 160,
+# role.name 100. The LogMeIn solution's own columns are not public (DESIGN §1): the limits
+# below are the sandbox's guesses. Rescue documents no limit for an SSO ID; 128 is stricter
+# than the settings column (unverified, docs/sandbox.md).
+MAX_NAME = 256
+MAX_BUSINESS_UNIT = 160
+MAX_ROLE = 100
+MAX_SSO_ID = 128
+MAX_TECHNICIAN_NAME = 128
+MAX_PATH = 1024
+MAX_SOLUTION_NAME = 65
 
 
 class _Model(BaseModel):
@@ -79,7 +95,7 @@ class Credential(_Model):
 class DynamicsConnection(_Model):
     """Where the Dynamics 365 org is and how to sign in to it."""
 
-    org_url: HttpsUrl = Field(description="The org URL, e.g. https://contoso.crm.dynamics.com (https only).")
+    org_url: OrgUrl = Field(description="The org URL, e.g. https://contoso.crm.dynamics.com (https only).")
     tenant_id: Guid = Field(description="Entra ID (Azure AD) tenant ID of the org.")
     client_id: Guid = Field(
         description="Application (client) ID of the app registration the reconciler uses."
@@ -124,11 +140,14 @@ class Solution(_Model):
     """The LogMeIn Rescue solution installed in Dynamics."""
 
     unique_name: str | None = Field(
-        default=None, description="Unique name of the solution; defaults to the solution profile's."
+        default=None,
+        max_length=MAX_SOLUTION_NAME,
+        description="Unique name of the solution; defaults to the solution profile's.",
     )
     min_version: Version = Field(description="Lowest acceptable installed version, a.b[.c[.d]].")
     package: str | None = Field(
         default=None,
+        max_length=MAX_PATH,
         description=(
             "Path (relative to the tenant folder) of the managed solution zip to import when the solution is "
             "missing or older. Without it, a missing or old solution is a manual step."
@@ -162,7 +181,19 @@ class Integration(_Model):
     endpoint: HttpsUrl | None = Field(default=None, description="Endpoint override; defaults per instance.")
     company_id: Digits = Field(description="Rescue company ID (digits).")
     sso_password: SecretRef = Field(description="Rescue company SSO password (secret reference).")
-    org_url: HttpsUrl = Field(description="Dynamics org URL as entered in the configuration window.")
+    org_url: OrgUrl = Field(
+        description=(
+            "Dynamics org URL as entered in the configuration window; must be the org the tenant connects "
+            "to (connection.dynamics.org_url) unless `other_org_url` is true."
+        )
+    )
+    other_org_url: bool = Field(
+        default=False,
+        description=(
+            "Set to true only when `org_url` deliberately names another org than the one the tenant "
+            "connects to; otherwise a different org is an error."
+        ),
+    )
     office365_tenant_id: Guid = Field(description="Office 365 tenant ID.")
     options: IntegrationOptions = Field(default_factory=IntegrationOptions, description="The four options.")
 
@@ -171,13 +202,18 @@ class ApplicationUser(_Model):
     """The non-interactive application user the integration signs in as."""
 
     app_id: Guid = Field(default=DEFAULT_APP_ID, description="Application ID of the LogMeIn integration app.")
-    first_name: str = Field(default="LogMeIn", description="First name.")
-    last_name: str = Field(default="Integration", description="Last name.")
-    email: Upn = Field(description="Primary email (internalemailaddress).")
+    first_name: str = Field(default="LogMeIn", min_length=1, max_length=MAX_NAME, description="First name.")
+    last_name: str = Field(default="Integration", min_length=1, max_length=MAX_NAME, description="Last name.")
+    email: Upn = Field(max_length=100, description="Primary email (internalemailaddress, 100 characters).")
     business_unit: str | None = Field(
-        default=None, description="Business unit name; default the root business unit."
+        default=None,
+        min_length=1,
+        max_length=MAX_BUSINESS_UNIT,
+        description="Business unit name; default the root business unit.",
     )
-    roles: list[str] = Field(default_factory=lambda: [DEFAULT_ROLE], description="Security role names.")
+    roles: list[Annotated[str, Field(min_length=1, max_length=MAX_ROLE)]] = Field(
+        default_factory=lambda: [DEFAULT_ROLE], description="Security role names."
+    )
 
     @field_validator("roles")
     @classmethod
@@ -185,7 +221,7 @@ class ApplicationUser(_Model):
         seen: set[str] = set()
         for role in roles:
             if role.casefold() in seen:
-                raise ValueError(f"role {role!r} is listed twice")
+                raise ValueError(f"role {excerpt(role)} is listed twice")
             seen.add(role.casefold())
         return roles
 
@@ -203,7 +239,9 @@ class RescueTechnicianCreate(_Model):
     """Create the Rescue technician when it does not exist."""
 
     group: GroupPath = Field(description="Technician group path to create it in.")
-    name: str = Field(description="Display name of the technician.")
+    name: str = Field(
+        min_length=1, max_length=MAX_TECHNICIAN_NAME, description="Display name of the technician."
+    )
 
 
 class Technician(_Model):
@@ -217,7 +255,14 @@ class Technician(_Model):
         default=None, description="Pin the Rescue technician node ID instead of looking it up by email."
     )
     sso_id: str | None = Field(
-        default=None, min_length=1, description="SSO ID; kept equal in the settings row and in Rescue."
+        default=None,
+        min_length=1,
+        max_length=MAX_SSO_ID,
+        pattern=TRIMMED_PATTERN,
+        description=(
+            "SSO ID; kept equal in the settings row and in Rescue. Printable text without leading or "
+            f"trailing spaces, at most {MAX_SSO_ID} characters."
+        ),
     )
     create: RescueTechnicianCreate | None = Field(
         default=None, description="Create the Rescue technician in this group when it does not exist."

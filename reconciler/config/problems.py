@@ -18,6 +18,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from reconciler.config.text import TRIMMED_PATTERN, excerpt
 from reconciler.config.yamlpos import SourceMap, YamlPath
 from reconciler.errors import Problem
 
@@ -40,8 +41,7 @@ def describe(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     if isinstance(value, str):
-        text = value if len(value) <= 60 else value[:57] + "..."
-        return repr(text)
+        return excerpt(value)
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, dt.date):
@@ -68,8 +68,8 @@ def _is_model(annotation: Any) -> bool:
     return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
-def model_at(root: type[BaseModel], path: YamlPath) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``path`` (None when it is not a model)."""
+def annotation_at(root: type[BaseModel], path: YamlPath) -> Any:
+    """The type annotation that validates the value at ``path`` (None when no field is there)."""
     current: Any = root
     for part in path:
         current = _unwrap(current)
@@ -77,14 +77,25 @@ def model_at(root: type[BaseModel], path: YamlPath) -> type[BaseModel] | None:
             field = current.model_fields.get(part)
             if field is None:
                 return None
-            current = field.annotation
+            # Pydantic moves a field's own Annotated metadata into `field.metadata`: put it back.
+            current = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
         elif get_origin(current) is list and isinstance(part, int):
             current = get_args(current)[0]
         elif get_origin(current) is dict:
             current = get_args(current)[1]
         else:
             return None
-    current = _unwrap(current)
+    return current
+
+
+def unwrap(annotation: Any) -> Any:
+    """``annotation`` without Annotated / Optional (a union prefers its model or container member)."""
+    return _unwrap(annotation)
+
+
+def model_at(root: type[BaseModel], path: YamlPath) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``path`` (None when it is not a model)."""
+    current = _unwrap(annotation_at(root, path))
     return current if _is_model(current) else None
 
 
@@ -92,13 +103,13 @@ def _unknown_key(root: type[BaseModel], loc: YamlPath) -> str:
     key = str(loc[-1])
     parent = model_at(root, loc[:-1])
     if parent is None:
-        return f"unknown key {key!r}"
+        return f"unknown key {excerpt(key)}"
     names = list(parent.model_fields)
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
     if close:
-        return f"unknown key {key!r}; did you mean {close[0]!r}?"
+        return f"unknown key {excerpt(key)}; did you mean {excerpt(close[0])}?"
     listed = ", ".join(names[:_MAX_LISTED]) + (", ..." if len(names) > _MAX_LISTED else "")
-    return f"unknown key {key!r}; expected one of: {listed}"
+    return f"unknown key {excerpt(key)}; expected one of: {listed}"
 
 
 def _expected(err: ErrorDetails) -> str:
@@ -129,6 +140,14 @@ def _expected(err: ErrorDetails) -> str:
         return f"expected a date YYYY-MM-DD, got {got}"
     if kind == "string_too_short":
         return "must not be empty"
+    if kind == "string_pattern_mismatch":
+        if err.get("ctx", {}).get("pattern") == TRIMMED_PATTERN:
+            return f"the value {got} starts or ends with white space; remove it"
+        return f"the value {got} does not have the expected form ({err.get('ctx', {}).get('pattern')})"
+    if kind == "string_too_long":
+        limit = err.get("ctx", {}).get("max_length")
+        size = len(value) if isinstance(value, str) else 0
+        return f"is {size:,} characters long; at most {limit} are allowed (what the service stores)"
     if msg.startswith("Input should be "):
         rest = msg[len("Input should be ") :]
         article = "" if rest.startswith(("a ", "an ", "'")) else "a value "
@@ -156,11 +175,11 @@ def validation_problems(
             problems.append(Problem(positions.locate(full, key=True), dotted(full), _unknown_key(root, loc)))
         elif kind == "missing" and loc:
             where = positions.locate(full[:-1], key=True)
-            problems.append(Problem(where, dotted(full), f"missing required key {str(loc[-1])!r}"))
+            problems.append(Problem(where, dotted(full), f"missing required key {excerpt(str(loc[-1]))}"))
         else:
             where = positions.locate(full, key=_structured(err.get("input")))
             problems.append(Problem(where, dotted(full), _expected(err)))
     return problems
 
 
-__all__ = ["describe", "dotted", "model_at", "validation_problems"]
+__all__ = ["annotation_at", "describe", "dotted", "model_at", "unwrap", "validation_problems"]

@@ -28,7 +28,12 @@ SCHEMA_ID = "urn:rescue-dynamics-reconciler:tenant.schema.json"
 # (type alias, human name, JSON Schema keywords added to its string schema)
 _KINDS: tuple[tuple[Any, str, dict[str, Any]], ...] = (
     (t.Guid, "GUID", {"pattern": t._GUID_RE.pattern}),
-    (t.HttpsUrl, "https URL", {"pattern": "^[hH][tT][tT][pP][sS]://[^/?#\\s]+", "format": "uri"}),
+    (
+        t.HttpsUrl,
+        "https URL",
+        {"pattern": "^[hH][tT][tT][pP][sS]://[^/?#@\\s]+(/[^?#\\s]*)?$", "format": "uri"},
+    ),
+    (t.OrgUrl, "org URL", {"pattern": "^[hH][tT][tT][pP][sS]://[^/?#@\\s]+/?$", "format": "uri"}),
     (t.Version, "version a.b[.c[.d]]", {"pattern": t._VERSION_RE.pattern}),
     (t.Digits, "digits", {"type": ["string", "integer"], "pattern": t._DIGITS_RE.pattern, "minimum": 0}),
     (t.Upn, "email / UPN", {"pattern": t._UPN_RE.pattern, "format": "email"}),

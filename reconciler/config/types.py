@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from reconciler.config.text import excerpt
+
 _GUID_RE = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+){0,2}$")
 _UPN_RE = re.compile(
@@ -21,31 +23,65 @@ _UPN_RE = re.compile(
 _THUMBPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
 _DIGITS_RE = re.compile(r"^\d{1,18}$")
 _TENANT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_HOST_RE = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+# Rescue documents no limit for a group name; a stricter cap than any real name (unverified).
+MAX_GROUP_NAME = 128
 
 
 def normalise_guid(value: str) -> str:
     if not isinstance(value, str) or not _GUID_RE.match(value.strip()):
-        raise ValueError(f"{value!r} is not a GUID; expected the form 1e2716f5-fee6-4370-a121-baea6d360668")
+        raise ValueError(
+            f"{excerpt(value)} is not a GUID; expected the form 1e2716f5-fee6-4370-a121-baea6d360668"
+        )
     return str(uuid.UUID(value.strip().strip("{}")))
 
 
 def normalise_https_url(value: str) -> str:
+    """An https URL without user info, query or fragment; host lower-case, no trailing slash."""
     text = value.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port  # an out-of-range or non-numeric port raises here
+    except ValueError:
+        raise ValueError(f"{excerpt(text)} is not a valid URL") from None
     if parts.scheme.lower() == "http":
-        raise ValueError(f"{text!r} uses http://; only https:// URLs are allowed (TLS is always on)")
-    if parts.scheme.lower() != "https" or not parts.netloc:
-        raise ValueError(f"{text!r} is not an https URL; expected e.g. https://contoso.crm.dynamics.com")
-    host = parts.netloc.lower()
+        raise ValueError(f"{excerpt(text)} uses http://; only https:// URLs are allowed (TLS is always on)")
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise ValueError(
+            f"{excerpt(text)} is not an https URL; expected e.g. https://contoso.crm.dynamics.com"
+        )
+    if "@" in parts.netloc:
+        # `https://contoso.crm.dynamics.com@evil.example.com` reads as contoso but goes to evil.
+        raise ValueError(
+            f"{excerpt(text)} has user info (a name before '@'); write only https://host[:port]/path"
+        )
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        raise ValueError(f"{excerpt(text)} must not have a query string or fragment")
+    if not _HOST_RE.match(parts.hostname):
+        raise ValueError(f"{excerpt(text)} has an invalid host name; expected e.g. contoso.crm.dynamics.com")
+    host = parts.hostname.lower() + (f":{port}" if port is not None else "")
     path = parts.path.rstrip("/")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{text!r} must not have a query string or fragment")
     return f"https://{host}{path}"
+
+
+def normalise_org_url(value: str) -> str:
+    """A Dynamics org URL: an https URL of the org itself, with no path."""
+    url = normalise_https_url(value)
+    if urlsplit(url).path:
+        raise ValueError(
+            f"{excerpt(value)} has a path; an org URL is only https://<org host>, "
+            "e.g. https://contoso.crm.dynamics.com"
+        )
+    return url
 
 
 def check_version(value: str) -> str:
     if not isinstance(value, str) or not _VERSION_RE.match(value):
-        raise ValueError(f"{value!r} is not a version; expected numbers a.b, a.b.c or a.b.c.d (e.g. 2.1.0.0)")
+        raise ValueError(
+            f"{excerpt(value)} is not a version; expected numbers a.b, a.b.c or a.b.c.d (e.g. 2.1.0.0)"
+        )
     return value
 
 
@@ -63,14 +99,14 @@ def _digits(value: Any) -> str:
     if isinstance(value, int):
         value = str(value)
     if not isinstance(value, str) or not _DIGITS_RE.match(value.strip()):
-        raise ValueError(f'{value!r} is not numeric; expected digits only, e.g. "1234567"')
+        raise ValueError(f'{excerpt(value)} is not numeric; expected digits only, e.g. "1234567"')
     return value.strip()
 
 
 def normalise_upn(value: str) -> str:
     text = value.strip()
     if not _UPN_RE.match(text):
-        raise ValueError(f"{text!r} is not an email address / UPN; expected e.g. alice@contoso.com")
+        raise ValueError(f"{excerpt(text)} is not an email address / UPN; expected e.g. alice@contoso.com")
     return text.lower()
 
 
@@ -83,7 +119,7 @@ def check_thumbprint(value: str) -> str:
 def check_tenant_name(value: str) -> str:
     if not _TENANT_NAME_RE.match(value):
         raise ValueError(
-            f"{value!r} is not a valid tenant name; use lower-case letters, digits, '-' and '_' "
+            f"{excerpt(value)} is not a valid tenant name; use lower-case letters, digits, '-' and '_' "
             "(it names a folder)"
         )
     return value
@@ -93,13 +129,21 @@ def normalise_group_path(value: str) -> str:
     parts = [p.strip() for p in value.strip().strip("/").split("/")]
     if not value.strip() or any(not p for p in parts):
         raise ValueError(
-            f"{value!r} is not a group path; expected names separated by '/', e.g. Support/Tier 1"
+            f"{excerpt(value)} is not a group path; expected names separated by '/', e.g. Support/Tier 1"
         )
+    if any(p in (".", "..") for p in parts):
+        raise ValueError(
+            f"{excerpt(value)} has a '.' or '..' segment; a group path names each group, e.g. Support/Tier 1"
+        )
+    long = next((p for p in parts if len(p) > MAX_GROUP_NAME), None)
+    if long is not None:
+        raise ValueError(f"the group name {excerpt(long)} is longer than {MAX_GROUP_NAME} characters")
     return "/".join(parts)
 
 
 Guid = Annotated[str, AfterValidator(normalise_guid)]
 HttpsUrl = Annotated[str, AfterValidator(normalise_https_url)]
+OrgUrl = Annotated[str, AfterValidator(normalise_org_url)]
 Version = Annotated[str, BeforeValidator(lambda v: check_version(v) if isinstance(v, str) else v), Field()]
 Digits = Annotated[str, BeforeValidator(_digits)]
 Upn = Annotated[str, AfterValidator(normalise_upn)]
@@ -138,7 +182,7 @@ class SecretRef(BaseModel):
         if (self.env is None) == (self.file is None):
             raise ValueError("a secret reference needs exactly one of `env` or `file`")
         if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
-            raise ValueError(f"{self.env!r} is not an environment variable name")
+            raise ValueError(f"{excerpt(self.env)} is not an environment variable name")
         if self.file is not None and not self.file.strip():
             raise ValueError("`file` must be a path")
         return self

@@ -23,7 +23,9 @@ words and positions it always had.
 from __future__ import annotations
 
 import logging
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +34,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.config.text import excerpt, printable, shorten
 from reconciler.errors import ConfigErrors, Location, Problem
 
 if TYPE_CHECKING:  # yaml.CSafeLoader exists only when PyYAML was built with libyaml
@@ -77,6 +80,9 @@ class SourceMap:
     fallback: Location
     keys: dict[YamlPath, Location] = field(default_factory=dict)
     values: dict[YamlPath, Location] = field(default_factory=dict)
+    # The source text of each unquoted value YAML read as something other than text (a number,
+    # a bool, a date): `0123` was read as 83, and only the text says what was written.
+    plain: dict[YamlPath, str] = field(default_factory=dict)
 
     def locate(self, path: YamlPath, *, key: bool = False) -> Location:
         """The position of ``path`` (its key when ``key``), else of its nearest known ancestor."""
@@ -95,6 +101,8 @@ class SourceMap:
             self.keys.setdefault(path, loc)
         for path, loc in other.values.items():
             self.values.setdefault(path, loc)
+        for path, text in other.plain.items():
+            self.plain.setdefault(path, text)
 
 
 @dataclass(frozen=True)
@@ -158,7 +166,10 @@ class _Converter:
         self._seen.add(ident)
         self.positions.values.setdefault(path, _loc(self.file, node.start_mark))
         if isinstance(node, ScalarNode):
-            return self._scalar(node)
+            value = self._scalar(node)
+            if not node.style and value is not None and not isinstance(value, str):
+                self.positions.plain.setdefault(path, node.value)
+            return value
         self._active.add(ident)
         try:
             if isinstance(node, SequenceNode):
@@ -174,7 +185,7 @@ class _Converter:
     def _check_tag(self, node: Node, expected: str) -> None:
         if node.tag != expected:
             self._problem(
-                node, f"unsupported tag {node.tag!r}; tenant files use plain YAML mappings and lists"
+                node, f"unsupported tag {excerpt(node.tag)}; tenant files use plain YAML mappings and lists"
             )
 
     def _problem(self, node: Node, message: str, path: YamlPath = ()) -> None:
@@ -189,7 +200,7 @@ class _Converter:
         except yaml.MarkedYAMLError as exc:
             problem = exc.problem or str(exc)
             if "constructor for the tag" in problem:
-                problem = f"unsupported tag {node.tag!r}; tenant files use plain YAML values"
+                problem = f"unsupported tag {excerpt(node.tag)}; tenant files use plain YAML values"
             self._problem(node, f"cannot read this value: {problem}")
             return None
         except ValueError as exc:  # e.g. a date that does not exist (2024-13-45)
@@ -219,7 +230,7 @@ class _Converter:
                 first = first_seen[key]
                 self._problem(
                     key_node,
-                    f"duplicate key {key!r}: it is already defined at line {first.start_mark.line + 1}; "
+                    f"duplicate key {excerpt(key)}: it is already defined at line {first.start_mark.line + 1}; "
                     "a key may appear only once in a mapping",
                     (*path, key),
                 )
@@ -264,7 +275,7 @@ def _yaml_error_message(exc: yaml.MarkedYAMLError) -> tuple[str, Any]:
         return "this alias refers to an anchor (&name) that is not defined above it", exc.problem_mark
     if "duplicate anchor" in problem:
         return "this anchor name is defined twice", exc.problem_mark
-    detail = f"{problem} ({context})" if context else problem
+    detail = shorten(printable(f"{problem} ({context})" if context else problem), 200)
     return f"invalid YAML: {detail}; check the indentation and quoting", exc.problem_mark or exc.context_mark
 
 
@@ -329,7 +340,7 @@ def _parse_with(
                 return YamlDocument(file, {}, SourceMap(Location(file, 1, 1)))
             raise _fail(file, f"the file is empty; a tenant file must be a mapping of keys, {_EXAMPLE}")
         if not isinstance(node, MappingNode):
-            found = "a list" if isinstance(node, SequenceNode) else f"a single value ({node.value!r})"
+            found = "a list" if isinstance(node, SequenceNode) else f"a single value ({excerpt(node.value)})"
             loc = _loc(file, node.start_mark)
             raise _fail(
                 file,
@@ -357,13 +368,21 @@ def load_yaml_file(path: Path, display: str | None = None, *, allow_empty: bool 
     """Read and parse one tenant YAML file (at most ``MAX_FILE_BYTES``, UTF-8)."""
     file = display if display is not None else str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(
-                file, f"the file is {size:,} bytes; tenant files are limited to {MAX_FILE_BYTES:,} bytes"
-            )
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        # Non-blocking, and checked on the open handle: a FIFO or a device swapped in after
+        # discovery is refused, never waited on or read.
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(handle, "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise _fail(
+                    file, "not a regular file (a FIFO, socket or device); tenant files are plain files"
+                )
+            if status.st_size > MAX_FILE_BYTES:
+                raise _fail(
+                    file,
+                    f"the file is {status.st_size:,} bytes; tenant files are limited to {MAX_FILE_BYTES:,} bytes",
+                )
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise _fail(file, f"cannot read the file: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:

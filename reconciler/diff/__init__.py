@@ -1,18 +1,15 @@
 """The diff engine: pure functions from desired and live resources to a plan."""
 
-from reconciler.diff.desired import (
-    NEW_TECHNICIAN_PREFIX,
-    DesiredState,
-    RescueDirectory,
-    build_desired,
-)
-from reconciler.diff.engine import diff_tenant, field_changes
+from reconciler.diff.compare import diff_tenant, field_changes
+from reconciler.diff.desired import DesiredState, build_desired
+from reconciler.diff.resolve import Directories, RescueDirectory, resolve
 
 __all__ = [
-    "NEW_TECHNICIAN_PREFIX",
     "DesiredState",
+    "Directories",
     "RescueDirectory",
     "build_desired",
     "diff_tenant",
     "field_changes",
+    "resolve",
 ]

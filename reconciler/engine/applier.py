@@ -1,5 +1,6 @@
-"""Apply a plan: changes in dependency order, independent ones concurrently, settings rows in
-``$batch`` requests. A failed change skips its dependants; everything else goes on.
+"""Apply a plan: changes in dependency order, independent ones concurrently, each handed to the
+provider that writes its kind (``providers/contract.py``; Dynamics sends settings rows in
+``$batch`` requests). A failed change skips its dependants; everything else goes on.
 
 Order comes from each change's ``depends_on`` (solution before what lives in it, Rescue groups
 before technicians, Rescue technicians before the settings rows that point at them).
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import ChainMap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -16,12 +18,15 @@ from reconciler.config import LoadedTenant, secret_refs
 from reconciler.engine.connection import SandboxInfo, connect
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ProviderError, ReconcileError
-from reconciler.plan import Action, ApplyResult, Change, Outcome, TenantApplyResult, TenantPlan
+from reconciler.errors import ChangeFailed, ProviderError, ReconcileError
+from reconciler.plan import ApplyResult, Change, Outcome, TenantApplyResult, TenantPlan
 from reconciler.profile import effective_profile
-from reconciler.providers.dynamics.writer import ChangeFailed, DynamicsWriter
+from reconciler.providers.contract import Provider
+from reconciler.providers.dynamics.provider import DynamicsProvider
+from reconciler.providers.dynamics.writer import DynamicsWriter
 from reconciler.providers.http import RequestStats
-from reconciler.providers.rescue.writer import RescueChangeFailed, RescueWriter
+from reconciler.providers.rescue.provider import RescueProvider
+from reconciler.providers.rescue.writer import RescueWriter
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +55,18 @@ class _TenantApply:
                 raise ChangeFailed(f"secret reference {ref} is not in the tenant files any more")
             return resolver.resolve(refs[ref]).get_secret_value()
 
-        self.dynamics = DynamicsWriter(
+        dynamics = DynamicsWriter(
             session.dataverse,
             profile,
             tenant_folder=loaded.folder,
             resolve_secret=resolve,
             poll_interval=options.poll_interval,
         )
-        self.rescue = RescueWriter(session.rescue)
+        session_key = loaded.model.session_key
+        self.providers: tuple[Provider, ...] = (
+            DynamicsProvider(dynamics, session_key_wait=session_key.wait_seconds if session_key else 600),
+            RescueProvider(RescueWriter(session.rescue)),
+        )
         self.outcomes: dict[str, Outcome] = {}
 
     def record(self, outcome: Outcome) -> None:
@@ -90,47 +99,16 @@ class _TenantApply:
             remaining = waiting
 
     async def wave(self, ready: Sequence[Change]) -> None:
-        settings = [c for c in ready if c.kind == "technician"]
-        singles = [c for c in ready if c.kind != "technician"]
-        results = await asyncio.gather(*(self.one(c) for c in singles), return_exceptions=True)
-        for change, result in zip(singles, results, strict=True):
-            if isinstance(result, BaseException):
-                if not isinstance(result, Exception):
-                    raise result
-                self.record(Outcome(change.id, "failed", _reason(result)))
-            else:
-                self.record(Outcome(change.id, "done", result))
-        if settings:
-            try:
-                for outcome in await self.dynamics.settings(settings, self.rescue.technician_ids):
-                    self.record(outcome)
-            except (ReconcileError, ChangeFailed) as exc:
-                for change in settings:
-                    self.record(Outcome(change.id, "failed", _reason(exc)))
-
-    async def one(self, change: Change) -> str:
-        if change.kind == "solution" and isinstance(change, Action):
-            return await self.dynamics.import_solution(change)
-        if change.kind == "session_key" and isinstance(change, Action):
-            wait = self.loaded.model.session_key.wait_seconds if self.loaded.model.session_key else 600
-            return await self.dynamics.repair_session_key(change, wait)
-        if change.kind == "integration":
-            return await self.dynamics.integration(change)
-        if change.kind == "application_user":
-            return await self.dynamics.application_user(change, None)
-        if change.kind == "rescue_group":
-            return await self.rescue.create_group(change)
-        if change.kind == "rescue_technician":
-            return await self.rescue.technician(change)
-        raise ChangeFailed(f"no way to apply {change.op} of {change.kind}")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ReconcileError):
-        return exc.message
-    if isinstance(exc, ChangeFailed | RescueChangeFailed):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        """Each provider applies its share of the ready changes; the providers run concurrently."""
+        created = ChainMap(*(p.created_ids() for p in self.providers))  # live: IDs created so far
+        groups = [(p, [c for c in ready if c.kind in p.kinds]) for p in self.providers]
+        for change in ready:
+            if not any(change.kind in p.kinds for p in self.providers):
+                self.record(Outcome(change.id, "failed", f"no provider applies {change.kind}"))
+        results = await asyncio.gather(*(p.apply_many(cs, created) for p, cs in groups if cs))
+        for outcomes in results:
+            for outcome in outcomes:
+                self.record(outcome)
 
 
 async def apply_tenant(

@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from reconciler.config import LoadedTenant, SecretResolver
 from reconciler.errors import InputError
-from reconciler.providers.dynamics.auth import (
+from reconciler.providers.entra import (
     CertificateCredential,
     ClientCredential,
     ClientSecret,

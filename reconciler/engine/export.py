@@ -9,7 +9,6 @@ comment saying why, so that export -> plan is empty.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,16 +17,16 @@ from typing import Any
 import yaml
 
 from reconciler import __version__
-from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE
+from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE, IntegrationOptions
 from reconciler.engine.connection import TenantConnection
+from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError
 from reconciler.profile import SolutionProfile
-from reconciler.providers.dynamics.reader import DynamicsReader
 from reconciler.providers.http import ClientSettings, RequestStats
-from reconciler.providers.rescue.reader import RescueReader
 from reconciler.resources import (
     ApplicationUser,
+    Consent,
     IntegrationConfig,
     RescueTechnician,
     SecretHasher,
@@ -85,6 +84,7 @@ class ExportInput:
     authcode_ref: str  # a reference as written in YAML, e.g. "{env: CONTOSO_RESCUE_AUTHCODE}"
     sso_password_ref: str
     profile_overrides: dict[str, Any] = field(default_factory=dict)
+    credential_ref: str = ""  # e.g. "client secret {env: CONTOSO_DYNAMICS_CLIENT_SECRET}"
 
 
 @dataclass
@@ -99,27 +99,26 @@ async def read_and_export(
 ) -> ExportResult:
     stats = RequestStats()
     hasher = SecretHasher()
+    query = LiveQuery(
+        solution_name=profile.solution.unique_name,
+        integration=True,
+        app_id=DEFAULT_APP_ID,
+        session_key=True,
+        consent_app_id=DEFAULT_APP_ID,
+    )
+
+    def technicians(reading: LiveReading) -> list[str]:
+        """The Rescue technicians the settings rows point at (those that exist)."""
+        directory = reading.rescue.directory
+        rows = reading.dynamics.state.of_kind("technician")
+        ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
+        return [i for i in ids if directory is not None and i in directory.node_ids]
+
     async with TenantSession(conn, settings, stats) as session:
-        dynamics_task = asyncio.ensure_future(
-            DynamicsReader(session.dataverse, profile, hasher).read(
-                solution_name=profile.solution.unique_name,
-                integration=True,
-                app_id=DEFAULT_APP_ID,
-                session_key=True,
-                users=[],
-            )
-        )
-        rescue_reader = RescueReader(session.rescue)
-        rescue = await rescue_reader.read_tree()
-        dynamics = await dynamics_task
-        rows = [r for r in dynamics.state.of_kind("technician") if isinstance(r, TechnicianSettings)]
-        ids = [r.technician_id for r in rows if r.technician_id]
-        if rescue.directory is not None:
-            await rescue_reader.read_technicians(rescue, [i for i in ids if i in rescue.directory.node_ids])
-        try:
-            principal = await session.graph.find_service_principal(DEFAULT_APP_ID)
-        except ProviderError:
-            principal = None
+        reading = await read_live(session, profile, hasher, query, technicians)
+    dynamics, rescue = reading.dynamics, reading.rescue
+    rows = [r for r in dynamics.state.of_kind("technician") if isinstance(r, TechnicianSettings)]
+    granted = next((r for r in reading.consent.of_kind("consent") if isinstance(r, Consent)), None)
     unknown = [u for u in dynamics.state.unknown + rescue.state.unknown]
     if unknown:
         raise ProviderError(
@@ -182,7 +181,7 @@ async def read_and_export(
         ]
         for path in sorted(tree.paths_by_id.values(), key=str.casefold):
             lines.append(f"  - path: {_scalar(path)}")
-    if principal is not None:
+    if granted is not None and granted.granted:
         lines += ["", "consent:", "  check: true"]
     if info.profile_overrides:
         lines += ["", "# Solution profile overrides, kept from the tenant file:", "profile:"]
@@ -192,7 +191,7 @@ async def read_and_export(
     if notes:
         lines += ["", "# Unmanaged / noteworthy objects found at export:"]
         lines += [f"#   - {n}" for n in notes]
-    env_vars = [info.authcode_ref, info.sso_password_ref]
+    env_vars = [r for r in (info.credential_ref, info.authcode_ref, info.sso_password_ref) if r]
     return ExportResult("\n".join(lines) + "\n", env_vars, stats.as_dict())
 
 
@@ -202,7 +201,16 @@ def _header(info: ExportInput) -> list[str]:
         "#",
         f"# Exported from the live tenant by reconcile {__version__}. Review before committing.",
         "# Secrets are references: set these environment variables (never commit values):",
-        f"#   authcode {info.authcode_ref}, SSO password {info.sso_password_ref}",
+        "#   "
+        + ", ".join(
+            part
+            for part in (
+                info.credential_ref,
+                f"authcode {info.authcode_ref}",
+                f"SSO password {info.sso_password_ref}",
+            )
+            if part
+        ),
         f"tenant: {info.tenant}",
         "",
         "connection:",
@@ -235,12 +243,7 @@ def _integration(integ: IntegrationConfig, profile: SolutionProfile, info: Expor
     lines.append(f"  org_url: {integ.org_url or info.org_url}")
     lines.append(f"  office365_tenant_id: {integ.office365_tenant_id or info.entra_tenant_id}")
     lines.append("  options:")
-    for name in (
-        "require_active_technician_console",
-        "close_ticket_on_session_end",
-        "reassign_case_on_session_start",
-        "do_not_pass_custom_field_1",
-    ):
+    for name in IntegrationOptions.model_fields:
         value = getattr(integ, name)
         lines.append(f"    {name}: {_scalar(value)}" if value is not None else f"    # {name}: (not set)")
     return lines
@@ -277,10 +280,12 @@ def _technician(
     email = getattr(node, "email", "") if node is not None else ""
     if email and email != row.user:
         lines.append(f"    rescue_email: {email}")
-    elif not email:
+    elif not email and row.technician_id:
         lines.append(
-            f"    technician_id: {json.dumps(row.technician_id or '')}   # no Rescue technician with this node ID found"
+            f"    technician_id: {json.dumps(row.technician_id)}   # no Rescue technician with this node ID found"
         )
+    elif not email:  # an empty technician_id would not validate
+        lines.append("    # the settings row names no Rescue technician: add rescue_email or technician_id")
     live_rescue = rescue.get(row.technician_id or "")
     if row.sso_id and live_rescue is not None and live_rescue.sso_id != row.sso_id:
         lines.append(

@@ -1,9 +1,9 @@
 """`reconcile health`: read what shows whether sessions reach Dynamics, then evaluate it.
 
-Per tenant, concurrently: the Rescue hierarchy (one call), the session report (one sign-in, one
-report, when ``connection.rescue.reports`` is set), the LogMeIn Session rows of the window (one
-paged listing), the integration's prerequisites (application user and roles, Session Key,
-settings rows: the plan's Dynamics reads) and admin consent (Graph). A read that fails makes the
+Per tenant: the one live read (``engine/live.py``: the Rescue hierarchy, the integration's
+prerequisites in Dynamics, admin consent in Graph) beside the LogMeIn Session rows of the window
+(one paged listing), then the session report (one sign-in, one report, when
+``connection.rescue.reports`` is set). A read that fails makes the
 tenant Unknown: never healthy, never a verdict from half the evidence.
 """
 
@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 from reconciler.config import LoadedTenant
 from reconciler.config.models import DEFAULT_APP_ID
-from reconciler.engine.connection import connect
+from reconciler.engine.connection import TenantConnection, connect
+from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError, ReconcileError
@@ -30,27 +31,22 @@ from reconciler.plan.health import (
     unknown_health,
 )
 from reconciler.profile import SolutionProfile, effective_profile
-from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.dynamics.sessions import delivered_sessions
 from reconciler.providers.http import RequestStats, make_ssl_context
 from reconciler.providers.rescue.mapping import RescueTree
-from reconciler.providers.rescue.reader import RescueReader
 from reconciler.providers.rescue.reports import RescueReportClient
-from reconciler.resources import ApplicationUser, SecretHasher, SessionKey, TechnicianSettings
+from reconciler.resources import ApplicationUser, Consent, SecretHasher, SessionKey, TechnicianSettings
 
 
-def _prerequisites(
-    dynamics: DynamicsLive, profile: SolutionProfile, app_id: str, consent: bool | None
-) -> Prerequisites:
-    state = dynamics.state
+def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) -> Prerequisites:
+    state = reading.state()
     unknown_kinds = {u.kind for u in state.unknown}
     app_user = state.get("application_user", app_id.lower()) or next(
         iter(state.of_kind("application_user")), None
     )
     key = next(iter(state.of_kind("session_key")), None)
-    settings = state.of_kind("technician")
+    consent = next(iter(state.of_kind("consent")), None)
     role = profile.application_user.role
-    has_app_user = None if "application_user" in unknown_kinds else app_user is not None
     roles = app_user.roles if isinstance(app_user, ApplicationUser) else None
     return Prerequisites(
         session_key_status=(
@@ -60,15 +56,17 @@ def _prerequisites(
             if isinstance(key, SessionKey)
             else "missing"
         ),
-        application_user=has_app_user,
+        application_user=None if "application_user" in unknown_kinds else app_user is not None,
         role=role,
         has_role=None if roles is None else role.casefold() in {r.casefold() for r in roles},
-        consent=consent,
+        consent=consent.granted if isinstance(consent, Consent) else None,
         mapped_technician_ids=(
             None
             if "technician" in unknown_kinds
             else frozenset(
-                s.technician_id for s in settings if isinstance(s, TechnicianSettings) and s.technician_id
+                s.technician_id
+                for s in state.of_kind("technician")
+                if isinstance(s, TechnicianSettings) and s.technician_id
             )
         ),
     )
@@ -84,11 +82,30 @@ def _tree_maps(tree: RescueTree) -> tuple[dict[str, str], dict[str, str]]:
     return groups, technicians
 
 
-async def _consent(session: TenantSession, app_id: str) -> bool | None:
-    try:
-        return await session.graph.find_service_principal(app_id) is not None
-    except ProviderError:
+async def _report(
+    loaded: LoadedTenant,
+    conn: TenantConnection,
+    options: RunOptions,
+    stats: RequestStats,
+    node: str,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> list[ObservedSession] | None:
+    """The session report, when the tenant gives a report sign-in (else None: not visible)."""
+    sign_in = loaded.model.connection.rescue.reports
+    if sign_in is None:
         return None
+    client = RescueReportClient(
+        conn.rescue_url,
+        sign_in.email,
+        conn.resolver(loaded).resolve(sign_in.password),
+        ssl_context=make_ssl_context(conn.ca_file),
+        settings=options.settings,
+        stats=stats,
+        tenant=conn.tenant,
+    )
+    async with client:
+        return await client.session_report(node, since, until)
 
 
 async def check_tenant(
@@ -96,47 +113,28 @@ async def check_tenant(
 ) -> TenantHealth:
     model = loaded.model
     stats = RequestStats()
+    profile = effective_profile(model.profile)
+    app_id = model.application_user.app_id if model.application_user else DEFAULT_APP_ID
+    query = LiveQuery(app_id=app_id, session_key=True, consent_app_id=app_id)
     try:
         conn = connect(loaded, options.sandbox)
-        profile = effective_profile(model.profile)
-        app_id = model.application_user.app_id if model.application_user else DEFAULT_APP_ID
-        reports = model.connection.rescue.reports
-        password = conn.resolver(loaded).resolve(reports.password) if reports is not None else None
         async with TenantSession(conn, options.settings, stats) as session:
-            reader = DynamicsReader(session.dataverse, profile, SecretHasher())
-            dynamics_task = asyncio.ensure_future(
-                reader.read(solution_name=None, integration=False, app_id=app_id, session_key=True, users=())
-            )
             delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
-            consent_task = asyncio.ensure_future(_consent(session, app_id))
-            tasks = [dynamics_task, delivered_task, consent_task]
             try:
-                rescue = await RescueReader(session.rescue).read_tree()
-                if rescue.tree is None:
+                reading = await read_live(session, profile, SecretHasher(), query, lambda _: ())
+                tree = reading.rescue.tree
+                if tree is None:
                     raise ProviderError(
-                        rescue.error or "the Rescue hierarchy could not be read", service="rescue"
+                        reading.rescue.error or "the Rescue hierarchy could not be read", service="rescue"
                     )
-                report: list[ObservedSession] | None = None
-                if reports is not None and password is not None:
-                    report_client = RescueReportClient(
-                        conn.rescue_url,
-                        reports.email,
-                        password,
-                        ssl_context=make_ssl_context(conn.ca_file),
-                        settings=options.settings,
-                        stats=stats,
-                        tenant=conn.tenant,
-                    )
-                    async with report_client:
-                        report = await report_client.session_report(rescue.tree.root_id, since, until)
-                dynamics, delivered, consent = await dynamics_task, await delivered_task, await consent_task
+                report = await _report(loaded, conn, options, stats, tree.root_id, since, until)
+                delivered = await delivered_task
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                delivered_task.cancel()
+                await asyncio.gather(delivered_task, return_exceptions=True)
     except ReconcileError as exc:
         return _with_requests(unknown_health(loaded.name, since, until, exc.message), stats)
-    group_paths, technician_groups = _tree_maps(rescue.tree)
+    group_paths, technician_groups = _tree_maps(tree)
     inputs = HealthInputs(
         tenant=loaded.name,
         since=since,
@@ -150,7 +148,7 @@ async def check_tenant(
         technician_groups=technician_groups,
         report=tuple(report) if report is not None else None,
         delivered=delivered,
-        prerequisites=_prerequisites(dynamics, profile, app_id, consent),
+        prerequisites=_prerequisites(reading, profile, app_id),
     )
     return _with_requests(evaluate(inputs), stats)
 

@@ -1,4 +1,5 @@
-"""load -> read live -> resolve references -> diff -> plan, for every tenant, concurrently.
+"""load -> read live (engine/live.py) -> resolve references (diff/resolve.py) -> diff -> plan,
+for every tenant, concurrently.
 
 One tenant's failure (credentials refused, a secret missing) never stops the others: it is
 recorded on that tenant's plan and decides the exit code at the end.
@@ -16,24 +17,15 @@ from dataclasses import dataclass, field
 
 from reconciler import __version__
 from reconciler.config import LoadedTenant
-from reconciler.diff import NEW_TECHNICIAN_PREFIX, build_desired, diff_tenant
+from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
+from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.session import TenantSession
-from reconciler.errors import InputError, ProviderError, ReconcileError
-from reconciler.plan import Change, Create, Plan, SafetySettings, TenantPlan
+from reconciler.errors import InputError, ReconcileError
+from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
-from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.http import ClientSettings, RequestStats
-from reconciler.providers.rescue.reader import RescueReader
-from reconciler.resources import (
-    Consent,
-    LiveMeta,
-    LiveState,
-    RescueTechnician,
-    SecretHasher,
-    TechnicianSettings,
-    Unknown,
-)
+from reconciler.resources import LiveState, RescueTechnician, SecretHasher, placeholder_email
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +73,6 @@ class TenantReading:
     """A tenant's plan plus what apply needs from the reading (not serialised)."""
 
     plan: TenantPlan
-    dynamics: DynamicsLive | None = None
     live: LiveState | None = None
 
 
@@ -103,7 +94,7 @@ async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReadin
         return TenantReading(plan)
     reading.plan = dataclasses.replace(reading.plan, requests=stats.as_dict())
     if not options.keep_live:  # plan and drift show the plan only: let live state go now
-        reading.dynamics = reading.live = None
+        reading.live = None
     return reading
 
 
@@ -123,64 +114,36 @@ async def _read_and_diff(
         value = conn.resolver(loaded).resolve(ref)
         sso_password = hasher.sensitive(value.get_secret_value(), ref.ref)
 
-    async with TenantSession(conn, options.settings, stats) as session:
-        dynamics_reader = DynamicsReader(session.dataverse, profile, hasher)
-        rescue_reader = RescueReader(session.rescue)
-        app_id = model.application_user.app_id if model.application_user else None
-        dynamics_task = asyncio.ensure_future(
-            dynamics_reader.read(
-                solution_name=(model.solution.unique_name or profile.solution.unique_name)
-                if model.solution
-                else None,
-                integration=model.integration is not None,
-                app_id=app_id,
-                session_key=model.session_key is not None,
-                users=[t.user for t in model.technicians],
-            )
-        )
-        consent_task = (
-            asyncio.ensure_future(_read_consent(session, model.consent.app_id))
-            if (model.consent is not None and model.consent.check)
-            else None
-        )
-        pending = [t for t in (dynamics_task, consent_task) if t is not None]
-        try:
-            rescue = await rescue_reader.read_tree()
-            dynamics = await dynamics_task
-            desired = build_desired(
-                model,
-                profile,
-                sso_password=sso_password,
-                directory=rescue.directory,
-                directory_error=rescue.error,
-                root_business_unit=dynamics.state.facts.get("root_business_unit"),
-                locate=lambda path: str(loaded.locate(path)),
-            )
-            wanted_ids = [
-                r.technician_id
-                for r in desired.resources
-                if isinstance(r, RescueTechnician) and not r.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
-            ]
-            if rescue.directory is not None:
-                await rescue_reader.read_technicians(rescue, wanted_ids)
-            consent_state = await consent_task if consent_task is not None else None
-        finally:
-            # One part failed (e.g. credentials refused): stop the others and collect their
-            # outcome, so nothing is left running or unretrieved when the session closes.
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+    desired = DesiredState()
 
-    live = LiveState()
-    live.merge(dynamics.state)
-    live.merge(rescue.state)
-    if consent_state is not None:
-        live.merge(consent_state)
-    problems = _missing_user_problems(loaded, dynamics)
-    missing = set(dynamics.missing_users)
-    desired.resources = [
-        r for r in desired.resources if not (isinstance(r, TechnicianSettings) and r.user in missing)
-    ]
+    def technicians(reading: LiveReading) -> list[str]:
+        nonlocal desired
+        declared = build_desired(
+            model,
+            profile,
+            sso_password=sso_password,
+            root_business_unit=reading.dynamics.state.facts.get("root_business_unit"),
+        )
+        desired = resolve(model, declared, reading.directories, lambda path: str(loaded.locate(path)))
+        return [
+            r.technician_id
+            for r in desired.resources
+            if isinstance(r, RescueTechnician) and placeholder_email(r.technician_id) is None
+        ]
+
+    query = LiveQuery(
+        solution_name=(model.solution.unique_name or profile.solution.unique_name)
+        if model.solution
+        else None,
+        integration=model.integration is not None,
+        app_id=model.application_user.app_id if model.application_user else None,
+        session_key=model.session_key is not None,
+        users=tuple(t.user for t in model.technicians),
+        consent_app_id=model.consent.app_id if (model.consent is not None and model.consent.check) else None,
+    )
+    async with TenantSession(conn, options.settings, stats) as session:
+        reading = await read_live(session, profile, hasher, query, technicians)
+    live = reading.state()
     plan = diff_tenant(
         loaded.name,
         desired,
@@ -189,46 +152,8 @@ async def _read_and_diff(
         entra_tenant_id=conn.entra_tenant_id,
         desired_digest=loaded.digest,
         safety=safety,
-        extra_problems=problems,
     )
-    plan = dataclasses.replace(plan, changes=tuple(_with_user_ids(plan, dynamics)))
-    return TenantReading(plan, dynamics, live)
-
-
-def _missing_user_problems(loaded: LoadedTenant, dynamics: DynamicsLive) -> list[str]:
-    if not dynamics.missing_users:
-        return []
-    index = {t.user: i for i, t in enumerate(loaded.model.technicians)}
-    return [
-        f"{loaded.locate(('technicians', index[u], 'user'))}: technicians.{index[u]}.user: no Dynamics user "
-        f"with UPN {u!r} (check the spelling, or that the user exists and is licensed)"
-        for u in dynamics.missing_users
-        if u in index
-    ]
-
-
-def _with_user_ids(plan: TenantPlan, dynamics: DynamicsLive) -> list[Change]:
-    """Creates of settings rows carry the user's systemuserid, looked up at plan time."""
-    out: list[Change] = []
-    for change in plan.changes:
-        if isinstance(change, Create) and isinstance(change.desired, TechnicianSettings):
-            user_id = dynamics.user_ids.get(change.desired.user, "")
-            desired = dataclasses.replace(change.desired, meta=LiveMeta(extra=(("user_id", user_id),)))
-            change = dataclasses.replace(change, desired=desired)
-        out.append(change)
-    return out
-
-
-async def _read_consent(session: TenantSession, app_id: str) -> LiveState:
-    state = LiveState()
-    try:
-        found = await session.graph.find_service_principal(app_id)
-    except ProviderError as exc:
-        state.unknown.append(Unknown("consent", app_id, f"service principal lookup failed: {exc.message}"))
-        return state
-    state.add(Consent(app_id=app_id, granted=found is not None))
-    state.listed.add("consent")
-    return state
+    return TenantReading(plan, live)
 
 
 async def plan_tenants(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[TenantReading]:

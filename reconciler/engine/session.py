@@ -6,8 +6,8 @@ from contextlib import AsyncExitStack
 from types import TracebackType
 
 from reconciler.engine.connection import TenantConnection
-from reconciler.providers.dynamics.auth import MsalTokenProvider
 from reconciler.providers.dynamics.client import DataverseClient
+from reconciler.providers.entra import MsalTokenProvider
 from reconciler.providers.graph import GraphClient
 from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
 from reconciler.providers.rescue.client import RescueClient

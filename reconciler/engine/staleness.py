@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from reconciler.plan import Action, Change, Create, Delete, TenantPlan, Update
 from reconciler.render.common import show
-from reconciler.resources import LiveState, Resource, Sensitive
+from reconciler.resources import LiveState, Resource, Sensitive, placeholder_email
 
 
 def _explain(planned: Resource, now: Resource) -> list[str]:
@@ -41,7 +41,7 @@ def stale_reasons(saved: TenantPlan, digest_now: str, live: LiveState | None) ->
         return [*reasons, "live state could not be re-read"]
     for change in saved.actionable:
         unknown = live.unknown_for(change.kind, change.key)
-        if unknown is not None and not change.key.startswith("new:"):
+        if unknown is not None and placeholder_email(change.key) is None:
             reasons.append(f"{change.id}: could not re-read it ({unknown.reason})")
             continue
         now = live.get(change.kind, change.key)
@@ -55,7 +55,7 @@ def stale_reasons(saved: TenantPlan, digest_now: str, live: LiveState | None) ->
         if now is None:
             reasons.append(f"{change.id}: existed at plan time, is gone now")
             continue
-        if change.fingerprint() != now.live_version():
+        if change.planned_version() != now.live_version():
             details = _explain(planned, now) or ["changed since the plan (a sensitive field or metadata)"]
             reasons.extend(f"{change.id}: {d}" for d in details)
     return reasons

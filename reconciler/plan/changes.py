@@ -45,7 +45,7 @@ class Change:
         """True for changes that apply would carry out (manual and unknown are not)."""
         return self.op in ("create", "update", "delete", "action")
 
-    def fingerprint(self) -> str:
+    def planned_version(self) -> str:
         """The live object's ETag or content hash as read at plan time ('' when absent)."""
         return ""
 
@@ -63,7 +63,7 @@ class Update(Change):
     live: Resource
     items: tuple[FieldChange, ...]
 
-    def fingerprint(self) -> str:
+    def planned_version(self) -> str:
         return self.live.live_version()
 
 
@@ -72,7 +72,7 @@ class Delete(Change):
     op: ClassVar[Op] = "delete"
     live: Resource
 
-    def fingerprint(self) -> str:
+    def planned_version(self) -> str:
         return self.live.live_version()
 
 
@@ -88,7 +88,7 @@ class Action(Change):
     reason: str
     steps: tuple[str, ...]
 
-    def fingerprint(self) -> str:
+    def planned_version(self) -> str:
         if self.live is None:
             return ""
         return self.live.live_version()

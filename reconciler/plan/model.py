@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, UnsafePlanError
 from reconciler.plan.changes import OPS, Change, Delete, Manual, Op, UnknownChange, Update
 from reconciler.resources import KINDS, Kind, Unmanaged
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # history in docs/plan-format.md
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,26 @@ class Plan:
 
     def violations(self) -> dict[str, tuple[SafetyViolation, ...]]:
         return {t.tenant: v for t in self.tenants if (v := t.violations())}
+
+    def raise_if_unsafe(self, *, force: bool = False) -> None:
+        """Refuse (``UnsafePlanError``, exit 4) a plan a safety rail holds back, unless forced."""
+        violations = self.violations()
+        if violations and not force:
+            lines = [f"{tenant}: {v.reason}" for tenant, vs in violations.items() for v in vs]
+            raise UnsafePlanError(
+                "refused by the safety rails (review, then re-run with --force):\n  " + "\n  ".join(lines)
+            )
+
+    def exit_code(self, *, changes_exit: bool) -> int:
+        """1 when a tenant could not be planned, 3 when incomplete, 2 for changes or health
+        findings (when asked)."""
+        if self.failed:
+            return EXIT_ERROR
+        if self.incomplete:
+            return EXIT_INCOMPLETE
+        if changes_exit and self.has_drift:
+            return EXIT_CHANGES
+        return EXIT_OK
 
     def totals(self) -> dict[Op, int]:
         counter: Counter[Op] = Counter(c.op for t in self.tenants for c in t.changes)

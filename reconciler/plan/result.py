@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reconciler.errors import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan.changes import Manual
+from reconciler.plan.model import Plan
 
 Status = Literal["done", "failed", "skipped"]
 
@@ -52,3 +54,13 @@ class ApplyResult:
         """True when something was to be done and none of it was."""
         attempted = any(t.outcomes or t.error for t in self.tenants)
         return attempted and self.totals()["done"] == 0
+
+    def exit_code(self, plan: Plan) -> int:
+        """1 when nothing could be done, 3 when something failed or ``plan`` was incomplete."""
+        if any(t.error for t in self.tenants) and not self.totals()["done"]:
+            return EXIT_ERROR
+        if self.nothing_done:
+            return EXIT_ERROR
+        if not self.complete or plan.incomplete:
+            return EXIT_INCOMPLETE
+        return EXIT_OK

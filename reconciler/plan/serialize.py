@@ -1,4 +1,4 @@
-"""Plan <-> JSON (``format_version`` 1, documented in docs/plan-format.md).
+"""Plan <-> JSON (``format_version``: see ``FORMAT_VERSION``, documented in docs/plan-format.md).
 
 Sensitive values are written as ``{"sensitive": true, "ref": "env:NAME"}``: the reference,
 never the value and never the digest. A plan read back compares secrets again at apply time.
@@ -22,34 +22,13 @@ from reconciler.plan.changes import (
 )
 from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, TenantPlan
 from reconciler.resources import (
-    ApplicationUser,
-    Consent,
     ExportSettings,
-    IntegrationConfig,
     LiveMeta,
-    RescueGroup,
-    RescueTechnician,
     Resource,
     Sensitive,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
     Unmanaged,
+    resource_type,
 )
-
-RESOURCE_TYPES: dict[str, type[Resource]] = {
-    cls.kind: cls
-    for cls in (
-        Solution,
-        IntegrationConfig,
-        ApplicationUser,
-        SessionKey,
-        RescueGroup,
-        RescueTechnician,
-        TechnicianSettings,
-        Consent,
-    )
-}
 
 
 def encode_value(value: Any) -> Any:
@@ -89,7 +68,7 @@ def _decode_value(name: str, value: Any) -> Any:
 
 
 def decode_resource(data: dict[str, Any]) -> Resource:
-    cls = RESOURCE_TYPES.get(str(data.get("kind")))
+    cls = resource_type(str(data.get("kind")))
     if cls is None:
         raise InputError(f"plan file: unknown resource kind {data.get('kind')!r}")
     fields = {k: _decode_value(k, v) for k, v in dict(data.get("fields", {})).items()}
@@ -113,7 +92,7 @@ def encode_change(change: Change) -> dict[str, Any]:
         "kind": change.kind,
         "key": change.key,
         "depends_on": list(change.depends_on),
-        "fingerprint": change.fingerprint(),
+        "fingerprint": change.planned_version(),
     }
     if isinstance(change, Create):
         out["desired"] = encode_resource(change.desired)

@@ -19,7 +19,7 @@ from typing import Any, NotRequired, Self, TypedDict
 import httpx
 
 from reconciler.errors import ProtocolError
-from reconciler.providers.dynamics.auth import TokenProvider
+from reconciler.providers.entra import TokenProvider
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.retry import Retrier, Timing, Verdict
 

@@ -15,7 +15,7 @@ import httpx
 
 from reconciler.errors import AuthError, InputError, ProtocolError, ProviderError
 from reconciler.providers.base import ApiClient, ClientOptions
-from reconciler.providers.dynamics.auth import TokenProvider
+from reconciler.providers.entra import TokenProvider
 from reconciler.providers.http import (
     api_error,
     encode_query,

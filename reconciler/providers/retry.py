@@ -86,10 +86,6 @@ class ClientTransportError(TransportError):
     response was lost; the caller must re-read before acting again.
     """
 
-    def __init__(self, message: str, *, maybe_applied: bool, service: str = "", tenant: str = "") -> None:
-        self.maybe_applied = maybe_applied
-        super().__init__(message, service=service, tenant=tenant)
-
 
 # Failures that happen before any byte of the request reached the server: always safe to retry.
 _NOT_SENT: tuple[type[httpx.TransportError], ...] = (

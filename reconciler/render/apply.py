@@ -1,45 +1,112 @@
 """Apply summary: per tenant what was done, what failed (why), what was skipped (on what), and
-the manual steps left, as text or JSON."""
+the manual steps left, as text or JSON.
+
+Failures that share a cause read as one line each, not one line per row: when another change
+touched the planned objects (two applies at once, or an edit in an admin console), every row
+fails with the same 412 ETag mismatch, and what an admin needs is "another change touched
+these objects: plan again", with the objects grouped by kind.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from collections import defaultdict
+from collections.abc import Sequence
 
 from reconciler.plan import ApplyResult
+from reconciler.plan.result import Outcome
+from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import requests_line
+from reconciler.render.escape import PROSE_CHARS, line_text, value_text
+from reconciler.resources import kind_title
+
+# The words the writers use for a 412 on a planned object (Dataverse batch and single requests,
+# Rescue's read-before-write check).
+_CONCURRENT = re.compile(r"ETag mismatch|changed since (the plan|it was read)")
+_LISTED = 8  # object keys shown per kind before "and N more"
 
 
 def render_apply_text(result: ApplyResult) -> str:
     totals = result.totals()
     lines = [f"Apply: {totals['done']} done, {totals['failed']} failed, {totals['skipped']} skipped.", ""]
     manual_total = 0
+    shared = shared_errors((t.tenant, t.error) for t in result.tenants)
     for tenant in result.tenants:
-        head = f"Tenant {tenant.tenant}: "
+        manual_total += len(tenant.manual)
+        if tenant.error in shared:
+            continue
+        head = f"Tenant {value_text(tenant.tenant)}: "
         if tenant.error:
-            lines.append(head + f"failed: {tenant.error}")
+            lines.append(head + f"failed: {value_text(tenant.error, PROSE_CHARS)}")
         else:
             lines.append(
                 head
                 + f"{tenant.count('done')} done, {tenant.count('failed')} failed, {tenant.count('skipped')} skipped"
             )
-        for outcome in tenant.outcomes:
-            mark = {"done": "ok", "failed": "FAILED", "skipped": "skipped"}[outcome.status]
-            lines.append(
-                f"  {mark:7} {outcome.change_id}" + (f": {outcome.message}" if outcome.message else "")
-            )
+        lines += _outcome_lines(tenant.outcomes)
         if tenant.requests:
             lines.append(f"  requests: {requests_line(tenant.requests)}")
         lines.append("")
-        manual_total += len(tenant.manual)
+    lines.extend(shared_error_lines(shared))
     if manual_total:
         lines.append(f"Manual steps left ({manual_total}): only a person can do these")
         for tenant in result.tenants:
             for step in tenant.manual:
-                lines.append(f"  [ ] {tenant.tenant}: {step.title}")
-                lines.extend(f"      {i}. {s}" for i, s in enumerate(step.steps, 1))
+                lines.append(f"  [ ] {value_text(tenant.tenant)}: {value_text(step.title, PROSE_CHARS)}")
+                lines.extend(f"      {i}. {value_text(s, PROSE_CHARS)}" for i, s in enumerate(step.steps, 1))
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(line_text(line) for line in lines)
+
+
+def _by_kind(outcomes: Sequence[Outcome]) -> list[str]:
+    """``technician settings (120): a@x.com, b@x.com, ... and 112 more``, one line per kind."""
+    keys: dict[str, list[str]] = defaultdict(list)
+    for outcome in outcomes:
+        kind, _, key = outcome.change_id.partition(":")
+        keys[kind].append(key)
+    lines = []
+    for kind, listed in keys.items():
+        shown = ", ".join(value_text(k) for k in listed[:_LISTED])
+        more = f" and {len(listed) - _LISTED} more" if len(listed) > _LISTED else ""
+        lines.append(f"          {value_text(kind_title(kind))} ({len(listed)}): {shown}{more}")
+    return lines
+
+
+def _outcome_lines(outcomes: Sequence[Outcome]) -> list[str]:
+    """Done rows one by one; failures and skips one line per cause with their objects by kind."""
+    lines = [f"  ok      {value_text(o.change_id)}" + (f": {value_text(o.message)}" if o.message else "")
+             for o in outcomes if o.status == "done"]  # fmt: skip
+    concurrent = [o for o in outcomes if o.status == "failed" and _CONCURRENT.search(o.message)]
+    if concurrent:
+        lines.append(
+            f"  FAILED  another change touched {len(concurrent)} of the objects this apply planned after the "
+            "plan was made (ETag mismatch): they were left as they are. Plan again, review, and apply the new plan."
+        )
+        lines += _by_kind(concurrent)
+    by_cause: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.status != "done" and outcome not in concurrent:
+            # Skips that wait on a failed change share one cause, whatever they waited on.
+            cause = (
+                "depends on a change that did not succeed"
+                if outcome.message.startswith("depends on ")
+                else outcome.message
+            )
+            by_cause[(outcome.status, cause)].append(outcome)
+    for (status, cause), group in by_cause.items():
+        mark = "FAILED" if status == "failed" else "skipped"
+        if len(group) == 1:
+            only = group[0]
+            lines.append(
+                f"  {mark:7} {value_text(only.change_id)}"
+                + (f": {value_text(only.message, PROSE_CHARS)}" if only.message else "")
+            )
+        else:
+            lines.append(f"  {mark:7} {len(group)} changes: {value_text(cause, PROSE_CHARS)}")
+            lines += _by_kind(group)
+    return lines
 
 
 def render_apply_json(result: ApplyResult) -> str:

@@ -1,4 +1,8 @@
-"""Shared wording of the renderers: how a change, a value and a summary read."""
+"""Shared wording of the renderers: how a change, a value and a summary read.
+
+Every value (a key, a live value, a reason quoting one) goes through ``escape.value_text``:
+what these functions return is printable text, safe on a terminal and inside a code block.
+"""
 
 from __future__ import annotations
 
@@ -18,19 +22,10 @@ from reconciler.plan import (
     Update,
 )
 from reconciler.plan.serialize import encode_value
-from reconciler.resources import Resource, Sensitive
+from reconciler.render.escape import PROSE_CHARS, value_text
+from reconciler.resources import Resource, Sensitive, kind_title
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "action": "!", "manual": "?", "unknown": "??"}
-KIND_TITLES = {
-    "solution": "solution",
-    "integration": "integration settings",
-    "application_user": "application user",
-    "session_key": "session key",
-    "rescue_group": "Rescue group",
-    "rescue_technician": "Rescue technician",
-    "technician": "technician settings",
-    "consent": "admin consent",
-}
 
 
 def show(value: Any) -> str:
@@ -43,16 +38,16 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(str(v) for v in value) + "]"
+        return "[" + ", ".join(value_text(v) for v in value) + "]"
     if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
+        return f'"{value_text(value)}"'
+    return value_text(value)
 
 
 def item_line(item: FieldChange) -> str:
     if item.sensitive:
-        return f"{item.path}: (sensitive) -> (sensitive)"
-    return f"{item.path}: {show(item.old)} -> {show(item.new)}"
+        return f"{value_text(item.path)}: (sensitive) -> (sensitive)"
+    return f"{value_text(item.path)}: {show(item.old)} -> {show(item.new)}"
 
 
 def resource_fields(resource: Resource) -> list[str]:
@@ -60,26 +55,27 @@ def resource_fields(resource: Resource) -> list[str]:
     for name, value in resource.content().items():
         if value is None:
             continue
-        lines.append(f"{name} = {show(value)}")
+        lines.append(f"{value_text(name)} = {show(value)}")
     return lines
 
 
 def headline(change: Change) -> str:
-    title = KIND_TITLES.get(change.kind, change.kind)
+    title = kind_title(change.kind)
+    key = value_text(change.key)
     if isinstance(change, Create):
-        return f"create {title} {change.key}"
+        return f"create {title} {key}"
     if isinstance(change, Update):
         email = getattr(change.live, "email", None) if change.kind == "rescue_technician" else None
-        return f"update {title} {change.key}" + (f" ({email})" if email else "")
+        return f"update {title} {key}" + (f" ({value_text(email)})" if email else "")
     if isinstance(change, Delete):
-        return f"delete {title} {change.key}"
+        return f"delete {title} {key}"
     if isinstance(change, Action):
-        return f"{change.name.replace('_', ' ')}: {change.reason}"
+        return f"{value_text(change.name.replace('_', ' '))}: {value_text(change.reason, PROSE_CHARS)}"
     if isinstance(change, Manual):
-        return f"manual: {change.title}"
+        return f"manual: {value_text(change.title, PROSE_CHARS)}"
     if isinstance(change, UnknownChange):
-        return f"unknown {title} {change.key}: {change.reason}"
-    return f"{change.op} {title} {change.key}"
+        return f"unknown {title} {key}: {value_text(change.reason, PROSE_CHARS)}"
+    return f"{value_text(change.op)} {title} {key}"
 
 
 def details(change: Change) -> list[str]:
@@ -88,7 +84,7 @@ def details(change: Change) -> list[str]:
     if isinstance(change, Update):
         return [item_line(i) for i in change.items]
     if isinstance(change, Action | Manual):
-        return list(change.steps)
+        return [value_text(step, PROSE_CHARS) for step in change.steps]
     return []
 
 
@@ -133,9 +129,9 @@ def requests_line(requests: Mapping[str, Any]) -> str:
     for service, entry in sorted(requests.items()):
         if not isinstance(entry, dict):
             continue
-        text = f"{service} {entry.get('requests', 0)}"
+        text = f"{value_text(service)} {value_text(entry.get('requests', 0))}"
         retries = entry.get("retries", 0)
         if retries:
-            text += f" ({retries} retr{'y' if retries == 1 else 'ies'})"
+            text += f" ({value_text(retries)} retr{'y' if retries == 1 else 'ies'})"
         parts.append(text)
     return ", ".join(parts)

@@ -1,16 +1,16 @@
-"""Session-flow health as text, markdown or JSON. Every shown value is data, never markup:
-text replaces control characters (no terminal escapes from a group name), markdown puts values
-in code spans they cannot close (and no links or HTML from values), JSON is JSON."""
+"""Session-flow health as text, markdown or JSON. Every shown value is data, never markup: it
+goes through ``render/escape.py`` (text: control and bidi characters escaped; markdown: plain
+words as they are, anything else a code span it cannot close, ``|`` escaped in table cells)."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from reconciler.plan.health import GroupHealth, TenantHealth
+from reconciler.render.escape import PROSE_CHARS, md_text, value_text
 
 JSON_FORMAT_VERSION = 1
 VERDICT_WORDS = {
@@ -22,25 +22,14 @@ VERDICT_WORDS = {
     "not_visible": "not visible (Dynamics-only view)",
     "unknown": "UNKNOWN (a read failed)",
 }
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def plain(value: object) -> str:
-    """A value for a terminal: control characters shown as escapes, never interpreted."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+def _plain(value: object) -> str:
+    return value_text(value, PROSE_CHARS)
 
 
-def code(value: object) -> str:
-    """A markdown code span the value cannot close: a fence longer than any backtick run in it."""
-    text = plain(value)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    return f"{fence} {text} {fence}"
-
-
-def cell(value: object) -> str:
-    """A code span inside a table cell: GitHub splits cells on any '|' not escaped, even in code."""
-    return code(value).replace("|", "\\|")
+def _cell(value: object) -> str:
+    return md_text(value, table=True)
 
 
 def ratio(group: GroupHealth) -> str:
@@ -67,26 +56,26 @@ def _tenant_head(t: TenantHealth) -> str:
 def render_health_text(tenants: Sequence[TenantHealth]) -> str:
     lines: list[str] = []
     for t in tenants:
-        lines.append(plain(_tenant_head(t)))
+        lines.append(_plain(_tenant_head(t)))
         if t.error:
-            lines.append(f"  error: {plain(t.error)}")
+            lines.append(f"  error: {_plain(t.error)}")
         if t.dynamics_sessions is not None and t.verdict != "unknown":
             last = t.last_dynamics_session or "none"
             lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")
         for cause in t.blockers:
-            lines.append(f"  blocks every session: {plain(cause.text)}")
+            lines.append(f"  blocks every session: {_plain(cause.text)}")
         for g in t.groups:
-            lines.append(f"  group {plain(g.path)}: {VERDICT_WORDS[g.verdict]}, {ratio(g)}")
+            lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}, {ratio(g)}")
             if g.last_delivered:
                 lines.append(f"    last delivered session: {g.last_delivered}")
             for cause in g.causes:
                 if cause not in t.blockers:
                     label = "since" if cause.code == "recovered" else "likely cause"
-                    lines.append(f"    {label}: {plain(cause.text)}")
+                    lines.append(f"    {label}: {_plain(cause.text)}")
             if (line := evidence_line(g)) is not None:
-                lines.append(f"    manual step: {plain(line)}")
+                lines.append(f"    manual step: {_plain(line)}")
         for note in t.notes:
-            lines.append(f"  note: {plain(note)}")
+            lines.append(f"  note: {_plain(note)}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -94,12 +83,14 @@ def render_health_text(tenants: Sequence[TenantHealth]) -> str:
 def render_health_markdown(tenants: Sequence[TenantHealth]) -> str:
     out = ["### Session flow: do Rescue sessions reach Dynamics?", ""]
     for t in tenants:
-        out.append(f"**{code(t.tenant)}**: {VERDICT_WORDS[t.verdict]} ({code(t.since)} to {code(t.until)})")
+        out.append(
+            f"**{md_text(t.tenant)}**: {VERDICT_WORDS[t.verdict]} ({md_text(t.since)} to {md_text(t.until)})"
+        )
         out.append("")
         if t.error:
-            out.append(f"- :x: {code(t.error)}")
+            out.append(f"- :x: {md_text(t.error)}")
         for cause in t.blockers:
-            out.append(f"- :x: blocks every session: {code(cause.text)}")
+            out.append(f"- :x: blocks every session: {md_text(cause.text)}")
         if t.groups:
             out += [
                 "",
@@ -107,15 +98,15 @@ def render_health_markdown(tenants: Sequence[TenantHealth]) -> str:
                 "|---|---|---|---|---|",
             ]
             for g in t.groups:
-                causes = "<br>".join(cell(c.text) for c in g.causes if c not in t.blockers)
+                causes = "; ".join(_cell(c.text) for c in g.causes if c not in t.blockers)
                 if (line := evidence_line(g)) is not None:
-                    causes = "<br>".join(p for p in (causes, f"manual step: {cell(line)}") if p)
-                last = cell(g.last_delivered) if g.last_delivered else ""
+                    causes = "; ".join(p for p in (causes, f"manual step: {_cell(line)}") if p)
+                last = _cell(g.last_delivered) if g.last_delivered else ""
                 out.append(
-                    f"| {cell(g.path)} | {VERDICT_WORDS[g.verdict]} | {ratio(g)} | {last} | {causes} |"
+                    f"| {_cell(g.path)} | {VERDICT_WORDS[g.verdict]} | {ratio(g)} | {last} | {causes} |"
                 )
         for note in t.notes:
-            out.append(f"- note: {code(note)}")
+            out.append(f"- note: {md_text(note)}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -1,64 +1,63 @@
 """Plan as a GitHub PR comment: summary table, a collapsible section per tenant, manual steps as
-a checklist. Kept under GitHub's comment limit; what is cut is said."""
+a checklist. Kept under GitHub's comment limit; what is cut is said.
+
+Values are never markup: in prose they are plain words or code spans (``escape.md_text``), changes sit in a
+fence no value can close, and the tenant name in the HTML summary is HTML-escaped."""
 
 from __future__ import annotations
 
 from reconciler.plan import Manual, Plan, TenantPlan
 from reconciler.render.common import (
-    KIND_TITLES,
     details,
     headline,
     requests_line,
     summary_line,
     tenant_status,
 )
+from reconciler.render.escape import html_text, md_fence, md_text
+from reconciler.resources import kind_title
 
 MAX_CHARS = 60_000
 MARKER = "<!-- reconcile-plan -->"
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _tenant_section(tenant: TenantPlan) -> str:
     status = tenant_status(tenant)
     open_attr = " open" if tenant.has_drift or tenant.error or tenant.incomplete else ""
-    out = [f"<details{open_attr}><summary><b>{_escape(tenant.tenant)}</b>: {status}</summary>", ""]
+    out = [f"<details{open_attr}><summary><b>{html_text(tenant.tenant)}</b>: {status}</summary>", ""]
     if tenant.error:
-        out += [f"> **Error:** {_escape(tenant.error)}", ""]
+        out += [f"> **Error:** {md_text(tenant.error)}", ""]
     for problem in tenant.problems:
-        out.append(f"- :x: {_escape(problem)}")
+        out.append(f"- :x: {md_text(problem)}")
     changes = [c for c in tenant.changes if not isinstance(c, Manual)]
     if changes:
-        out += ["```diff"]
+        lines = []
         for change in changes:
             sign = {"create": "+", "update": "!", "delete": "-", "action": "!", "unknown": "#"}[change.op]
-            out.append(f"{sign} {headline(change)}")
-            out += [f"{sign}     {d}" for d in details(change)]
-        out += ["```", ""]
+            lines.append(f"{sign} {headline(change)}")
+            lines += [f"{sign}     {d}" for d in details(change)]
+        out += [*md_fence(lines, "diff"), ""]
     manual = tenant.manual
     if manual:
         out += ["**Manual steps** (only a person can do these):", ""]
         for step in manual:
-            out.append(f"- [ ] **{_escape(step.title)}** — {_escape(step.reason)}")
-            out += [f"  {i}. {_escape(s)}" for i, s in enumerate(step.steps, 1)]
+            out.append(f"- [ ] **{md_text(step.title)}** — {md_text(step.reason)}")
+            out += [f"  {i}. {md_text(s)}" for i, s in enumerate(step.steps, 1)]
         out.append("")
     if tenant.unmanaged:
         out += ["Unmanaged (reported, not changed):", ""]
         out += [
-            f"- {KIND_TITLES.get(u.kind, u.kind)} `{_escape(u.key)}`: {_escape(u.note)}"
-            for u in tenant.unmanaged
+            f"- {md_text(kind_title(u.kind))} {md_text(u.key)}: {md_text(u.note)}" for u in tenant.unmanaged
         ]
         out.append("")
     for note in tenant.notes:
-        out.append(f"- note: {_escape(note)}")
+        out.append(f"- note: {md_text(note)}")
     for finding in tenant.findings:
-        out.append(f"- :warning: health: {_escape(finding)}")
+        out.append(f"- :warning: health: {md_text(finding)}")
     for violation in tenant.violations():
-        out.append(f"- :warning: needs `--force`: {_escape(violation.reason)}")
+        out.append(f"- :warning: needs `--force`: {md_text(violation.reason)}")
     if tenant.requests:
-        out += ["", f"<sub>requests: {requests_line(tenant.requests)}</sub>"]
+        out += ["", f"<sub>requests: {md_text(requests_line(tenant.requests))}</sub>"]
     out += ["", "</details>", ""]
     return "\n".join(out)
 
@@ -75,12 +74,16 @@ def render_markdown(plan: Plan, *, title: str = "reconcile plan", limit: int = M
             for op in ("create", "update", "delete", "action", "manual", "unknown")
         }
         head.append(
-            f"| {_escape(t.tenant)} | {tenant_status(t)} | {ops['create']} | {ops['update']} | {ops['delete']} "
+            f"| {md_text(t.tenant, table=True)} | {tenant_status(t)} | {ops['create']} | {ops['update']} | {ops['delete']} "
             f"| {ops['action']} | {ops['manual']} | {ops['unknown']} |"
         )
     head.append("")
     text = "\n".join(head)
-    footer = f"\n<sub>plan format {plan.format_version} · reconcile {plan.tool_version} · {plan.created_at}</sub>\n"
+    stamp = " · ".join(
+        md_text(part)
+        for part in (f"plan format {plan.format_version}", f"reconcile {plan.tool_version}", plan.created_at)
+    )
+    footer = f"\n<sub>{stamp}</sub>\n"
     # Tenants with something to say first, so a cut drops the quiet ones.
     ordered = sorted(
         plan.tenants, key=lambda t: (not (t.error or t.has_changes or t.incomplete), not t.manual)
@@ -95,7 +98,7 @@ def render_markdown(plan: Plan, *, title: str = "reconcile plan", limit: int = M
     if omitted:
         text += (
             f"\n> :scissors: {len(omitted)} tenant section(s) cut to stay under {limit:,} characters: "
-            + ", ".join(_escape(n) for n in omitted[:50])
+            + ", ".join(md_text(n) for n in omitted[:50])
             + (" …" if len(omitted) > 50 else "")
             + ". The full plan is in the workflow's plan artifacts.\n"
         )

@@ -9,7 +9,6 @@ URLs without trailing slash, sorted role sets), so equal means equal.
 """
 
 from reconciler.resources.base import (
-    KINDS,
     Kind,
     LiveMeta,
     Resource,
@@ -19,6 +18,7 @@ from reconciler.resources.base import (
     Unmanaged,
 )
 from reconciler.resources.kinds import (
+    NEW_TECHNICIAN_PREFIX,
     ApplicationUser,
     Consent,
     ExportSettings,
@@ -28,16 +28,22 @@ from reconciler.resources.kinds import (
     SessionKey,
     Solution,
     TechnicianSettings,
+    placeholder_email,
 )
+from reconciler.resources.registry import KIND_INFO, KINDS, REGISTRY, KindInfo, kind_title, resource_type
 from reconciler.resources.state import LiveState
 
 __all__ = [
     "KINDS",
+    "KIND_INFO",
+    "NEW_TECHNICIAN_PREFIX",
+    "REGISTRY",
     "ApplicationUser",
     "Consent",
     "ExportSettings",
     "IntegrationConfig",
     "Kind",
+    "KindInfo",
     "LiveMeta",
     "LiveState",
     "RescueGroup",
@@ -50,4 +56,7 @@ __all__ = [
     "TechnicianSettings",
     "Unknown",
     "Unmanaged",
+    "kind_title",
+    "placeholder_email",
+    "resource_type",
 ]

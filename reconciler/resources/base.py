@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+# The names of the kinds; their registry (order, titles, dependencies) is resources/registry.py.
 Kind = Literal[
     "solution",
     "integration",
@@ -20,18 +21,6 @@ Kind = Literal[
     "technician",
     "consent",
 ]
-
-# Also the order in which kinds are shown and applied (dependencies first).
-KINDS: tuple[Kind, ...] = (
-    "solution",
-    "integration",
-    "application_user",
-    "session_key",
-    "rescue_group",
-    "rescue_technician",
-    "technician",
-    "consent",
-)
 
 
 @dataclass(frozen=True)
@@ -109,9 +98,9 @@ class Resource:
 
     def live_version(self) -> str:
         """What a live object looked like when read: its ETag, else a content hash (Rescue)."""
-        return self.meta.etag or self.fingerprint()
+        return self.meta.etag or self.content_hash()
 
-    def fingerprint(self) -> str:
+    def content_hash(self) -> str:
         """A content hash (for objects without an ETag, e.g. Rescue nodes)."""
         payload = json.dumps({k: _plain(v) for k, v in self.content().items()}, sort_keys=True, default=str)
         return "sha256:" + hashlib.sha256(f"{self.kind}|{self.key}|{payload}".encode()).hexdigest()[:32]

@@ -48,6 +48,20 @@ class TechnicianSettings(Resource):
     user: str
     technician_id: str | None = None
     sso_id: str | None = None
+    # The user's systemuserid: resolved from ``user`` (desired) or read with the row (live).
+    user_id: str | None = field(default=None, compare=False)
+
+
+# A Rescue technician the YAML asks to create has no node ID yet: it is keyed by this prefix
+# and its e-mail until apply creates it and learns the ID.
+NEW_TECHNICIAN_PREFIX = "new:"
+
+
+def placeholder_email(technician_id: str) -> str | None:
+    """The e-mail of a technician still to be created (``new:<email>``), else None."""
+    if technician_id.startswith(NEW_TECHNICIAN_PREFIX):
+        return technician_id.removeprefix(NEW_TECHNICIAN_PREFIX)
+    return None
 
 
 @dataclass(frozen=True)

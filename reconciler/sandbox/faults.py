@@ -20,7 +20,7 @@ Spec (``--faults`` and ``POST /_sandbox/faults {"spec": ...}``): rules separated
 ``latency``     seconds added before answering (with probability ``latency_p``, default 1)
 ``path``        glob matched against the request's path template (``*systemusers*``)
 ``method``      only this HTTP method
-``count``       stop after this many faults (latency does not count): "fail the next N"
+``count``       stop after this many faults (a delayed request counts once): "fail the next N"
 ==============  ============================================================================
 
 A lone ``seed=N`` item sets the random seed (default 0), e.g.
@@ -212,7 +212,8 @@ class FaultInjector:
             for rule in self._rules:
                 if not rule.matches(service, method, template):
                     continue
-                if rule.latency and self._random.random() < rule.latency_p:
+                delayed = bool(rule.latency) and self._random.random() < rule.latency_p
+                if delayed:
                     latency += rule.latency
                 draw = self._random.random()
                 edge = 0.0
@@ -226,6 +227,7 @@ class FaultInjector:
                             else (1.0 if kind == "429" else None)
                         )
                         return FaultDecision(kind, latency, retry)
+                rule.fired += delayed  # a delayed request is a fault too: "slow the next N" ends
             return FaultDecision(None, latency)
 
 

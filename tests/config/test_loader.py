@@ -196,7 +196,7 @@ def test_unknown_key_without_a_near_miss_lists_the_keys(write_tree: Any, acme: s
     )
     assert problems([root / "t"]) == [
         f"{root}/t/acme/tenant.yaml:15:3: integration.zz: unknown key 'zz'; expected one of: instance, endpoint, "
-        "company_id, sso_password, org_url, office365_tenant_id, options"
+        "company_id, sso_password, org_url, other_org_url, office365_tenant_id, options"
     ]
 
 
@@ -206,7 +206,8 @@ def test_unknown_key_without_a_near_miss_lists_the_keys(write_tree: Any, acme: s
         (
             "  min_version: 2.1.0.0",
             "  min_version: 2.1",
-            '12:16: solution.min_version: expected text, got the number 2.1; put it in quotes, e.g. "2.1"',
+            "12:16: solution.min_version: YAML reads the unquoted '2.1' as the number 2.1, not as text; "
+            "quote it to keep it as written",
         ),
         (
             "  instance: production",

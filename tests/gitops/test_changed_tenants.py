@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import cli
-from reconciler.engine.gitops import TenantChanges, classify, tenant_paths_for_files
+from reconciler.gitops import TenantChanges, classify, tenant_paths_for_files
 
 from .conftest import EXAMPLE_TENANTS, ScratchRepo, invoke
 
@@ -27,7 +27,7 @@ def test_a_changed_tenant_file_plans_that_tenant_only(repo: ScratchRepo) -> None
     repo.commit()
     assert changed("--base", base) == {"tenants": ["contoso"], "deleted": [], "all": False, "reasons": []}
     matrix = invoke(cli, "changed-tenants", "--base", base, "--format", "matrix")
-    assert json.loads(matrix.stdout) == {"tenant": ["contoso"]}
+    assert json.loads(matrix.stdout) == {"include": [{"job": "contoso", "tenants": "contoso"}]}
     lines = invoke(cli, "changed-tenants", "--base", base)
     assert lines.stdout.splitlines() == ["contoso"]
 
@@ -82,7 +82,7 @@ def test_a_deleted_tenant_is_listed_apart_and_never_planned(repo: ScratchRepo) -
         "reasons": [],
     }
     matrix = invoke(cli, "changed-tenants", "--base", base, "--format", "matrix")
-    assert json.loads(matrix.stdout) == {"tenant": ["contoso"]}
+    assert json.loads(matrix.stdout) == {"include": [{"job": "contoso", "tenants": "contoso"}]}
     assert "deleted (not planned): fabrikam" in matrix.stderr
 
 
@@ -189,10 +189,20 @@ def test_tenants_folder_below_the_root_and_run_from_a_subfolder(
     assert changed("tenants", "--base", base)["tenants"] == ["fabrikam"]
 
 
-def test_more_tenants_than_a_matrix_allows_is_refused(repo: ScratchRepo) -> None:
+def test_more_tenants_than_a_matrix_allows_run_in_shards(repo: ScratchRepo) -> None:
+    every = changed("--all")["tenants"]
     run = invoke(cli, "changed-tenants", "--all", "--format", "matrix", "--max-jobs", "1")
-    assert run.code == 1
-    assert "more than the 1 a GitHub matrix allows" in run.stderr
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout) == {"include": [{"job": "shard-0-of-1", "tenants": " ".join(every)}]}
+
+
+def test_changed_tenants_of_one_shard(repo: ScratchRepo) -> None:
+    every = changed("--all")["tenants"]
+    shards = [changed("--all", "--shard", f"{k}/2")["tenants"] for k in range(2)]
+    assert sorted(shards[0] + shards[1]) == sorted(every)
+    assert not set(shards[0]) & set(shards[1])
+    bad = invoke(cli, "changed-tenants", "--all", "--shard", "2/2")
+    assert (bad.code, "K must be between 0 and 1" in bad.stderr) == (1, True)
 
 
 def test_classify_follows_the_loaders_rules() -> None:
@@ -231,3 +241,17 @@ def test_pre_commit_files_map_to_tenant_folders(repo: ScratchRepo) -> None:
     ) == [tenants]
     assert tenant_paths_for_files([tenants / "contoso" / "_draft.yaml", Path("README.md")]) == []
     assert tenant_paths_for_files([tenants / "gone" / "tenant.yaml"]) == []
+
+
+def test_a_thousand_tenants_give_a_matrix_of_at_most_256_jobs_each_tenant_once(repo: ScratchRepo) -> None:
+    base = repo.commit("before")
+    names = [f"client-{i:04d}" for i in range(1000)]
+    for name in names:
+        repo.write(f"tenants/{name}/tenant.yaml", f"tenant: {name}\n")
+    repo.commit("a thousand tenants")
+    run = invoke(cli, "changed-tenants", "--base", base, "--format", "matrix")
+    assert run.code == 0, run.stderr
+    jobs = json.loads(run.stdout)["include"]
+    assert len(jobs) <= 256
+    listed = [t for job in jobs for t in job["tenants"].split()]
+    assert sorted(listed) == names

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from reconciler.cli.gitops_cmd import gitops
-from reconciler.engine.gitops import comment_body, merge_plans
-from reconciler.engine.gitops.comment import NO_PLAN, keep_ticks
+from reconciler.gitops import comment_body, merge_plans
+from reconciler.gitops.comment import NO_PLAN, keep_ticks
 from reconciler.render import render_json
 from reconciler.render.markdown import MARKER
 
@@ -135,7 +135,10 @@ def test_plan_matrix_lists_tenants_with_changes(tmp_path: Path) -> None:
     write_plan(plans, tenant_plan("northwind"))
     run = invoke(gitops, "plan-matrix", str(plans))
     assert run.code == 0, run.stderr
-    assert json.loads(run.stdout) == {"tenant": ["contoso"]}
+    assert json.loads(run.stdout) == {"include": [{"job": "contoso", "tenants": "contoso"}]}
+    planned = json.dumps({"include": [{"job": "shard-0-of-1", "tenants": "contoso fabrikam northwind"}]})
+    kept = invoke(gitops, "plan-matrix", str(plans), "--expect-matrix", planned)
+    assert json.loads(kept.stdout) == {"include": [{"job": "shard-0-of-1", "tenants": "contoso"}]}
     empty = tmp_path / "empty"
     empty.mkdir()
     assert invoke(gitops, "plan-matrix", str(empty)).stdout.strip() == "[]"

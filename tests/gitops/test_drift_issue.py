@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from reconciler.cli.gitops_cmd import gitops
-from reconciler.engine.gitops import OpenIssue, decide, drift_fingerprint, issue_body, parse_issues
-from reconciler.engine.gitops.drift import marker
 from reconciler.errors import IncompleteError, InputError, ReconcileError
+from reconciler.gitops import OpenIssue, decide, drift_fingerprint, issue_body, parse_issues
+from reconciler.gitops.drift import marker
 from reconciler.render import render_json
 
 from .conftest import (
+    REPO,
     integration_update,
     invoke,
     manual_step,
@@ -176,3 +181,47 @@ def test_drift_issue_command_refuses_bad_input(tmp_path: Path) -> None:
     not_a_plan = invoke(gitops, *args, "--issues", str(tmp_path / "issues.json"))
     assert not_a_plan.code == 1
     assert "not a reconcile plan" in not_a_plan.stderr
+
+
+def test_the_drift_workflow_step_handles_each_tenant_of_a_shard(tmp_path: Path) -> None:
+    """Run drift.yml's issue step with bash: the real `reconcile`, a `gh` that records its calls.
+
+    A shard of three tenants: one drifting (an issue is created), one clean (nothing), one that
+    could not be read (its issue is left alone and the step fails at the end)."""
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "drift.yml").read_text("utf-8"))
+    (script,) = [
+        s["run"] for s in workflow["jobs"]["drift"]["steps"] if "gh issue create" in s.get("run", "")
+    ]
+    plan = plan_of(
+        tenant_plan("contoso", integration_update(True, False)),
+        tenant_plan("fabrikam"),
+        tenant_plan("northwind", error="Dataverse answered 503"),
+    )
+    (tmp_path / "drift.json").write_text(render_json(plan), "utf-8")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_gh = bin_dir / "gh"
+    fake_gh.write_text(
+        '#!/bin/sh\necho "$*" >> "$GH_CALLS"\ncase "$1 $2" in "issue list") echo "[]" ;; esac\n', "utf-8"
+    )
+    fake_gh.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GH_CALLS": str(tmp_path / "calls.txt"),
+        "GH_TOKEN": "x",
+        "TENANTS": "contoso fabrikam northwind",
+        "DRIFT_RC": "3",
+        "RUN_URL": "https://github.com/o/r/actions/runs/1",
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr  # the incomplete run fails the job, after the others
+    calls = (tmp_path / "calls.txt").read_text("utf-8").splitlines()
+    created = [c for c in calls if c.startswith("issue create")]
+    assert len(created) == 1 and "Drift in tenant contoso" in created[0]
+    assert not any("fabrikam" in c or "northwind" in c for c in calls)

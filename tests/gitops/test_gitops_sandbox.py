@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reconciler.cli import cli
 from reconciler.cli.gitops_cmd import gitops
+from reconciler.config.shard import shard_of
 from reconciler.render.markdown import MARKER
 from reconciler.sandbox import SandboxHandle, demo_seed_path, load_seed, running_sandbox
 
@@ -103,7 +106,7 @@ def test_the_pr_comment_for_the_demo_seed(demo: SandboxHandle, tmp_path: Path) -
     plans = tmp_path / "plans"
     for tenant in TENANTS:
         plan_job(demo, tenant, plans)
-    matrix = json.dumps({"tenant": list(TENANTS)})
+    matrix = json.dumps({"include": [{"job": t, "tenants": t} for t in TENANTS]})
     run_url = "https://github.com/org/tenants/actions/runs/42"
     run = invoke(gitops, "comment-body", str(plans), "--expect-matrix", matrix, "--run-url", run_url)
     assert run.code == 0, run.stderr
@@ -120,8 +123,8 @@ def test_the_pr_comment_for_the_demo_seed(demo: SandboxHandle, tmp_path: Path) -
     for secret in secret_values(demo):
         assert secret not in body
     # Only tenants with changes go on to the apply jobs.
-    selected = invoke(gitops, "plan-matrix", str(plans))
-    assert json.loads(selected.stdout) == {"tenant": list(TENANTS)}
+    selected = invoke(gitops, "plan-matrix", str(plans), "--expect-matrix", matrix)
+    assert json.loads(selected.stdout) == json.loads(matrix)
 
 
 def test_drift_fingerprint_is_stable_across_runs_and_follows_the_drift(
@@ -209,3 +212,40 @@ def test_a_drift_issue_is_opened_kept_updated_and_closed(tmp_path: Path) -> None
         assert code == 0
         outputs, _ = issue_step(drift, [issue], tmp_path)
         assert (outputs["action"], outputs["number"]) == ("close", "7")
+
+
+def test_shards_plan_and_drift_every_tenant_exactly_once(demo: SandboxHandle) -> None:
+    """What the sharded matrix jobs and the Kubernetes Indexed Job do: `--shard K/N` per job."""
+    count = next(n for n in range(2, 20) if shard_of("contoso", n) != shard_of("fabrikam", n))
+    planned: list[str] = []
+    for index in range(count):
+        for command in ("plan", "drift"):
+            run = invoke(
+                cli, command, str(EXAMPLE_TENANTS), "--shard", f"{index}/{count}",
+                "--sandbox", str(demo.state_dir), "--format", "json",
+            )  # fmt: skip
+            assert run.code in (0, 2), run.stderr
+            assert f"shard {index}/{count}:" in run.stderr
+            names = [t["tenant"] for t in json.loads(run.stdout)["tenants"]]
+            assert names == [t for t in TENANTS if shard_of(t, count) == index]
+            if command == "plan":
+                planned += names
+    assert sorted(planned) == sorted(TENANTS)
+
+
+def requests_total(handle: SandboxHandle) -> int:
+    ctx = ssl.create_default_context(cafile=str(handle.ca_file))
+    with httpx.Client(base_url=handle.url, verify=ctx, trust_env=False, timeout=30) as client:
+        total = client.get("/_sandbox/requests").json()["total"]
+    assert isinstance(total, int)
+    return total
+
+
+@pytest.mark.parametrize("value", ["0/0", "3/2", "x"])
+def test_a_bad_shard_is_refused_before_any_request(demo: SandboxHandle, value: str) -> None:
+    before = requests_total(demo)
+    for command in ("plan", "drift", "apply"):
+        run = invoke(cli, command, str(EXAMPLE_TENANTS), "--shard", value, "--sandbox", str(demo.state_dir))
+        assert run.code == 1
+        assert f"--shard {value!r}" in run.stderr
+    assert requests_total(demo) == before

@@ -135,7 +135,7 @@ def test_write_permissions_are_where_they_are_needed() -> None:
 def test_apply_runs_one_job_per_tenant_behind_an_environment_never_two_at_once() -> None:
     job = load("apply.yml")["jobs"]["apply"]
     assert job["environment"] == "production"
-    assert job["concurrency"] == {"group": "apply-${{ matrix.tenant }}", "cancel-in-progress": False}
+    assert job["concurrency"] == {"group": "apply-${{ matrix.job }}", "cancel-in-progress": False}
     assert job["strategy"]["fail-fast"] is False
     assert "needs.select.outputs.matrix" in job["strategy"]["matrix"]
     script = next(
@@ -237,3 +237,26 @@ def test_pre_commit_hook_selects_tenant_files() -> None:
         assert files.search(path), path
     for path in ("tenants/_shared/x.yaml", "tenants/README.md", "docs/tenants/x.yaml", "tenants/a/b/c.yaml"):
         assert not files.search(path), path
+
+
+MATRIX_JOBS = {("plan.yml", "plan"), ("apply.yml", "plan"), ("apply.yml", "apply"), ("drift.yml", "drift")}
+
+
+def test_matrix_jobs_act_on_the_tenants_of_their_entry_and_name_artifacts_by_job() -> None:
+    """Each entry is {job, tenants} (gitops/matrix.py): a tenant, or a shard of them."""
+    for name, job_id in MATRIX_JOBS:
+        job = load(name)["jobs"][job_id]
+        assert job["name"].endswith("${{ matrix.job }}"), (name, job_id)
+        text = yaml.safe_dump(job)
+        assert "matrix.tenant }}" not in text, (name, job_id)  # the old one-tenant shape
+        for step in job["steps"]:
+            run = str(step.get("run", ""))
+            if "reconcile " in run and "--tenant" in run:
+                assert step["env"]["TENANTS"] == "${{ matrix.tenants }}", (name, job_id, step["name"])
+                assert 'read -ra names <<< "$TENANTS"' in run
+            artifact = str(step.get("with", {}).get("name", ""))
+            assert not artifact or artifact.endswith("-${{ matrix.job }}"), (name, job_id)
+    select = next(
+        s["run"] for j, s in steps("apply.yml") if j == "select" and "plan-matrix" in s.get("run", "")
+    )
+    assert '--expect-matrix "$MATRIX"' in select  # same jobs, so the apply job finds its plan artifact

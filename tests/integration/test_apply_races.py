@@ -21,6 +21,7 @@ from reconciler.engine.connection import SandboxInfo
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import ApplyResult, Plan
 from reconciler.profile import effective_profile
+from reconciler.render import render_apply_text
 from reconciler.sandbox import SandboxHandle, running_sandbox
 
 from .conftest import control
@@ -97,6 +98,11 @@ def test_an_update_of_a_row_changed_since_the_plan_fails_as_a_concurrent_change(
         assert "changed since the plan was made" in outcomes[f"technician:{raced}"].message
         assert outcomes["integration:configuration"].status == "failed"
         assert "changed since it was read (0x80060882)" in outcomes["integration:configuration"].message
+        # The summary says it once, plainly, with the objects grouped by kind (issue 11).
+        text = render_apply_text(result)
+        assert "  FAILED  another change touched 2 of the objects this apply planned after the plan" in text
+        assert f"          technician settings (1): {raced}" in text.splitlines()
+        assert "          integration settings (1): configuration" in text.splitlines()
         others = [
             o
             for o in result.tenants[0].outcomes

@@ -8,13 +8,15 @@ import yaml
 
 from reconciler.sandbox import SandboxHandle, generate, running_sandbox
 
-from .conftest import invoke
+from .conftest import control, invoke
 
 
 def _export_all(root: Path, handle: SandboxHandle, names: list[str]) -> None:
+    """Replace each tenant file by its export (onboarding: `--out -`, not the merge of --overwrite)."""
     for name in names:
-        run = invoke("export", "--tenant", name, str(root), "--overwrite", "--sandbox", str(handle.state_dir))
+        run = invoke("export", "--tenant", name, str(root), "--out", "-", "--sandbox", str(handle.state_dir))
         assert run.code == 0, run.output
+        (root / name / "tenant.yaml").write_text(run.stdout)
 
 
 def test_export_round_trip_of_the_demo_seed_is_empty(shared_demo: SandboxHandle, tenants_copy: Path) -> None:
@@ -52,6 +54,10 @@ def test_export_to_stdout_for_a_tenant_without_a_file(shared_demo: SandboxHandle
     assert run.code == 0, run.output
     data = yaml.safe_load(run.stdout)
     assert data["tenant"] == "contoso"
+    assert (
+        "#   client secret {env: CONTOSO_DYNAMICS_CLIENT_SECRET}, authcode {env: CONTOSO_RESCUE_AUTHCODE}, "
+        "SSO password {env: CONTOSO_RESCUE_SSO_PASSWORD}" in run.stdout
+    )
     assert data["connection"]["dynamics"]["credential"] == {
         "client_secret": {"env": "CONTOSO_DYNAMICS_CLIENT_SECRET"}
     }
@@ -68,20 +74,58 @@ def test_export_refuses_to_overwrite_without_the_flag(shared_demo: SandboxHandle
     assert "--overwrite" in run.output
 
 
-def test_export_refuses_to_write_beside_other_files_of_a_split_tenant(
-    shared_demo: SandboxHandle, tenants_copy: Path
+def _comments(text: str) -> list[str]:
+    return [line.split("#", 1)[1].strip() for line in text.splitlines() if "#" in line and "://" not in line]
+
+
+def test_accepting_drift_keeps_what_only_a_person_knows(
+    demo_sandbox: SandboxHandle, tenants_copy: Path
 ) -> None:
-    (tenants_copy / "contoso" / "consent.yaml").write_text("consent:\n  check: true\n")
-    before = (tenants_copy / "contoso" / "tenant.yaml").read_text()
-    run = invoke(
-        "export",
-        "--tenant",
-        "contoso",
-        str(tenants_copy),
-        "--overwrite",
-        "--sandbox",
-        str(shared_demo.state_dir),
+    """`export --overwrite` on the example tenants: live values change, nothing written by hand is lost."""
+    contoso = tenants_copy / "contoso"
+    # A split tenant with a create block: both must survive the merge.
+    (contoso / "tenant.yaml").write_text(
+        (contoso / "tenant.yaml")
+        .read_text()
+        .replace(
+            "  - user: dave@contoso.com\n",
+            "  - user: dave@contoso.com\n    create: {group: Support/Tier 1, name: Dave}\n",
+        )
     )
-    assert run.code == 1
-    assert "split across several files (consent.yaml)" in run.output
-    assert (tenants_copy / "contoso" / "tenant.yaml").read_text() == before
+    text = (contoso / "tenant.yaml").read_text()
+    groups_at = text.index("rescue_groups:")
+    (contoso / "groups.yaml").write_text(
+        "# The groups of contoso (kept apart on purpose).\n" + text[groups_at:]
+    )
+    (contoso / "tenant.yaml").write_text(text[:groups_at])
+    before = {p: p.read_text() for p in tenants_copy.rglob("*.yaml")}
+    state = str(demo_sandbox.state_dir)
+    # The drift being accepted: the demo's (close_ticket_on_session_end is true live, a role is
+    # missing), and bob's SSO ID changed by a person in both systems.
+    control(demo_sandbox, "PATCH", "/tenants/contoso/dynamics/settings/bob@contoso.com", {"sso_id": "bob2"})
+    control(demo_sandbox, "PATCH", "/tenants/contoso/rescue/technicians/bob@contoso.com", {"ssoid": "bob2"})
+    for name in ("contoso", "fabrikam"):
+        run = invoke("export", "--tenant", name, str(tenants_copy), "--overwrite", "--sandbox", state)
+        assert run.code == 0, run.output
+    after = {p: p.read_text() for p in tenants_copy.rglob("*.yaml")}
+    assert sorted(after) == sorted(before)  # the split into files is kept, no file added
+    for path, old in before.items():
+        new = after[path]
+        for comment in _comments(old):
+            assert comment in new, (path, comment)
+        for line in old.splitlines():
+            if line.strip().startswith(("confirmed:", "create:", "export:", "url:", "format:", "at_session")):
+                assert line in new, (path, line)
+    data = yaml.safe_load(after[contoso / "tenant.yaml"])
+    assert data["integration"]["options"]["close_ticket_on_session_end"] is True
+    assert next(t for t in data["technicians"] if t["user"] == "bob@contoso.com")["sso_id"] == "bob2"
+    assert data["application_user"]["roles"] == []  # the role removed live: accepted
+    assert list(data)[:4] == ["tenant", "connection", "solution", "integration"]  # key order kept
+    # Live has the parent group too: added, and everything written before kept as it was.
+    assert after[contoso / "groups.yaml"].startswith(before[contoso / "groups.yaml"])
+    assert after[contoso / "groups.yaml"].endswith("  - path: Support\n")
+    run = invoke("plan", str(tenants_copy), "--sandbox", state)
+    assert run.code == 0, run.output
+    assert "close_ticket_on_session_end" not in run.stdout and "bob2" not in run.stdout  # drift accepted
+    assert "Kept (the live state does not have them" not in run.output
+    assert "manual: Set 'Post session details to URL' for Rescue group Support/Tier 2" in run.stdout

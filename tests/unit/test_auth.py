@@ -15,8 +15,8 @@ import requests
 from pydantic import SecretStr
 
 from reconciler.errors import AuthError, InputError, ProtocolError, TransportError
-from reconciler.providers.dynamics import auth
-from reconciler.providers.dynamics.auth import (
+from reconciler.providers import entra as auth
+from reconciler.providers.entra import (
     GRAPH_SCOPE,
     CertificateCredential,
     ClientSecret,

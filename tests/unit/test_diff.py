@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reconciler.config.models import Prune
-from reconciler.diff import DesiredState, RescueDirectory, build_desired, diff_tenant
+from reconciler.diff import DesiredState, Directories, RescueDirectory, build_desired, diff_tenant, resolve
 from reconciler.plan import Action, Create, Delete, Manual, SafetySettings, UnknownChange, Update
 from reconciler.profile import default_profile
 from reconciler.resources import (
@@ -69,7 +69,7 @@ def test_missing_row_is_a_create_and_field_difference_an_update() -> None:
     assert ops == {("create", "a@x.com"), ("update", "b@x.com")}
     update = next(c for c in plan.changes if isinstance(c, Update))
     assert [(i.path, i.old, i.new) for i in update.items] == [("sso_id", "old", "b")]
-    assert update.fingerprint() == 'W/"7"'
+    assert update.planned_version() == 'W/"7"'
 
 
 def test_none_in_desired_is_not_managed() -> None:
@@ -223,21 +223,37 @@ def test_threshold_rail_counts_live_objects() -> None:
     assert run(desired_ok, live_of(*live)).violations() == ()
 
 
-def test_build_desired_resolves_emails_and_reports_unknown_ones(tenant_model: Any) -> None:
+def _resolved(tenant_model: Any, directories: Directories) -> DesiredState:
+    declared = build_desired(tenant_model, default_profile(), sso_password=None)
+    return resolve(tenant_model, declared, directories)
+
+
+def test_resolve_maps_emails_and_reports_unknown_ones(tenant_model: Any) -> None:
     directory = RescueDirectory(by_email={"alice@contoso.com": "101"}, node_ids=frozenset({"101"}))
-    desired = build_desired(tenant_model, default_profile(), sso_password=None, directory=directory)
+    desired = _resolved(tenant_model, Directories(rescue=directory))
     settings = [r for r in desired.resources if isinstance(r, TechnicianSettings)]
     assert [(s.user, s.technician_id) for s in settings] == [("alice@contoso.com", "101")]
     assert len(desired.problems) == 4  # bob, carol, dave, erin not in the directory
     assert "carol.jones@contoso.com" in " ".join(desired.problems)
 
 
-def test_build_desired_without_directory_marks_technicians_unknown(tenant_model: Any) -> None:
-    desired = build_desired(
-        tenant_model, default_profile(), sso_password=None, directory=None, directory_error="x"
-    )
+def test_resolve_without_directory_marks_technicians_unknown(tenant_model: Any) -> None:
+    desired = _resolved(tenant_model, Directories(rescue=None, rescue_error="x"))
     assert {u.kind for u in desired.unknown} == {"technician"}
     assert not desired.problems
+
+
+def test_resolve_carries_user_ids_and_locates_unknown_upns(tenant_model: Any) -> None:
+    directory = RescueDirectory(by_email={"alice@contoso.com": "101"}, node_ids=frozenset({"101"}))
+    users = {
+        t.user: f"id-{i}" for i, t in enumerate(tenant_model.technicians) if t.user != "alice@contoso.com"
+    }
+    desired = _resolved(tenant_model, Directories(rescue=directory, user_ids=users))
+    assert not [r for r in desired.resources if isinstance(r, TechnicianSettings)]
+    assert "no Dynamics user with UPN 'alice@contoso.com'" in desired.problems[-1]
+    found = _resolved(tenant_model, Directories(rescue=directory, user_ids={"alice@contoso.com": "u-1"}))
+    (row,) = [r for r in found.resources if isinstance(r, TechnicianSettings)]
+    assert row.user_id == "u-1" and "user_id" not in row.content()
 
 
 @pytest.fixture

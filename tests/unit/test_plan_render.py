@@ -97,7 +97,7 @@ def test_json_round_trip_keeps_changes_and_never_the_secret() -> None:
     text = render_json(plan)
     assert SECRET not in text and "other" not in text
     data = json.loads(text)
-    assert data["format_version"] == 1
+    assert data["format_version"] == 2
     item = data["tenants"][0]["changes"][0]["items"][0]
     assert item == {
         "path": "sso_password",
@@ -107,7 +107,7 @@ def test_json_round_trip_keeps_changes_and_never_the_secret() -> None:
     }
     again = decode_plan(data)
     assert [c.id for c in again.tenants[0].changes] == [c.id for c in plan.tenants[0].changes]
-    assert again.tenants[0].changes[0].fingerprint() == 'W/"3"'
+    assert again.tenants[0].changes[0].planned_version() == 'W/"3"'
     assert encode_plan(again)["tenants"][0]["changes"] == data["tenants"][0]["changes"]
 
 

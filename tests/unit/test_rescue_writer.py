@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.errors import ChangeFailed
 from reconciler.plan import Create
-from reconciler.providers.rescue.writer import RescueChangeFailed, RescueWriter
+from reconciler.providers.rescue.writer import RescueWriter
 from reconciler.providers.retry import ClientTransportError
 from reconciler.resources import RescueGroup
 
@@ -67,5 +68,5 @@ def test_a_create_that_never_arrived_is_sent_again() -> None:
 
 
 def test_several_new_unnamed_nodes_are_not_guessed_between() -> None:
-    with pytest.raises(RescueChangeFailed, match="several new unnamed nodes under 1"):
+    with pytest.raises(ChangeFailed, match="several new unnamed nodes under 1"):
         run(made=2)

@@ -21,7 +21,6 @@ import httpx
 
 from reconciler.errors import ApiError, AuthError, ProtocolError, ProviderError
 from reconciler.providers.base import ApiClient, ClientOptions
-from reconciler.providers.dynamics.auth import TokenProvider
 from reconciler.providers.dynamics.batch import (
     NOT_EXECUTED,
     BatchOperation,
@@ -31,6 +30,7 @@ from reconciler.providers.dynamics.batch import (
     parse_batch_reply,
     plan_chunks,
 )
+from reconciler.providers.entra import TokenProvider
 from reconciler.providers.http import (
     api_error,
     encode_query,

@@ -6,6 +6,8 @@ code column is never selected, so it can never reach a resource, a plan or an ex
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,19 +23,18 @@ from reconciler.resources import (
     TechnicianSettings,
 )
 
-INTEGRATION_FIELDS = (
-    "instance",
-    "endpoint",
-    "company_id",
-    "sso_password",
-    "org_url",
-    "office365_tenant_id",
-    "require_active_technician_console",
-    "close_ticket_on_session_end",
-    "reassign_case_on_session_start",
-    "do_not_pass_custom_field_1",
+# The settings row's logical fields, in column order, from the resource type itself; the
+# boolean ones are those the model declares ``bool | None``.
+INTEGRATION_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(IntegrationConfig)
+    if f.name not in ("meta", *IntegrationConfig.key_fields)
 )
-_BOOL_FIELDS = INTEGRATION_FIELDS[6:]
+_BOOL_FIELDS = tuple(
+    name
+    for name, hint in typing.get_type_hints(IntegrationConfig).items()
+    if name in INTEGRATION_FIELDS and hint == bool | None
+)
 _URL_FIELDS = ("endpoint", "org_url")
 
 
@@ -176,11 +177,8 @@ def settings_from_rows(
             user=upn,
             technician_id=_text(keep.get(ts.columns.technician_id)),
             sso_id=_text(keep.get(ts.columns.sso_id)),
-            meta=LiveMeta(
-                id=str(keep.get(ts.id_column, "")),
-                etag=_etag(keep),
-                extra=(("user_id", _guid(keep.get(ts.user_value_column)) or ""),),
-            ),
+            user_id=_guid(keep.get(ts.user_value_column)),
+            meta=LiveMeta(id=str(keep.get(ts.id_column, "")), etag=_etag(keep)),
         )
     return SettingsRows(by_user, duplicates, orphans)
 

@@ -21,14 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config.types import version_tuple
-from reconciler.errors import ApiError, InputError, NotFoundError, PreconditionFailed, ProviderError
+from reconciler.errors import (
+    ApiError,
+    ChangeFailed,
+    InputError,
+    NotFoundError,
+    PreconditionFailed,
+    ProviderError,
+)
 from reconciler.plan import Action, Change, Create, Delete, Outcome, Update
 from reconciler.profile import SolutionProfile
 from reconciler.providers.dynamics import mapping
 from reconciler.providers.dynamics.batch import BatchOperation
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.reader import odata_string
-from reconciler.resources import ApplicationUser, IntegrationConfig, TechnicianSettings
+from reconciler.resources import ApplicationUser, IntegrationConfig, TechnicianSettings, placeholder_email
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +45,6 @@ _NAMESPACE = uuid.UUID("5f0c2a4e-8d2b-4b8e-9a57-6c1f0d3e2b91")
 def stable_id(org_url: str, *parts: str) -> str:
     """A row id derived from the row's key, the same in every run (idempotent creates)."""
     return str(uuid.uuid5(_NAMESPACE, "|".join((org_url.lower(), *parts))))
-
-
-class ChangeFailed(Exception):
-    """A change could not be carried out; the message says why (no secrets)."""
 
 
 class DynamicsWriter:
@@ -327,9 +330,10 @@ class DynamicsWriter:
         assert isinstance(change, Create | Update) and isinstance(change.desired, TechnicianSettings)
         desired = change.desired
         tech = desired.technician_id
-        if tech and tech.startswith("new:"):
+        pending_email = placeholder_email(tech) if tech else None
+        if tech and pending_email is not None:
             if tech not in technician_ids:
-                raise ChangeFailed(f"the Rescue technician {tech[4:]} was not created")
+                raise ChangeFailed(f"the Rescue technician {pending_email} was not created")
             tech = technician_ids[tech]
         fields = {"technician_id": tech, "sso_id": desired.sso_id}
         if isinstance(change, Update):
@@ -342,7 +346,7 @@ class DynamicsWriter:
                 "body": body,
                 "headers": {"If-Match": live.meta.etag or "*"},
             }, "updated " + ", ".join(sorted(names))
-        user_id = desired.meta.get("user_id")
+        user_id = desired.user_id
         if not user_id:
             raise ChangeFailed(f"Dynamics user {desired.user} was not found at plan time")
         if user_id in existing:

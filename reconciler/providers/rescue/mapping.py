@@ -102,5 +102,5 @@ def technician_from_user(fields: Mapping[str, str]) -> RescueTechnician:
         technician_id=technician.technician_id,
         email=technician.email,
         sso_id=technician.sso_id,
-        meta=LiveMeta(id=technician.technician_id, etag=technician.fingerprint()),
+        meta=LiveMeta(id=technician.technician_id, etag=technician.content_hash()),
     )

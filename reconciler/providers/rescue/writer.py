@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from reconciler.errors import ChangeFailed
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.rescue.client import RescueClient
 from reconciler.providers.rescue.mapping import RescueTree, build_tree, technician_from_user
 from reconciler.providers.retry import ClientTransportError
-from reconciler.resources import RescueGroup, RescueTechnician
+from reconciler.resources import RescueGroup, RescueTechnician, placeholder_email
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +29,6 @@ _USER_FIELDS = {
     "HASMOBILEADDON": "mobileaddon",
     "HASRPATADDON": "rpataddon",
 }
-
-
-class RescueChangeFailed(Exception):
-    """A Rescue change could not be carried out (message says why)."""
 
 
 def _flag(value: str) -> str:
@@ -60,7 +57,7 @@ class RescueWriter:
         self.client = client
         self.tree: RescueTree | None = None
         self.group_ids: dict[str, str] = {}
-        self.technician_ids: dict[str, str] = {}  # "new:<email>" -> node id
+        self.technician_ids: dict[str, str] = {}  # placeholder ("new:<email>") -> node id
 
     async def refresh(self) -> RescueTree:
         self.tree = build_tree(await self.client.get_hierarchy())
@@ -78,11 +75,11 @@ class RescueWriter:
         if parent_path:
             parent = self.group_ids.get(parent_path.casefold()) or tree.group_id(parent_path)
             if not parent:
-                raise RescueChangeFailed(f"parent group {parent_path!r} does not exist")
+                raise ChangeFailed(f"parent group {parent_path!r} does not exist")
         else:
             parent = tree.root_id
             if not parent:
-                raise RescueChangeFailed("the Rescue hierarchy has no Technicians root")
+                raise ChangeFailed("the Rescue hierarchy has no Technicians root")
         node = await self._create_node("group", parent)
         await self.client.set_group(node, name)
         self.group_ids[path.casefold()] = node
@@ -117,7 +114,7 @@ class RescueWriter:
             return fresh[0]
         if not fresh:
             return await create(parent)  # it never reached Rescue: nothing to adopt
-        raise RescueChangeFailed(
+        raise ChangeFailed(
             f"{lost.message}; several new unnamed nodes under {parent} ({', '.join(fresh)}): "
             "check them in the Rescue Admin Center"
         )
@@ -131,7 +128,7 @@ class RescueWriter:
         now = technician_from_user(read)
         planned = change.live
         if planned.meta.etag and now.meta.etag != planned.meta.etag and now.sso_id != desired.sso_id:
-            raise RescueChangeFailed(
+            raise ChangeFailed(
                 f"technician {desired.technician_id} changed since the plan "
                 f"(SSO ID now {now.sso_id!r}); plan again"
             )
@@ -142,7 +139,7 @@ class RescueWriter:
 
     async def _create_technician(self, desired: RescueTechnician) -> str:
         tree = self.tree or await self.refresh()
-        email = desired.email or desired.technician_id.removeprefix("new:")
+        email = desired.email or placeholder_email(desired.technician_id) or desired.technician_id
         existing = tree.technicians_by_email.get(email)
         if existing:
             self.technician_ids[desired.technician_id] = existing
@@ -153,7 +150,7 @@ class RescueWriter:
         group = desired.create_group or ""
         parent = self.group_ids.get(group.casefold()) or tree.group_id(group)
         if not parent:
-            raise RescueChangeFailed(f"technician group {group!r} does not exist")
+            raise ChangeFailed(f"technician group {group!r} does not exist")
         node = await self._create_node("technician", parent)
         name = desired.name or email
         await self.client.set_user(

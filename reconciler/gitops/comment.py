@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import InputError
+from reconciler.gitops.matrix import parse_matrix
 from reconciler.plan import Plan, TenantPlan, decode_plan
 from reconciler.render import render_markdown
 from reconciler.render.markdown import MARKER
@@ -55,16 +56,7 @@ def plan_files(paths: Iterable[Path]) -> list[Path]:
 
 def expected_tenants(matrix: str) -> list[str]:
     """Tenant names from a matrix as ``changed-tenants --format matrix`` prints it."""
-    try:
-        data = json.loads(matrix) if matrix.strip() else []
-    except ValueError as exc:
-        raise InputError(f"--expect-matrix is not JSON: {exc}") from None
-    if data == []:
-        return []
-    names = data.get("tenant") if isinstance(data, dict) else None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise InputError('--expect-matrix: expected {"tenant": [...]} or []')
-    return list(names)
+    return [tenant for job in parse_matrix(matrix) for tenant in job.tenants]
 
 
 def merge_plans(plans: Sequence[tuple[Path, Plan]], expected: Sequence[str] = ()) -> Plan:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from reconciler.errors import IncompleteError, InputError, ReconcileError
 from reconciler.plan import Action, Change, Create, Plan, TenantPlan, Update, encode_resource, encode_value
 from reconciler.render import render_markdown
+from reconciler.render.escape import line_text, md_code, md_text
 
 LABEL = "reconcile-drift"
 MAX_BODY_CHARS = 60_000  # GitHub refuses issue bodies over 65,536 characters
@@ -64,8 +65,13 @@ def drift_fingerprint(tenant: TenantPlan) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _marker_name(tenant: str) -> str:
+    """The tenant name as the marker holds it: nothing that could close the HTML comment."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", tenant).replace("--", "_-")
+
+
 def marker(tenant: str, fingerprint: str) -> str:
-    return f"<!-- reconcile-drift:{tenant}:{fingerprint} -->"
+    return f"<!-- reconcile-drift:{_marker_name(tenant)}:{fingerprint} -->"
 
 
 def issue_title(tenant: str) -> str:
@@ -83,7 +89,7 @@ class OpenIssue:
     def fingerprint_for(self, tenant: str) -> str | None:
         """The fingerprint this issue's marker records for ``tenant`` (None: not its issue)."""
         for match in _MARKER_RE.finditer(self.body):
-            if match["tenant"] == tenant:
+            if match["tenant"] == _marker_name(tenant):
                 return match["fingerprint"]
         return None
 
@@ -192,11 +198,11 @@ def issue_body(plan: Plan, tenant: TenantPlan, fingerprint: str, *, run_url: str
         "#### How to resolve",
         "",
         f"- **Revert the drift** (make live state match the tenant files again): run the *apply* "
-        f"workflow by hand for tenant `{name}` (Actions → apply → Run workflow), or run "
-        f"`reconcile apply --tenant {name}` where the credentials are.",
+        f"workflow by hand for tenant {md_code(name)} (Actions → apply → Run workflow), or run "
+        f"{md_code(f'reconcile apply --tenant {name}')} where the credentials are.",
         f"- **Accept the drift** (make the tenant files match live state): run "
-        f"`reconcile export --tenant {name} --overwrite`, review the change to "
-        f"`tenants/{name}/tenant.yaml` and open a pull request with it.",
+        f"{md_code(f'reconcile export --tenant {name} --overwrite')}, review the change to "
+        f"{md_code(f'tenants/{name}/')} and open a pull request with it.",
         "",
         "This issue is updated when the drift changes and closed when the tenant is clean again.",
     ]
@@ -212,7 +218,7 @@ def issue_body(plan: Plan, tenant: TenantPlan, fingerprint: str, *, run_url: str
     tail = "\n".join(resolve) + "\n"
     single = Plan((tenant,), created_at=plan.created_at, tool_version=plan.tool_version)
     limit = MAX_BODY_CHARS - len(tail) - 200
-    text = render_markdown(single, title=f"reconcile drift: {name}", limit=limit)
+    text = render_markdown(single, title=f"reconcile drift: {md_text(name)}", limit=limit)
     return f"{marker(name, fingerprint)}\n{text}{tail}"
 
 
@@ -228,4 +234,5 @@ def github_output(decision: IssueDecision) -> str:
         "duplicates": " ".join(str(n) for n in decision.duplicates),
         "comment": decision.comment,
     }
-    return "".join(f"{key}={value}\n" for key, value in values.items())
+    # A newline in a value would add an output of its choosing: every value is printable.
+    return "".join(f"{key}={line_text(value)}\n" for key, value in values.items())

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from reconciler.config.models import Prune
 from reconciler.config.types import version_tuple
-from reconciler.diff.desired import NEW_TECHNICIAN_PREFIX, DesiredState
+from reconciler.diff.desired import DesiredState
 from reconciler.diff.manual import consent_step, export_step, solution_step
 from reconciler.plan import (
     Action,
@@ -27,7 +27,9 @@ from reconciler.plan import (
     Update,
 )
 from reconciler.resources import (
+    KIND_INFO,
     KINDS,
+    NEW_TECHNICIAN_PREFIX,
     ApplicationUser,
     Consent,
     LiveState,
@@ -40,8 +42,6 @@ from reconciler.resources import (
     TechnicianSettings,
     Unmanaged,
 )
-
-_SOLUTION_DEPENDANTS = ("integration", "application_user", "session_key", "technician")
 
 
 def field_changes(desired: Resource, live: Resource) -> tuple[FieldChange, ...]:
@@ -96,7 +96,7 @@ class _Differ:
 
     def one(self, want: Resource) -> None:
         unknown = self.live.unknown_for(want.kind, want.key)
-        deps = self.solution_dependency() if want.kind in _SOLUTION_DEPENDANTS else ()
+        deps = self.solution_dependency() if "solution" in KIND_INFO[want.kind].depends_on else ()
         if unknown is not None and not (
             isinstance(want, RescueTechnician) and want.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
         ):

@@ -2,25 +2,26 @@
 
 ``changed``: which tenants a git change touches (git through subprocess). ``comment``: the one
 pull-request comment merged from per-tenant plans. ``drift``: one issue per drifting tenant,
-deduplicated by a fingerprint of the drift. ``secrets_env``: a tenant's secrets for a job.
+deduplicated by a fingerprint of the drift. ``secrets_env``: a tenant's secrets for a job. ``matrix``: the job
+matrix (a job per tenant, or shards beyond GitHub's 256 jobs).
 The workflows stay a few lines of shell around these, so the logic is here, where it is tested.
 """
 
-from reconciler.engine.gitops.changed import (
+from reconciler.gitops.changed import (
     DEFAULT_ALL_WHEN,
     TenantChanges,
     changed_tenants,
     classify,
     tenant_paths_for_files,
 )
-from reconciler.engine.gitops.comment import (
+from reconciler.gitops.comment import (
     comment_body,
     expected_tenants,
     load_plan_file,
     merge_plans,
     plan_files,
 )
-from reconciler.engine.gitops.drift import (
+from reconciler.gitops.drift import (
     IssueDecision,
     OpenIssue,
     decide,
@@ -30,11 +31,21 @@ from reconciler.engine.gitops.drift import (
     parse_issues,
     tenant_plan,
 )
-from reconciler.engine.gitops.secrets_env import SecretEnv, parse_secrets_json, secret_env
+from reconciler.gitops.matrix import (
+    GITHUB_MAX_JOBS,
+    MatrixJob,
+    keep_tenants,
+    matrix_jobs,
+    matrix_json,
+    parse_matrix,
+)
+from reconciler.gitops.secrets_env import SecretEnv, parse_secrets_json, secret_env
 
 __all__ = [
     "DEFAULT_ALL_WHEN",
+    "GITHUB_MAX_JOBS",
     "IssueDecision",
+    "MatrixJob",
     "OpenIssue",
     "SecretEnv",
     "TenantChanges",
@@ -46,9 +57,13 @@ __all__ = [
     "expected_tenants",
     "github_output",
     "issue_body",
+    "keep_tenants",
     "load_plan_file",
+    "matrix_jobs",
+    "matrix_json",
     "merge_plans",
     "parse_issues",
+    "parse_matrix",
     "parse_secrets_json",
     "plan_files",
     "secret_env",

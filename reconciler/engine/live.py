@@ -1,0 +1,114 @@
+"""One live read for every command (plan, drift, apply's re-check, export).
+
+Dynamics, the Rescue hierarchy and (when wanted) Graph's consent lookup are read concurrently;
+then the SSO IDs of the Rescue technicians the caller picks (they depend on the hierarchy just
+read). When one part fails the others are cancelled and collected, so nothing is left running
+when the session closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from reconciler.diff import Directories
+from reconciler.engine.session import TenantSession
+from reconciler.errors import ProviderError
+from reconciler.profile import SolutionProfile
+from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
+from reconciler.providers.rescue.reader import RescueLive, RescueReader
+from reconciler.resources import Consent, LiveState, SecretHasher, Unknown
+
+
+@dataclass(frozen=True)
+class LiveQuery:
+    """What to read (``None``, ``False`` or empty: not wanted)."""
+
+    solution_name: str | None = None
+    integration: bool = False
+    app_id: str | None = None
+    session_key: bool = False
+    users: tuple[str, ...] = ()  # UPNs whose systemuserid is wanted
+    consent_app_id: str | None = None
+
+
+@dataclass
+class LiveReading:
+    """What one read found, per service, and the directories references resolve against."""
+
+    dynamics: DynamicsLive
+    rescue: RescueLive
+    consent: LiveState = field(default_factory=LiveState)
+
+    @property
+    def directories(self) -> Directories:
+        return Directories(
+            rescue=self.rescue.directory,
+            rescue_error=self.rescue.error,
+            user_ids=self.dynamics.user_ids if self.dynamics.users_read else None,
+        )
+
+    def state(self) -> LiveState:
+        """Everything read, merged into one live state."""
+        live = LiveState()
+        for part in (self.dynamics.state, self.rescue.state, self.consent):
+            live.merge(part)
+        return live
+
+
+TechnicianPicker = Callable[[LiveReading], Iterable[str]]
+
+
+async def read_live(
+    session: TenantSession,
+    profile: SolutionProfile,
+    hasher: SecretHasher,
+    query: LiveQuery,
+    technicians: TechnicianPicker,
+) -> LiveReading:
+    """Read what ``query`` asks for; ``technicians`` picks, from the first reads, the Rescue
+    technicians whose SSO ID to read."""
+    rescue_reader = RescueReader(session.rescue)
+    dynamics_task = asyncio.ensure_future(
+        DynamicsReader(session.dataverse, profile, hasher).read(
+            solution_name=query.solution_name,
+            integration=query.integration,
+            app_id=query.app_id,
+            session_key=query.session_key,
+            users=query.users,
+        )
+    )
+    consent_task = (
+        asyncio.ensure_future(_read_consent(session, query.consent_app_id))
+        if query.consent_app_id is not None
+        else None
+    )
+    pending = [t for t in (dynamics_task, consent_task) if t is not None]
+    try:
+        rescue = await rescue_reader.read_tree()
+        reading = LiveReading(await dynamics_task, rescue)
+        wanted = technicians(reading)
+        if rescue.directory is not None:
+            await rescue_reader.read_technicians(rescue, wanted)
+        if consent_task is not None:
+            reading.consent = await consent_task
+    finally:
+        # One part failed (e.g. credentials refused): stop the others and collect their
+        # outcome, so nothing is left running or unretrieved when the session closes.
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    return reading
+
+
+async def _read_consent(session: TenantSession, app_id: str) -> LiveState:
+    state = LiveState()
+    try:
+        found = await session.graph.find_service_principal(app_id)
+    except ProviderError as exc:
+        state.unknown.append(Unknown("consent", app_id, f"service principal lookup failed: {exc.message}"))
+        return state
+    state.add(Consent(app_id=app_id, granted=found is not None))
+    state.listed.add("consent")
+    return state

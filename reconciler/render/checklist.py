@@ -1,0 +1,74 @@
+"""The fleet's manual-step checklist (``reconcile manual``) as text, markdown or JSON.
+
+Titles, steps and tenant names are data: text output shows control characters as escapes (no
+terminal sequences get through), markdown escapes every character with a meaning there (no
+link, image, HTML or table cell can be injected), JSON is JSON.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from reconciler.plan.checklist import Checklist
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+
+
+def _text(value: str) -> str:
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], value).replace("\n", " ")
+
+
+def _md(value: str) -> str:
+    return _MARKDOWN.sub(r"\\\1", html.escape(_text(value), quote=False))
+
+
+def _head(checklist: Checklist) -> str:
+    tenants = len({t for item in checklist.items for t in item.tenants})
+    return f"{len(checklist.items)} manual step(s), {checklist.step_count} box(es) to tick across {tenants} tenant(s)."
+
+
+def render_checklist_text(checklist: Checklist) -> str:
+    lines = ["Manual steps: only a person can do these. " + _head(checklist), ""]
+    for item in checklist.items:
+        lines.append(f"[ ] {_text(item.title)} ({len(item.tenants)} tenant(s))")
+        lines.append(f"    why: {_text(item.reason)}")
+        lines.extend(f"    {i}. {_text(step)}" for i, step in enumerate(item.steps, 1))
+        lines.append(f"    tenants: {', '.join(_text(t) for t in item.tenants)}")
+        lines.append("")
+    for tenant, why in checklist.unplanned:
+        lines.append(f"not known for {_text(tenant)} (it could not be planned): {_text(why)}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_checklist_markdown(checklist: Checklist) -> str:
+    lines = ["### Manual steps", "", f"Only a person can do these. {_head(checklist)}", ""]
+    for item in checklist.items:
+        lines.append(f"- [ ] **{_md(item.title)}** ({len(item.tenants)} tenant(s)): {_md(item.reason)}")
+        lines.extend(f"  {i}. {_md(step)}" for i, step in enumerate(item.steps, 1))
+        lines.append(f"  - tenants: {', '.join(_md(t) for t in item.tenants)}")
+    if checklist.unplanned:
+        lines += ["", "Not known (the tenant could not be planned):", ""]
+        lines.extend(f"- {_md(tenant)}: {_md(why)}" for tenant, why in checklist.unplanned)
+    return "\n".join(lines) + "\n"
+
+
+def render_checklist_json(checklist: Checklist) -> str:
+    data = {
+        "format_version": 1,
+        "steps": [
+            {
+                "kind": item.kind,
+                "key": item.key,
+                "title": item.title,
+                "reason": item.reason,
+                "steps": list(item.steps),
+                "tenants": list(item.tenants),
+            }
+            for item in checklist.items
+        ],
+        "unplanned": [{"tenant": tenant, "error": why} for tenant, why in checklist.unplanned],
+    }
+    return json.dumps(data, indent=2) + "\n"

@@ -1,0 +1,91 @@
+"""The one escaping module of the renderers: tenant and live values are data, never markup.
+
+A value can hold anything a live system returns: a newline and three backticks that would close
+the plan's code fence, a `## heading`, a link, HTML, a bidi override that turns the terminal
+line around. Every renderer shows values only through these functions:
+
+- ``value_text``: a value for the terminal or inside a code block: control and bidi characters
+  escaped (``\\n``, ``\\u202e``), cut to a bounded length with a marker;
+- ``md_text``: a value in markdown prose: as it is when it is plain words, else ``md_code``;
+- ``md_code``: a value in markdown prose, as a code span whose backtick run is longer than any in
+  the value, so nothing in it becomes a heading, link, image, emphasis, mention or HTML;
+- ``md_fence``: a fenced block whose fence is longer than any backtick run in its lines;
+- ``html_text``: a value inside the HTML of a GitHub comment (``<summary>``).
+
+JSON output is data and is left unchanged.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from reconciler.config.text import printable, shorten
+
+VALUE_CHARS = 200  # a value longer than this is cut (with a marker saying how much)
+PROSE_CHARS = 1000  # a sentence holding values (a manual step, an error reason) is cut longer
+_BACKTICKS = re.compile(r"`+")
+# Characters with no meaning to CommonMark or GitHub in the middle of a line: no `*_[]<>&|~`,
+# no `@` (mentions, emails), `#` (issue links), `:` (emoji, URLs), `$` (math), backslash.
+_PLAIN = re.compile(r"[A-Za-z0-9 ,;.'\"/=+%!()?-]*")
+
+
+def value_text(value: object, limit: int = VALUE_CHARS) -> str:
+    """A value as printable text of at most ``limit`` characters."""
+    return shorten(printable(value if isinstance(value, str) else str(value)), limit)
+
+
+def line_text(line: str) -> str:
+    """A whole line of words and values: control characters escaped, nothing cut."""
+    return printable(line)
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+
+
+def md_code(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> str:
+    """``value`` as an inline code span (``table``: also inside a GitHub table cell)."""
+    body = value_text(value, limit)
+    if table:
+        body = body.replace("|", "\\|")  # GitHub splits cells on `|` even inside code spans
+    fence = "`" * (_longest_backticks(body) + 1)
+    # CommonMark strips one space from each end when both are spaces: pad so the value survives.
+    if not body or body.startswith(("`", " ")) or body.endswith(("`", " ")):
+        body = f" {body} "
+    return f"{fence}{body}{fence}"
+
+
+def md_text(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> str:
+    """``value`` in markdown prose: as it is when it holds only characters that markdown and
+    GitHub leave alone (letters, digits, spaces, a little punctuation; no `www`), else ``md_code``."""
+    text = value_text(value, limit)
+    if _PLAIN.fullmatch(text) and "www" not in text.casefold() and text.strip() == text:
+        return text
+    return md_code(value, limit, table=table)
+
+
+def md_fence(lines: Sequence[str], info: str = "") -> list[str]:
+    """``lines`` (already printable) in a fenced code block no line of them can close."""
+    fence = "`" * max(3, max((_longest_backticks(line) for line in lines), default=0) + 1)
+    return [f"{fence}{info}", *lines, fence]
+
+
+def html_text(value: object, limit: int = VALUE_CHARS) -> str:
+    """A value inside HTML (quotes, ``<``, ``>``, ``&`` escaped) and markdown-inert."""
+    text = html.escape(value_text(value, limit), quote=True)
+    # Markdown punctuation as entities too: should the line ever be read as markdown, it stays text.
+    return re.sub(r"[\\`*_\[\]()!#~|@:]", lambda m: f"&#{ord(m.group())};", text)
+
+
+__all__ = [
+    "PROSE_CHARS",
+    "VALUE_CHARS",
+    "html_text",
+    "line_text",
+    "md_code",
+    "md_fence",
+    "md_text",
+    "value_text",
+]

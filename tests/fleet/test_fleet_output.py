@@ -1,0 +1,99 @@
+"""Output at fleet size: identical errors said once with a count; one manual-step checklist."""
+
+from __future__ import annotations
+
+import json
+
+from reconciler.plan import ApplyResult, Manual, Plan, TenantApplyResult, TenantPlan
+from reconciler.plan.checklist import fleet_checklist
+from reconciler.render import render_apply_text, render_text
+from reconciler.render.checklist import (
+    render_checklist_json,
+    render_checklist_markdown,
+    render_checklist_text,
+)
+
+EXPIRED = "Entra ID refused the credentials: AADSTS7000222 the client secret expired"
+
+
+def step(group: str, title: str | None = None) -> Manual:
+    return Manual(
+        kind="rescue_group",
+        key=group,
+        depends_on=(),
+        title=title or f"Set 'Post session details to URL' for Rescue group {group}",
+        reason="the Rescue API cannot read or write export settings",
+        steps=("Sign in to the Admin Center.", "Enable 'Post session details to URL'."),
+    )
+
+
+def tenant(name: str, *changes: Manual, error: str = "") -> TenantPlan:
+    return TenantPlan(tenant=name, desired_digest="d", changes=changes, error=error)
+
+
+def test_identical_plan_errors_are_said_once_with_a_count_and_distinct_ones_stay() -> None:
+    plan = Plan(
+        (
+            *(tenant(f"client-{i:03d}", error=EXPIRED) for i in range(30)),
+            tenant("northwind", error="Dataverse answered 503"),
+            tenant("contoso"),
+        )
+    )
+    text = render_text(plan)
+    assert text.count(EXPIRED) == 1
+    assert f"30 tenants failed with the same error: {EXPIRED}" in text
+    assert "client-000, client-001" in text and "client-019 and 10 more" in text
+    assert "Tenant northwind: failed" in text and "Dataverse answered 503" in text
+    assert "Tenant contoso:" in text
+
+
+def test_identical_apply_errors_are_said_once_with_a_count() -> None:
+    result = ApplyResult(
+        (
+            TenantApplyResult("a", error=EXPIRED),
+            TenantApplyResult("b", error=EXPIRED),
+            TenantApplyResult("c", error="other", manual=(step("Support"),)),
+        )
+    )
+    text = render_apply_text(result)
+    assert text.count(EXPIRED) == 1 and "2 tenants failed with the same error" in text
+    assert "Tenant c: failed: other" in text and "Manual steps left (1)" in text
+
+
+def test_the_checklist_lists_each_step_once_with_its_tenants_and_the_unknown_tenants() -> None:
+    plan = Plan(
+        (
+            tenant("contoso", step("Support/Tier 2"), step("Sales")),
+            tenant("fabrikam", step("Support/Tier 2")),
+            tenant("northwind", error="credentials refused"),
+        )
+    )
+    checklist = fleet_checklist(plan)
+    assert [(i.key, i.tenants) for i in checklist.items] == [
+        ("Support/Tier 2", ("contoso", "fabrikam")),
+        ("Sales", ("contoso",)),
+    ]
+    assert checklist.step_count == 3
+    text = render_checklist_text(checklist)
+    assert "2 manual step(s), 3 box(es) to tick across 2 tenant(s)." in text
+    assert "[ ] Set 'Post session details to URL' for Rescue group Support/Tier 2 (2 tenant(s))" in text
+    assert "tenants: contoso, fabrikam" in text
+    assert "not known for northwind (it could not be planned): credentials refused" in text
+    data = json.loads(render_checklist_json(checklist))
+    assert data["steps"][0]["tenants"] == ["contoso", "fabrikam"]
+    assert data["unplanned"] == [{"tenant": "northwind", "error": "credentials refused"}]
+    assert "- [ ] **Set 'Post session details to URL' for Rescue group Support/Tier 2**" in (
+        render_checklist_markdown(checklist)
+    )
+
+
+def test_the_checklist_escapes_what_it_shows() -> None:
+    hostile = "x\x1b[31m [click](https://evil.example) <img src=x> | *b* `c`\nnext"
+    checklist = fleet_checklist(Plan((tenant("contoso", step("G", title=hostile)),)))
+    text = render_checklist_text(checklist)
+    assert "\x1b" not in text and "\\x1b[31m" in text and "\nnext" not in text
+    markdown = render_checklist_markdown(checklist)
+    assert "\x1b" not in markdown and "<img" not in markdown and "&lt;img" in markdown
+    assert "\\[click\\](https://evil.example)" in markdown
+    assert "\\| \\*b\\* \\`c\\`" in markdown
+    assert json.loads(render_checklist_json(checklist))["steps"][0]["title"] == hostile

@@ -1,0 +1,84 @@
+"""Fleet commands on the demo seed over real HTTPS: `--target` on plan and apply, apply showing
+the plan once, and `reconcile manual` from live state and from saved shard plans."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.errors import ReconcileError
+from reconciler.sandbox import SandboxHandle, running_sandbox
+
+pytestmark = pytest.mark.integration
+
+TENANTS = str(Path(__file__).resolve().parents[2] / "tenants")
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), standalone_mode=False, catch_exceptions=True)
+    exc = result.exception
+    if isinstance(exc, ReconcileError):
+        return exc.exit_code, result.stdout, result.stderr + exc.format()
+    if exc is not None and not isinstance(exc, SystemExit):
+        raise exc
+    code = result.return_value if isinstance(result.return_value, int) else result.exit_code
+    return code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[SandboxHandle]:
+    with running_sandbox(index_job_seconds=0.05) as handle:
+        yield handle
+
+
+def changes(handle: SandboxHandle) -> dict[str, list[str]]:
+    code, out, err = invoke("plan", TENANTS, "--sandbox", str(handle.state_dir), "--format", "json")
+    assert code == 0, err
+    return {
+        t["tenant"]: [f"{c['kind']}:{c['key']}" for c in t["changes"]] for t in json.loads(out)["tenants"]
+    }
+
+
+def test_bad_targets_are_refused_with_the_kinds_listed(demo: SandboxHandle) -> None:
+    code, _, err = invoke("plan", TENANTS, "--sandbox", str(demo.state_dir), "--target", "user:dave")
+    assert code == 1 and "unknown kind 'user'; kinds: solution," in err
+    code, _, err = invoke("apply", TENANTS, "--sandbox", str(demo.state_dir), "--auto-approve",
+                          "--target", "technician:nobody@contoso.com")  # fmt: skip
+    assert code == 1 and "nothing to do for --target technician:nobody@contoso.com" in err
+
+
+def test_manual_checklist_from_live_state_and_from_saved_shard_plans(
+    demo: SandboxHandle, tmp_path: Path
+) -> None:
+    code, out, err = invoke("manual", TENANTS, "--sandbox", str(demo.state_dir), "--format", "json")
+    assert code == 0, err
+    steps = json.loads(out)["steps"]
+    assert [(s["key"], s["tenants"]) for s in steps] == [("Support/Tier 2", ["contoso"])]
+    for index in range(2):  # what shard jobs leave behind: one plan file each
+        code, _, err = invoke("plan", TENANTS, "--shard", f"{index}/2", "--sandbox", str(demo.state_dir),
+                              "--out", str(tmp_path / f"shard-{index}" / "plan.json"))  # fmt: skip
+        assert code == 0, err
+    code, merged, err = invoke("manual", "--from-plan", str(tmp_path), "--format", "json")
+    assert code == 0, err
+    assert json.loads(merged)["steps"] == steps
+    code, _, err = invoke("manual", TENANTS, "--from-plan", str(tmp_path))
+    assert code == 1 and "give no PATH" in err
+
+
+def test_apply_with_a_target_changes_only_that_object_and_shows_the_plan_once(demo: SandboxHandle) -> None:
+    before = changes(demo)
+    assert {"technician:dave@contoso.com", "technician:erin@contoso.com"} <= set(before["contoso"])
+    code, out, err = invoke("apply", TENANTS, "--sandbox", str(demo.state_dir), "--auto-approve",
+                            "--target", "technician:Dave@contoso.com")  # fmt: skip
+    assert code == 0, err
+    assert out.count("Plan: 1 to create, 0 to update, 0 to delete.") == 1  # the plan, once
+    assert out.count("Plan:") == 1 and "erin@contoso.com" not in out
+    assert "Apply: 1 done, 0 failed, 0 skipped." in out
+    after = changes(demo)
+    assert after["contoso"] == [c for c in before["contoso"] if c != "technician:dave@contoso.com"]
+    assert after["fabrikam"] == before["fabrikam"]

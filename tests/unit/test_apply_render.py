@@ -1,0 +1,47 @@
+"""Apply summary: failures that share a cause are one line, with their objects grouped by kind."""
+
+from __future__ import annotations
+
+from reconciler.plan import ApplyResult
+from reconciler.plan.result import Outcome, TenantApplyResult
+from reconciler.render import render_apply_text
+
+ETAG = "changed since the plan was made (ETag mismatch); plan again"
+
+
+def test_a_concurrent_change_is_one_line_per_cause_grouped_by_kind() -> None:
+    outcomes = (
+        *(Outcome(f"technician:user{i}@contoso.com", "failed", ETAG) for i in range(120)),
+        *(Outcome(f"rescue_technician:{41000 + i}", "failed", f"[contoso] rescue: technician {41000 + i} changed since the plan") for i in range(10)),
+        *(Outcome(f"rescue_technician:{42000 + i}", "skipped", f"depends on technician:user{i}@contoso.com, which did not succeed") for i in range(5)),
+        Outcome("integration:configuration", "done"),
+        Outcome("session_key:t/k", "failed", "HTTP 500"),
+    )  # fmt: skip
+    text = render_apply_text(ApplyResult((TenantApplyResult("contoso", outcomes),)))
+    lines = text.splitlines()
+    assert len(lines) < 20, text
+    assert (
+        "  FAILED  another change touched 130 of the objects this apply planned after the plan was made"
+        in text
+    )
+    assert "Plan again, review, and apply the new plan." in text
+    assert (
+        "          technician settings (120): user0@contoso.com, user1@contoso.com, user2@contoso.com, "
+        "user3@contoso.com, user4@contoso.com, user5@contoso.com, user6@contoso.com, user7@contoso.com and "
+        "112 more" in lines
+    )
+    assert (
+        "          Rescue technician (10): 41000, 41001, 41002, 41003, 41004, 41005, 41006, 41007 and 2 more"
+        in lines
+    )
+    assert "  skipped 5 changes: depends on a change that did not succeed" in lines
+    assert "  FAILED  session_key:t/k: HTTP 500" in lines
+    assert "  ok      integration:configuration" in lines
+    assert "ETag mismatch; plan again" not in text  # the per-row wording is gone
+
+
+def test_hostile_values_in_an_apply_summary_are_escaped() -> None:
+    outcomes = (Outcome("technician:a\nb", "failed", "boom\x1b[31m\u202e"),)
+    text = render_apply_text(ApplyResult((TenantApplyResult("t\r", outcomes, error=""),)))
+    assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
+    assert "technician:a\\nb: boom\\x1b[31m\\u202e" in text
