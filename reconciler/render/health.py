@@ -65,7 +65,8 @@ def render_health_text(tenants: Sequence[TenantHealth]) -> str:
         for cause in t.blockers:
             lines.append(f"  blocks every session: {_plain(cause.text)}")
         for g in t.groups:
-            lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}, {ratio(g)}")
+            delivery = "" if g.verdict == "idle" else f", {ratio(g)}"
+            lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}{delivery}")
             if g.last_delivered:
                 lines.append(f"    last delivered session: {g.last_delivered}")
             for cause in g.causes:
