@@ -28,6 +28,7 @@ _COMMANDS = {
     "profile": ("reconciler.cli.profile_cmd", "profile"),
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),
+    "health": ("reconciler.cli.health_cmd", "health"),
     "changed-tenants": ("reconciler.cli.gitops_cmd", "changed_tenants"),
     "gitops": ("reconciler.cli.gitops_cmd", "gitops"),
 }

@@ -1,7 +1,8 @@
 """`reconcile demo`: the whole story against the built-in sandbox, step by step.
 
 sandbox with realistic drift -> plan -> apply (a safety rail first) -> plan shows no changes ->
-someone changes things by hand in an admin console -> `reconcile drift` catches it.
+someone changes things by hand in an admin console -> `reconcile drift` catches it -> sessions
+run and `reconcile health` shows a group whose export was never set -> set by hand, it recovers.
 Each step runs the real command, in-process, and shows its command line.
 """
 
@@ -48,6 +49,45 @@ def _control(url: str, ca_file: Path, method: str, path: str, body: dict[str, An
     with httpx.Client(verify=make_ssl_context(ca_file), trust_env=False) as client:
         response = client.request(method, f"{url}/_sandbox{path}", json=body)
         response.raise_for_status()
+
+
+def _session_flow_steps(
+    url: str, ca_file: Path, paths: list[str], where: str, expected: list[tuple[str, int, int]]
+) -> None:
+    """Steps 9-10: sessions run; one group's export was never set; it is set by hand."""
+    only = ["--tenant", "contoso", "--sandbox", where]
+    _title(9, "technicians run Rescue sessions: do they reach Dynamics?")
+    click.echo("The Global Administrator grants admin consent to the LogMeIn app (it never was), then")
+    click.echo("the technicians of Support/Tier 1 and Support/Tier 2 run three sessions each.")
+    _control(url, ca_file, "POST", "/tenants/contoso/identity/service-principals", {})
+    for group in ("Support/Tier 1", "Support/Tier 2"):
+        _control(
+            url,
+            ca_file,
+            "POST",
+            "/tenants/contoso/rescue/sessions",
+            {"group": group, "count": 3, "ended_minutes_ago": 180},
+        )
+    click.echo("Tier 2's export URL was never set in the Admin Center: none of its sessions arrives.")
+    expected.append(("health", _run(["health", *paths, *only]), EXIT_CHANGES))
+
+    _title(10, "the export URL is set by hand; new sessions arrive; the manual step is observed working")
+    export = {"url": "https://dynamics.logmeinrescue.com/api/integration", "at_session_end": True}
+    _control(
+        url,
+        ca_file,
+        "PUT",
+        "/tenants/contoso/rescue/groups/export",
+        {"path": "Support/Tier 2", "export": export},
+    )
+    _control(
+        url, ca_file, "POST", "/tenants/contoso/rescue/sessions", {"group": "Support/Tier 2", "count": 2}
+    )
+    # Rescue serves one report a minute: the sandbox's clock moves on instead of the demo waiting.
+    _control(url, ca_file, "POST", "/tenants/contoso/rescue/clock", {"seconds": 61})
+    expected.append(("health", _run(["health", *paths, *only]), EXIT_OK))
+    _control(url, ca_file, "POST", "/tenants/contoso/rescue/clock", {"seconds": 61})
+    expected.append(("plan --health", _run(["plan", *paths, *only, "--health"]), EXIT_OK))
 
 
 @click.command()
@@ -120,6 +160,8 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
 
         _title(8, "scheduled drift detection catches it (exit code 2)")
         expected.append(("drift", _run(["drift", *paths, "--sandbox", where]), EXIT_CHANGES))
+
+        _session_flow_steps(sb.url, sb.ca_file, paths, where, expected)
 
     wrong = [f"{name} exited {got}, expected {want}" for name, got, want in expected if got != want]
     click.echo("")

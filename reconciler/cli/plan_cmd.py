@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -20,10 +23,14 @@ from reconciler.cli.common import (
     write_private,
 )
 from reconciler.config.shard import Shard
+from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
+from reconciler.plan.evidence import with_health
 from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_json
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _read(
@@ -32,11 +39,35 @@ def _read(
     shard: Shard | None,
     concurrency: int,
     sandbox: str | None,
+    health_days: int = 0,
 ) -> Plan:
-    """Load the tenant files, read live state, plan; the live state is not kept."""
+    """Load the tenant files, read live state, plan; the live state is not kept. With
+    ``health_days``, the manual export steps and findings learn from session-flow health."""
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    plan, _ = run_plan(load(paths, tenants, shard), options)
+    loaded = load(paths, tenants, shard)
+    plan, _ = run_plan(loaded, options)
+    if health_days:
+        healths = run_health(loaded, options, days=health_days)
+        plan = dataclasses.replace(
+            plan, tenants=tuple(with_health(t, h) for t, h in zip(plan.tenants, healths, strict=True))
+        )
     return plan
+
+
+def health_option(func: F) -> F:
+    func = click.option(
+        "--health-days",
+        type=click.IntRange(1, 90),
+        default=7,
+        show_default=True,
+        help="The window of --health.",
+    )(func)
+    return click.option(
+        "--health",
+        is_flag=True,
+        help="Also check whether Rescue sessions reach Dynamics: manual export steps show what is "
+        "observed, confirmed groups that lose sessions are drift.",
+    )(func)
 
 
 @click.command()
@@ -49,6 +80,7 @@ def _read(
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @concurrency_option
 @sandbox_option
+@health_option
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -61,9 +93,13 @@ def plan(
     detailed_exitcode: bool,
     concurrency: int,
     sandbox: str | None,
+    health: bool,
+    health_days: int,
 ) -> None:
     """Show what apply would change (the default; never writes)."""
-    result = select_targets(_read(paths, tenants, shard, concurrency, sandbox), targets)
+    result = select_targets(
+        _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0), targets
+    )
     click.echo(render(result, fmt), nl=False)
     if out is not None:
         write_private(out, render_json(result))
@@ -78,6 +114,7 @@ def plan(
 @format_option
 @concurrency_option
 @sandbox_option
+@health_option
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -87,8 +124,10 @@ def drift(
     fmt: str,
     concurrency: int,
     sandbox: str | None,
+    health: bool,
+    health_days: int,
 ) -> None:
     """Report drift between the tenant files and live state; exit 2 when there is any."""
-    result = _read(paths, tenants, shard, concurrency, sandbox)
+    result = _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0)
     click.echo(render(result, fmt, drift_only=True), nl=False)
     ctx.exit(result.exit_code(changes_exit=True))

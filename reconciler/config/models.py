@@ -106,6 +106,13 @@ class DynamicsConnection(_Model):
     )
 
 
+class RescueReportsSignIn(_Model):
+    """A Rescue administrator account that may generate session reports for the whole tree."""
+
+    email: Upn = Field(description="The administrator's Rescue sign-in email.")
+    password: SecretRef = Field(description="The administrator's Rescue password (secret reference).")
+
+
 class RescueConnection(_Model):
     """Where the Rescue API is and the authcode (or Admin Center API token) to call it with."""
 
@@ -113,6 +120,13 @@ class RescueConnection(_Model):
         default=DEFAULT_RESCUE_API, description="Rescue API base URL (EU accounts differ)."
     )
     authcode: SecretRef = Field(description="Rescue authcode or API token (secret reference).")
+    reports: RescueReportsSignIn | None = Field(
+        default=None,
+        description=(
+            "Optional Rescue administrator sign-in for session reports (`reconcile health`). Reports need a "
+            "cookie sign-in (login.aspx); without it, health shows a Dynamics-only view."
+        ),
+    )
 
 
 class Connection(_Model):

@@ -58,6 +58,7 @@ def drift_fingerprint(tenant: TenantPlan) -> str:
     essences = sorted(
         (_change_essence(c) for c in tenant.actionable), key=lambda e: json.dumps(e, sort_keys=True)
     )
+    essences += [{"finding": f} for f in sorted(tenant.findings)]
     if not essences:
         return ""
     text = json.dumps(essences, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -205,6 +206,12 @@ def issue_body(plan: Plan, tenant: TenantPlan, fingerprint: str, *, run_url: str
         "",
         "This issue is updated when the drift changes and closed when the tenant is clean again.",
     ]
+    if tenant.findings:  # session-flow health: only a fix of the cause (or the attestation) clears it
+        resolve[-2:-2] = [
+            "- **Health findings** (sessions of a confirmed group do not reach Dynamics): fix the likely "
+            "cause shown, e.g. the group's export URL in the Rescue Admin Center, then check with "
+            f"`reconcile health --tenant {name}`; or remove the group's `confirmed:` date if it no longer holds.",
+        ]
     if run_url:
         resolve.append(f"Found by [this drift run]({run_url}).")
     resolve.append(f"<sub>drift fingerprint `{fingerprint[:16] or 'none'}`</sub>")

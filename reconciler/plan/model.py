@@ -40,6 +40,8 @@ class TenantPlan:
     unmanaged: tuple[Unmanaged, ...] = ()
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # Drift seen in the integration's effect (`--health`): nothing apply can change, but drift.
+    findings: tuple[str, ...] = ()
     live_counts: Mapping[str, int] = field(default_factory=dict)
     requests: Mapping[str, Any] = field(default_factory=dict)  # per service: requests, retries, endpoints
     safety: SafetySettings = field(default_factory=SafetySettings)
@@ -61,6 +63,10 @@ class TenantPlan:
     @property
     def has_changes(self) -> bool:
         return bool(self.actionable)
+
+    @property
+    def has_drift(self) -> bool:
+        return self.has_changes or bool(self.findings)
 
     @property
     def incomplete(self) -> bool:
@@ -117,6 +123,10 @@ class Plan:
         return any(t.has_changes for t in self.tenants)
 
     @property
+    def has_drift(self) -> bool:
+        return any(t.has_drift for t in self.tenants)
+
+    @property
     def incomplete(self) -> bool:
         return any(t.incomplete for t in self.tenants)
 
@@ -137,12 +147,13 @@ class Plan:
             )
 
     def exit_code(self, *, changes_exit: bool) -> int:
-        """1 when a tenant could not be planned, 3 when incomplete, 2 for changes (when asked)."""
+        """1 when a tenant could not be planned, 3 when incomplete, 2 for changes or health
+        findings (when asked)."""
         if self.failed:
             return EXIT_ERROR
         if self.incomplete:
             return EXIT_INCOMPLETE
-        if changes_exit and self.has_changes:
+        if changes_exit and self.has_drift:
             return EXIT_CHANGES
         return EXIT_OK
 

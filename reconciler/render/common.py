@@ -116,6 +116,8 @@ def tenant_status(tenant: TenantPlan) -> str:
         return "incomplete"
     if tenant.has_changes:
         return "changes"
+    if tenant.findings:
+        return "health findings"
     if tenant.manual:
         return "manual steps only"
     return "no changes"

@@ -23,7 +23,7 @@ MARKER = "<!-- reconcile-plan -->"
 
 def _tenant_section(tenant: TenantPlan) -> str:
     status = tenant_status(tenant)
-    open_attr = " open" if tenant.has_changes or tenant.error or tenant.incomplete else ""
+    open_attr = " open" if tenant.has_drift or tenant.error or tenant.incomplete else ""
     out = [f"<details{open_attr}><summary><b>{html_text(tenant.tenant)}</b>: {status}</summary>", ""]
     if tenant.error:
         out += [f"> **Error:** {md_text(tenant.error)}", ""]
@@ -52,6 +52,8 @@ def _tenant_section(tenant: TenantPlan) -> str:
         out.append("")
     for note in tenant.notes:
         out.append(f"- note: {md_text(note)}")
+    for finding in tenant.findings:
+        out.append(f"- :warning: health: {md_text(finding)}")
     for violation in tenant.violations():
         out.append(f"- :warning: needs `--force`: {md_text(violation.reason)}")
     if tenant.requests:

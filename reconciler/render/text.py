@@ -35,7 +35,7 @@ def render_text(plan: Plan, *, colour: bool = False, drift_only: bool = False, f
     lines = [paint(summary_line(plan), "bold"), ""]
     shared = shared_errors((t.tenant, t.error) for t in plan.tenants)
     for tenant in plan.tenants:
-        if drift_only and not (tenant.has_changes or tenant.incomplete or tenant.error):
+        if drift_only and not (tenant.has_drift or tenant.incomplete or tenant.error):
             continue
         if tenant.error not in shared:
             lines.extend(_tenant(tenant, paint, drift_only, forced))
@@ -70,6 +70,8 @@ def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool, 
             lines.append("  " + p(text, "dim"))
         for note in tenant.notes:
             lines.append("  " + p(f"note: {value_text(note, PROSE_CHARS)}", "dim"))
+    for finding in tenant.findings:
+        lines.append("  " + p(f"! health: {value_text(finding, PROSE_CHARS)}", "delete"))
     for violation in tenant.violations():
         rail = "allowed by --force" if forced else "needs --force"
         lines.append("  " + p(f"{rail}: {value_text(violation.reason, PROSE_CHARS)}", "delete"))

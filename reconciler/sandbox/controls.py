@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import InputError
+from reconciler.sandbox import integration
 from reconciler.sandbox.dataverse.errors import DataverseError
 from reconciler.sandbox.identity import ServicePrincipal
 from reconciler.sandbox.rescue import Node, RescueStatus
@@ -395,6 +396,35 @@ async def revoke_consent(sandbox: Sandbox, request: Request) -> Any:
     return {"service_principals": [sp.__dict__ for sp in principals]}
 
 
+# -- the integration's traffic: sessions, and the clock they run on ---------------------------
+
+
+async def run_sessions(sandbox: Sandbox, request: Request) -> Any:
+    """``{"technician": email | "group": path, "count": 3, "minutes": 20, "every_minutes": 60,
+    "ended_minutes_ago": 1}``: sessions end and the integration delivers each, or not."""
+    tenant = _tenant(sandbox, request)
+    done = integration.session_spec(tenant, await _body(request), "sessions")
+    return {"sessions": [integration.describe(s, tenant) for s in done]}
+
+
+async def list_sessions(sandbox: Sandbox, request: Request) -> Any:
+    """Every session with what became of its post (``delivery``): the cause nobody else sees."""
+    tenant = _tenant(sandbox, request)
+    with tenant.rescue.lock:
+        return {"sessions": [integration.describe(s, tenant) for s in tenant.rescue.book.sessions]}
+
+
+async def advance_clock(sandbox: Sandbox, request: Request) -> Any:
+    """``{"seconds": 61}``: time passes for the Rescue company (report limits, session times)."""
+    tenant = _tenant(sandbox, request)
+    seconds = (await _body(request)).get("seconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        raise ControlError(400, 'give {"seconds": N} with N > 0 (the clock only moves forward)')
+    with tenant.rescue.lock:
+        tenant.rescue.clock_offset += float(seconds)
+        return {"clock_offset": tenant.rescue.clock_offset}
+
+
 def create_controls_app(sandbox: Sandbox) -> Starlette:
     """The controls app, mounted at ``/_sandbox``."""
     t = "/tenants/{tenant}"
@@ -427,5 +457,8 @@ def create_controls_app(sandbox: Sandbox) -> Starlette:
             route(f"{t}/federated-token", federated_token, "POST"),
             route(f"{t}/identity/service-principals", grant_consent, "POST"),
             route(f"{t}/identity/service-principals/{{app_id}}", revoke_consent, "DELETE"),
+            route(f"{t}/rescue/sessions", run_sessions, "POST"),
+            route(f"{t}/rescue/sessions", list_sessions, "GET"),
+            route(f"{t}/rescue/clock", advance_clock, "POST"),
         ]
     )

@@ -27,6 +27,7 @@ from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.sandbox import tls
 from reconciler.sandbox.dataverse import DataverseOrg
 from reconciler.sandbox.identity import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
+from reconciler.sandbox.integration import run_seeded_sessions
 from reconciler.sandbox.rescue import RescueCompany
 from reconciler.sandbox.rescue.seeding import build_company
 
@@ -132,6 +133,7 @@ class SandboxTenant:
             "identity.client_secret": lambda: self.client.secret,
             "rescue.authcode": lambda: self.authcode,
             "rescue.sso_password": lambda: self.rescue.sso_password,
+            "rescue.admin_password": lambda: self.rescue.account_holder_password(),
             "identity.certificate.private_key": lambda: (
                 self.certificate.private_key_pem if self.certificate else None
             ),
@@ -337,4 +339,5 @@ def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
         certificate=certificate,
     )
     tenant.resolved_secrets()  # fail at start, not when sandbox.json is written
+    run_seeded_sessions(tenant, raw["rescue"].get("sessions"))
     return tenant

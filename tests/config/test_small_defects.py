@@ -39,7 +39,8 @@ def test_verbose_works_after_the_subcommand_too(reconcile: Any, root_level: None
 def test_check_secrets_resolves_through_the_sandbox(
     reconcile: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("CONTOSO_DYNAMICS_CLIENT_SECRET", "CONTOSO_RESCUE_AUTHCODE", "CONTOSO_RESCUE_SSO_PASSWORD"):
+    names = ("CONTOSO_DYNAMICS_CLIENT_SECRET", "CONTOSO_RESCUE_AUTHCODE", "CONTOSO_RESCUE_SSO_PASSWORD")
+    for name in (*names, "CONTOSO_RESCUE_ADMIN_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     tenants = [str(REPO / "tenants"), "--tenant", "contoso"]
     without = reconcile(["validate", *tenants, "--check-secrets"])
@@ -48,6 +49,7 @@ def test_check_secrets_resolves_through_the_sandbox(
         "env:CONTOSO_DYNAMICS_CLIENT_SECRET": "a",
         "env:CONTOSO_RESCUE_AUTHCODE": "b",
         "env:CONTOSO_RESCUE_SSO_PASSWORD": "c",
+        "env:CONTOSO_RESCUE_ADMIN_PASSWORD": "d",  # connection.rescue.reports (health)
     }
     (tmp_path / "sandbox.json").write_text(
         json.dumps(
@@ -56,8 +58,8 @@ def test_check_secrets_resolves_through_the_sandbox(
     )
     with_sandbox = reconcile(["validate", *tenants, "--check-secrets", "--sandbox", str(tmp_path)])
     assert with_sandbox.exit_code == 0, with_sandbox.stderr
-    assert "contoso: ok (5 technicians, 2 rescue groups, 2 files, 3 secrets resolved)" in with_sandbox.stdout
-    assert not any(v in with_sandbox.stdout + with_sandbox.stderr for v in ("a\n", "'b'", "'c'"))
+    assert "contoso: ok (5 technicians, 2 rescue groups, 2 files, 4 secrets resolved)" in with_sandbox.stdout
+    assert not any(v in with_sandbox.stdout + with_sandbox.stderr for v in ("a\n", "'b'", "'c'", "'d'"))
 
 
 def test_a_delayed_request_counts_toward_count() -> None:

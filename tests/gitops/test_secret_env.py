@@ -18,6 +18,7 @@ SECRETS = {
     "CONTOSO_DYNAMICS_CLIENT_SECRET": "dyn-s3cret",
     "CONTOSO_RESCUE_AUTHCODE": "authcode-123",
     "CONTOSO_RESCUE_SSO_PASSWORD": PEM,  # multi-line, as a PEM key would be
+    "CONTOSO_RESCUE_ADMIN_PASSWORD": "adm-pass",  # connection.rescue.reports (health)
     "FABRIKAM_RESCUE_AUTHCODE": "other-tenant-secret",
     "github_token": "ghs_not_for_reconcile",
 }
@@ -68,6 +69,7 @@ def test_only_the_tenants_own_secrets_are_handed_on(tenants: Path, tmp_path: Pat
         "CONTOSO_DYNAMICS_CLIENT_SECRET": "dyn-s3cret",
         "CONTOSO_RESCUE_AUTHCODE": "authcode-123",
         "CONTOSO_RESCUE_SSO_PASSWORD": PEM,
+        "CONTOSO_RESCUE_ADMIN_PASSWORD": "adm-pass",
     }
     output = run.stdout + run.stderr
     for value in SECRETS.values():
@@ -102,7 +104,11 @@ def test_federated_token_file_comes_from_the_oidc_step(tenants: Path, tmp_path: 
     token = tmp_path / "token"
     ok = run_secret_env(tenants, github_env, "contoso", environ={"AZURE_FEDERATED_TOKEN_FILE": str(token)})
     assert ok.code == 0, ok.stderr
-    assert set(read_github_env(github_env)) == {"CONTOSO_RESCUE_AUTHCODE", "CONTOSO_RESCUE_SSO_PASSWORD"}
+    assert set(read_github_env(github_env)) == {
+        "CONTOSO_RESCUE_AUTHCODE",
+        "CONTOSO_RESCUE_SSO_PASSWORD",
+        "CONTOSO_RESCUE_ADMIN_PASSWORD",
+    }
 
 
 def test_missing_secrets_are_named_with_the_yaml_key(tenants: Path, tmp_path: Path) -> None:

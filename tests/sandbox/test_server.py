@@ -53,6 +53,7 @@ def test_the_demo_seed_provides_every_secret_of_the_example_tenants(demo: Sandbo
             "env:CONTOSO_DYNAMICS_CLIENT_SECRET",
             "env:CONTOSO_RESCUE_AUTHCODE",
             "env:CONTOSO_RESCUE_SSO_PASSWORD",
+            "env:CONTOSO_RESCUE_ADMIN_PASSWORD",  # connection.rescue.reports (health)
         },
         "fabrikam": {
             "file:/etc/reconciler/fabrikam.key.pem",

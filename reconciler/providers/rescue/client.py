@@ -41,6 +41,17 @@ def _status_token(response: httpx.Response) -> str:
     return head[0].upper() if head else ""
 
 
+def require_http_ok(method: str, response: httpx.Response, tenant: str) -> None:
+    """Rescue answers HTTP 200 even for errors; any other status is a failure of the call itself."""
+    if response.status_code != 200:
+        raise ApiError(
+            f"{method}: HTTP {response.status_code}",
+            status=response.status_code,
+            service=SERVICE,
+            tenant=tenant,
+        )
+
+
 def _node(value: str, what: str) -> str:
     if not _NODE.match(value):
         raise ValueError(f"{what} must be a numeric Rescue node ID, got {value!r}")
@@ -94,13 +105,7 @@ class RescueClient(ApiClient):
             data=form,
             classify=classify,
         )
-        if response.status_code != 200:
-            raise ApiError(
-                f"{method}: HTTP {response.status_code}",
-                status=response.status_code,
-                service=SERVICE,
-                tenant=self.tenant,
-            )
+        require_http_ok(method, response, self.tenant)
         try:
             reply = parse_response(response.text)
         except ProtocolError as exc:

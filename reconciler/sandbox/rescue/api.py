@@ -4,7 +4,8 @@ Every answer is plain text with HTTP 200, errors included: the status token, a b
 one block per record (``KEY:value`` lines), each block followed by a blank line. That is the
 framing that the singer-io client's ``body.split("\\n\\n")[1:-1]`` expects. Parameter names are
 case-insensitive (ASP.NET), so ``targetnode``, ``targetNode`` and ``targetNodeID`` all work.
-An unknown method is a 404, as an unknown ``.aspx`` page is on the real host.
+An unknown method is a 404, as an unknown ``.aspx`` page is on the real host. The sign-in
+and session-report methods (``reports.py``) also read and set the ``ASP.NET_SessionId`` cookie.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from reconciler.sandbox.rescue.model import Node, RescueCompany, RescueStatus
+from reconciler.sandbox.rescue.model import Node, RescueCompany
+from reconciler.sandbox.rescue.reports import COOKIE, REPORT_METHODS
+from reconciler.sandbox.rescue.status import RescueStatus
 
 Block = list[tuple[str, str]] | str
 Result = list[Block]
@@ -221,18 +224,28 @@ class RescueService:
     async def _call(self, request: Request) -> Response:
         company = self.companies.get(request.path_params["company"])
         page = request.path_params["page"]
-        handler = METHODS.get(page[: -len(".aspx")].lower()) if page.lower().endswith(".aspx") else None
-        if company is None or handler is None:
+        name = page[: -len(".aspx")].lower() if page.lower().endswith(".aspx") else ""
+        handler = METHODS.get(name)
+        report_handler = REPORT_METHODS.get(name)
+        if company is None or (handler is None and report_handler is None):
             return PlainTextResponse("The resource cannot be found.", status_code=404)
         params = {k.lower(): v for k, v in request.query_params.items()}
         if request.method == "POST":
             form = await request.form()
             params |= {k.lower(): v for k, v in form.items() if isinstance(v, str)}
+        new_cookie = None
         try:
-            body = render("OK", handler(company, params))
+            if report_handler is not None:
+                body, new_cookie = report_handler(company, params, request.cookies.get(COOKIE))
+            else:
+                assert handler is not None
+                body = render("OK", handler(company, params))
         except RescueStatus as status:
             body = render(status.token)
-        return PlainTextResponse(body)
+        response = PlainTextResponse(body)
+        if new_cookie is not None:
+            response.set_cookie(COOKIE, new_cookie, httponly=True, secure=True)
+        return response
 
     def app(self) -> Starlette:
         """The ASGI app, mounted at ``/rescue``."""

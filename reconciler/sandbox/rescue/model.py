@@ -19,6 +19,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reconciler.sandbox.rescue.sessions import SessionBook
+from reconciler.sandbox.rescue.status import RescueStatus
+
 USER_TYPES = ("Masteradministrator", "Administrator", "Technician")
 GROUP_TYPES = ("TechnicianGroup", "AdministratorGroup")
 PRESENCE = ("Offline", "Online", "Busy", "Away")
@@ -53,14 +56,6 @@ PERMISSIONS = [
 ]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _MAX_NAME = 128
-
-
-class RescueStatus(Exception):
-    """An API status token other than OK (INVALIDPARAM_NODE, POLLRATEEXCEEDED, ...)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__(token)
-        self.token = token
 
 
 @dataclass
@@ -117,6 +112,8 @@ class RescueCompany:
         self._next_id = 1
         self.root_id = self.technicians_id = self.administrators_id = self.masters_id = 0
         self.lock = threading.RLock()
+        self.book = SessionBook()  # sessions, report sign-ins and limits
+        self.clock_offset = 0.0  # seconds the sandbox clock was moved ahead (controls)
 
     # -- construction -----------------------------------------------------------------------
 
@@ -157,6 +154,8 @@ class RescueCompany:
                 "nodes": [asdict(n) for n in self.walk(self.root_id)],
                 "roots": [self.root_id, self.masters_id, self.administrators_id, self.technicians_id],
                 "next_id": self._next_id,
+                "book": self.book.snapshot(),
+                "clock_offset": self.clock_offset,
             }
 
     @classmethod
@@ -168,7 +167,17 @@ class RescueCompany:
         company.api_tokens = {str(k): int(v) for k, v in data["api_tokens"].items()}
         company.authcodes = {str(k): int(v) for k, v in data["authcodes"].items()}
         company._next_id = int(data["next_id"])
+        company.book = SessionBook.restore(data.get("book"))
+        company.clock_offset = float(data.get("clock_offset", 0.0))
         return company
+
+    def account_holder_password(self) -> str:
+        """The account holder's sign-in password (``login.aspx``, ``requestAuthCode``)."""
+        return next((n.password for n in self.nodes.values() if n.account_holder), "")
+
+    def now(self) -> float:
+        """The company's clock (epoch seconds): real time, moved ahead by the clock control."""
+        return time.time() + self.clock_offset
 
     # -- lookups ----------------------------------------------------------------------------
 

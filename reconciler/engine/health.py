@@ -1,0 +1,176 @@
+"""`reconcile health`: read what shows whether sessions reach Dynamics, then evaluate it.
+
+Per tenant: the one live read (``engine/live.py``: the Rescue hierarchy, the integration's
+prerequisites in Dynamics, admin consent in Graph) beside the LogMeIn Session rows of the window
+(one paged listing), then the session report (one sign-in, one report, when
+``connection.rescue.reports`` is set). A read that fails makes the
+tenant Unknown: never healthy, never a verdict from half the evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+from collections.abc import Sequence
+
+from reconciler.config import LoadedTenant
+from reconciler.config.models import DEFAULT_APP_ID
+from reconciler.engine.connection import TenantConnection, connect
+from reconciler.engine.live import LiveQuery, LiveReading, read_live
+from reconciler.engine.planner import RunOptions
+from reconciler.engine.session import TenantSession
+from reconciler.errors import ProviderError, ReconcileError
+from reconciler.plan.health import (
+    DeclaredGroup,
+    HealthInputs,
+    ObservedSession,
+    Prerequisites,
+    TenantHealth,
+    evaluate,
+    unknown_health,
+)
+from reconciler.profile import SolutionProfile, effective_profile
+from reconciler.providers.dynamics.sessions import delivered_sessions
+from reconciler.providers.http import RequestStats, make_ssl_context
+from reconciler.providers.rescue.mapping import RescueTree
+from reconciler.providers.rescue.reports import RescueReportClient
+from reconciler.resources import ApplicationUser, Consent, SecretHasher, SessionKey, TechnicianSettings
+
+
+def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) -> Prerequisites:
+    state = reading.state()
+    unknown_kinds = {u.kind for u in state.unknown}
+    app_user = state.get("application_user", app_id.lower()) or next(
+        iter(state.of_kind("application_user")), None
+    )
+    key = next(iter(state.of_kind("session_key")), None)
+    consent = next(iter(state.of_kind("consent")), None)
+    role = profile.application_user.role
+    roles = app_user.roles if isinstance(app_user, ApplicationUser) else None
+    return Prerequisites(
+        session_key_status=(
+            None
+            if "session_key" in unknown_kinds
+            else key.status
+            if isinstance(key, SessionKey)
+            else "missing"
+        ),
+        application_user=None if "application_user" in unknown_kinds else app_user is not None,
+        role=role,
+        has_role=None if roles is None else role.casefold() in {r.casefold() for r in roles},
+        consent=consent.granted if isinstance(consent, Consent) else None,
+        mapped_technician_ids=(
+            None
+            if "technician" in unknown_kinds
+            else frozenset(
+                s.technician_id
+                for s in state.of_kind("technician")
+                if isinstance(s, TechnicianSettings) and s.technician_id
+            )
+        ),
+    )
+
+
+def _tree_maps(tree: RescueTree) -> tuple[dict[str, str], dict[str, str]]:
+    groups = dict(tree.paths_by_id)
+    technicians = {
+        n.node_id: n.parent_id
+        for n in tree.nodes.values()
+        if n.parent_id in groups and n.node_id not in groups
+    }
+    return groups, technicians
+
+
+async def _report(
+    loaded: LoadedTenant,
+    conn: TenantConnection,
+    options: RunOptions,
+    stats: RequestStats,
+    node: str,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> list[ObservedSession] | None:
+    """The session report, when the tenant gives a report sign-in (else None: not visible)."""
+    sign_in = loaded.model.connection.rescue.reports
+    if sign_in is None:
+        return None
+    client = RescueReportClient(
+        conn.rescue_url,
+        sign_in.email,
+        conn.resolver(loaded).resolve(sign_in.password),
+        ssl_context=make_ssl_context(conn.ca_file),
+        settings=options.settings,
+        stats=stats,
+        tenant=conn.tenant,
+    )
+    async with client:
+        return await client.session_report(node, since, until)
+
+
+async def check_tenant(
+    loaded: LoadedTenant, options: RunOptions, since: dt.datetime, until: dt.datetime
+) -> TenantHealth:
+    model = loaded.model
+    stats = RequestStats()
+    profile = effective_profile(model.profile)
+    app_id = model.application_user.app_id if model.application_user else DEFAULT_APP_ID
+    query = LiveQuery(app_id=app_id, session_key=True, consent_app_id=app_id)
+    try:
+        conn = connect(loaded, options.sandbox)
+        async with TenantSession(conn, options.settings, stats) as session:
+            delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
+            try:
+                reading = await read_live(session, profile, SecretHasher(), query, lambda _: ())
+                tree = reading.rescue.tree
+                if tree is None:
+                    raise ProviderError(
+                        reading.rescue.error or "the Rescue hierarchy could not be read", service="rescue"
+                    )
+                report = await _report(loaded, conn, options, stats, tree.root_id, since, until)
+                delivered = await delivered_task
+            finally:
+                delivered_task.cancel()
+                await asyncio.gather(delivered_task, return_exceptions=True)
+    except ReconcileError as exc:
+        return _with_requests(unknown_health(loaded.name, since, until, exc.message), stats)
+    group_paths, technician_groups = _tree_maps(tree)
+    inputs = HealthInputs(
+        tenant=loaded.name,
+        since=since,
+        until=until,
+        declared=tuple(
+            DeclaredGroup(g.path, g.confirmed.isoformat() if g.confirmed else None)
+            for g in model.rescue_groups
+            if g.export is not None
+        ),
+        group_paths=group_paths,
+        technician_groups=technician_groups,
+        report=tuple(report) if report is not None else None,
+        delivered=delivered,
+        prerequisites=_prerequisites(reading, profile, app_id),
+    )
+    return _with_requests(evaluate(inputs), stats)
+
+
+def _with_requests(health: TenantHealth, stats: RequestStats) -> TenantHealth:
+    return dataclasses.replace(health, requests=stats.as_dict())
+
+
+async def check_tenants(
+    tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int, now: dt.datetime | None = None
+) -> list[TenantHealth]:
+    """Every tenant's health over the last ``days`` days, at most ``tenant_concurrency`` at once."""
+    until = now or dt.datetime.now(dt.UTC)
+    since = until - dt.timedelta(days=days)
+    bound = asyncio.Semaphore(max(1, options.tenant_concurrency))
+
+    async def one(loaded: LoadedTenant) -> TenantHealth:
+        async with bound:
+            return await check_tenant(loaded, options, since, until)
+
+    return list(await asyncio.gather(*(one(t) for t in tenants)))
+
+
+def run_health(tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int) -> list[TenantHealth]:
+    return asyncio.run(check_tenants(tenants, options, days=days))

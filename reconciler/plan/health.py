@@ -1,0 +1,343 @@
+"""Session-flow health: did the Rescue sessions of each technician group reach Dynamics?
+
+Pure (no I/O): :func:`evaluate` takes what was read (the Rescue session report, the LogMeIn
+Session rows in Dynamics, the integration's prerequisites) and gives a verdict per group with
+its likely cause. The causes are inferred the way an admin would: prerequisites that block every
+session first (Session Key, application user and role, consent), then technicians whose
+settings row does not hold their Rescue node ID, and only when all of that is in place and none
+of a group's sessions arrived, the export setting of that group (no API can read it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Verdict = Literal["healthy", "recovered", "idle", "degraded", "failing", "not_visible", "unknown"]
+CauseCode = Literal[
+    "export_missing",
+    "session_key_not_active",
+    "application_user_missing",
+    "role_missing",
+    "consent_missing",
+    "technician_mapping",
+    "partial_loss",
+    "recovered",
+]
+Evidence = Literal["observed_working", "confirmed_not_arriving"]
+BAD_VERDICTS: frozenset[Verdict] = frozenset({"degraded", "failing"})
+
+
+@dataclass(frozen=True)
+class ObservedSession:
+    """One session of the Rescue report (times in UTC)."""
+
+    session_id: str
+    technician_id: str
+    technician_name: str
+    start: dt.datetime
+    end: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Cause:
+    code: CauseCode
+    text: str
+
+
+@dataclass(frozen=True)
+class DeclaredGroup:
+    """A group of the tenant file that declares an export (its manual step)."""
+
+    path: str
+    confirmed: str | None
+
+
+@dataclass(frozen=True)
+class Prerequisites:
+    """What the integration needs in Dynamics and Entra ID; None = could not be read."""
+
+    session_key_status: str | None
+    application_user: bool | None
+    role: str
+    has_role: bool | None
+    consent: bool | None
+    mapped_technician_ids: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class HealthInputs:
+    tenant: str
+    since: dt.datetime
+    until: dt.datetime
+    declared: tuple[DeclaredGroup, ...]
+    group_paths: Mapping[str, str]  # Rescue group node id -> path
+    technician_groups: Mapping[str, str]  # technician node id -> group node id
+    report: tuple[ObservedSession, ...] | None  # None: no Rescue report (not configured)
+    delivered: Mapping[str, dt.datetime]  # Session Key -> when the row was created in Dynamics
+    prerequisites: Prerequisites
+
+
+@dataclass(frozen=True)
+class GroupHealth:
+    path: str
+    verdict: Verdict
+    sessions: int | None  # None: Rescue sessions not visible
+    delivered: int | None
+    last_delivered: str | None  # ISO time the last delivered session ended (or arrived)
+    causes: tuple[Cause, ...] = ()
+    confirmed: str | None = None
+    declared: bool = False
+    evidence: Evidence | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.sessions or self.delivered is None:
+            return None
+        return self.delivered / self.sessions
+
+
+@dataclass(frozen=True)
+class TenantHealth:
+    tenant: str
+    since: str
+    until: str
+    verdict: Verdict
+    rescue_visible: bool
+    groups: tuple[GroupHealth, ...] = ()
+    dynamics_sessions: int | None = None
+    last_dynamics_session: str | None = None
+    blockers: tuple[Cause, ...] = ()
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    requests: Mapping[str, object] = field(default_factory=dict)
+
+    def group(self, path: str) -> GroupHealth | None:
+        return next((g for g in self.groups if g.path.casefold() == path.casefold()), None)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds") if value is not None else None
+
+
+def blockers_of(pre: Prerequisites) -> tuple[list[Cause], list[str]]:
+    """Problems that stop every session, and what could not be checked."""
+    causes: list[Cause] = []
+    unchecked: list[str] = []
+    if pre.session_key_status is None:
+        unchecked.append("the Session Key status")
+    elif pre.session_key_status != "Active":
+        causes.append(
+            Cause(
+                "session_key_not_active",
+                f"the Session Key is {pre.session_key_status}, not Active: the integration cannot write sessions",
+            )
+        )
+    if pre.application_user is None:
+        unchecked.append("the application user")
+    elif not pre.application_user:
+        causes.append(Cause("application_user_missing", "the LogMeIn application user does not exist"))
+    elif pre.has_role is False:
+        causes.append(Cause("role_missing", f"the application user lacks the role {pre.role!r}"))
+    if pre.consent is None:
+        unchecked.append("admin consent")
+    elif not pre.consent:
+        causes.append(Cause("consent_missing", "admin consent to the LogMeIn app is not granted"))
+    if pre.mapped_technician_ids is None:
+        unchecked.append("the technicians' settings rows")
+    return causes, unchecked
+
+
+# A session that ended this recently may still be on its way (Rescue's post, the integration's
+# write): not yet counted as lost.
+IN_FLIGHT = dt.timedelta(minutes=5)
+
+
+def _recent(session: ObservedSession, until: dt.datetime) -> bool:
+    return (session.end or session.start) > until - IN_FLIGHT
+
+
+def _mapping_cause(unmapped: Mapping[str, str]) -> Cause:
+    names = ", ".join(f"{name} ({tid})" for tid, name in sorted(unmapped.items()))
+    return Cause(
+        "technician_mapping",
+        f"technician mapping broken for {names}: no LogMeIn settings row holds their technician ID",
+    )
+
+
+def _group(
+    path: str,
+    sessions: list[ObservedSession],
+    inputs: HealthInputs,
+    blockers: list[Cause],
+    declared: DeclaredGroup | None,
+) -> GroupHealth:
+    in_flight = [s for s in sessions if s.session_id not in inputs.delivered and _recent(s, inputs.until)]
+    sessions = [s for s in sessions if s not in in_flight]
+    arrived = [s for s in sessions if s.session_id in inputs.delivered]
+    last = max((s.end or inputs.delivered[s.session_id] for s in arrived), default=None)
+    missing = [s for s in sessions if s.session_id not in inputs.delivered]
+    causes: list[Cause] = []
+    if not sessions:
+        verdict: Verdict = "idle"
+    elif not missing:
+        verdict = "healthy"
+    else:
+        verdict = "failing" if not arrived else "degraded"
+        causes.extend(blockers)
+        mapped = inputs.prerequisites.mapped_technician_ids
+        unmapped = {
+            s.technician_id: s.technician_name
+            for s in missing
+            if mapped is not None and s.technician_id not in mapped
+        }
+        if unmapped:
+            causes.append(_mapping_cause(unmapped))
+        unexplained = [s for s in missing if s.technician_id not in unmapped]
+        if unexplained and not blockers:
+            if not arrived:
+                causes.append(
+                    Cause(
+                        "export_missing",
+                        "no session of this group arrived although the integration's prerequisites are in "
+                        "place: its export setting ('Post session details to URL' at session end, "
+                        "Admin Center only) is likely missing or wrong",
+                    )
+                )
+            elif max(s.start for s in unexplained) < min(s.start for s in arrived):
+                verdict = "recovered"
+                first = _iso(min(s.start for s in arrived))
+                causes.append(
+                    Cause(
+                        "recovered",
+                        f"sessions arrive since {first}; {len(unexplained)} earlier session(s) were lost "
+                        "(a fix is not retroactive)",
+                    )
+                )
+            else:
+                causes.append(
+                    Cause(
+                        "partial_loss",
+                        f"{len(unexplained)} session(s) of mapped technicians did not arrive while others did",
+                    )
+                )
+    evidence: Evidence | None = None
+    if declared is not None and declared.confirmed is None and arrived:
+        evidence = "observed_working"
+    elif declared is not None and declared.confirmed is not None and verdict in BAD_VERDICTS:
+        evidence = "confirmed_not_arriving"
+    return GroupHealth(
+        path=path,
+        verdict=verdict,
+        sessions=len(sessions),
+        delivered=len(arrived),
+        last_delivered=_iso(last),
+        causes=tuple(causes),
+        confirmed=declared.confirmed if declared else None,
+        declared=declared is not None,
+        evidence=evidence,
+    )
+
+
+def _worst(verdicts: Iterable[Verdict]) -> Verdict:
+    order: tuple[Verdict, ...] = (
+        "unknown",
+        "failing",
+        "degraded",
+        "not_visible",
+        "recovered",
+        "healthy",
+        "idle",
+    )
+    found = set(verdicts)
+    return next((v for v in order if v in found), "idle")
+
+
+def evaluate(inputs: HealthInputs) -> TenantHealth:
+    """The tenant's health over the window: one verdict per Rescue technician group."""
+    blockers, unchecked = blockers_of(inputs.prerequisites)
+    notes = [f"could not check {what}" for what in unchecked]
+    declared = {d.path.casefold(): d for d in inputs.declared}
+    in_window = [d for d in inputs.delivered.values() if inputs.since <= d <= inputs.until]
+
+    def result(verdict: Verdict, groups: tuple[GroupHealth, ...]) -> TenantHealth:
+        return TenantHealth(
+            tenant=inputs.tenant,
+            since=_iso(inputs.since) or "",
+            until=_iso(inputs.until) or "",
+            verdict=verdict,
+            rescue_visible=inputs.report is not None,
+            groups=groups,
+            dynamics_sessions=len(in_window),
+            last_dynamics_session=_iso(max(in_window, default=None)),
+            blockers=tuple(blockers),
+            notes=tuple(notes),
+        )
+
+    paths = sorted(set(inputs.group_paths.values()) | {d.path for d in inputs.declared}, key=str.casefold)
+    if inputs.report is None:
+        groups = tuple(
+            GroupHealth(
+                path=p,
+                verdict="not_visible",
+                sessions=None,
+                delivered=None,
+                last_delivered=None,
+                causes=tuple(blockers),
+                confirmed=declared[p.casefold()].confirmed if p.casefold() in declared else None,
+                declared=p.casefold() in declared,
+            )
+            for p in paths
+        )
+        notes.insert(
+            0,
+            "Dynamics-only view: without a Rescue report sign-in (connection.rescue.reports) the sessions "
+            "held in Rescue, and so each group's delivery, cannot be seen",
+        )
+        return result("not_visible", groups)
+    by_group: dict[str, list[ObservedSession]] = {p: [] for p in paths}
+    outside = 0
+    for session in inputs.report:
+        group_id = inputs.technician_groups.get(session.technician_id)
+        path = inputs.group_paths.get(group_id or "")
+        if path is None:
+            outside += 1
+            continue
+        by_group[path].append(session)
+    recent = sum(
+        1 for s in inputs.report if s.session_id not in inputs.delivered and _recent(s, inputs.until)
+    )
+    if recent:
+        notes.append(
+            f"{recent} session(s) ended in the last 5 minutes and may still be on their way: not counted"
+        )
+    if outside:
+        notes.append(f"{outside} session(s) of technicians outside every technician group were not counted")
+    for d in inputs.declared:
+        if d.path not in inputs.group_paths.values():
+            notes.append(f"group {d.path!r} of the tenant file does not exist in Rescue")
+    groups = tuple(_group(p, by_group[p], inputs, blockers, declared.get(p.casefold())) for p in paths)
+    return result(_worst(g.verdict for g in groups), groups)
+
+
+def unknown_health(tenant: str, since: dt.datetime, until: dt.datetime, error: str) -> TenantHealth:
+    """A tenant whose reads failed: Unknown, never healthy."""
+    return TenantHealth(
+        tenant=tenant,
+        since=_iso(since) or "",
+        until=_iso(until) or "",
+        verdict="unknown",
+        rescue_visible=False,
+        error=error,
+    )
+
+
+def health_exit_code(tenants: Iterable[TenantHealth]) -> int:
+    """3 when a tenant is Unknown, else 2 when a group loses sessions or a prerequisite blocks
+    every session (seen even without a report), else 0."""
+    tenants = list(tenants)
+    if any(t.verdict == "unknown" for t in tenants):
+        return 3
+    return 2 if any(t.verdict in BAD_VERDICTS or t.blockers for t in tenants) else 0

@@ -1,0 +1,127 @@
+"""Session-flow health as text, markdown or JSON. Every shown value is data, never markup: it
+goes through ``render/escape.py`` (text: control and bidi characters escaped; markdown: plain
+words as they are, anything else a code span it cannot close, ``|`` escaped in table cells)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from reconciler.plan.health import GroupHealth, TenantHealth
+from reconciler.render.escape import PROSE_CHARS, md_text, value_text
+
+JSON_FORMAT_VERSION = 1
+VERDICT_WORDS = {
+    "healthy": "healthy",
+    "recovered": "sessions arrive again",
+    "idle": "no sessions in the window",
+    "degraded": "some sessions do not arrive",
+    "failing": "no session arrives",
+    "not_visible": "not visible (Dynamics-only view)",
+    "unknown": "UNKNOWN (a read failed)",
+}
+
+
+def _plain(value: object) -> str:
+    return value_text(value, PROSE_CHARS)
+
+
+def _cell(value: object) -> str:
+    return md_text(value, table=True)
+
+
+def ratio(group: GroupHealth) -> str:
+    if group.sessions is None:
+        return "sessions in Rescue not visible"
+    if group.sessions == 0:
+        return "no sessions"
+    return f"{group.delivered} of {group.sessions} sessions arrived"
+
+
+def evidence_line(group: GroupHealth) -> str | None:
+    """What the evidence says about the group's manual export step."""
+    if group.evidence == "observed_working":
+        return f"observed working (last session {group.last_delivered})"
+    if group.evidence == "confirmed_not_arriving":
+        return f"confirmed {group.confirmed}, but sessions do not arrive"
+    return None
+
+
+def _tenant_head(t: TenantHealth) -> str:
+    return f"{t.tenant}: {VERDICT_WORDS[t.verdict]} ({t.since} .. {t.until})"
+
+
+def render_health_text(tenants: Sequence[TenantHealth]) -> str:
+    lines: list[str] = []
+    for t in tenants:
+        lines.append(_plain(_tenant_head(t)))
+        if t.error:
+            lines.append(f"  error: {_plain(t.error)}")
+        if t.dynamics_sessions is not None and t.verdict != "unknown":
+            last = t.last_dynamics_session or "none"
+            lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")
+        for cause in t.blockers:
+            lines.append(f"  blocks every session: {_plain(cause.text)}")
+        for g in t.groups:
+            delivery = "" if g.verdict == "idle" else f", {ratio(g)}"
+            lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}{delivery}")
+            if g.last_delivered:
+                lines.append(f"    last delivered session: {g.last_delivered}")
+            for cause in g.causes:
+                if cause not in t.blockers:
+                    label = "since" if cause.code == "recovered" else "likely cause"
+                    lines.append(f"    {label}: {_plain(cause.text)}")
+            if (line := evidence_line(g)) is not None:
+                lines.append(f"    manual step: {_plain(line)}")
+        for note in t.notes:
+            lines.append(f"  note: {_plain(note)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_health_markdown(tenants: Sequence[TenantHealth]) -> str:
+    out = ["### Session flow: do Rescue sessions reach Dynamics?", ""]
+    for t in tenants:
+        out.append(
+            f"**{md_text(t.tenant)}**: {VERDICT_WORDS[t.verdict]} ({md_text(t.since)} to {md_text(t.until)})"
+        )
+        out.append("")
+        if t.error:
+            out.append(f"- :x: {md_text(t.error)}")
+        for cause in t.blockers:
+            out.append(f"- :x: blocks every session: {md_text(cause.text)}")
+        if t.groups:
+            out += [
+                "",
+                "| group | verdict | delivery | last delivered | likely cause |",
+                "|---|---|---|---|---|",
+            ]
+            for g in t.groups:
+                causes = "; ".join(_cell(c.text) for c in g.causes if c not in t.blockers)
+                if (line := evidence_line(g)) is not None:
+                    causes = "; ".join(p for p in (causes, f"manual step: {_cell(line)}") if p)
+                last = _cell(g.last_delivered) if g.last_delivered else ""
+                out.append(
+                    f"| {_cell(g.path)} | {VERDICT_WORDS[g.verdict]} | {ratio(g)} | {last} | {causes} |"
+                )
+        for note in t.notes:
+            out.append(f"- note: {md_text(note)}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def health_json(tenants: Sequence[TenantHealth]) -> dict[str, Any]:
+    def tenant(t: TenantHealth) -> dict[str, Any]:
+        data = asdict(t)
+        data["requests"] = dict(t.requests)
+        for g, raw in zip(t.groups, data["groups"], strict=True):
+            raw["ratio"] = g.ratio
+        return data
+
+    return {"format_version": JSON_FORMAT_VERSION, "tenants": [tenant(t) for t in tenants]}
+
+
+def render_health_json(tenants: Sequence[TenantHealth]) -> str:
+    return json.dumps(health_json(tenants), indent=2, sort_keys=True) + "\n"
