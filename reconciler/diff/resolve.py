@@ -153,6 +153,7 @@ def technician_rules(tenant: Tenant, state: DesiredState, directories: Directori
         locate=locate,
     )
     state.problems.extend(expansion.problems)
+    state.declared.update(("technician", user) for user in expansion.covered)
     for index, reason in expansion.unknown:
         rule = tenant.technician_rules[index]
         state.unknown.append(

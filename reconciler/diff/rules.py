@@ -72,6 +72,9 @@ class Expansion:
     mappings: list[RuleMapping] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     unknown: list[tuple[int, str]] = field(default_factory=list)  # (rule index, reason)
+    # Every user some rule maps, even one left out by a conflict: its live row is never
+    # "unmanaged" nor pruned while the tenant files are being fixed.
+    covered: set[str] = field(default_factory=set)
 
 
 def rule_label(rule: TechnicianRule, index: int) -> str:
@@ -152,6 +155,7 @@ def expand_rules(
                     else None
                 ),
             )
+            out.covered.add(mapping.user)
             if mapping.user in claimed_users or mapping.technician_id in claimed_technicians:
                 continue
             problem = _conflict(mapping, by_user, by_node, tenant, locate)
