@@ -107,6 +107,19 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+def _select(request: Request, known: Mapping[str, Any], type_name: str) -> tuple[str, ...] | JSONResponse:
+    """The ``$select`` names, or Graph's 400 for the first unknown one."""
+    select = tuple(s.strip() for s in request.query_params.get("$select", "").split(",") if s.strip())
+    unknown = [s for s in select if s not in known]
+    if unknown:
+        return _error(
+            400,
+            "Request_BadRequest",
+            f"Could not find a property named '{unknown[0]}' on type '{type_name}'.",
+        )
+    return select
+
+
 def _render(sp: ServicePrincipal, select: list[str]) -> dict[str, Any]:
     return {name: _PROPERTIES[name](sp) for name in select}
 
@@ -144,15 +157,10 @@ class GraphService:
         tenant = self._tenant(request)
         if isinstance(tenant, JSONResponse):
             return tenant
-        select = [s.strip() for s in request.query_params.get("$select", "").split(",") if s.strip()]
-        unknown = [s for s in select if s not in _PROPERTIES]
-        if unknown:
-            return _error(
-                400,
-                "Request_BadRequest",
-                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.servicePrincipal'.",
-            )
-        select = select or list(_PROPERTIES)
+        chosen = _select(request, _PROPERTIES, "microsoft.graph.servicePrincipal")
+        if isinstance(chosen, JSONResponse):
+            return chosen
+        select = list(chosen) or list(_PROPERTIES)
         found = list(tenant.service_principals)
         query = request.query_params.get("$filter")
         if query is not None:
@@ -254,14 +262,9 @@ class GraphService:
         return JSONResponse(body)
 
     def _member_query(self, request: Request) -> tuple[tuple[str, ...], int] | JSONResponse:
-        select = tuple(s.strip() for s in request.query_params.get("$select", "").split(",") if s.strip())
-        unknown = [s for s in select if s not in _USER_PROPERTIES]
-        if unknown:
-            return _error(
-                400,
-                "Request_BadRequest",
-                f"Could not find a property named '{unknown[0]}' on type 'microsoft.graph.directoryObject'.",
-            )
+        select = _select(request, _USER_PROPERTIES, "microsoft.graph.directoryObject")
+        if isinstance(select, JSONResponse):
+            return select
         raw_top = request.query_params.get("$top")
         top = DEFAULT_PAGE
         if raw_top is not None:
