@@ -15,6 +15,7 @@ the SSO ID, from the rule's templates. What cannot be decided is never guessed:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -78,8 +79,9 @@ class Expansion:
 
 
 def rule_label(rule: TechnicianRule, index: int) -> str:
-    """How the plan names a rule: ``technician_rules[0] rescue_group "Support/Tier 2"``."""
-    return f'technician_rules[{index}] {rule.source} "{rule.source_value}"'
+    """How the plan names a rule: ``technician_rules[0] rescue_group "Support/Tier 2"`` (the
+    value JSON-quoted: a newline or quote in a group path cannot break a rendered line)."""
+    return f"technician_rules[{index}] {rule.source} {json.dumps(rule.source_value, ensure_ascii=False)}"
 
 
 def _below(group: str, path: str) -> bool:

@@ -20,7 +20,9 @@ technician_rules:
 """
     )
     root = write_tree({"tenants/acme/tenant.yaml": good})
-    assert reconcile(["validate"], cwd=root).exit_code == 0
+    outcome = reconcile(["validate"], cwd=root)
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.stdout.strip() == "acme: ok (2 technicians, 2 technician rules, 1 rescue group, 1 file)"
 
     bad = (
         acme
@@ -35,6 +37,8 @@ technician_rules:
   - entra_group: not-a-guid
   - rescue_group: Support
     user: "{{email!r}}"
+  - rescue_group: Sales
+  - rescue_group: sales
 """
     )
     root = write_tree({"tenants/acme/tenant.yaml": bad})
@@ -54,3 +58,6 @@ technician_rules:
     assert "exactly one source" in line(start + 4)
     assert "technician_rules.3.entra_group" in line(start + 6)
     assert "technician_rules.4.user" in line(start + 8) and "{name} only" in line(start + 8)
+    assert "technician_rules.6.rescue_group" in line(start + 10) and "used by two technician rules" in line(
+        start + 9
+    )

@@ -10,8 +10,11 @@ import pytest
 from reconciler.config.models import Prune, Tenant
 from reconciler.config.templates import check_template, expand, member_values, placeholders
 from reconciler.diff import DesiredState, Directories, RescueDirectory, diff_tenant, resolve
-from reconciler.diff.rules import DirectoryTechnician, EntraGroup, EntraUser
-from reconciler.plan import SafetySettings
+from reconciler.diff.rules import DirectoryTechnician, EntraGroup, EntraUser, rule_label
+from reconciler.plan import Create, Plan, SafetySettings, TenantPlan
+from reconciler.plan.serialize import encode_plan
+from reconciler.render.markdown import render_markdown
+from reconciler.render.text import render_text
 from reconciler.resources import LiveState, RescueTechnician, TechnicianSettings
 
 GROUP = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
@@ -203,3 +206,15 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
     plan = _plan(tenant, _directories(read, rescue=False), live)
     assert ("unknown", "technician:technician_rules[1]") in {(c.op, c.id) for c in plan.changes}
     assert not [c for c in plan.changes if c.op in ("delete", "create")]
+
+
+def test_the_rule_behind_a_change_is_shown_escaped_in_every_format() -> None:
+    tenant = _tenant(technician_rules=[{"rescue_group": 'Sup"port\n```<b>'}])
+    label = rule_label(tenant.technician_rules[0], 0)
+    assert label == 'technician_rules[0] rescue_group "Sup\\"port\\n```<b>"'
+    change = Create("technician", "ann@x.com", (), desired=TechnicianSettings(user="ann@x.com", source=label))
+    plan = Plan(tenants=(TenantPlan(tenant="t", desired_digest="d", changes=(change,)),))
+    assert f"      from {label}\n" in render_text(plan)
+    markdown = render_markdown(plan)
+    assert f"+     from {label}" in markdown and "\n```<b>" not in markdown
+    assert encode_plan(plan)["tenants"][0]["changes"][0]["source"] == label
