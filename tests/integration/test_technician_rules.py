@@ -85,6 +85,12 @@ def test_rules_plan_and_apply_the_same_mappings_as_the_explicit_list(
     assert code == 0, by_rule
     assert by_rule["problems"] == [] and by_rule["unmanaged"] == []
     assert sorted(map(_comparable, by_rule["changes"])) == sorted(map(_comparable, by_list["changes"]))
+    # The same reads, plus one Graph page for the Entra group: the Rescue-group rule uses the
+    # hierarchy read anyway, and the members' users come with their settings rows or one lookup.
+    requests = {svc: by_rule["requests"][svc]["requests"] for svc in by_rule["requests"]}
+    assert requests["graph"] == 1
+    for service in ("rescue", "dataverse"):
+        assert requests[service] == by_list["requests"][service]["requests"], (service, requests)
     # dave and erin are created by the Rescue-group rule; the plan says so in every format.
     sources = {c["id"]: c.get("source") for c in by_rule["changes"] if c["kind"] == "technician"}
     assert sources == {

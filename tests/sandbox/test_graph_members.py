@@ -4,6 +4,7 @@ permissions; and the product's GraphClient following nextLink over real HTTPS.""
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from reconciler.errors import ProtocolError
 from reconciler.providers.graph import GraphClient, read_group
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.sandbox import SandboxHandle, running_sandbox
+from reconciler.sandbox.seed import SandboxTenant
 
 ROOT = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"  # "Rescue technicians" (holds Tier 1 as a nested group)
 TIER1 = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e02"
@@ -172,3 +174,12 @@ def test_client_refuses_a_foreign_next_link() -> None:
                 await client.group_users(ROOT)
 
     asyncio.run(run())
+
+
+def test_the_directory_survives_a_save_and_restore(sandbox: SandboxHandle) -> None:
+    tenant = sandbox.sandbox.tenants["contoso"]
+    restored = SandboxTenant.restore(json.loads(json.dumps(tenant.snapshot())))
+    assert restored.identity.directory == tenant.identity.directory
+    assert restored.identity.directory.app_permissions == {
+        tenant.client.client_id.lower(): ["GroupMember.Read.All"]
+    }
