@@ -20,9 +20,12 @@ def _count(number: int, noun: str) -> str:
 
 
 def summary_line(tenant: LoadedTenant, *, secrets_checked: bool = False) -> str:
-    """``contoso: ok (5 technicians, 2 rescue groups, 2 files)``."""
+    """``contoso: ok (5 technicians, 2 rescue groups, 2 files)``; technician rules, when any,
+    after the technicians (``1 technician, 2 technician rules, ...``)."""
+    rules = len(tenant.model.technician_rules)
     parts = [
         _count(len(tenant.model.technicians), "technician"),
+        *([_count(rules, "technician rule")] if rules else []),
         _count(len(tenant.model.rescue_groups), "rescue group"),
         _count(len(tenant.files), "file"),
     ]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler.config.models import RescueGroup, Technician
+from reconciler.config.models import RescueGroup, Technician, TechnicianRule
 from reconciler.config.problems import dotted
 from reconciler.config.text import excerpt
 from reconciler.config.types import normalise_org_url
@@ -168,16 +168,30 @@ def _org_url_problems(data: Mapping[str, Any], locate: Locate) -> list[Problem]:
     ]
 
 
+def _rule_problems(rules: list[tuple[int, TechnicianRule]], locate: Locate) -> list[Problem]:
+    """A source listed in two rules: its members would be mapped twice, perhaps differently."""
+    return _duplicates(
+        (
+            (f"{r.source}:{r.source_value.casefold()}", ("technician_rules", i, r.source), r.source_value)
+            for i, r in rules
+        ),
+        locate,
+        lambda v: f"source {v!r} is used by two technician rules; give each source one rule",
+    )
+
+
 def semantic_problems(data: Mapping[str, Any], locate: Locate) -> list[Problem]:
     """Cross-item problems of one tenant's merged data; ``locate`` maps a path to its position."""
     techs = _valid_items(data, "technicians", Technician)
     groups = _valid_items(data, "rescue_groups", RescueGroup)
     raw_groups = data.get("rescue_groups")
     all_known = raw_groups is None or (isinstance(raw_groups, list) and len(groups) == len(raw_groups))
+    rules = _valid_items(data, "technician_rules", TechnicianRule)
     return (
         _technician_problems(techs, locate)
         + _group_problems(groups, techs, locate, all_groups_known=all_known)
         + _org_url_problems(data, locate)
+        + _rule_problems(rules, locate)
     )
 
 

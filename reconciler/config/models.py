@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reconciler.config.templates import PLACEHOLDERS, check_template
 from reconciler.config.text import TRIMMED_PATTERN, excerpt
 from reconciler.config.types import (
     Digits,
@@ -273,6 +274,89 @@ class Technician(_Model):
         return self.rescue_email or self.user
 
 
+class TechnicianRule(_Model):
+    """Technicians by rule: every member of one source, each mapped like an explicit entry.
+
+    Give exactly one source. `rescue_group` takes every Rescue technician below that group path
+    (nested groups included); `entra_group` takes every user who is a member, directly or through
+    nested groups, of that Entra ID group (Microsoft Graph `transitiveMembers`; the app registration
+    needs the Graph application permission GroupMember.Read.All). Each member becomes a settings row
+    of the Dynamics user named by `user` (a template) and, with `sso_id`, the same SSO ID in Rescue.
+    Templates use `{email}`, `{upn}` (for Rescue: the e-mail), `{local}` (before the @), `{domain}`
+    (after the @), `{node_id}` (Rescue only) and `{id}` (Entra object ID, Entra only); `{{` and `}}`
+    are literal braces. Precedence: an explicit `technicians` entry wins over any rule for the same
+    Dynamics user or the same Rescue technician; two rules giving one user different values is an
+    error. When a source cannot be read, everything it would map is unknown: nothing created,
+    changed or pruned.
+    """
+
+    rescue_group: GroupPath | None = Field(
+        default=None, description="Every Rescue technician below this group path, e.g. Support."
+    )
+    entra_group: Guid | None = Field(
+        default=None, description="Every user member (transitive) of this Entra ID group (object ID)."
+    )
+    user: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Template of the Dynamics user's UPN; default `{email}` (Rescue) or `{upn}` (Entra).",
+    )
+    rescue_email: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Entra only: template of the Rescue technician's e-mail it is found by; default `{email}`.",
+    )
+    sso_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Template of the SSO ID, e.g. `{local}`; left out, SSO IDs are not managed.",
+    )
+    exclude: list[Upn] = Field(
+        default_factory=list, description="E-mails or UPNs of members to leave out (not managed)."
+    )
+
+    @field_validator("user", "rescue_email", "sso_id")
+    @classmethod
+    def _template_syntax(cls, value: str | None) -> str | None:
+        return None if value is None else check_template(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TechnicianRule:
+        given = [n for n in PLACEHOLDERS if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one source: rescue_group or entra_group"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        if self.rescue_group is not None and self.rescue_email is not None:
+            raise ValueError("rescue_email is for entra_group rules (a Rescue member is its own technician)")
+        for name in ("user", "rescue_email", "sso_id"):
+            template = getattr(self, name)
+            if template is not None:
+                try:
+                    check_template(template, PLACEHOLDERS[self.source])
+                except ValueError as exc:
+                    raise ValueError(f"{name}: {exc} for a {self.source} rule") from None
+        return self
+
+    @property
+    def source(self) -> str:
+        """``rescue_group`` or ``entra_group``."""
+        return "rescue_group" if self.rescue_group is not None else "entra_group"
+
+    @property
+    def source_value(self) -> str:
+        return self.rescue_group or self.entra_group or ""
+
+    @property
+    def user_template(self) -> str:
+        return self.user or ("{email}" if self.source == "rescue_group" else "{upn}")
+
+    @property
+    def rescue_email_template(self) -> str:
+        return self.rescue_email or "{email}"
+
+
 class ExportSettings(_Model):
     """A technician group's "Export session data -> Post session details to URL" settings."""
 
@@ -332,6 +416,10 @@ class Tenant(_Model):
     application_user: ApplicationUser | None = Field(default=None, description="The application user.")
     session_key: SessionKey | None = Field(default=None, description="The Session Key alternate key.")
     technicians: list[Technician] = Field(default_factory=list, description="Technician mappings.")
+    technician_rules: list[TechnicianRule] = Field(
+        default_factory=list,
+        description="Technicians by rule (a Rescue group or an Entra ID group); explicit entries win.",
+    )
     rescue_groups: list[RescueGroup] = Field(default_factory=list, description="Rescue technician groups.")
     consent: Consent | None = Field(default=None, description="Admin consent check.")
     prune: Prune = Field(default_factory=Prune, description="Opt-in pruning per kind.")

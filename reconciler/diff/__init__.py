@@ -2,7 +2,7 @@
 
 from reconciler.diff.compare import diff_tenant, field_changes
 from reconciler.diff.desired import DesiredState, build_desired
-from reconciler.diff.resolve import Directories, RescueDirectory, resolve
+from reconciler.diff.resolve import Directories, RescueDirectory, resolve, rule_users
 
 __all__ = [
     "DesiredState",
@@ -12,4 +12,5 @@ __all__ = [
     "diff_tenant",
     "field_changes",
     "resolve",
+    "rule_users",
 ]

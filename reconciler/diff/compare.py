@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from reconciler.config.models import Prune
 from reconciler.config.types import version_tuple
-from reconciler.diff.desired import DesiredState
+from reconciler.diff.desired import ANY_KEY, DesiredState
 from reconciler.diff.manual import consent_step, export_step, solution_step
 from reconciler.plan import (
     Action,
@@ -217,6 +217,8 @@ class _Differ:
     def unmanaged_and_prune(self) -> None:
         # Listed but unresolved (a problem or unknown): neither unmanaged nor pruned.
         wanted = {r.ident for r in self.desired.resources} | self.desired.declared
+        if ("technician", ANY_KEY) in wanted:
+            return  # a technician rule's source is unknown: any row might be one it maps
         for live in self.live.of_kind("technician"):
             if live.ident in wanted:
                 continue

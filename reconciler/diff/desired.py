@@ -35,6 +35,13 @@ class DesiredState:
     problems: list[str] = field(default_factory=list)
     unknown: list[Unknown] = field(default_factory=list)
     declared: set[tuple[str, str]] = field(default_factory=set)
+    # Where each technician mapping was declared (user -> YAML path), for located problems.
+    technician_paths: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
+
+
+# In ``DesiredState.declared``: every object of that kind may be declared (a technician rule's
+# source could not be read), so none is reported unmanaged or pruned.
+ANY_KEY = "*"
 
 
 Locate = Callable[[tuple[str | int, ...]], str]

@@ -1,8 +1,9 @@
 """One live read for every command (plan, drift, apply's re-check, export).
 
-Dynamics, the Rescue hierarchy and (when wanted) Graph's consent lookup are read concurrently;
-then the SSO IDs of the Rescue technicians the caller picks (they depend on the hierarchy just
-read). When one part fails the others are cancelled and collected, so nothing is left running
+Dynamics, the Rescue hierarchy and (when wanted) Graph's consent lookup and the members of the
+technician rules' Entra groups are read concurrently; then the Dynamics users of the rules'
+members (known only now), and the SSO IDs of the Rescue technicians the caller picks (they
+depend on the hierarchy just read). When one part fails the others are cancelled and collected, so nothing is left running
 when the session closes.
 """
 
@@ -13,10 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from reconciler.diff import Directories
+from reconciler.diff.rules import EntraGroup
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError
 from reconciler.profile import SolutionProfile
 from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
+from reconciler.providers.graph import read_group
 from reconciler.providers.rescue.reader import RescueLive, RescueReader
 from reconciler.resources import Consent, LiveState, SecretHasher, Unknown
 
@@ -31,6 +34,7 @@ class LiveQuery:
     session_key: bool = False
     users: tuple[str, ...] = ()  # UPNs whose systemuserid is wanted
     consent_app_id: str | None = None
+    entra_groups: tuple[str, ...] = ()  # IDs of the Entra groups whose user members are wanted
 
 
 @dataclass
@@ -40,6 +44,7 @@ class LiveReading:
     dynamics: DynamicsLive
     rescue: RescueLive
     consent: LiveState = field(default_factory=LiveState)
+    entra_groups: dict[str, EntraGroup] = field(default_factory=dict)
 
     @property
     def directories(self) -> Directories:
@@ -47,6 +52,7 @@ class LiveReading:
             rescue=self.rescue.directory,
             rescue_error=self.rescue.error,
             user_ids=self.dynamics.user_ids if self.dynamics.users_read else None,
+            entra_groups=self.entra_groups,
         )
 
     def state(self) -> LiveState:
@@ -58,6 +64,7 @@ class LiveReading:
 
 
 TechnicianPicker = Callable[[LiveReading], Iterable[str]]
+UserPicker = Callable[[LiveReading], Iterable[str]]
 
 
 async def read_live(
@@ -66,12 +73,15 @@ async def read_live(
     hasher: SecretHasher,
     query: LiveQuery,
     technicians: TechnicianPicker,
+    rule_users: UserPicker | None = None,
 ) -> LiveReading:
-    """Read what ``query`` asks for; ``technicians`` picks, from the first reads, the Rescue
+    """Read what ``query`` asks for; ``rule_users`` picks, from the first reads, more Dynamics
+    users to look up (the technician rules' members); ``technicians`` then picks the Rescue
     technicians whose SSO ID to read."""
     rescue_reader = RescueReader(session.rescue)
+    dynamics_reader = DynamicsReader(session.dataverse, profile, hasher)
     dynamics_task = asyncio.ensure_future(
-        DynamicsReader(session.dataverse, profile, hasher).read(
+        dynamics_reader.read(
             solution_name=query.solution_name,
             integration=query.integration,
             app_id=query.app_id,
@@ -84,10 +94,17 @@ async def read_live(
         if query.consent_app_id is not None
         else None
     )
-    pending = [t for t in (dynamics_task, consent_task) if t is not None]
+    group_tasks = {
+        group_id: asyncio.ensure_future(read_group(session.graph, group_id))
+        for group_id in dict.fromkeys(query.entra_groups)  # each source read once
+    }
+    pending = [t for t in (dynamics_task, consent_task, *group_tasks.values()) if t is not None]
     try:
         rescue = await rescue_reader.read_tree()
         reading = LiveReading(await dynamics_task, rescue)
+        reading.entra_groups = {group_id: await task for group_id, task in group_tasks.items()}
+        if rule_users is not None:
+            await dynamics_reader.read_more_users(reading.dynamics, rule_users(reading))
         wanted = technicians(reading)
         if rescue.directory is not None:
             await rescue_reader.read_technicians(rescue, wanted)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from reconciler import __version__
 from reconciler.config import LoadedTenant
-from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve
+from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve, rule_users
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.session import TenantSession
@@ -140,9 +140,12 @@ async def _read_and_diff(
         session_key=model.session_key is not None,
         users=tuple(t.user for t in model.technicians),
         consent_app_id=model.consent.app_id if (model.consent is not None and model.consent.check) else None,
+        entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
     )
     async with TenantSession(conn, options.settings, stats) as session:
-        reading = await read_live(session, profile, hasher, query, technicians)
+        reading = await read_live(
+            session, profile, hasher, query, technicians, lambda r: rule_users(model, r.directories)
+        )
     live = reading.state()
     plan = diff_tenant(
         loaded.name,

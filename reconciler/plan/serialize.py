@@ -94,6 +94,9 @@ def encode_change(change: Change) -> dict[str, Any]:
         "depends_on": list(change.depends_on),
         "fingerprint": change.planned_version(),
     }
+    source = getattr(change.desired, "source", None) if isinstance(change, Create | Update) else None
+    if source is not None:
+        out["source"] = source  # the technician rule that produced this mapping
     if isinstance(change, Create):
         out["desired"] = encode_resource(change.desired)
     elif isinstance(change, Update):

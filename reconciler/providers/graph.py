@@ -1,4 +1,5 @@
 """A minimal Microsoft Graph client: is the LogMeIn app's service principal in the tenant (consent)?
+Who are the user members of a group, transitively (technicians by rule)?
 
 Same policy as the Dataverse client (retries, typed errors, counted requests under service
 "graph"); it only reads, so every request is safe to repeat. The bearer token comes from an
@@ -13,6 +14,7 @@ from typing import Any, Unpack
 
 import httpx
 
+from reconciler.diff.rules import EntraGroup, EntraUser
 from reconciler.errors import AuthError, InputError, ProtocolError, ProviderError
 from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.entra import TokenProvider
@@ -26,11 +28,14 @@ from reconciler.providers.http import (
 SERVICE = "graph"
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 
+# Graph's largest page of directory objects; the default is 100.
+MAX_PAGE_SIZE = 999
+MEMBER_SELECT = "id,userPrincipalName,mail"
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class GraphClient(ApiClient):
-    """Async Microsoft Graph client (``/v1.0``) for the consent check."""
+    """Async Microsoft Graph client (``/v1.0``): the consent check and group members."""
 
     def __init__(
         self, graph_url: str = DEFAULT_GRAPH_URL, *, tokens: TokenProvider, **options: Unpack[ClientOptions]
@@ -38,17 +43,21 @@ class GraphClient(ApiClient):
         self.graph_url = require_https(graph_url, setting="graph_url")
         super().__init__(SERVICE, tokens, **options)
 
-    async def _get(self, path: str, params: dict[str, str], template: str) -> dict[str, Any]:
-        url = f"{self.graph_url}/{path}?{encode_query(params)}"
+    async def _get(
+        self, path: str, params: dict[str, str], template: str, *, permission: str = "Application.Read.All"
+    ) -> dict[str, Any]:
+        return await self._get_url(f"{self.graph_url}/{path}?{encode_query(params)}", template, permission)
+
+    async def _get_url(self, url: str, template: str, permission: str) -> dict[str, Any]:
         response = await self._exchange(
             "GET", url, template=template, idempotent=True, headers={"Accept": "application/json"}
         )
         where = f"GET {template}"
         if not response.is_success:
-            raise self._error(response, where)
+            raise self._error(response, where, permission)
         return self._json(response, where)
 
-    def _error(self, response: httpx.Response, where: str) -> ProviderError:
+    def _error(self, response: httpx.Response, where: str, permission: str) -> ProviderError:
         code, message = error_payload(response)
         status = response.status_code
         if status == 401:
@@ -62,8 +71,8 @@ class GraphClient(ApiClient):
             return api_error(
                 status,
                 code,
-                f"{message} (the consent check needs the Graph application permission "
-                "Application.Read.All granted to the reconciler's app registration)",
+                f"{message} (this read needs the Graph application permission "
+                f"{permission} granted to the reconciler's app registration)",
                 where=where,
                 service=SERVICE,
                 tenant=self.tenant,
@@ -90,3 +99,71 @@ class GraphClient(ApiClient):
                 tenant=self.tenant,
             )
         return value[0] if value else None
+
+    async def group_users(self, group_id: str) -> list[dict[str, Any]]:
+        """Every user member of a group, directly or through nested groups (id,
+        userPrincipalName, mail), page by page following ``@odata.nextLink`` as given.
+
+        All or nothing: a page that fails after retries raises, so a caller never mistakes part
+        of a group for the whole of it. Needs GroupMember.Read.All (or a higher permission).
+        """
+        if not _GUID.match(group_id):
+            raise InputError(f"group ID {group_id!r} is not a GUID")
+        template = "v1.0/groups/{id}/transitiveMembers/microsoft.graph.user"
+        params = {"$select": MEMBER_SELECT, "$top": str(min(self.settings.page_size, MAX_PAGE_SIZE))}
+        url: str | None = (
+            f"{self.graph_url}/v1.0/groups/{group_id.lower()}/transitiveMembers/microsoft.graph.user"
+            f"?{encode_query(params)}"
+        )
+        users: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while url is not None:
+            page = await self._get_url(url, template, "GroupMember.Read.All")
+            value = page.get("value")
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                raise ProtocolError(
+                    f"GET {template}: the reply has no 'value' list", service=SERVICE, tenant=self.tenant
+                )
+            users.extend(value)
+            link = page.get("@odata.nextLink")
+            if link is not None and (
+                not isinstance(link, str) or link in seen or not link.startswith(self.graph_url + "/v1.0/")
+            ):
+                # Never send the token elsewhere, never loop.
+                raise ProtocolError(
+                    f"GET {template}: bad, foreign or repeated @odata.nextLink",
+                    service=SERVICE,
+                    tenant=self.tenant,
+                )
+            if link is not None:
+                seen.add(link)
+            url = link
+        return users
+
+
+async def read_group(client: GraphClient, group_id: str) -> EntraGroup:
+    """A group's transitive user members, or why they could not be read (never part of them).
+
+    A member without ``userPrincipalName`` is one Graph would not show in full (it returns only
+    ``id`` for objects the app may not read): the group is then unreadable, not smaller.
+    """
+    try:
+        rows = await client.group_users(group_id)
+    except AuthError:
+        raise
+    except ProviderError as exc:
+        return EntraGroup(None, exc.message)
+    users: list[EntraUser] = []
+    for row in rows:
+        upn = row.get("userPrincipalName")
+        if not isinstance(upn, str) or not upn:
+            return EntraGroup(
+                None,
+                f"member {row.get('id')!r} came without userPrincipalName (Graph shows only the ID "
+                "of a member the app may not read: check the app's Graph permissions)",
+            )
+        mail = row.get("mail")
+        users.append(
+            EntraUser(str(row.get("id", "")), upn.lower(), mail.lower() if isinstance(mail, str) else "")
+        )
+    return EntraGroup(tuple(users))

@@ -78,11 +78,20 @@ def headline(change: Change) -> str:
     return f"{value_text(change.op)} {title} {key}"
 
 
+def provenance(change: Change) -> str | None:
+    """The technician rule a change's mapping comes from (None: declared explicitly)."""
+    desired = change.desired if isinstance(change, Create | Update) else None
+    source = getattr(desired, "source", None)
+    return source if isinstance(source, str) else None
+
+
 def details(change: Change) -> list[str]:
+    source = provenance(change)
+    via = [f"from {source}"] if source else []
     if isinstance(change, Create):
-        return resource_fields(change.desired)
+        return resource_fields(change.desired) + via
     if isinstance(change, Update):
-        return [item_line(i) for i in change.items]
+        return [item_line(i) for i in change.items] + via
     if isinstance(change, Action | Manual):
         return [value_text(step, PROSE_CHARS) for step in change.steps]
     return []

@@ -50,6 +50,8 @@ class TechnicianSettings(Resource):
     sso_id: str | None = None
     # The user's systemuserid: resolved from ``user`` (desired) or read with the row (live).
     user_id: str | None = field(default=None, compare=False)
+    # Desired-only: the technician rule that produced this mapping (None: listed explicitly).
+    source: str | None = field(default=None, compare=False)
 
 
 # A Rescue technician the YAML asks to create has no node ID yet: it is keyed by this prefix
@@ -76,6 +78,8 @@ class RescueTechnician(Resource):
     # Desired-only, for a technician the YAML asks to create: where and under what name.
     create_group: str | None = field(default=None, compare=False)
     name: str | None = field(default=None, compare=False)
+    # Desired-only: the technician rule that produced this mapping (None: listed explicitly).
+    source: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

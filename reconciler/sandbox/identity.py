@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.sandbox.assertions import OAuthError, verify_certificate_assertion, verify_federated_assertion
+from reconciler.sandbox.directory import Directory
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
@@ -77,6 +78,7 @@ class IdentityTenant:
     org_urls: list[str]
     service_principals: list[ServicePrincipal] = field(default_factory=list)
     token_lifetime: int = 3599
+    directory: Directory = field(default_factory=Directory)  # users, groups, apps' Graph permissions
 
 
 def _norm(url: str) -> str:

@@ -26,6 +26,7 @@ from reconciler.errors import InputError
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.sandbox import tls
 from reconciler.sandbox.dataverse import DataverseOrg
+from reconciler.sandbox.directory import Directory, directory_from_seed
 from reconciler.sandbox.identity import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
 from reconciler.sandbox.integration import run_seeded_sessions
 from reconciler.sandbox.rescue import RescueCompany
@@ -185,6 +186,7 @@ class SandboxTenant:
                     {"id": s.id, "app_id": s.app_id, "display_name": s.display_name}
                     for s in self.identity.service_principals
                 ],
+                "directory": self.identity.directory.snapshot(),
             },
             "dataverse": self.org.snapshot(),
             "rescue": self.rescue.snapshot(),
@@ -219,6 +221,7 @@ class SandboxTenant:
             org_urls=list(ident["org_urls"]),
             service_principals=[ServicePrincipal(**s) for s in ident["service_principals"]],
             token_lifetime=int(ident["token_lifetime"]),
+            directory=Directory.restore(ident.get("directory")),
         )
         certificate = None
         if data.get("certificate_key") and certificates:
@@ -309,6 +312,7 @@ def _identity(
         org_urls=[org_url],
         service_principals=principals,
         token_lifetime=int(raw.get("token_lifetime", 3599)),
+        directory=directory_from_seed(raw, client_id, path),
     )
     return identity, certificate
 

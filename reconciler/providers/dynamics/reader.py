@@ -179,6 +179,24 @@ class DynamicsReader:
         await self._resolve_users(live, [u for u in wanted if u not in live.user_ids])
         live.state.listed.add("technician")
 
+    async def read_more_users(self, live: DynamicsLive, upns: Iterable[str]) -> None:
+        """The systemuserids of users known only after another read (a technician rule's
+        members). A failure makes every settings row unknown: a missing ID is never guessed."""
+        if not live.users_read:
+            return  # the settings rows could not be read: they are unknown already
+        earlier = list(live.missing_users)
+        try:
+            await self._resolve_users(live, sorted(set(upns) - live.user_ids.keys()))
+        except AuthError:
+            raise
+        except ProviderError as exc:
+            live.users_read = False
+            live.state.unknown.append(
+                Unknown("technician", "*", f"Dynamics users could not be read: {exc.message}")
+            )
+            return
+        live.missing_users = earlier + live.missing_users
+
     async def _resolve_users(self, live: DynamicsLive, upns: list[str]) -> None:
         """systemuserid of every wanted user: a few `or` filters, or one paged listing."""
         if not upns:

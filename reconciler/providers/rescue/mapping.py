@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.diff import RescueDirectory
+from reconciler.diff.rules import DirectoryTechnician
 from reconciler.resources import LiveMeta, RescueGroup, RescueTechnician
 
 GROUP_TYPES = {"techniciangroup"}
@@ -39,6 +40,12 @@ class RescueTree:
         return RescueDirectory(
             by_email=dict(self.technicians_by_email),
             node_ids=frozenset(n.node_id for n in self.nodes.values() if n.type in TECHNICIAN_TYPES),
+            technicians=tuple(
+                DirectoryTechnician(n.node_id, n.email, self.paths_by_id[n.parent_id])
+                for n in self.nodes.values()
+                if n.type in TECHNICIAN_TYPES and n.email and n.parent_id in self.paths_by_id
+            ),
+            groups=frozenset(self.group_paths),
         )
 
     def group_id(self, path: str) -> str | None:

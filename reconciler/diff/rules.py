@@ -1,0 +1,207 @@
+"""Technicians by rule: expand each rule's members (read elsewhere) into mappings.
+
+Pure. A rule's source is a Rescue group path (its members come from the hierarchy already read)
+or an Entra ID group (its transitive user members, read from Microsoft Graph). Each member gives
+one mapping: the Dynamics user, the Rescue technician (node ID, or the e-mail to find it by) and
+the SSO ID, from the rule's templates. What cannot be decided is never guessed:
+
+- a source that could not be read makes the rule *unknown* (the caller marks its whole derived
+  set unknown and keeps every live settings row out of "unmanaged" and prune);
+- an explicit ``technicians`` entry wins over a rule for the same user or the same Rescue
+  technician (``claimed``); the member is dropped, silently, since the YAML says so;
+- two rules mapping one user (or one technician) differently is a located problem, and neither
+  mapping is used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from reconciler.config.models import TechnicianRule, Tenant
+from reconciler.config.templates import expand, member_values
+
+YamlPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class DirectoryTechnician:
+    """A Rescue technician as the hierarchy lists it, with the path of its group."""
+
+    node_id: str
+    email: str
+    group: str
+
+
+@dataclass(frozen=True)
+class EntraUser:
+    """A user member of an Entra ID group (``mail`` may be empty)."""
+
+    id: str
+    upn: str
+    mail: str = ""
+
+
+@dataclass(frozen=True)
+class EntraGroup:
+    """An Entra group's transitive user members, or why they could not be read (``members=None``)."""
+
+    members: tuple[EntraUser, ...] | None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RuleMapping:
+    """One member of one rule, mapped. ``technician_id`` for Rescue members; ``rescue_email``
+    (to look the technician up by) for Entra members."""
+
+    rule: int
+    member: str
+    user: str
+    sso_id: str | None
+    technician_id: str | None = None
+    rescue_email: str | None = None
+
+    @property
+    def path(self) -> YamlPath:
+        return ("technician_rules", self.rule)
+
+
+@dataclass
+class Expansion:
+    mappings: list[RuleMapping] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    unknown: list[tuple[int, str]] = field(default_factory=list)  # (rule index, reason)
+    # Every user some rule maps, even one left out by a conflict: its live row is never
+    # "unmanaged" nor pruned while the tenant files are being fixed.
+    covered: set[str] = field(default_factory=set)
+
+
+def rule_label(rule: TechnicianRule, index: int) -> str:
+    """How the plan names a rule: ``technician_rules[0] rescue_group "Support/Tier 2"`` (the
+    value JSON-quoted: a newline or quote in a group path cannot break a rendered line)."""
+    return f"technician_rules[{index}] {rule.source} {json.dumps(rule.source_value, ensure_ascii=False)}"
+
+
+def _below(group: str, path: str) -> bool:
+    g, p = group.casefold(), path.casefold()
+    return g == p or g.startswith(p + "/")
+
+
+def _members(
+    rule: TechnicianRule,
+    rescue: Iterable[DirectoryTechnician],
+    entra: EntraGroup | None,
+) -> Iterable[tuple[str, str, dict[str, str]]]:
+    """(member shown, e-mail, template values) of each member the rule does not exclude."""
+    excluded = set(rule.exclude)
+    if rule.rescue_group is not None:
+        for tech in sorted(rescue, key=lambda t: t.email):
+            if _below(tech.group, rule.rescue_group) and tech.email not in excluded:
+                values = member_values(email=tech.email, upn=tech.email, extra={"node_id": tech.node_id})
+                yield tech.email, tech.email, values
+        return
+    for user in sorted(entra.members or () if entra else (), key=lambda u: u.upn):
+        upn, mail = user.upn.lower(), user.mail.lower()
+        if upn in excluded or (mail and mail in excluded):
+            continue
+        yield upn, mail or upn, member_values(email=mail or upn, upn=upn, extra={"id": user.id})
+
+
+def expand_rules(
+    tenant: Tenant,
+    *,
+    rescue: Iterable[DirectoryTechnician] | None,
+    rescue_groups: Collection[str] | None,
+    entra: Mapping[str, EntraGroup],
+    claimed_users: Collection[str] = (),
+    claimed_technicians: Collection[str] = (),
+    locate: Callable[[YamlPath], str],
+) -> Expansion:
+    """Every rule's mappings. ``rescue``/``rescue_groups`` are ``None`` when the hierarchy could
+    not be read (``rescue_groups``: casefolded group paths); ``entra`` maps a group ID to what was
+    read; ``claimed_*`` are the users and node IDs explicit entries already map."""
+    out = Expansion()
+    technicians = list(rescue or ())
+    by_user: dict[str, RuleMapping] = {}
+    by_node: dict[str, RuleMapping] = {}
+    conflicted: set[str] = set()  # users and node IDs two rules disagree on: neither mapping is used
+    for index, rule in enumerate(tenant.technician_rules):
+        where = f"{locate(('technician_rules', index, rule.source))}: technician_rules.{index}"
+        group = entra.get(rule.entra_group) if rule.entra_group is not None else None
+        if rule.rescue_group is not None:
+            if rescue_groups is None:
+                out.unknown.append((index, "the Rescue hierarchy could not be read"))
+                continue
+            if rule.rescue_group.casefold() not in rescue_groups:
+                out.problems.append(
+                    f"{where}: no Rescue technician group has path {rule.rescue_group!r} "
+                    "(paths start below the Technicians root, e.g. Support/Tier 1)"
+                )
+                continue
+        elif group is None or group.members is None:
+            reason = group.error if group is not None else "not read"
+            out.unknown.append((index, f"Entra group {rule.entra_group} could not be read: {reason}"))
+            continue
+        for member, _, values in _members(rule, technicians, group):
+            mapping = RuleMapping(
+                rule=index,
+                member=member,
+                user=expand(rule.user_template, values).strip().lower(),
+                sso_id=expand(rule.sso_id, values) if rule.sso_id is not None else None,
+                technician_id=values.get("node_id"),
+                rescue_email=(
+                    expand(rule.rescue_email_template, values).strip().lower()
+                    if rule.entra_group is not None
+                    else None
+                ),
+            )
+            out.covered.add(mapping.user)
+            if mapping.user in claimed_users or mapping.technician_id in claimed_technicians:
+                continue
+            problem = _conflict(mapping, by_user, by_node, tenant, locate)
+            if problem:
+                out.problems.append(f"{where}: {problem}")
+                conflicted.update(filter(None, (mapping.user, mapping.technician_id)))
+                continue
+            if mapping.user in by_user:
+                continue  # the same mapping from another rule: one is enough
+            by_user[mapping.user] = mapping
+            if mapping.technician_id is not None:
+                by_node[mapping.technician_id] = mapping
+            out.mappings.append(mapping)
+    out.mappings = [m for m in out.mappings if not {m.user, m.technician_id} & conflicted]
+    return out
+
+
+def _conflict(
+    mapping: RuleMapping,
+    by_user: Mapping[str, RuleMapping],
+    by_node: Mapping[str, RuleMapping],
+    tenant: Tenant,
+    locate: Callable[[YamlPath], str],
+) -> str:
+    """Why ``mapping`` contradicts an earlier rule's mapping ('' when it does not)."""
+    earlier = by_user.get(mapping.user)
+    if earlier is not None:
+        same = (earlier.sso_id, earlier.technician_id, earlier.rescue_email) == (
+            mapping.sso_id,
+            mapping.technician_id,
+            mapping.rescue_email,
+        )
+        if same:
+            return ""
+        return (
+            f"member {earlier.member} maps user {mapping.user!r} differently from "
+            f"{rule_label(tenant.technician_rules[earlier.rule], earlier.rule)} (also at "
+            f"{locate(earlier.path)}); exclude the member from one rule or list the user in technicians"
+        )
+    other = by_node.get(mapping.technician_id or "")
+    if other is not None:
+        return (
+            f"member {mapping.member} maps Rescue technician {mapping.technician_id} to {mapping.user!r}, "
+            f"but {rule_label(tenant.technician_rules[other.rule], other.rule)} maps it to {other.user!r} "
+            f"(also at {locate(other.path)}); a technician belongs to one Dynamics user"
+        )
+    return ""
