@@ -160,16 +160,16 @@ async def set_integration(sandbox: Sandbox, request: Request) -> Any:
     fields = body.get("fields") if "fields" in body else {body.get("field"): body.get("value")}
     if not isinstance(fields, Mapping) or not fields or None in fields:
         raise ControlError(400, 'give {"fields": {name: value}} or {"field": name, "value": value}')
-    prof = tenant.profile.integration
-    columns = prof.columns.model_dump()
+    prof = tenant.schema.integration
+    columns = prof.columns
     changes: dict[str, Any] = {}
     for name, value in fields.items():
-        if name not in columns:
+        if not isinstance(name, str) or name not in columns:
             raise ControlError(
                 400, f"unknown integration field {name!r} (known: {', '.join(sorted(columns))})"
             )
         if name == "instance":
-            if value not in prof.instance_values:
+            if not isinstance(value, str) or value not in prof.instance_values:
                 raise ControlError(400, f"instance must be one of {', '.join(prof.instance_values)}")
             value = prof.instance_values[value]
         elif name in _OPTIONS and not isinstance(value, bool):
@@ -186,8 +186,8 @@ async def set_settings(sandbox: Sandbox, request: Request) -> Any:
     """Set fields (``technician_id``, ``sso_id``, ``auth_code``) of a user's settings row."""
     tenant = _tenant(sandbox, request)
     body = await _body(request)
-    prof = tenant.profile.technician_settings
-    columns = prof.columns.model_dump()
+    prof = tenant.schema.technician_settings
+    columns = prof.columns
     unknown = sorted(set(body) - set(columns))
     if unknown or not body:
         raise ControlError(400, f"settings fields are {', '.join(sorted(columns))}; got {unknown or 'none'}")
@@ -203,9 +203,9 @@ async def set_settings(sandbox: Sandbox, request: Request) -> Any:
 async def delete_settings(sandbox: Sandbox, request: Request) -> Any:
     """Delete a user's settings row, or clear one field of it (``/settings/<user>/<field>``)."""
     tenant = _tenant(sandbox, request)
-    prof = tenant.profile.technician_settings
+    prof = tenant.schema.technician_settings
     field = request.path_params.get("field")
-    columns = prof.columns.model_dump()
+    columns = prof.columns
     if field is not None and field not in columns:
         raise ControlError(400, f"settings fields are {', '.join(sorted(columns))}")
     with tenant.org.lock:
@@ -221,7 +221,7 @@ async def delete_settings(sandbox: Sandbox, request: Request) -> Any:
 
 
 def _app_user_and_role(tenant: SandboxTenant, role_name: str) -> tuple[str, str]:
-    app_id = tenant.profile.application_user.app_id
+    app_id = tenant.schema.app_id
     users = tenant.org.find("systemuser", "applicationid", app_id)
     if not users:
         raise ControlError(404, f"the application user {app_id} does not exist")
@@ -238,7 +238,7 @@ def _app_user_and_role(tenant: SandboxTenant, role_name: str) -> tuple[str, str]
 
 async def add_app_role(sandbox: Sandbox, request: Request) -> Any:
     tenant = _tenant(sandbox, request)
-    role = str((await _body(request)).get("role") or tenant.profile.application_user.role)
+    role = str((await _body(request)).get("role") or tenant.schema.app_role)
     with tenant.org.lock:
         user_id, role_id = _app_user_and_role(tenant, role)
         tenant.org.associate(RELATIONSHIP_USER_ROLES, user_id, role_id)
@@ -260,7 +260,7 @@ async def set_session_key(sandbox: Sandbox, request: Request) -> Any:
     status = body.get("status")
     if status not in ("Active", "Pending", "InProgress", "Failed"):
         raise ControlError(400, "status must be Active, Pending, InProgress or Failed")
-    session = tenant.profile.session
+    session = tenant.schema.session
     tenant.org.set_key_status(session.table, session.key_logical_name, status, body.get("error"))
     state = tenant.org.key_status(session.table, session.key_logical_name)
     return {"status": state.status, "async_job": state.async_job}
@@ -380,7 +380,7 @@ async def federated_token(sandbox: Sandbox, request: Request) -> Any:
 async def grant_consent(sandbox: Sandbox, request: Request) -> Any:
     tenant = _tenant(sandbox, request)
     body = await _body(request)
-    app_id = str(body.get("app_id") or tenant.profile.application_user.app_id).lower()
+    app_id = str(body.get("app_id") or tenant.schema.app_id).lower()
     principals = tenant.identity.service_principals
     if not any(sp.app_id.lower() == app_id for sp in principals):
         principals.append(ServicePrincipal(str(uuid.uuid4()), app_id, str(body.get("display_name", ""))))

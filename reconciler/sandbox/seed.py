@@ -23,9 +23,9 @@ from urllib.parse import urlparse
 import yaml
 
 from reconciler.errors import InputError
-from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.sandbox import tls
 from reconciler.sandbox.dataverse import DataverseOrg
+from reconciler.sandbox.dataverse.solution_schema import SolutionSchema, schema_from_seed
 from reconciler.sandbox.identity import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
 from reconciler.sandbox.rescue import RescueCompany
 from reconciler.sandbox.rescue.seeding import build_company
@@ -109,8 +109,8 @@ class SandboxTenant:
     """Everything the sandbox holds for one tenant."""
 
     name: str
-    profile_overrides: dict[str, Any]
-    profile: SolutionProfile
+    schema_overrides: dict[str, Any]  # the seed's solution_schema: section
+    schema: SolutionSchema
     identity: IdentityTenant
     org: DataverseOrg
     rescue: RescueCompany
@@ -157,7 +157,7 @@ class SandboxTenant:
         client = self.client
         return {
             "name": self.name,
-            "profile": self.profile_overrides,
+            "solution_schema": self.schema_overrides,
             "authcode": self.authcode,
             "secrets": self.raw_secrets,
             "certificate_key": self.certificate.private_key_pem if self.certificate else None,
@@ -191,8 +191,8 @@ class SandboxTenant:
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SandboxTenant:
         ident = data["identity"]
-        overrides = dict(data.get("profile") or {})
-        profile = effective_profile(overrides)
+        overrides = dict(data.get("solution_schema") or {})
+        schema = schema_from_seed(overrides)
         certificates = [tls.cert_from_pem(p) for p in ident["certificates"]]
         client = AppClient(
             client_id=ident["client_id"],
@@ -223,10 +223,10 @@ class SandboxTenant:
             certificate = ClientCertificate(certificates[0], data["certificate_key"])
         return cls(
             name=data["name"],
-            profile_overrides=overrides,
-            profile=profile,
+            schema_overrides=overrides,
+            schema=schema,
             identity=identity,
-            org=DataverseOrg.restore(data["dataverse"], profile),
+            org=DataverseOrg.restore(data["dataverse"], schema),
             rescue=RescueCompany.restore(data["rescue"]),
             authcode=data["authcode"],
             raw_secrets=dict(data.get("secrets") or {}),
@@ -313,22 +313,22 @@ def _identity(
 
 def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     """The state of one seed tenant (the seed must have passed :func:`check_seed`)."""
-    overrides = dict(raw.get("profile") or {})
+    overrides = dict(raw.get("solution_schema") or {})
     try:
-        profile = effective_profile(overrides)
+        schema = schema_from_seed(overrides, f"tenants.{name}.solution_schema")
     except ValueError as exc:
-        raise InputError(f"tenants.{name}.profile: {exc}") from None
+        raise InputError(f"seed: {exc}") from None
     org_url = str(raw["dataverse"]["org_url"]).rstrip("/")
     identity, certificate = _identity(name, raw["identity"], org_url)
     company, authcode = build_company(name, raw["rescue"])
     try:
-        org = DataverseOrg.from_seed(raw["dataverse"], profile)
+        org = DataverseOrg.from_seed(raw["dataverse"], schema)
     except ValueError as exc:
         raise InputError(f"seed: tenants.{name}: {exc}") from None
     tenant = SandboxTenant(
         name=name,
-        profile_overrides=overrides,
-        profile=profile,
+        schema_overrides=overrides,
+        schema=schema,
         identity=identity,
         org=org,
         rescue=company,

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseOrg
 from reconciler.sandbox.dataverse.standalone import StandaloneServer
 
@@ -27,7 +26,7 @@ def install_org(server: StandaloneServer, seed: dict[str, Any], **options: Any) 
 
     ``options`` go to ``DataverseOrg.from_seed`` (``clock``, ``index_job_seconds``).
     """
-    fresh = DataverseOrg.from_seed(seed, default_profile(), **options)
+    fresh = DataverseOrg.from_seed(seed, **options)
     server.app.orgs[HOST] = fresh  # type: ignore[index]
     return fresh
 

@@ -382,8 +382,14 @@ def test_picklist_metadata_call_of_the_sdk(api: httpx.Client) -> None:
     )
     rows = api.get(url).json()["value"]
     [instance] = [r for r in rows if r["LogicalName"] == "lmi_instance"]
-    labels = {o["Value"]: o["Label"]["LocalizedLabels"][0]["Label"] for o in instance["OptionSet"]["Options"]}
-    assert labels == {100000000: "production", 100000001: "beta"}
+    labels = {
+        o["Value"]: {lab["LanguageCode"]: lab["Label"] for lab in o["Label"]["LocalizedLabels"]}
+        for o in instance["OptionSet"]["Options"]
+    }
+    assert labels == {
+        100000000: {1033: "Production", 1040: "Produzione"},
+        100000001: {1033: "Beta", 1040: "Beta"},
+    }
 
 
 def test_who_am_i(api: httpx.Client, org: DataverseOrg) -> None:

@@ -15,7 +15,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from reconciler.sandbox.dataverse import errors
+from reconciler.sandbox.dataverse import components, errors
+from reconciler.sandbox.dataverse.schema import display_label
 from reconciler.sandbox.dataverse.values import format_time
 
 if TYPE_CHECKING:
@@ -270,6 +271,7 @@ def apply_import(org: DataverseOrg, manifest: dict[str, Any], import_job_id: str
                 },
             )["solutionid"]
         )
+    components.register(org, solution_id, name)
     record_import_job(org, import_job_id, manifest, None)
     return solution_id
 
@@ -313,7 +315,7 @@ def key_metadata(org: DataverseOrg, table: str) -> list[dict[str, Any]]:
                 "EntityKeyIndexStatus": state.status,
                 "AsyncJob": state.async_job,
                 "IsManaged": True,
-                "DisplayName": {"UserLocalizedLabel": {"Label": kdef.schema_name, "LanguageCode": 1033}},
+                "DisplayName": display_label(kdef.labels, kdef.schema_name),
             }
         )
     return out
