@@ -18,6 +18,7 @@ from reconciler import __version__
 from reconciler.config import LoadedTenant
 from reconciler.diff import NEW_TECHNICIAN_PREFIX, build_desired, diff_tenant
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
+from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, ReconcileError
 from reconciler.plan import Change, Create, Plan, SafetySettings, TenantPlan
@@ -124,6 +125,11 @@ async def _read_and_diff(
         sso_password = hasher.sensitive(value.get_secret_value(), ref.ref)
 
     async with TenantSession(conn, options.settings, stats) as session:
+        # The profile's names are checked against the org's metadata before anything is read:
+        # a wrong one stops the tenant with doctor's message, not a 400 half-way (schema_check.py).
+        schema_problems = await check_schema(session.dataverse, profile, needed_sections(model))
+        if schema_problems:
+            raise InputError(schema_message(loaded.name, schema_problems))
         dynamics_reader = DynamicsReader(session.dataverse, profile, hasher)
         rescue_reader = RescueReader(session.rescue)
         app_id = model.application_user.app_id if model.application_user else None

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reconciler.errors import InputError
+from reconciler.sandbox.dataverse import security
 from reconciler.sandbox.dataverse.errors import DataverseError
 from reconciler.sandbox.identity import ServicePrincipal
 from reconciler.sandbox.rescue import Node, RescueStatus
@@ -266,6 +267,60 @@ async def set_session_key(sandbox: Sandbox, request: Request) -> Any:
     return {"status": state.status, "async_job": state.async_job}
 
 
+def _reconciler_user(tenant: SandboxTenant) -> dict[str, Any]:
+    users = tenant.org.find("systemuser", "applicationid", tenant.client.client_id)
+    if not users:
+        raise ControlError(404, f"the reconciler's app {tenant.client.client_id} has no application user")
+    return users[0]
+
+
+async def remove_privilege(sandbox: Sandbox, request: Request) -> Any:
+    """Take a privilege from every role of the reconciler's application user."""
+    tenant = _tenant(sandbox, request)
+    privilege = request.path_params["privilege"]
+    with tenant.org.lock:
+        roles = security.user_roles(tenant.org, _reconciler_user(tenant)["systemuserid"])
+        for role in roles:
+            tenant.org.role_privileges.get(str(role["name"]), set()).discard(privilege)
+    return {"privilege": privilege, "removed_from": sorted({str(r["name"]) for r in roles})}
+
+
+async def add_privilege(sandbox: Sandbox, request: Request) -> Any:
+    """``{"privilege": "prvReadUser", "role": name?}`` (default: the user's first role)."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    privilege = str(body.get("privilege") or "")
+    with tenant.org.lock:
+        if privilege not in security.all_privileges(tenant.org):
+            raise ControlError(400, f"unknown privilege {privilege!r}")
+        roles = security.user_roles(tenant.org, _reconciler_user(tenant)["systemuserid"])
+        role = str(body.get("role") or (roles[0]["name"] if roles else ""))
+        if not role:
+            raise ControlError(409, "the reconciler's application user has no role")
+        tenant.org.role_privileges.setdefault(role, set()).add(privilege)
+    return {"privilege": privilege, "role": role}
+
+
+async def set_reconciler_user(sandbox: Sandbox, request: Request) -> Any:
+    """``{"isdisabled": true}``: disable (or enable) the reconciler's application user."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    if set(body) != {"isdisabled"} or not isinstance(body["isdisabled"], bool):
+        raise ControlError(400, 'give {"isdisabled": true|false}')
+    with tenant.org.lock:
+        user = _reconciler_user(tenant)
+        return tenant.org.update("systemuser", user["systemuserid"], {"isdisabled": body["isdisabled"]})
+
+
+async def delete_reconciler_user(sandbox: Sandbox, request: Request) -> Any:
+    """Remove the reconciler's application user: its tokens are then refused (not a member)."""
+    tenant = _tenant(sandbox, request)
+    with tenant.org.lock:
+        user_id = _reconciler_user(tenant)["systemuserid"]
+        tenant.org.delete("systemuser", user_id)
+    return {"deleted": user_id}
+
+
 # -- Rescue, as a person in the Admin Center ----------------------------------------------------
 
 
@@ -419,6 +474,10 @@ def create_controls_app(sandbox: Sandbox) -> Starlette:
             route(f"{t}/dynamics/application-user/roles", add_app_role, "POST"),
             route(f"{t}/dynamics/application-user/roles/{{role}}", remove_app_role, "DELETE"),
             route(f"{t}/dynamics/session-key", set_session_key, "POST"),
+            route(f"{t}/dynamics/privileges", add_privilege, "POST"),
+            route(f"{t}/dynamics/privileges/{{privilege}}", remove_privilege, "DELETE"),
+            route(f"{t}/dynamics/reconciler-user", set_reconciler_user, "PATCH"),
+            route(f"{t}/dynamics/reconciler-user", delete_reconciler_user, "DELETE"),
             route(f"{t}/rescue/technicians/{{email}}", patch_technician, "PATCH"),
             route(f"{t}/rescue/groups", list_groups, "GET"),
             route(f"{t}/rescue/groups/export", set_export, "PUT"),

@@ -311,6 +311,20 @@ def _identity(
     return identity, certificate
 
 
+def _with_reconciler_user(dataverse: Mapping[str, Any], identity: IdentityTenant) -> dict[str, Any]:
+    """The seed's Dataverse section with the calling app's application user: a real org refuses
+    an app that is none (docs/sandbox.md, "Authorization"). ``reconciler_user: false`` leaves it
+    out; a mapping may set its roles or disable it."""
+    out = dict(dataverse)
+    given = out.get("reconciler_user", {})
+    if given is False:
+        out.pop("reconciler_user")
+        return out
+    client_id = next(iter(identity.clients.values())).client_id
+    out["reconciler_user"] = {"app_id": client_id, **(given if isinstance(given, Mapping) else {})}
+    return out
+
+
 def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     """The state of one seed tenant (the seed must have passed :func:`check_seed`)."""
     overrides = dict(raw.get("solution_schema") or {})
@@ -322,7 +336,7 @@ def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     identity, certificate = _identity(name, raw["identity"], org_url)
     company, authcode = build_company(name, raw["rescue"])
     try:
-        org = DataverseOrg.from_seed(raw["dataverse"], schema)
+        org = DataverseOrg.from_seed(_with_reconciler_user(raw["dataverse"], identity), schema)
     except ValueError as exc:
         raise InputError(f"seed: tenants.{name}: {exc}") from None
     tenant = SandboxTenant(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from dataverse_harness import with_caller
 
 from reconciler.sandbox.dataverse import DataverseError, DataverseOrg, ServiceLimits
 from reconciler.sandbox.dataverse.limits import ServiceProtection
@@ -40,7 +41,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="module")
 def server(tokens: LocalTokens, clock: FakeClock) -> Iterator[StandaloneServer]:
-    org = DataverseOrg.from_seed({"org_url": f"https://{HOST}"})
+    org = DataverseOrg.from_seed(with_caller({"org_url": f"https://{HOST}"}))
     with serve_standalone({HOST: org}, tokens.verify, LIMITS, clock=clock) as srv:
         yield srv
 

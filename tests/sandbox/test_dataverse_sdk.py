@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
+from dataverse_harness import with_caller
 from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.upsert import UpsertItem
@@ -60,7 +61,7 @@ def tokens() -> LocalTokens:
 
 @pytest.fixture(scope="module")
 def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
-    org = DataverseOrg.from_seed(SEED)
+    org = DataverseOrg.from_seed(with_caller(SEED))
     with serve_standalone({HOST: org}, tokens.verify) as srv:
         yield srv
 

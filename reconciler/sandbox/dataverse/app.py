@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from reconciler.sandbox.dataverse import batch, errors, router
+from reconciler.sandbox.dataverse import batch, errors, router, security
 from reconciler.sandbox.dataverse.limits import Admission, ServiceLimits, ServiceProtection
 from reconciler.sandbox.dataverse.org import DataverseOrg
 from reconciler.sandbox.dataverse.protocol import API_PREFIX, ApiRequest, ApiResponse, error_response
@@ -130,6 +130,11 @@ class DataverseApp:
 
     @staticmethod
     def _dispatch(org: DataverseOrg, request: ApiRequest) -> ApiResponse:
+        try:
+            with org.lock:
+                security.caller_user(org, request.caller)  # the app must be a user of the org
+        except errors.DataverseError as exc:
+            return error_response(exc)
         if request.path == "$batch":
             if request.method != "POST":
                 return error_response(

@@ -80,9 +80,12 @@ ATTRIBUTE = _meta_table(
         "IsValidForRead": "Boolean",
         "RequiredLevel": "Memo",
         "MaxLength": "Integer",
-        "Targets": "Memo",
         "DisplayName": "Memo",
     },
+)
+# Targets is a property of LookupAttributeMetadata only: selecting it on the base type is a 400.
+LOOKUP_ATTRIBUTE = _meta_table(
+    "LookupAttributeMetadata", {**{n: c.type for n, c in ATTRIBUTE.columns.items()}, "Targets": "Memo"}
 )
 KEY = _meta_table(
     "EntityKeyMetadata",
@@ -132,9 +135,10 @@ def attribute_row(table: TableDef, col: Column, with_options: bool = False) -> d
         "IsValidForRead": True,
         "RequiredLevel": {"Value": "ApplicationRequired" if col.required else "None"},
         "MaxLength": col.max_length,
-        "Targets": [col.target] if col.target else None,
         "DisplayName": display_label(col.labels, col.name),
     }
+    if col.type == "Lookup":
+        row["Targets"] = [col.target] if col.target else []
     if with_options and col.options is not None:
         option_labels = col.option_labels or {}
         options = [
@@ -301,11 +305,12 @@ def handle(org: DataverseOrg, req: ApiRequest, segments: list[Segment]) -> ApiRe
         columns = [c for c in table.by_logical.values() if cast is None or c.type == _CASTS[cast]]
         rows = [attribute_row(table, c, options) for c in columns]
         context = f"{base}/Attributes" + (f"/{cast}" if cast else "")
+        meta = LOOKUP_ATTRIBUTE if cast and _CASTS[cast] == "Lookup" else ATTRIBUTE
         if sub.key is None:
-            return _listing(req, ATTRIBUTE, rows, context)
+            return _listing(req, meta, rows, context)
         wanted = parse_key(sub.key)
         for row in rows:
             if wanted in (row["MetadataId"], {"LogicalName": row["LogicalName"]}):
-                return _single(req, ATTRIBUTE, row, context)
+                return _single(req, meta, row, context)
         raise errors.DataverseError(404, errors.NOT_FOUND, f"Could not find attribute {sub.key}.")
     raise errors.segment_not_found(sub.name)

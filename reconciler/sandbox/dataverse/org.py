@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
-from reconciler.sandbox.dataverse import errors, jobs, persistence, seeding
+from reconciler.sandbox.dataverse import errors, jobs, persistence, security, seeding
 from reconciler.sandbox.dataverse.jobs import KeyState, PendingJob
 from reconciler.sandbox.dataverse.schema import RelationshipDef, TableDef
 from reconciler.sandbox.dataverse.solution_schema import SolutionSchema, default_schema
@@ -66,6 +66,8 @@ class DataverseOrg:
             (t.logical_name, k.logical_name): KeyState() for t in self.tables.values() for k in t.keys
         }
         self.pending_jobs: dict[str, PendingJob] = {}
+        # Privileges by role name (security.py); a seed's role_privileges replaces a role's set.
+        self.role_privileges: dict[str, set[str]] = security.default_role_privileges(self, {})
         self.row_version = 1_000_000
         self._journal: list[Callable[[], object]] | None = None
 

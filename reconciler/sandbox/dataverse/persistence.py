@@ -33,6 +33,7 @@ def snapshot(org: DataverseOrg) -> dict[str, Any]:
             for (t, k), s in org.key_states.items()
         ],
         "pending_jobs": [j.to_json() for j in org.pending_jobs.values()],
+        "role_privileges": {role: sorted(names) for role, names in org.role_privileges.items()},
     }
 
 
@@ -60,4 +61,6 @@ def restore(
     for job in data.get("pending_jobs") or []:
         org.pending_jobs[job["job_id"]] = PendingJob(**job)
     org.row_version = int(data.get("version", org.row_version))
+    if "role_privileges" in data:
+        org.role_privileges = {role: set(names) for role, names in data["role_privileges"].items()}
     return org

@@ -4,7 +4,11 @@ Accepted keys (all optional except ``org_url``; docs/sandbox.md documents the wh
 
     org_url: https://contoso.crm.dynamics.com
     business_units: [{name, parent?, id?}]        # first one without parent = root
-    roles: [name, ...]                            # one copy per business unit
+    roles: [name, ...]                            # one copy per business unit (plus System Administrator)
+    role_privileges: {<role>: [prvReadUser, ...]} # replaces a role's privileges (security.py)
+    reconciler_user: {app_id, roles?: [name], isdisabled?, business_unit?} | false
+                                                  # the calling app's application user (seed.py
+                                                  # fills app_id; default roles: System Administrator)
     users: [{domainname, firstname?, lastname?, internalemailaddress?, business_unit?,
              isdisabled?, roles?: [name], id?, azureactivedirectoryobjectid?}]
     solutions: [{uniquename, version, ismanaged, friendlyname?}]
@@ -28,7 +32,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from reconciler.sandbox.dataverse import components
+from reconciler.sandbox.dataverse import components, security
 from reconciler.sandbox.dataverse.errors import DataverseError
 
 if TYPE_CHECKING:
@@ -74,8 +78,15 @@ def _populate(org: DataverseOrg, seed: Mapping[str, Any]) -> None:
     bu_ids = _business_units(org, _items(seed, "business_units") or [{"name": org.host.split(".")[0]}])
     root = next(iter(bu_ids))
     role_ids: dict[tuple[str, str], str] = {}
+    role_names = [str(r) for r in _items(seed, "roles")]
+    if security.SYSTEM_ADMINISTRATOR not in role_names:  # every org has it
+        role_names.append(security.SYSTEM_ADMINISTRATOR)
+    declared = seed.get("role_privileges") or {}
+    if not isinstance(declared, Mapping):
+        raise ValueError("dataverse.role_privileges: a mapping of role -> [privilege] is required")
+    org.role_privileges = security.default_role_privileges(org, declared)
     for bu_name, bu_id in bu_ids.items():
-        for role in _items(seed, "roles"):
+        for role in role_names:
             role_id = seed_id(org, "role", f"{bu_name}/{role}")
             org.insert("role", {"roleid": role_id, "name": str(role), "_businessunitid_value": bu_id})
             role_ids[(bu_name, str(role))] = role_id
@@ -132,6 +143,26 @@ def _populate(org: DataverseOrg, seed: Mapping[str, Any]) -> None:
         }
         app_user_id = org.insert("systemuser", row)["systemuserid"]
         assign(path, app_user_id, bu_name, list(app.get("roles") or []))
+
+    caller = seed.get("reconciler_user")
+    if caller:
+        path = "dataverse.reconciler_user"
+        _unknown(path, caller, ("app_id", "roles", "isdisabled", "business_unit", "id"))
+        bu_name = caller.get("business_unit", root)
+        if bu_name not in bu_ids or not caller.get("app_id"):
+            raise ValueError(f"{path}: needs app_id and a known business_unit")
+        app_id = str(caller["app_id"])
+        row = {
+            "systemuserid": caller.get("id") or seed_id(org, "systemuser", f"app/{app_id}"),
+            "applicationid": app_id,
+            "firstname": "Reconciler",
+            "lastname": "Application User",
+            "accessmode": 4,
+            "isdisabled": bool(caller.get("isdisabled", False)),
+            "_businessunitid_value": bu_ids[bu_name],
+        }
+        user_id = org.insert("systemuser", row)["systemuserid"]
+        assign(path, user_id, bu_name, list(caller.get("roles") or [security.SYSTEM_ADMINISTRATOR]))
 
     for i, sol in enumerate(_items(seed, "solutions")):
         path = f"dataverse.solutions[{i}]"
