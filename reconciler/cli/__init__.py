@@ -23,6 +23,7 @@ _COMMANDS = {
     "apply": ("reconciler.cli.apply_cmd", "apply"),
     "export": ("reconciler.cli.export_cmd", "export"),
     "profile": ("reconciler.cli.profile_cmd", "profile"),
+    "doctor": ("reconciler.cli.doctor_cmd", "doctor"),
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),
     "changed-tenants": ("reconciler.cli.gitops_cmd", "changed_tenants"),
