@@ -20,7 +20,7 @@ ENTITY_COMPONENT = 1  # solutioncomponent.componenttype of a table
 
 _TABLE_SELECT = "LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,DisplayName"
 _EXPAND = (
-    "Attributes($select=LogicalName,AttributeType,DisplayName),"
+    "Attributes($select=LogicalName,SchemaName,AttributeType,DisplayName),"
     "Keys($select=LogicalName,SchemaName,KeyAttributes,DisplayName)"
 )
 
@@ -30,6 +30,7 @@ class AttributeInfo:
     logical_name: str
     attribute_type: str  # AttributeType: String, Lookup, Picklist, Boolean...
     labels: Labels = field(default_factory=dict)
+    schema_name: str = ""  # a lookup's navigation property is its SchemaName
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ def labels_of(label: Any) -> dict[int, str]:
 def _table(body: Mapping[str, Any]) -> TableInfo:
     attributes = {
         str(a["LogicalName"]): AttributeInfo(
-            str(a["LogicalName"]), str(a.get("AttributeType") or ""), labels_of(a.get("DisplayName"))
+            str(a["LogicalName"]),
+            str(a.get("AttributeType") or ""),
+            labels_of(a.get("DisplayName")),
+            str(a.get("SchemaName") or a["LogicalName"]),
         )
         for a in body.get("Attributes") or []
     }
