@@ -67,7 +67,13 @@ async def check_schema(
         "technician_settings": profile.technician_settings.table,
         "session": profile.session.table,
     }
-    found = await asyncio.gather(*(reader.table(tables[s]) for s in wanted))
+    # Every table read runs to its end (no request left running when one fails), then the
+    # first failure is raised.
+    results = await asyncio.gather(*(reader.table(tables[s]) for s in wanted), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    found = [r for r in results if not isinstance(r, BaseException)]
     problems: list[SchemaProblem] = []
     for section, info in zip(wanted, found, strict=True):
         base = f"profile.{section}"
