@@ -45,6 +45,7 @@ SETTINGS_ENV: dict[str, tuple[str, Callable[[str], float | int]]] = {
     "RECONCILE_MAX_RETRIES": ("max_retries", int),
     "RECONCILE_BACKOFF_CAP": ("backoff_cap", float),
     "RECONCILE_PAGE_SIZE": ("page_size", int),
+    "RECONCILE_TIMEOUT": ("timeout", float),  # seconds per request
 }
 
 

@@ -56,6 +56,10 @@ class DataverseOrg:
         self.lock = threading.RLock()
         self.clock = clock
         self.index_job_seconds = index_job_seconds
+        # A solution import takes a time that grows with the package (real ones: minutes); on
+        # the same scale as the index jobs, so a fast test sandbox imports fast too.
+        self.import_seconds_base = 15 * index_job_seconds
+        self.import_seconds_per_mb = 60 * index_job_seconds
         self.extra_specs = {
             name: normalize_extra_spec(name, spec) for name, spec in (extra_tables or {}).items()
         }
@@ -110,6 +114,10 @@ class DataverseOrg:
     ) -> DataverseOrg:
         """The org a :meth:`snapshot` describes."""
         return persistence.restore(cls, data, schema or default_schema(), clock)
+
+    def import_seconds(self, package_bytes: int) -> float:
+        """How long importing a package of this size takes."""
+        return self.import_seconds_base + self.import_seconds_per_mb * package_bytes / 1_000_000
 
     # ----------------------------------------------------------------- names
     def table(self, name: str) -> TableDef:
