@@ -32,7 +32,7 @@ SYSTEM_ADMINISTRATOR = "System Administrator"
 RETRIEVE_USER_PRIVILEGES = "Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
 
 _NAMESPACE = uuid.UUID("0c9f3b6e-5d1a-4e7b-9a2c-8f4d6e1b3a70")
-_VERBS = {"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write", "DELETE": "Delete"}
+VERBS = {"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write", "DELETE": "Delete"}
 _TABLE_VERBS = ("Create", "Read", "Write", "Delete", "Append", "AppendTo")
 # Privileges of requests that address no entity set (sandbox-chosen names where marked in docs).
 _OPERATIONS = {
@@ -100,7 +100,7 @@ def _verb(method: str, segments: list[Segment]) -> str:
         return "Read"
     if names and names[0].startswith("Microsoft.Dynamics.CRM.") and names[0] != RETRIEVE_USER_PRIVILEGES:
         return "Write" if names[0].endswith("UpdateMultiple") else "Create"
-    return _VERBS.get(method.upper(), "Read")
+    return VERBS.get(method.upper(), "Read")
 
 
 def caller_user(org: DataverseOrg, claims: Mapping[str, Any]) -> dict[str, Any]:
