@@ -127,3 +127,24 @@ def test_plan_stops_discover_writes_the_profile_then_plan_and_apply_converge(tmp
             "plan", str(tenants), "--tenant", "contoso", "--sandbox", sandbox, "--detailed-exitcode"
         )
         assert again.code == 0, again.output
+
+
+def test_ambiguous_and_missing_roles_are_reported_and_nothing_is_written(tmp_path: Path) -> None:
+    seed = copy.deepcopy(load_seed(demo_seed_path()))
+    # Two tables labelled "Impostazioni LogMeIn", none "Sessione LogMeIn"; no "ID SSO" column.
+    seed["tenants"]["contoso"]["solution_schema"] = {
+        "session": {"labels": {"table": {1040: "Impostazioni LogMeIn"}}},
+        "technician_settings": {"labels": {"sso_id": {1033: "Single sign-on"}}},
+    }
+    tenants = tmp_path / "tenants"
+    shutil.copytree(EXAMPLE_TENANTS, tenants)
+    before = (tenants / "contoso" / "tenant.yaml").read_text()
+    with running_sandbox(seed, index_job_seconds=0.05) as handle:
+        run = invoke(
+            "profile", "discover", "--tenant", "contoso", "--sandbox", str(handle.state_dir), "--write", str(tenants)
+        )
+    assert run.code == 1, run.output
+    assert "technician_settings.table: 2 candidates for table labelled 'LogMeIn Settings', not guessing" in run.output
+    assert "session.table: no table labelled 'LogMeIn Session' found" in run.output
+    assert "Not written" in run.output
+    assert (tenants / "contoso" / "tenant.yaml").read_text() == before
