@@ -141,10 +141,20 @@ def test_ambiguous_and_missing_roles_are_reported_and_nothing_is_written(tmp_pat
     before = (tenants / "contoso" / "tenant.yaml").read_text()
     with running_sandbox(seed, index_job_seconds=0.05) as handle:
         run = invoke(
-            "profile", "discover", "--tenant", "contoso", "--sandbox", str(handle.state_dir), "--write", str(tenants)
+            "profile",
+            "discover",
+            "--tenant",
+            "contoso",
+            "--sandbox",
+            str(handle.state_dir),
+            "--write",
+            str(tenants),
         )
     assert run.code == 1, run.output
-    assert "technician_settings.table: 2 candidates for table labelled 'LogMeIn Settings', not guessing" in run.output
+    assert (
+        "technician_settings.table: 2 candidates for table labelled 'LogMeIn Settings', not guessing"
+        in run.output
+    )
     assert "session.table: no table labelled 'LogMeIn Session' found" in run.output
     assert "Not written" in run.output
     assert (tenants / "contoso" / "tenant.yaml").read_text() == before

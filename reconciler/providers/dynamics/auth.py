@@ -89,6 +89,7 @@ class TemporaryIdentityFailure(Exception):
 
 def _refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     if response.status_code in _TEMPORARY_STATUSES:
+        response.close()  # MSAL never sees it: give the connection back now
         template = path_template(urlsplit(response.url).path.lstrip("/"))
         raise TemporaryIdentityFailure(
             f"HTTP {response.status_code}",
