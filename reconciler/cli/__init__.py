@@ -26,6 +26,7 @@ _COMMANDS = {
     "export": ("reconciler.cli.export_cmd", "export"),
     "manual": ("reconciler.cli.manual_cmd", "manual"),
     "profile": ("reconciler.cli.profile_cmd", "profile"),
+    "doctor": ("reconciler.cli.doctor_cmd", "doctor"),
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),
     "health": ("reconciler.cli.health_cmd", "health"),

@@ -20,8 +20,9 @@ from reconciler.config import LoadedTenant
 from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve, rule_users
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.live import LiveQuery, LiveReading, read_live
+from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
-from reconciler.errors import InputError, ReconcileError
+from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings, RequestStats
@@ -36,6 +37,7 @@ SETTINGS_ENV: dict[str, tuple[str, Callable[[str], float | int]]] = {
     "RECONCILE_MAX_RETRIES": ("max_retries", int),
     "RECONCILE_BACKOFF_CAP": ("backoff_cap", float),
     "RECONCILE_PAGE_SIZE": ("page_size", int),
+    "RECONCILE_TIMEOUT": ("timeout", float),  # seconds per request
 }
 
 
@@ -83,6 +85,16 @@ async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReadin
     try:
         conn = connect(loaded, options.sandbox)
         reading = await _read_and_diff(loaded, conn, options, stats, safety)
+    except (TransportError, RateLimitedError) as exc:
+        # Temporary (retries spent): the tenant is incomplete (exit 3), not misconfigured.
+        plan = TenantPlan(
+            tenant=loaded.name,
+            desired_digest=loaded.digest,
+            safety=safety,
+            problems=(f"{exc.message}; nothing was planned for this tenant",),
+            requests=stats.as_dict(),
+        )
+        return TenantReading(plan)
     except ReconcileError as exc:
         plan = TenantPlan(
             tenant=loaded.name,
@@ -143,6 +155,17 @@ async def _read_and_diff(
         entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
     )
     async with TenantSession(conn, options.settings, stats) as session:
+        # The profile's names are checked against the org's metadata before anything is read:
+        # a wrong one stops the tenant with doctor's message, not a 400 half-way (schema_check.py).
+        # When the metadata cannot be read, the reads below meet the same failure and record
+        # what they could not read as Unknown: nothing is decided on a guess either way.
+        try:
+            schema_problems = await check_schema(session.dataverse, profile, needed_sections(model))
+        except ProviderError as exc:
+            log.warning("%s: the solution schema was not checked: %s", loaded.name, exc.message)
+            schema_problems = []
+        if schema_problems:
+            raise InputError(schema_message(loaded.name, schema_problems))
         reading = await read_live(
             session, profile, hasher, query, technicians, lambda r: rule_users(model, r.directories)
         )

@@ -31,6 +31,7 @@ class TenantSession:
                 instance_discovery=conn.instance_discovery,
                 tenant=conn.tenant,
                 stats=stats,
+                settings=settings,
             )
             for scope in (conn.dataverse_scope, conn.graph_scope)
         ]

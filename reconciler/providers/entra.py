@@ -5,6 +5,11 @@ request in ``acquire_token_for_client``), so it runs in a worker thread. One pro
 (authority, client, scope); an ``asyncio.Lock`` makes concurrent callers share one fetch, and the
 token is reused until shortly before it expires.
 
+Sign-in is as robust as every other call: a 429, a 5xx or a dropped connection at the identity
+endpoint (discovery or token) is retried with the same backoff, ``Retry-After`` cap and run budget
+as the API clients (retry.py); when they run out the error says it is temporary, never that a
+setting is wrong.
+
 TLS trust is explicit: MSAL gets a ``requests.Session`` with ``trust_env = False`` (so
 ``REQUESTS_CA_BUNDLE`` cannot override it) and ``verify`` = the given CA file or the system store.
 No token, secret or assertion ever reaches an exception message, a log line or a repr.
@@ -26,8 +31,9 @@ import requests
 from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 
-from reconciler.errors import AuthError, ProtocolError, TransportError
-from reconciler.providers.http import RequestStats, path_template, redact, require_https
+from reconciler.errors import AuthError, ProtocolError, ProviderError, RateLimitedError, TransportError
+from reconciler.providers.http import ClientSettings, RequestStats, path_template, redact, require_https
+from reconciler.providers.retry import Timing, backoff_delay, parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +67,36 @@ class FederatedTokenFile:
 
 
 ClientCredential = ClientSecret | CertificateCredential | FederatedTokenFile
+
+_TEMPORARY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class TemporaryIdentityFailure(Exception):
+    """The identity endpoint answered 429/5xx or dropped the connection: worth another attempt.
+
+    Raised from inside MSAL's HTTP client (a response hook), so MSAL never parses the error page.
+    """
+
+    def __init__(
+        self, reason: str, template: str, *, status: int | None = None, retry_after: str | None = None
+    ):
+        super().__init__(reason)
+        self.reason = reason
+        self.template = template
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    if response.status_code in _TEMPORARY_STATUSES:
+        response.close()  # MSAL never sees it: give the connection back now
+        template = path_template(urlsplit(response.url).path.lstrip("/"))
+        raise TemporaryIdentityFailure(
+            f"HTTP {response.status_code}",
+            template,
+            status=response.status_code,
+            retry_after=response.headers.get("Retry-After"),
+        )
 
 
 class MsalApp(Protocol):
@@ -113,6 +149,7 @@ def make_session(ca_file: Path | None, timeout: float, stats: RequestStats | Non
             )
 
         session.hooks["response"].append(count)
+    session.hooks["response"].append(_refuse_temporary)  # after counting: the answer was seen
     return session
 
 
@@ -166,6 +203,8 @@ class MsalTokenProvider:
         refresh_margin: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
         app_factory: AppFactory | None = None,
+        settings: ClientSettings | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self.authority = require_https(authority, setting=f"{setting_prefix}.tenant_id")
         self.client_id = client_id
@@ -181,6 +220,8 @@ class MsalTokenProvider:
         self._margin = refresh_margin
         self._clock = clock
         self._factory = app_factory or _default_factory
+        self._settings = settings or ClientSettings()
+        self._timing = timing or Timing()
         self._lock = asyncio.Lock()
         self._app: MsalApp | None = None
         self._session: requests.Session | None = None
@@ -202,12 +243,51 @@ class MsalTokenProvider:
             token = self._fresh()
             if token is not None:
                 return token
-            result = await asyncio.to_thread(self._acquire)
+            result = await self._acquire_with_retries()
             token, expires_in = self._check(result)
             margin = min(self._margin, expires_in / 2)
             self._cached = (token, self._clock() + expires_in - margin)
             logger.debug("identity: token for %s acquired (valid %ds)", self.scope, expires_in)
             return token
+
+    async def _acquire_with_retries(self) -> dict[str, Any]:
+        retries = 0
+        while True:
+            try:
+                return await asyncio.to_thread(self._acquire)
+            except TemporaryIdentityFailure as exc:
+                stats = self._stats or RequestStats()
+                spent = stats.retries() >= self._settings.max_retries_per_run
+                if retries >= self._settings.max_retries or spent:
+                    raise self._temporary_error(exc, retries + 1, spent) from None
+                retry_after = parse_retry_after(exc.retry_after, self._timing.clock)
+                if retry_after is not None:
+                    delay = min(retry_after, self._settings.max_retry_after)
+                else:
+                    delay = backoff_delay(retries, self._settings, self._timing.rand)
+                retries += 1
+                stats.record_retry(SERVICE, "POST", exc.template)
+                logger.warning(
+                    "%sidentity %s: %s; retry %d/%d in %.1fs",
+                    f"[{self._tenant}] " if self._tenant else "",
+                    exc.template,
+                    exc.reason,
+                    retries,
+                    self._settings.max_retries,
+                    delay,
+                )
+                await self._timing.sleep(delay)
+
+    def _temporary_error(self, exc: TemporaryIdentityFailure, attempts: int, spent: bool) -> ProviderError:
+        budget = f"; the run's retry budget ({self._settings.max_retries_per_run}) is spent" if spent else ""
+        message = (
+            f"sign-in at {self.authority} failed {attempts} time(s) ({exc.reason}){budget}: a temporary "
+            "failure of the identity service, not a configuration problem; run again later"
+        )
+        if exc.status == 429:
+            retry_after = parse_retry_after(exc.retry_after, self._timing.clock)
+            return RateLimitedError(message, retry_after=retry_after, service=SERVICE, tenant=self._tenant)
+        return TransportError(message, service=SERVICE, tenant=self._tenant)
 
     def close(self) -> None:
         """Release the HTTP session (the token cache goes with the provider)."""
@@ -264,12 +344,20 @@ class MsalTokenProvider:
                     instance_discovery=self._instance_discovery,
                 )
             return self._app.acquire_token_for_client(scopes=[self.scope])
+        except TemporaryIdentityFailure:
+            self._app = None  # discovery may not have finished: build it again next time
+            raise
         except requests.exceptions.SSLError as exc:
             raise TransportError(
                 f"TLS failure talking to {self.authority}: check the CA / certificate of the identity endpoint",
                 service=SERVICE,
                 tenant=self._tenant,
             ) from exc
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # Dropped or timed out: a token request changes nothing, so another attempt is safe.
+            self._app = None
+            template = path_template(urlsplit(self.authority).path.lstrip("/"))
+            raise TemporaryIdentityFailure(f"connection lost ({type(exc).__name__})", template) from exc
         except requests.RequestException as exc:
             raise TransportError(
                 f"cannot reach the identity endpoint {self.authority} ({type(exc).__name__})",

@@ -200,6 +200,13 @@ def error_payload(response: httpx.Response) -> tuple[str, str]:
 
 
 MESSAGE_LIMIT = 300  # characters of a service's error message kept in ours
+# Dataverse refuses a valid token of an app that is no (enabled) application user of the org.
+_NOT_A_USER = {
+    "0x80072560": "the app is not an application user of this org; create one for its client ID "
+    "(Power Platform admin center > Environment > Settings > Application users) with a security role",
+    "0x80040225": "the app's application user is disabled in this org; enable it "
+    "(Power Platform admin center > Environment > Settings > Application users)",
+}
 _PRIVILEGE = re.compile(r"\b(prv[A-Za-z0-9_]+)")
 _ENTITY = re.compile(r"entity '([A-Za-z0-9_]+)'")
 
@@ -220,6 +227,8 @@ def api_error(
         text = "not found"
     elif status == 412:
         text = on_412 or "precondition failed"
+    elif status == 403 and code in _NOT_A_USER:
+        text = _NOT_A_USER[code]
     elif status == 403:
         privilege, entity = _PRIVILEGE.search(message), _ENTITY.search(message)
         table = f" on table '{entity.group(1)}'" if entity else ""

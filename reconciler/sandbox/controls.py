@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from reconciler.errors import InputError
 from reconciler.sandbox import integration
+from reconciler.sandbox.dataverse import security
 from reconciler.sandbox.dataverse.errors import DataverseError
 from reconciler.sandbox.identity import ServicePrincipal
 from reconciler.sandbox.rescue import Node, RescueStatus
@@ -161,16 +162,16 @@ async def set_integration(sandbox: Sandbox, request: Request) -> Any:
     fields = body.get("fields") if "fields" in body else {body.get("field"): body.get("value")}
     if not isinstance(fields, Mapping) or not fields or None in fields:
         raise ControlError(400, 'give {"fields": {name: value}} or {"field": name, "value": value}')
-    prof = tenant.profile.integration
-    columns = prof.columns.model_dump()
+    prof = tenant.schema.integration
+    columns = prof.columns
     changes: dict[str, Any] = {}
     for name, value in fields.items():
-        if name not in columns:
+        if not isinstance(name, str) or name not in columns:
             raise ControlError(
                 400, f"unknown integration field {name!r} (known: {', '.join(sorted(columns))})"
             )
         if name == "instance":
-            if value not in prof.instance_values:
+            if not isinstance(value, str) or value not in prof.instance_values:
                 raise ControlError(400, f"instance must be one of {', '.join(prof.instance_values)}")
             value = prof.instance_values[value]
         elif name in _OPTIONS and not isinstance(value, bool):
@@ -187,8 +188,8 @@ async def set_settings(sandbox: Sandbox, request: Request) -> Any:
     """Set fields (``technician_id``, ``sso_id``, ``auth_code``) of a user's settings row."""
     tenant = _tenant(sandbox, request)
     body = await _body(request)
-    prof = tenant.profile.technician_settings
-    columns = prof.columns.model_dump()
+    prof = tenant.schema.technician_settings
+    columns = prof.columns
     unknown = sorted(set(body) - set(columns))
     if unknown or not body:
         raise ControlError(400, f"settings fields are {', '.join(sorted(columns))}; got {unknown or 'none'}")
@@ -204,9 +205,9 @@ async def set_settings(sandbox: Sandbox, request: Request) -> Any:
 async def delete_settings(sandbox: Sandbox, request: Request) -> Any:
     """Delete a user's settings row, or clear one field of it (``/settings/<user>/<field>``)."""
     tenant = _tenant(sandbox, request)
-    prof = tenant.profile.technician_settings
+    prof = tenant.schema.technician_settings
     field = request.path_params.get("field")
-    columns = prof.columns.model_dump()
+    columns = prof.columns
     if field is not None and field not in columns:
         raise ControlError(400, f"settings fields are {', '.join(sorted(columns))}")
     with tenant.org.lock:
@@ -222,7 +223,7 @@ async def delete_settings(sandbox: Sandbox, request: Request) -> Any:
 
 
 def _app_user_and_role(tenant: SandboxTenant, role_name: str) -> tuple[str, str]:
-    app_id = tenant.profile.application_user.app_id
+    app_id = tenant.schema.app_id
     users = tenant.org.find("systemuser", "applicationid", app_id)
     if not users:
         raise ControlError(404, f"the application user {app_id} does not exist")
@@ -239,7 +240,7 @@ def _app_user_and_role(tenant: SandboxTenant, role_name: str) -> tuple[str, str]
 
 async def add_app_role(sandbox: Sandbox, request: Request) -> Any:
     tenant = _tenant(sandbox, request)
-    role = str((await _body(request)).get("role") or tenant.profile.application_user.role)
+    role = str((await _body(request)).get("role") or tenant.schema.app_role)
     with tenant.org.lock:
         user_id, role_id = _app_user_and_role(tenant, role)
         tenant.org.associate(RELATIONSHIP_USER_ROLES, user_id, role_id)
@@ -261,10 +262,64 @@ async def set_session_key(sandbox: Sandbox, request: Request) -> Any:
     status = body.get("status")
     if status not in ("Active", "Pending", "InProgress", "Failed"):
         raise ControlError(400, "status must be Active, Pending, InProgress or Failed")
-    session = tenant.profile.session
+    session = tenant.schema.session
     tenant.org.set_key_status(session.table, session.key_logical_name, status, body.get("error"))
     state = tenant.org.key_status(session.table, session.key_logical_name)
     return {"status": state.status, "async_job": state.async_job}
+
+
+def _reconciler_user(tenant: SandboxTenant) -> dict[str, Any]:
+    users = tenant.org.find("systemuser", "applicationid", tenant.client.client_id)
+    if not users:
+        raise ControlError(404, f"the reconciler's app {tenant.client.client_id} has no application user")
+    return users[0]
+
+
+async def remove_privilege(sandbox: Sandbox, request: Request) -> Any:
+    """Take a privilege from every role of the reconciler's application user."""
+    tenant = _tenant(sandbox, request)
+    privilege = request.path_params["privilege"]
+    with tenant.org.lock:
+        roles = security.user_roles(tenant.org, _reconciler_user(tenant)["systemuserid"])
+        for role in roles:
+            tenant.org.role_privileges.get(str(role["name"]), set()).discard(privilege)
+    return {"privilege": privilege, "removed_from": sorted({str(r["name"]) for r in roles})}
+
+
+async def add_privilege(sandbox: Sandbox, request: Request) -> Any:
+    """``{"privilege": "prvReadUser", "role": name?}`` (default: the user's first role)."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    privilege = str(body.get("privilege") or "")
+    with tenant.org.lock:
+        if privilege not in security.all_privileges(tenant.org):
+            raise ControlError(400, f"unknown privilege {privilege!r}")
+        roles = security.user_roles(tenant.org, _reconciler_user(tenant)["systemuserid"])
+        role = str(body.get("role") or (roles[0]["name"] if roles else ""))
+        if not role:
+            raise ControlError(409, "the reconciler's application user has no role")
+        tenant.org.role_privileges.setdefault(role, set()).add(privilege)
+    return {"privilege": privilege, "role": role}
+
+
+async def set_reconciler_user(sandbox: Sandbox, request: Request) -> Any:
+    """``{"isdisabled": true}``: disable (or enable) the reconciler's application user."""
+    tenant = _tenant(sandbox, request)
+    body = await _body(request)
+    if set(body) != {"isdisabled"} or not isinstance(body["isdisabled"], bool):
+        raise ControlError(400, 'give {"isdisabled": true|false}')
+    with tenant.org.lock:
+        user = _reconciler_user(tenant)
+        return tenant.org.update("systemuser", user["systemuserid"], {"isdisabled": body["isdisabled"]})
+
+
+async def delete_reconciler_user(sandbox: Sandbox, request: Request) -> Any:
+    """Remove the reconciler's application user: its tokens are then refused (not a member)."""
+    tenant = _tenant(sandbox, request)
+    with tenant.org.lock:
+        user_id = _reconciler_user(tenant)["systemuserid"]
+        tenant.org.delete("systemuser", user_id)
+    return {"deleted": user_id}
 
 
 # -- Rescue, as a person in the Admin Center ----------------------------------------------------
@@ -381,7 +436,7 @@ async def federated_token(sandbox: Sandbox, request: Request) -> Any:
 async def grant_consent(sandbox: Sandbox, request: Request) -> Any:
     tenant = _tenant(sandbox, request)
     body = await _body(request)
-    app_id = str(body.get("app_id") or tenant.profile.application_user.app_id).lower()
+    app_id = str(body.get("app_id") or tenant.schema.app_id).lower()
     principals = tenant.identity.service_principals
     if not any(sp.app_id.lower() == app_id for sp in principals):
         principals.append(ServicePrincipal(str(uuid.uuid4()), app_id, str(body.get("display_name", ""))))
@@ -449,6 +504,10 @@ def create_controls_app(sandbox: Sandbox) -> Starlette:
             route(f"{t}/dynamics/application-user/roles", add_app_role, "POST"),
             route(f"{t}/dynamics/application-user/roles/{{role}}", remove_app_role, "DELETE"),
             route(f"{t}/dynamics/session-key", set_session_key, "POST"),
+            route(f"{t}/dynamics/privileges", add_privilege, "POST"),
+            route(f"{t}/dynamics/privileges/{{privilege}}", remove_privilege, "DELETE"),
+            route(f"{t}/dynamics/reconciler-user", set_reconciler_user, "PATCH"),
+            route(f"{t}/dynamics/reconciler-user", delete_reconciler_user, "DELETE"),
             route(f"{t}/rescue/technicians/{{email}}", patch_technician, "PATCH"),
             route(f"{t}/rescue/groups", list_groups, "GET"),
             route(f"{t}/rescue/groups/export", set_export, "PUT"),

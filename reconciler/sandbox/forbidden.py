@@ -1,9 +1,9 @@
 """The ``403`` fault: a refused request in each service's own shape.
 
 A reconciler whose application user lacks a privilege must say which privilege on which table,
-and must treat what it could not read as Unknown (DESIGN §5). The sandbox has no privilege model,
-so the ``403`` fault stands in for one: it answers as the service does when the caller's roles
-miss the privilege the request needs, and nothing is processed.
+and must treat what it could not read as Unknown (DESIGN §5). The org's roles and privileges
+(dataverse/security.py) refuse what a caller lacks; the ``403`` fault refuses a share of requests
+on demand, in the same shape, and nothing is processed.
 
 Dataverse (``0x80040220``, documented as "Principal user is missing privilege on OTC for entity",
 error code -2147220960; Microsoft's examples show it with HTTP 403)::
@@ -34,36 +34,19 @@ import base64
 import binascii
 import json
 import uuid
-import zlib
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from reconciler.sandbox.dataverse import errors
+from reconciler.sandbox.dataverse import errors, security
 from reconciler.sandbox.dataverse.batch import ChangeSet, Operation, parse_batch
 from reconciler.sandbox.dataverse.protocol import relative_path
 
 if TYPE_CHECKING:
     from reconciler.sandbox.dataverse.org import DataverseOrg
 
-MISSING_PRIVILEGE = "0x80040220"  # documented: -2147220960, "Principal user is missing privilege"
+MISSING_PRIVILEGE = security.MISSING_PRIVILEGE
 _NAMESPACE = uuid.UUID("0c9f3b6e-5d1a-4e7b-9a2c-8f4d6e1b3a70")
 _DATAVERSE_HEADERS = {"Content-Type": "application/json; odata.metadata=minimal", "OData-Version": "4.0"}
-# Object type codes of the system tables the sandbox has (documented in each table's metadata).
-_SYSTEM_OTC = {
-    "systemuser": 8,
-    "businessunit": 10,
-    "systemuserroles": 15,
-    "role": 1036,
-    "importjob": 4412,
-    "asyncoperation": 4700,
-    "solution": 7100,
-}
-_NOT_ENTITIES = {
-    "ImportSolution": "prvImportCustomization",
-    "ImportSolutionAsync": "prvImportCustomization",
-    "EntityDefinitions": "prvReadEntity",
-}
-_VERBS = {"GET": "Read", "POST": "Create", "PATCH": "Write", "PUT": "Write", "DELETE": "Delete"}
 
 Answer = tuple[int, dict[str, str], bytes]
 
@@ -83,30 +66,20 @@ def caller_id(authorization: str | None, fallback: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, fallback))
 
 
-def _object_type_code(logical_name: str, custom: bool) -> int:
-    if not custom and logical_name in _SYSTEM_OTC:
-        return _SYSTEM_OTC[logical_name]
-    return 10000 + zlib.crc32(logical_name.encode("utf-8")) % 900
-
-
 def missing_privilege_message(org: DataverseOrg | None, method: str, path: str, caller: str) -> str:
-    """The 0x80040220 message for ``method`` on ``path`` (relative to the API root)."""
+    """The 0x80040220 message for ``method`` on ``path`` (relative to the API root); the privilege
+    and table as the org's own authorization names them (security.py)."""
     path = path.split("?", 1)[0].lstrip("/")
-    segment = path.split("/", 1)[0].split("(", 1)[0]
-    verb = "Append" if path.endswith("/$ref") else _VERBS.get(method.upper(), "Read")
     principal = (
         f"Principal user (Id={caller}, type=8, roleCount=1, privilegeCount=412, accessMode=4), is missing"
     )
-    table = org.by_set.get(segment) if org is not None else None
-    if table is not None:
-        privilege = f"prv{verb}{table.schema_name}"
-        otc = _object_type_code(table.logical_name, table.is_custom)
-        where = f" on OTC={otc} for entity '{table.logical_name}'"
-    else:
-        privilege = _NOT_ENTITIES.get(segment) or f"prv{verb}{segment.strip('$') or 'Organization'}"
-        where = ""
-    privilege_id = uuid.uuid5(_NAMESPACE, privilege)
-    return f"{principal} {privilege} privilege (Id={privilege_id}){where}. context.Caller={caller}."
+    privilege, table = security.required_privilege(org, method, path) if org is not None else (None, None)
+    if privilege is None:  # no table and no named operation: a privilege named after the segment
+        segment = path.split("/", 1)[0].split("(", 1)[0]
+        verb = "Append" if path.endswith("/$ref") else security.VERBS.get(method.upper(), "Read")
+        privilege = f"prv{verb}{segment.strip('$') or 'Organization'}"
+    where = f" on OTC={security.object_type_code(table)} for entity '{table.logical_name}'" if table else ""
+    return f"{principal} {privilege} privilege (Id={security.privilege_id(privilege)}){where}. context.Caller={caller}."
 
 
 def _dataverse_error(message: str) -> bytes:

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from reconciler.errors import InputError
-from reconciler.profile import default_profile
+from reconciler.sandbox.dataverse.solution_schema import default_schema
 
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _OPTIONS = (
@@ -60,7 +60,7 @@ def _tenant(
     index: int, technicians: int, drift: float, rng: random.Random, drifted: Counter[str]
 ) -> tuple[str, Any, Any]:
     name = f"tenant{index:03d}"
-    profile = default_profile()
+    schema = default_schema()
     env = name.upper()
     tenant_id, client_id = _guid(rng), _guid(rng)
     org_url = f"https://{name}.crm.dynamics.com"
@@ -75,7 +75,7 @@ def _tenant(
     groups = max(1, -(-technicians // _GROUP_SIZE))
     group_paths = [f"Support/Team {g + 1:02d}" for g in range(groups)]
     export = {
-        "url": profile.rescue.export_url,
+        "url": schema.export_url,
         "at_session_start": False,
         "at_session_end": True,
         "format": "form",
@@ -116,14 +116,12 @@ def _tenant(
         "dataverse": {
             "org_url": org_url,
             "business_units": [{"name": name}],
-            "roles": [profile.application_user.role, "System Administrator"],
+            "roles": [schema.app_role, "System Administrator"],
             "users": users,
-            "solutions": [
-                {"uniquename": profile.solution.unique_name, "version": "2.1.0.0", "ismanaged": True}
-            ],
+            "solutions": [{"uniquename": schema.unique_name, "version": "2.1.0.0", "ismanaged": True}],
             "integration": {
                 "instance": "production",
-                "endpoint": profile.integration.instance_endpoints["production"],
+                "endpoint": schema.integration.instance_endpoints["production"],
                 "company_id": company_id,
                 "sso_password": sso_password,
                 "org_url": org_url,
@@ -132,12 +130,12 @@ def _tenant(
             },
             "settings": settings,
             "application_user": {
-                "app_id": profile.application_user.app_id,
+                "app_id": schema.app_id,
                 "firstname": "LogMeIn",
                 "lastname": "Integration",
                 "email": f"logmein-integration@{name}.example.com",
                 "business_unit": name,
-                "roles": [profile.application_user.role],
+                "roles": [schema.app_role],
             },
             "session_key": {"status": "Active"},
         },

@@ -50,17 +50,17 @@ class SolutionNames:
 
 def solution_names(tenant: SandboxTenant) -> SolutionNames:
     """The one place that reads the solution's names, through the org the sandbox already has."""
-    schema = tenant.org.profile
-    sess, tech, app = schema.session, schema.technician_settings, schema.application_user
+    schema = tenant.org.schema
+    sess, tech = schema.session, schema.technician_settings
     return SolutionNames(
         session_table=sess.table,
         session_key=sess.key_logical_name,
         session_key_column=sess.key_columns[0],
         settings_table=tech.table,
         settings_user_column=tech.user_value_column,
-        settings_technician_column=tech.columns.technician_id,
-        app_id=app.app_id,
-        role=app.role,
+        settings_technician_column=tech.columns["technician_id"],
+        app_id=schema.app_id,
+        role=schema.app_role,
     )
 
 

@@ -23,9 +23,9 @@ from urllib.parse import urlparse
 import yaml
 
 from reconciler.errors import InputError
-from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.sandbox import tls
 from reconciler.sandbox.dataverse import DataverseOrg
+from reconciler.sandbox.dataverse.solution_schema import SolutionSchema, schema_from_seed
 from reconciler.sandbox.directory import Directory, directory_from_seed
 from reconciler.sandbox.identity import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
 from reconciler.sandbox.integration import run_seeded_sessions
@@ -111,8 +111,8 @@ class SandboxTenant:
     """Everything the sandbox holds for one tenant."""
 
     name: str
-    profile_overrides: dict[str, Any]
-    profile: SolutionProfile
+    schema_overrides: dict[str, Any]  # the seed's solution_schema: section
+    schema: SolutionSchema
     identity: IdentityTenant
     org: DataverseOrg
     rescue: RescueCompany
@@ -160,7 +160,7 @@ class SandboxTenant:
         client = self.client
         return {
             "name": self.name,
-            "profile": self.profile_overrides,
+            "solution_schema": self.schema_overrides,
             "authcode": self.authcode,
             "secrets": self.raw_secrets,
             "certificate_key": self.certificate.private_key_pem if self.certificate else None,
@@ -195,8 +195,8 @@ class SandboxTenant:
     @classmethod
     def restore(cls, data: Mapping[str, Any]) -> SandboxTenant:
         ident = data["identity"]
-        overrides = dict(data.get("profile") or {})
-        profile = effective_profile(overrides)
+        overrides = dict(data.get("solution_schema") or {})
+        schema = schema_from_seed(overrides)
         certificates = [tls.cert_from_pem(p) for p in ident["certificates"]]
         client = AppClient(
             client_id=ident["client_id"],
@@ -228,10 +228,10 @@ class SandboxTenant:
             certificate = ClientCertificate(certificates[0], data["certificate_key"])
         return cls(
             name=data["name"],
-            profile_overrides=overrides,
-            profile=profile,
+            schema_overrides=overrides,
+            schema=schema,
             identity=identity,
-            org=DataverseOrg.restore(data["dataverse"], profile),
+            org=DataverseOrg.restore(data["dataverse"], schema),
             rescue=RescueCompany.restore(data["rescue"]),
             authcode=data["authcode"],
             raw_secrets=dict(data.get("secrets") or {}),
@@ -317,24 +317,38 @@ def _identity(
     return identity, certificate
 
 
+def _with_reconciler_user(dataverse: Mapping[str, Any], identity: IdentityTenant) -> dict[str, Any]:
+    """The seed's Dataverse section with the calling app's application user: a real org refuses
+    an app that is none (docs/sandbox.md, "Authorization"). ``reconciler_user: false`` leaves it
+    out; a mapping may set its roles or disable it."""
+    out = dict(dataverse)
+    given = out.get("reconciler_user", {})
+    if given is False:
+        out.pop("reconciler_user")
+        return out
+    client_id = next(iter(identity.clients.values())).client_id
+    out["reconciler_user"] = {"app_id": client_id, **(given if isinstance(given, Mapping) else {})}
+    return out
+
+
 def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     """The state of one seed tenant (the seed must have passed :func:`check_seed`)."""
-    overrides = dict(raw.get("profile") or {})
+    overrides = dict(raw.get("solution_schema") or {})
     try:
-        profile = effective_profile(overrides)
+        schema = schema_from_seed(overrides, f"tenants.{name}.solution_schema")
     except ValueError as exc:
-        raise InputError(f"tenants.{name}.profile: {exc}") from None
+        raise InputError(f"seed: {exc}") from None
     org_url = str(raw["dataverse"]["org_url"]).rstrip("/")
     identity, certificate = _identity(name, raw["identity"], org_url)
     company, authcode = build_company(name, raw["rescue"])
     try:
-        org = DataverseOrg.from_seed(raw["dataverse"], profile)
+        org = DataverseOrg.from_seed(_with_reconciler_user(raw["dataverse"], identity), schema)
     except ValueError as exc:
         raise InputError(f"seed: tenants.{name}: {exc}") from None
     tenant = SandboxTenant(
         name=name,
-        profile_overrides=overrides,
-        profile=profile,
+        schema_overrides=overrides,
+        schema=schema,
         identity=identity,
         org=org,
         rescue=company,

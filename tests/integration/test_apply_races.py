@@ -20,9 +20,9 @@ from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.connection import SandboxInfo
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import ApplyResult, Plan
-from reconciler.profile import effective_profile
 from reconciler.render import render_apply_text
 from reconciler.sandbox import SandboxHandle, running_sandbox
+from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
 
 from .conftest import control
 from .test_apply_support import (
@@ -120,6 +120,6 @@ def test_an_update_of_a_row_changed_since_the_plan_fails_as_a_concurrent_change(
         view = live_view(handle, "tenant001")
         assert view.row(raced)[view.sso_column] == "set-by-hand"  # type: ignore[index]
         state = control(handle, "GET", "/tenants/tenant001/state")
-        integ = effective_profile(state.get("profile") or {}).integration
+        integ = schema_from_seed(state.get("solution_schema")).integration
         (row,) = state["dataverse"]["tables"][integ.table]
-        assert row[integ.columns.company_id] == "999"
+        assert row[integ.columns["company_id"]] == "999"

@@ -21,9 +21,9 @@ import yaml
 from reconciler.cli import apply_cmd, plan_cmd
 from reconciler.engine.applier import ApplyOptions
 from reconciler.engine.planner import RunOptions
-from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings
 from reconciler.sandbox import SandboxHandle, generate
+from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
 
 from .conftest import control
 
@@ -124,8 +124,7 @@ class LiveView:
 
 def live_view(handle: SandboxHandle, tenant: str) -> LiveView:
     state = control(handle, "GET", f"/tenants/{tenant}/state")
-    profile = effective_profile(state.get("profile") or {})
-    ts = profile.technician_settings
+    ts = schema_from_seed(state.get("solution_schema")).technician_settings
     tables = state["dataverse"]["tables"]
     users = {str(u["systemuserid"]).lower(): str(u["domainname"]).lower() for u in tables["systemuser"]}
     settings: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -136,7 +135,7 @@ def live_view(handle: SandboxHandle, tenant: str) -> LiveView:
     for node in state["rescue"]["nodes"]:
         if node["type"] == "Technician":
             technicians[str(node["email"]).lower()].append(node)
-    return LiveView(dict(settings), dict(technicians), ts.columns.sso_id, ts.columns.technician_id)
+    return LiveView(dict(settings), dict(technicians), ts.columns["sso_id"], ts.columns["technician_id"])
 
 
 def assert_no_duplicates(handle: SandboxHandle, tenants: list[str]) -> None:

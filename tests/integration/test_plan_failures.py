@@ -285,6 +285,7 @@ def test_a_429_storm_that_persists_gives_up_as_unknown(
     # Retries are bounded: every Dataverse read was tried exactly 1 + 2 times.
     log = control(shared_demo, "GET", "/requests?tenant=contoso&service=dataverse")
     assert {c["template"]: c["count"] for c in log["counts"]} == {
+        "/EntityDefinitions({key})": 9,  # the schema check: three tables, each tried 1 + 2 times
         "/solutions": 3,
         "/lmi_rescueconfigurations": 3,
         "/businessunits": 3,

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import StandaloneServer
+from reconciler.sandbox.dataverse.standalone import LOCAL_APP_ID, StandaloneServer
 
 HOST = "contoso.crm.dynamics.com"
 API_PATH = "/api/data/v9.2/"
@@ -27,9 +26,14 @@ def install_org(server: StandaloneServer, seed: dict[str, Any], **options: Any) 
 
     ``options`` go to ``DataverseOrg.from_seed`` (``clock``, ``index_job_seconds``).
     """
-    fresh = DataverseOrg.from_seed(seed, default_profile(), **options)
+    fresh = DataverseOrg.from_seed(with_caller(seed), **options)
     server.app.orgs[HOST] = fresh  # type: ignore[index]
     return fresh
+
+
+def with_caller(seed: dict[str, Any]) -> dict[str, Any]:
+    """The seed with an application user for the app ``LocalTokens`` mints for (unless it says)."""
+    return seed if "reconciler_user" in seed else {**seed, "reconciler_user": {"app_id": LOCAL_APP_ID}}
 
 
 def error_of(response: httpx.Response) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 import uuid
 import zipfile
 from typing import Any
@@ -43,7 +44,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def org(server: StandaloneServer, clock: FakeClock) -> DataverseOrg:
-    return install_org(server, SEED, clock=clock, index_job_seconds=2.0)
+    org = install_org(server, SEED, clock=clock, index_job_seconds=2.0)
+    org.import_seconds_base, org.import_seconds_per_mb = 0.2, 0.0  # imports here: quick, wall clock
+    return org
 
 
 @pytest.fixture
@@ -237,3 +240,19 @@ def test_reactivate_entity_key_errors(api: httpx.Client, body: dict[str, Any], s
 
 def test_actions_need_post(api: httpx.Client) -> None:
     assert api.get("ImportSolution").status_code == 404
+
+
+def test_a_synchronous_import_outlives_a_short_request_timeout_and_still_happens(
+    api: httpx.Client, org: DataverseOrg
+) -> None:
+    org.import_seconds_base, org.import_seconds_per_mb = 0.5, 60.0  # 1 MB more: one more minute
+    assert org.import_seconds(2_000_000) == 120.5  # grows with the package
+    body = import_body(solution_zip(version="2.3.0.0"))
+    with pytest.raises(httpx.ReadTimeout):
+        api.post("ImportSolution", json=body, timeout=0.1)
+    for _ in range(50):
+        installed = solution(api)
+        if installed is not None and installed["version"] == "2.3.0.0":
+            break
+        time.sleep(0.05)
+    assert solution(api)["version"] == "2.3.0.0"  # type: ignore[index]

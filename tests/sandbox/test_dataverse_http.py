@@ -215,7 +215,7 @@ def test_orderby_top_and_count(api: httpx.Client) -> None:
     )
     body = response.json()
     assert [r["lastname"] for r in body["value"]] == ["Jones", "Integration"]
-    assert body["@odata.count"] == 6
+    assert body["@odata.count"] == 7  # with the calling app's application user
     assert "@odata.nextLink" not in body, "$top wins over paging"
     assert "Preference-Applied" not in response.headers
 
@@ -223,8 +223,8 @@ def test_orderby_top_and_count(api: httpx.Client) -> None:
 def test_orderby_nulls_first_ascending(api: httpx.Client) -> None:
     response = api.get("systemusers", params={"$select": "domainname", "$orderby": "domainname asc"})
     names = [r["domainname"] for r in response.json()["value"]]
-    assert names[0] is None  # the application user has no domain name
-    assert names[1:] == sorted(names[1:])
+    assert names[:2] == [None, None]  # the application users have no domain name
+    assert names[2:] == sorted(names[2:])
 
 
 def test_paging_with_maxpagesize_and_opaque_skiptoken(api: httpx.Client) -> None:
@@ -246,7 +246,7 @@ def test_paging_with_maxpagesize_and_opaque_skiptoken(api: httpx.Client) -> None
         assert "$skiptoken=" in link and "$filter=" in link
         response = api.get(link, headers=prefer)
         assert response.status_code == 200
-    assert pages == 3 and len(seen) == len(set(seen)) == 5
+    assert pages == 3 and len(seen) == len(set(seen)) == 6
 
 
 def test_paging_with_orderby_is_stable(api: httpx.Client) -> None:
@@ -256,7 +256,7 @@ def test_paging_with_orderby_is_stable(api: httpx.Client) -> None:
     link = response.json()["@odata.nextLink"]
     rows += api.get(link, headers=prefer).json()["value"]
     names = [r["lastname"] for r in rows]
-    assert names == sorted(names, key=lambda v: (v is not None, v or "")) and len(names) == 6
+    assert names == sorted(names, key=lambda v: (v is not None, v or "")) and len(names) == 7
 
 
 def test_tampered_skiptoken_is_400(api: httpx.Client) -> None:
@@ -343,7 +343,7 @@ def test_property_value_and_count(api: httpx.Client, org: DataverseOrg) -> None:
     response = api.get(f"systemusers({alice['systemuserid']})/fullname")
     assert response.json()["value"] == "Alice Adams"
     assert api.get(f"systemusers({alice['systemuserid']})/fullname/$value").text == "Alice Adams"
-    assert api.get("systemusers/$count").text == "6"
+    assert api.get("systemusers/$count").text == "7"
     assert api.get("systemusers/$count", params={"$filter": "isdisabled eq true"}).text == "1"
 
 
@@ -382,8 +382,14 @@ def test_picklist_metadata_call_of_the_sdk(api: httpx.Client) -> None:
     )
     rows = api.get(url).json()["value"]
     [instance] = [r for r in rows if r["LogicalName"] == "lmi_instance"]
-    labels = {o["Value"]: o["Label"]["LocalizedLabels"][0]["Label"] for o in instance["OptionSet"]["Options"]}
-    assert labels == {100000000: "production", 100000001: "beta"}
+    labels = {
+        o["Value"]: {lab["LanguageCode"]: lab["Label"] for lab in o["Label"]["LocalizedLabels"]}
+        for o in instance["OptionSet"]["Options"]
+    }
+    assert labels == {
+        100000000: {1033: "Production", 1040: "Produzione"},
+        100000001: {1033: "Beta", 1040: "Beta"},
+    }
 
 
 def test_who_am_i(api: httpx.Client, org: DataverseOrg) -> None:
@@ -400,7 +406,7 @@ def test_parameter_aliases_survive_paging(api: httpx.Client) -> None:
     while "@odata.nextLink" in body:
         body = api.get(body["@odata.nextLink"], headers=prefer).json()
         rows += body["value"]
-    assert len(rows) == 5
+    assert len(rows) == 6
 
 
 def test_features_the_sandbox_leaves_out_are_400_not_5xx(api: httpx.Client) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from dataverse_harness import with_caller
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseError, DataverseOrg, ServiceLimits
 from reconciler.sandbox.dataverse.limits import ServiceProtection
 from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
@@ -41,7 +41,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(scope="module")
 def server(tokens: LocalTokens, clock: FakeClock) -> Iterator[StandaloneServer]:
-    org = DataverseOrg.from_seed({"org_url": f"https://{HOST}"}, default_profile())
+    org = DataverseOrg.from_seed(with_caller({"org_url": f"https://{HOST}"}))
     with serve_standalone({HOST: org}, tokens.verify, LIMITS, clock=clock) as srv:
         yield srv
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from azure.core.credentials import AccessToken
+from dataverse_harness import with_caller
 from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.upsert import UpsertItem
 
-from reconciler.profile import default_profile
 from reconciler.sandbox.dataverse import DataverseOrg
 from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
 
@@ -61,7 +61,7 @@ def tokens() -> LocalTokens:
 
 @pytest.fixture(scope="module")
 def server(tokens: LocalTokens) -> Iterator[StandaloneServer]:
-    org = DataverseOrg.from_seed(SEED, default_profile())
+    org = DataverseOrg.from_seed(with_caller(SEED))
     with serve_standalone({HOST: org}, tokens.verify) as srv:
         yield srv
 

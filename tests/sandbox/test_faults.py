@@ -316,11 +316,11 @@ def _settings_rows(http: httpx.Client) -> list[dict[str, Any]]:
         ("GET", f"/{SETTINGS_SET}", f"prvRead{SETTINGS_TABLE}", SETTINGS_TABLE, None),
         ("POST", f"/{SETTINGS_SET}", f"prvCreate{SETTINGS_TABLE}", SETTINGS_TABLE, None),
         ("PATCH", f"/{SETTINGS_SET}({GUID})", f"prvWrite{SETTINGS_TABLE}", SETTINGS_TABLE, None),
-        ("DELETE", f"/systemusers({GUID})", "prvDeleteSystemUser", "systemuser", "8"),
+        ("DELETE", f"/systemusers({GUID})", "prvDeleteUser", "systemuser", "8"),
         (
             "POST",
             f"/systemusers({GUID})/systemuserroles_association/$ref",
-            "prvAppendSystemUser",
+            "prvAppendUser",
             "systemuser",
             "8",
         ),
@@ -400,7 +400,7 @@ def test_dataverse_403_on_a_batch_is_a_batch_response_of_refused_parts(
     )
     assert reply.status_code == 200
     assert reply.text.count("HTTP/1.1 403 Forbidden") == 2
-    assert "is missing prvWriteSystemUser privilege" in reply.text and "for entity 'systemuser'" in reply.text
+    assert "is missing prvWriteUser privilege" in reply.text and "for entity 'systemuser'" in reply.text
     assert len(_settings_rows(http)) == rows
 
     malformed = http.post(f"{api}/$batch", headers={**headers, "Content-Type": "text/plain"}, content=b"x")

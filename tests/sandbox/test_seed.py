@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from reconciler.errors import InputError
-from reconciler.profile import effective_profile
 from reconciler.sandbox import demo_seed_path, load_seed
+from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
 from reconciler.sandbox.seed import build_tenant, check_seed
 
 TENANTS = Path(__file__).resolve().parents[2] / "tenants"
@@ -58,7 +58,7 @@ def version(text: str) -> tuple[int, ...]:
 
 def drift_of(name: str, seed: dict[str, Any]) -> set[str]:
     want, live = desired(name), seed["tenants"][name]
-    profile = effective_profile(live.get("profile"))
+    schema = schema_from_seed(live.get("solution_schema"))
     dv, rescue = live["dataverse"], live["rescue"]
     found: set[str] = set()
     # Connection facts are not drift: they must simply agree.
@@ -69,7 +69,7 @@ def drift_of(name: str, seed: dict[str, Any]) -> set[str]:
     )
     assert dv["org_url"] == dyn["org_url"] and rescue["company_id"] == want["integration"]["company_id"]
     (solution,) = dv["solutions"]
-    assert solution["uniquename"] == profile.solution.unique_name and solution["ismanaged"] is True
+    assert solution["uniquename"] == schema.unique_name and solution["ismanaged"] is True
     assert version(solution["version"]) >= version(want["solution"]["min_version"])
     # Secrets resolve to the seeded values (no drift there).
     sso_ref = want["integration"]["sso_password"]
@@ -79,7 +79,7 @@ def drift_of(name: str, seed: dict[str, Any]) -> set[str]:
     integ = dv["integration"]
     assert integ["instance"] == want["integration"]["instance"]
     assert integ["endpoint"] == want["integration"].get(
-        "endpoint", profile.integration.instance_endpoints[want["integration"]["instance"]]
+        "endpoint", schema.integration.instance_endpoints[want["integration"]["instance"]]
     )
     for key in ("company_id", "org_url", "office365_tenant_id"):
         assert integ[key] == want["integration"][key]
@@ -115,7 +115,7 @@ def drift_of(name: str, seed: dict[str, Any]) -> set[str]:
             assert defaults | live_group["export"] == defaults | group["export"], group["path"]
     # Application user.
     app = dv["application_user"]
-    assert app["app_id"] == profile.application_user.app_id
+    assert app["app_id"] == schema.app_id
     assert (app["firstname"], app["lastname"]) == (
         want["application_user"]["first_name"],
         want["application_user"]["last_name"],
@@ -143,7 +143,7 @@ def test_demo_seed_extras() -> None:
     contoso, fabrikam = seed["tenants"]["contoso"], seed["tenants"]["fabrikam"]
     technicians = {t["user"] for t in desired("contoso")["technicians"]}
     assert len({u["domainname"] for u in contoso["dataverse"]["users"]} - technicians) >= 2
-    assert fabrikam["profile"]["technician_settings"]["columns"]["sso_id"] == "lmi_rescuessoid"
+    assert fabrikam["solution_schema"]["technician_settings"]["columns"]["sso_id"] == "lmi_rescuessoid"
     assert fabrikam["identity"]["certificate"] == {"generate": True}
     assert "client_secret" not in fabrikam["identity"]  # generated: both credential paths work
     assert fabrikam["dataverse"]["session_key"]["error"].startswith("The index creation job was canceled")
@@ -155,7 +155,7 @@ def test_demo_seed_extras() -> None:
 def test_demo_tenants_build_with_the_profile_override() -> None:
     seed = load_seed(demo_seed_path())
     fabrikam = build_tenant("fabrikam", seed["tenants"]["fabrikam"])
-    (row, *_) = fabrikam.org.rows(fabrikam.profile.technician_settings.table)
+    (row, *_) = fabrikam.org.rows(fabrikam.schema.technician_settings.table)
     assert "lmi_rescuessoid" in row and "lmi_ssoid" not in row
     assert fabrikam.rescue.group_by_path("Field Service") is not None
     assert fabrikam.rescue.user_by_email("ivan.petrov@fabrikam.com").node_id == 30215  # type: ignore[union-attr]

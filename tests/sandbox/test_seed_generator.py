@@ -91,7 +91,7 @@ def test_the_sandbox_loads_a_generated_seed(tmp_path: Path) -> None:
     generate(tmp_path, tenants=2, technicians=300, drift=0.1, rng_seed=1)
     sandbox = Sandbox.from_seed(load_seed(tmp_path / "seed.yaml"))
     tenant = sandbox.tenants["tenant002"]
-    assert len(tenant.org.rows(tenant.profile.technician_settings.table)) < 300
+    assert len(tenant.org.rows(tenant.schema.technician_settings.table)) < 300
     assert tenant.rescue.group_by_path("Support/Team 02") is not None
     assert sum(1 for n in tenant.rescue.nodes.values() if n.type == "Technician") == 300
     assert set(tenant.resolved_secrets()) == {

@@ -24,7 +24,8 @@ from reconciler.providers.entra import (
     MsalTokenProvider,
     make_session,
 )
-from reconciler.providers.http import RequestStats
+from reconciler.providers.http import ClientSettings, RequestStats
+from reconciler.providers.retry import Timing
 
 AUTHORITY = "https://login.test/6c1f4d5e-2a7b-4c1d-9e3f-0a1b2c3d4e5f"
 CLIENT_ID = "3f2a1b4c-5d6e-4f70-8a91-b2c3d4e5f607"
@@ -96,8 +97,17 @@ def provider(
         tenant="contoso",
         clock=clock or Clock(),
         app_factory=factory,
+        timing=kw.pop("timing", INSTANT),
         **kw,
     )
+
+
+async def _no_wait(seconds: float) -> None:
+    SLEPT.append(seconds)
+
+
+SLEPT: list[float] = []
+INSTANT = Timing(sleep=_no_wait, clock=time.time, rand=lambda: 0.5)
 
 
 def test_concurrent_callers_share_one_fetch_and_the_token_is_cached() -> None:
@@ -281,7 +291,9 @@ def test_discovery_and_connection_failures_are_typed() -> None:
         AuthError, match=r"Unable to get authority configuration.*connection\.dynamics\.tenant_id"
     ):
         asyncio.run(provider(Factory(fail=bad_authority)).token())
-    with pytest.raises(TransportError, match="cannot reach the identity endpoint"):
+    with pytest.raises(
+        TransportError, match="temporary failure of the identity service, not a configuration"
+    ):
         asyncio.run(provider(Factory(fail=requests.ConnectionError("refused"))).token())
     with pytest.raises(TransportError, match="TLS failure"):
         asyncio.run(provider(Factory(fail=requests.exceptions.SSLError("verify failed"))).token())
@@ -395,3 +407,42 @@ def test_real_msal_error_reply_becomes_an_auth_error(monkeypatch: pytest.MonkeyP
     with pytest.raises(AuthError, match=r"AADSTS7000215.*check connection\.dynamics\.credential"):
         asyncio.run(p.token())
     p.close()
+
+
+class FailingFirst(Factory):
+    """Fails the first ``n`` constructions with ``error``, then behaves."""
+
+    def __init__(self, n: int, error: BaseException) -> None:
+        super().__init__()
+        self.left, self.error = n, error
+
+    def __call__(self, **kwargs: Any) -> Any:
+        if self.left:
+            self.left -= 1
+            raise self.error
+        return super().__call__(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        auth.TemporaryIdentityFailure("HTTP 503", "t/oauth2/v2.0/token", status=503),
+        auth.TemporaryIdentityFailure("HTTP 429", "t/oauth2/v2.0/token", status=429, retry_after="7"),
+        requests.ConnectionError("dropped"),
+    ],
+)
+def test_a_temporary_sign_in_failure_is_retried_with_backoff_and_counted(error: BaseException) -> None:
+    stats = RequestStats()
+    SLEPT.clear()
+    p = provider(FailingFirst(2, error), stats=stats)
+    assert asyncio.run(p.token()) == TOKEN
+    assert stats.retries() == 2 and len(SLEPT) == 2
+    if isinstance(error, auth.TemporaryIdentityFailure) and error.retry_after:
+        assert SLEPT == [7.0, 7.0]  # Retry-After is honoured (within max_retry_after)
+
+
+def test_the_run_budget_bounds_sign_in_retries_and_the_error_says_temporary() -> None:
+    settings = ClientSettings(max_retries=10, max_retries_per_run=3)
+    error = auth.TemporaryIdentityFailure("HTTP 429", "t/oauth2/v2.0/token", status=429)
+    with pytest.raises(auth.RateLimitedError, match=r"failed 4 time\(s\).*retry budget \(3\) is spent"):
+        asyncio.run(provider(FailingFirst(99, error), settings=settings, stats=RequestStats()).token())

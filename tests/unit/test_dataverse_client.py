@@ -448,3 +448,21 @@ def test_a_long_403_message_still_names_the_privilege_and_table() -> None:
     error = api_error(403, code, text, where="GET lmi_logmeinsettingses", service="dataverse", tenant="t")
     assert "lacks privilege prvReadlmi_logmeinsettings on table 'lmi_logmeinsettings'" in error.message
     assert len(error.message) < 600
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "says"),
+    [
+        (
+            "0x80072560",
+            "The user is not a member of the organization.",
+            "not an application user of this org",
+        ),
+        ("0x80040225", "The user with SystemUserId=x is disabled.", "application user is disabled"),
+    ],
+)
+def test_a_403_for_an_app_that_is_no_enabled_user_says_so(code: str, message: str, says: str) -> None:
+    from reconciler.providers.http import api_error
+
+    error = api_error(403, code, message, where="GET WhoAmI", service="dataverse", tenant="t")
+    assert says in error.message and "lacks privilege" not in error.message

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from reconciler.config.types import version_tuple
 from reconciler.errors import (
@@ -56,12 +57,14 @@ class DynamicsWriter:
         tenant_folder: Path,
         resolve_secret: Callable[[str], str],
         poll_interval: float = 2.0,
+        import_wait_seconds: float = 3600.0,
     ) -> None:
         self.client = client
         self.profile = profile
         self.folder = tenant_folder
         self.resolve_secret = resolve_secret
         self.poll_interval = poll_interval
+        self.import_wait_seconds = import_wait_seconds
         self.org = client.base_url
 
     # ------------------------------------------------------------------ integration row
@@ -196,15 +199,22 @@ class DynamicsWriter:
             data = path.read_bytes()
         except OSError as exc:
             raise InputError(f"solution package {path}: {exc.strerror or exc}") from None
-        await self.client.action(
-            "ImportSolution",
+        # A real package imports for minutes: the synchronous ImportSolution outlives any
+        # request timeout, so the import runs as a system job, polled within a bound.
+        import_job_id = str(uuid.uuid4())
+        reply = await self.client.action(
+            "ImportSolutionAsync",
             {
                 "CustomizationFile": base64.b64encode(data).decode("ascii"),
                 "OverwriteUnmanagedCustomizations": False,
                 "PublishWorkflows": True,
-                "ImportJobId": str(uuid.uuid4()),
+                "ImportJobId": import_job_id,
             },
         )
+        job = str((reply or {}).get("AsyncOperationId") or "")
+        if not job:
+            raise ChangeFailed("ImportSolutionAsync answered without an AsyncOperationId")
+        await self._wait_for_import(job, import_job_id)
         name = getattr(change.desired, "unique_name", "")
         rows = await self.client.list_all(
             "solutions", select=mapping.solution_select(), filter=f"uniquename eq {odata_string(name)}"
@@ -219,6 +229,36 @@ class DynamicsWriter:
                 f"expected managed >= {want}: check the package"
             )
         return f"imported {path.name}: {name} {installed.version}"
+
+    async def _wait_for_import(self, job: str, import_job_id: str) -> None:
+        deadline = time.monotonic() + self.import_wait_seconds
+        while True:
+            row = await self.client.get(
+                f"asyncoperations({job})", {"$select": "statecode,statuscode,message,friendlymessage"}
+            )
+            if row.get("statecode") == 3:  # Completed: 30 succeeded, 31 failed, 32 canceled
+                if row.get("statuscode") == 30:
+                    return
+                raise ChangeFailed(
+                    f"the solution import failed: {await self._import_failure(row, import_job_id)}"
+                )
+            if time.monotonic() >= deadline:
+                raise ChangeFailed(
+                    f"the solution import (system job {job}) is still running after "
+                    f"{self.import_wait_seconds:.0f} s; it may still finish: run reconcile plan later"
+                )
+            await asyncio.sleep(self.poll_interval)
+
+    async def _import_failure(self, job_row: Mapping[str, Any], import_job_id: str) -> str:
+        """The import job's own error text (its ``data`` XML), else the system job's message."""
+        detail = str(job_row.get("friendlymessage") or job_row.get("message") or "no message")
+        with contextlib.suppress(ProviderError, ElementTree.ParseError):
+            row = await self.client.get(f"importjobs({import_job_id})", {"$select": "data,progress"})
+            root = ElementTree.fromstring(str(row.get("data") or ""))
+            texts = [r.get("errortext") for r in root.iter("result") if r.get("result") == "failure"]
+            if texts and texts[0]:
+                detail = f"{texts[0]} (import job {import_job_id})"
+        return detail[:500]
 
     # ------------------------------------------------------------------ session key
 

@@ -1,6 +1,8 @@
 """Unbound actions and functions: ImportSolution(Async), ReactivateEntityKey, WhoAmI.
 
-``ImportSolution`` reads the unique name, version and managed flag from the zip's
+``ImportSolution`` answers only after the import's duration (``org.import_seconds``, growing
+with the package; the app waits before running it), so a client's request timeout fires first,
+as it does against a real org with a real package; the import still happens. It reads the unique name, version and managed flag from the zip's
 ``solution.xml`` (``ImportExportXml/SolutionManifest``), installs or upgrades the ``solutions``
 row and records an ``importjobs`` row (progress 100); a bad base64 string, a file that is not a
 zip, a zip without ``solution.xml`` or an unreadable manifest is a 400. ``ImportSolutionAsync``
@@ -117,7 +119,8 @@ def _import_async(org: DataverseOrg, req: ApiRequest) -> ApiResponse:
         if exc.code == errors.PAYLOAD_ERROR:
             raise
         failure = exc.message
-    job_id = jobs.submit_import_job(org, manifest, import_job_id, failure)
+    size = len(str(body.get("CustomizationFile") or "")) * 3 // 4  # base64 -> bytes
+    job_id = jobs.submit_import_job(org, manifest, import_job_id, failure, size)
     payload = {
         "@odata.context": f"{req.api_root}/$metadata#Microsoft.Dynamics.CRM.ImportSolutionAsyncResponse",
         "AsyncOperationId": job_id,

@@ -9,6 +9,7 @@ limit counts). Mounted by the sandbox server at ``/dataverse``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from reconciler.sandbox.dataverse import batch, errors, router
+from reconciler.sandbox.dataverse import batch, errors, router, security
 from reconciler.sandbox.dataverse.limits import Admission, ServiceLimits, ServiceProtection
 from reconciler.sandbox.dataverse.org import DataverseOrg
 from reconciler.sandbox.dataverse.protocol import API_PREFIX, ApiRequest, ApiResponse, error_response
@@ -123,6 +124,9 @@ class DataverseApp:
                 api_root=f"{org_base}{API_PREFIX}",
                 caller=claims,
             )
+            if request.method == "POST" and request.path == "ImportSolution":
+                # The synchronous import runs as long as the import takes (without the org lock).
+                await asyncio.sleep(org.import_seconds(len(body) * 3 // 4))
             response = await run_in_threadpool(self._dispatch, org, request)
         finally:
             self.protection.release(admission, time.perf_counter() - started)
@@ -130,6 +134,11 @@ class DataverseApp:
 
     @staticmethod
     def _dispatch(org: DataverseOrg, request: ApiRequest) -> ApiResponse:
+        try:
+            with org.lock:
+                security.caller_user(org, request.caller)  # the app must be a user of the org
+        except errors.DataverseError as exc:
+            return error_response(exc)
         if request.path == "$batch":
             if request.method != "POST":
                 return error_response(

@@ -14,8 +14,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape
 
-from reconciler.sandbox.dataverse import errors
+from reconciler.sandbox.dataverse import components, errors
+from reconciler.sandbox.dataverse.schema import display_label
 from reconciler.sandbox.dataverse.values import format_time
 
 if TYPE_CHECKING:
@@ -93,7 +95,11 @@ def submit_index_job(org: DataverseOrg, table: str, key: str) -> str:
 
 
 def submit_import_job(
-    org: DataverseOrg, manifest: dict[str, Any] | None, import_job_id: str, error: str | None
+    org: DataverseOrg,
+    manifest: dict[str, Any] | None,
+    import_job_id: str,
+    error: str | None,
+    package_bytes: int,
 ) -> str:
     name = f"Import Solution {manifest['uniquename']}" if manifest else "Import Solution"
     job_id = _new_job(org, name, OPERATION_IMPORT)
@@ -103,7 +109,7 @@ def submit_import_job(
             job_id,
             "import",
             org.clock(),
-            org.index_job_seconds,
+            org.import_seconds(package_bytes),
             manifest=manifest,
             import_job_id=import_job_id,
             error=error,
@@ -270,6 +276,7 @@ def apply_import(org: DataverseOrg, manifest: dict[str, Any], import_job_id: str
                 },
             )["solutionid"]
         )
+    components.register(org, solution_id, name)
     record_import_job(org, import_job_id, manifest, None)
     return solution_id
 
@@ -281,8 +288,14 @@ def record_import_job(
     now = format_time(org.clock())
     result = "failure" if failure else "success"
     name = manifest["uniquename"] if manifest else None
-    data = f'<importexportxml><solutionManifests><solutionManifest result="{result}"'
-    data += f' uniquename="{name or ""}"/></solutionManifests></importexportxml>'
+    # The real import job's data: one <result> per processed component, failures with errortext.
+    outcome = f'<result result="{result}"'
+    if failure:
+        outcome += f' errorcode="{errors.IMPORT_FAILED}" errortext="{escape(failure, {chr(34): "&quot;"})}"'
+    data = (
+        f"<importexportxml><solutionManifests><solutionManifest><UniqueName>{escape(name or '')}</UniqueName>"
+        f"{outcome}/></solutionManifest></solutionManifests></importexportxml>"
+    )
     fields = {
         "name": f"Import of {name}" if name else "Import",
         "solutionname": name,
@@ -313,7 +326,7 @@ def key_metadata(org: DataverseOrg, table: str) -> list[dict[str, Any]]:
                 "EntityKeyIndexStatus": state.status,
                 "AsyncJob": state.async_job,
                 "IsManaged": True,
-                "DisplayName": {"UserLocalizedLabel": {"Label": kdef.schema_name, "LanguageCode": 1033}},
+                "DisplayName": display_label(kdef.labels, kdef.schema_name),
             }
         )
     return out

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
-from reconciler.profile import SolutionProfile
-from reconciler.sandbox.dataverse import errors, jobs, persistence, seeding
+from reconciler.sandbox.dataverse import errors, jobs, persistence, security, seeding
 from reconciler.sandbox.dataverse.jobs import KeyState, PendingJob
 from reconciler.sandbox.dataverse.schema import RelationshipDef, TableDef
+from reconciler.sandbox.dataverse.solution_schema import SolutionSchema, default_schema
 from reconciler.sandbox.dataverse.store import TableStore, key_value
 from reconciler.sandbox.dataverse.tables import build_tables, normalize_extra_spec
 from reconciler.sandbox.dataverse.values import coerce, format_time, normalize_guid
@@ -40,7 +40,7 @@ class DataverseOrg:
     def __init__(
         self,
         org_url: str,
-        profile: SolutionProfile,
+        schema: SolutionSchema | None = None,
         *,
         extra_tables: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
@@ -51,21 +51,27 @@ class DataverseOrg:
             raise ValueError(f"org_url must be an https URL, got {org_url!r}")
         self.host: str = parsed.hostname.lower()
         self.org_url: str = f"https://{self.host}"
-        self.profile = profile
+        self.schema = schema or default_schema()
         self.organization_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, self.host))
         self.lock = threading.RLock()
         self.clock = clock
         self.index_job_seconds = index_job_seconds
+        # A solution import takes a time that grows with the package (real ones: minutes); on
+        # the same scale as the index jobs, so a fast test sandbox imports fast too.
+        self.import_seconds_base = 15 * index_job_seconds
+        self.import_seconds_per_mb = 60 * index_job_seconds
         self.extra_specs = {
             name: normalize_extra_spec(name, spec) for name, spec in (extra_tables or {}).items()
         }
-        self.tables, self.relationships = build_tables(profile, self.extra_specs)
+        self.tables, self.relationships = build_tables(self.schema, self.extra_specs)
         self.by_set: dict[str, TableDef] = {t.entity_set: t for t in self.tables.values()}
         self.stores: dict[str, TableStore] = {name: TableStore(t) for name, t in self.tables.items()}
         self.key_states: dict[tuple[str, str], KeyState] = {
             (t.logical_name, k.logical_name): KeyState() for t in self.tables.values() for k in t.keys
         }
         self.pending_jobs: dict[str, PendingJob] = {}
+        # Privileges by role name (security.py); a seed's role_privileges replaces a role's set.
+        self.role_privileges: dict[str, set[str]] = security.default_role_privileges(self, {})
         self.row_version = 1_000_000
         self._journal: list[Callable[[], object]] | None = None
 
@@ -74,16 +80,17 @@ class DataverseOrg:
     def from_seed(
         cls,
         seed: Mapping[str, Any],
-        profile: SolutionProfile,
+        schema: SolutionSchema | None = None,
         *,
         clock: Callable[[], float] = time.time,
         index_job_seconds: float = 2.0,
     ) -> DataverseOrg:
         """Build an org from the ``dataverse:`` mapping of one seed tenant (see seeding.py)."""
-        extra = {n: s for n, s in (seed.get("tables") or {}).items() if n not in _builtin_names(profile)}
+        schema = schema or default_schema()
+        extra = {n: s for n, s in (seed.get("tables") or {}).items() if n not in _builtin_names(schema)}
         org = cls(
             str(seed.get("org_url") or ""),
-            profile,
+            schema,
             extra_tables=extra,
             clock=clock,
             index_job_seconds=index_job_seconds,
@@ -99,10 +106,18 @@ class DataverseOrg:
 
     @classmethod
     def restore(
-        cls, data: Mapping[str, Any], profile: SolutionProfile, *, clock: Callable[[], float] = time.time
+        cls,
+        data: Mapping[str, Any],
+        schema: SolutionSchema | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> DataverseOrg:
         """The org a :meth:`snapshot` describes."""
-        return persistence.restore(cls, data, profile, clock)
+        return persistence.restore(cls, data, schema or default_schema(), clock)
+
+    def import_seconds(self, package_bytes: int) -> float:
+        """How long importing a package of this size takes."""
+        return self.import_seconds_base + self.import_seconds_per_mb * package_bytes / 1_000_000
 
     # ----------------------------------------------------------------- names
     def table(self, name: str) -> TableDef:
@@ -376,7 +391,7 @@ class DataverseOrg:
         """What the integration does on a user's first PIN request: create an empty settings row
         holding only the technician ID. Returns the new row, or None when the user already has
         one (or does not exist)."""
-        tech = self.profile.technician_settings
+        tech = self.schema.technician_settings
         with self.transaction():
             users = self.find("systemuser", "domainname", domainname)
             if not users:
@@ -385,10 +400,10 @@ class DataverseOrg:
             if self.find(tech.table, tech.user_value_column, user_id):
                 return None
             return self.insert(
-                tech.table, {tech.user_value_column: user_id, tech.columns.technician_id: technician_id}
+                tech.table, {tech.user_value_column: user_id, tech.columns["technician_id"]: technician_id}
             )
 
 
-def _builtin_names(profile: SolutionProfile) -> set[str]:
-    tables, _ = build_tables(profile, {})
+def _builtin_names(schema: SolutionSchema) -> set[str]:
+    tables, _ = build_tables(schema, {})
     return set(tables)

@@ -2,7 +2,7 @@
 
 A snapshot holds every row, the seed-defined table specs, the entity-key states, the pending
 system jobs and the row-version counter (so ETags keep increasing after a restart). Table
-definitions are not stored: they are rebuilt from the solution profile given on restore.
+definitions are not stored: they are rebuilt from the solution schema given on restore.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from reconciler.profile import SolutionProfile
 from reconciler.sandbox.dataverse.jobs import KeyState, PendingJob
+from reconciler.sandbox.dataverse.solution_schema import SolutionSchema
 
 if TYPE_CHECKING:
     from reconciler.sandbox.dataverse.org import DataverseOrg
@@ -33,17 +33,18 @@ def snapshot(org: DataverseOrg) -> dict[str, Any]:
             for (t, k), s in org.key_states.items()
         ],
         "pending_jobs": [j.to_json() for j in org.pending_jobs.values()],
+        "role_privileges": {role: sorted(names) for role, names in org.role_privileges.items()},
     }
 
 
 def restore(
-    cls: type[DataverseOrg], data: Mapping[str, Any], profile: SolutionProfile, clock: Callable[[], float]
+    cls: type[DataverseOrg], data: Mapping[str, Any], schema: SolutionSchema, clock: Callable[[], float]
 ) -> DataverseOrg:
     if data.get("format") != SNAPSHOT_FORMAT:
         raise ValueError(f"unsupported Dataverse snapshot format {data.get('format')!r}")
     org = cls(
         str(data["org_url"]),
-        profile,
+        schema,
         extra_tables=data.get("extra_tables") or {},
         clock=clock,
         index_job_seconds=float(data.get("index_job_seconds", 2.0)),
@@ -60,4 +61,6 @@ def restore(
     for job in data.get("pending_jobs") or []:
         org.pending_jobs[job["job_id"]] = PendingJob(**job)
     org.row_version = int(data.get("version", org.row_version))
+    if "role_privileges" in data:
+        org.role_privileges = {role: set(names) for role, names in data["role_privileges"].items()}
     return org

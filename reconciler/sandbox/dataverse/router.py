@@ -11,7 +11,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from reconciler.sandbox.dataverse import actions, bulk, errors, jobs, metadata, navigation, reads, writes
+from reconciler.sandbox.dataverse import (
+    actions,
+    bulk,
+    errors,
+    jobs,
+    metadata,
+    navigation,
+    reads,
+    security,
+    writes,
+)
 from reconciler.sandbox.dataverse.addressing import find_row
 from reconciler.sandbox.dataverse.protocol import (
     ApiRequest,
@@ -53,6 +63,7 @@ def _no_route(req: ApiRequest) -> errors.DataverseError:
 
 
 def route(org: DataverseOrg, req: ApiRequest) -> ApiResponse:
+    security.check(org, req.caller, req.method, req.path)
     segments = split_path(req.path)
     if not segments:
         if req.method != "GET":
@@ -105,6 +116,14 @@ def _entity_set(org: DataverseOrg, req: ApiRequest, table: TableDef, segments: l
     row = find_row(org, table, key)
     assert row is not None
     seg, more = rest[0], rest[1:]
+    if seg.name == security.RETRIEVE_USER_PRIVILEGES and table.logical_name == "systemuser":
+        if req.method != "GET" or more or seg.key not in (None, ""):
+            raise _no_route(req)
+        body = {
+            "@odata.context": f"{req.api_root}/$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
+            "RolePrivileges": security.retrieve_user_privileges(org, row["systemuserid"]),
+        }
+        return json_response(200, body)
     if seg.name in table.collection_navs:
         return navigation.collection_nav(org, req, table, row, seg, more)
     if seg.name in table.navs:

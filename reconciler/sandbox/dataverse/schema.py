@@ -3,7 +3,7 @@
 Dataverse refuses unknown or misspelt names (they are case-sensitive), checks value types and
 computes some columns itself, so the emulator needs a schema, not free-form dicts. The system
 tables use their public logical names; the LogMeIn tables take every name from the solution
-profile (their names are not public and differ per tenant). Seeds may add tables of their own.
+schema of the emulated solution (solution_schema.py; a seed may rename them). Seeds may add tables of their own.
 
 Rows are stored under their *read-side* property names: a lookup column ``businessunitid`` is
 stored and returned as ``_businessunitid_value`` and written through its navigation property
@@ -47,6 +47,24 @@ def metadata_id(*parts: str) -> str:
     return str(uuid.uuid5(_METADATA_NS, "/".join(parts)))
 
 
+def display_label(labels: Mapping[int, str] | None, fallback: str) -> dict[str, Any]:
+    """A Label: one LocalizedLabel per language; UserLocalizedLabel in English when the org has
+    it, else in the first language given (the caller's language is the org's base language)."""
+    texts = dict(labels) if labels else {1033: fallback}
+    localized = [
+        {
+            "Label": text,
+            "LanguageCode": lcid,
+            "IsManaged": True,
+            "MetadataId": metadata_id("label", str(lcid), text),
+            "HasChanged": None,
+        }
+        for lcid, text in texts.items()
+    ]
+    user = next((item for item in localized if item["LanguageCode"] == 1033), localized[0])
+    return {"LocalizedLabels": localized, "UserLocalizedLabel": user}
+
+
 @dataclass(frozen=True)
 class Column:
     """One attribute. For lookups ``name`` is the logical name and ``prop`` the ``_x_value``."""
@@ -60,6 +78,8 @@ class Column:
     target: str | None = None  # lookup target table (logical name)
     nav: str | None = None  # single-valued navigation property of a lookup
     default: Any = None  # value a create without this column stores (Booleans default to false)
+    labels: Mapping[int, str] | None = None  # display name per language (LCID); None: the name
+    option_labels: Mapping[int, Mapping[int, str]] | None = None  # picklist value -> labels
 
     prop: str = field(init=False, compare=False)  # the read-side property name
 
@@ -79,6 +99,7 @@ class EntityKeyDef:
     schema_name: str
     columns: tuple[str, ...]
     table: str
+    labels: Mapping[int, str] | None = None
 
     @property
     def metadata_id(self) -> str:
@@ -111,6 +132,7 @@ class TableDef:
     deletable: bool = True
     creatable: bool = True
     is_custom: bool = False
+    labels: Mapping[int, str] | None = None  # display name per language (LCID)
     compute: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:

@@ -4,7 +4,11 @@ Accepted keys (all optional except ``org_url``; docs/sandbox.md documents the wh
 
     org_url: https://contoso.crm.dynamics.com
     business_units: [{name, parent?, id?}]        # first one without parent = root
-    roles: [name, ...]                            # one copy per business unit
+    roles: [name, ...]                            # one copy per business unit (plus System Administrator)
+    role_privileges: {<role>: [prvReadUser, ...]} # replaces a role's privileges (security.py)
+    reconciler_user: {app_id, roles?: [name], isdisabled?, business_unit?} | false
+                                                  # the calling app's application user (seed.py
+                                                  # fills app_id; default roles: System Administrator)
     users: [{domainname, firstname?, lastname?, internalemailaddress?, business_unit?,
              isdisabled?, roles?: [name], id?, azureactivedirectoryobjectid?}]
     solutions: [{uniquename, version, ismanaged, friendlyname?}]
@@ -17,7 +21,7 @@ Accepted keys (all optional except ``org_url``; docs/sandbox.md documents the wh
              keys?: [{logical_name, schema_name?, columns}], rows: [...]}}
 
 Logical field names (``company_id``, ``sso_id``...) become column names through the solution
-profile. ``tables`` may also name an existing table (for example the LogMeIn session table) to
+schema (solution_schema.py). ``tables`` may also name an existing table (for example the LogMeIn session table) to
 add rows to it. Ids are derived from the org host and natural keys, so the same seed always
 gives the same ids. Problems raise ``ValueError`` naming the seed path.
 """
@@ -28,6 +32,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from reconciler.sandbox.dataverse import components, security
 from reconciler.sandbox.dataverse.errors import DataverseError
 
 if TYPE_CHECKING:
@@ -73,8 +78,15 @@ def _populate(org: DataverseOrg, seed: Mapping[str, Any]) -> None:
     bu_ids = _business_units(org, _items(seed, "business_units") or [{"name": org.host.split(".")[0]}])
     root = next(iter(bu_ids))
     role_ids: dict[tuple[str, str], str] = {}
+    role_names = [str(r) for r in _items(seed, "roles")]
+    if security.SYSTEM_ADMINISTRATOR not in role_names:  # every org has it
+        role_names.append(security.SYSTEM_ADMINISTRATOR)
+    declared = seed.get("role_privileges") or {}
+    if not isinstance(declared, Mapping):
+        raise ValueError("dataverse.role_privileges: a mapping of role -> [privilege] is required")
+    org.role_privileges = security.default_role_privileges(org, declared)
     for bu_name, bu_id in bu_ids.items():
-        for role in _items(seed, "roles"):
+        for role in role_names:
             role_id = seed_id(org, "role", f"{bu_name}/{role}")
             org.insert("role", {"roleid": role_id, "name": str(role), "_businessunitid_value": bu_id})
             role_ids[(bu_name, str(role))] = role_id
@@ -116,7 +128,7 @@ def _populate(org: DataverseOrg, seed: Mapping[str, Any]) -> None:
     if app:
         path = "dataverse.application_user"
         _unknown(path, app, ("app_id", "firstname", "lastname", "email", "business_unit", "roles", "id"))
-        app_id = str(app.get("app_id") or org.profile.application_user.app_id)
+        app_id = str(app.get("app_id") or org.schema.app_id)
         bu_name = app.get("business_unit", root)
         if bu_name not in bu_ids:
             raise ValueError(f"{path}: unknown business unit {bu_name!r}")
@@ -132,12 +144,32 @@ def _populate(org: DataverseOrg, seed: Mapping[str, Any]) -> None:
         app_user_id = org.insert("systemuser", row)["systemuserid"]
         assign(path, app_user_id, bu_name, list(app.get("roles") or []))
 
+    caller = seed.get("reconciler_user")
+    if caller:
+        path = "dataverse.reconciler_user"
+        _unknown(path, caller, ("app_id", "roles", "isdisabled", "business_unit", "id"))
+        bu_name = caller.get("business_unit", root)
+        if bu_name not in bu_ids or not caller.get("app_id"):
+            raise ValueError(f"{path}: needs app_id and a known business_unit")
+        app_id = str(caller["app_id"])
+        row = {
+            "systemuserid": caller.get("id") or seed_id(org, "systemuser", f"app/{app_id}"),
+            "applicationid": app_id,
+            "firstname": "Reconciler",
+            "lastname": "Application User",
+            "accessmode": 4,
+            "isdisabled": bool(caller.get("isdisabled", False)),
+            "_businessunitid_value": bu_ids[bu_name],
+        }
+        user_id = org.insert("systemuser", row)["systemuserid"]
+        assign(path, user_id, bu_name, list(caller.get("roles") or [security.SYSTEM_ADMINISTRATOR]))
+
     for i, sol in enumerate(_items(seed, "solutions")):
         path = f"dataverse.solutions[{i}]"
         _unknown(path, sol, ("uniquename", "version", "ismanaged", "friendlyname"))
         if not sol.get("uniquename"):
             raise ValueError(f"{path}: uniquename is required")
-        org.insert(
+        solution = org.insert(
             "solution",
             {
                 "solutionid": seed_id(org, "solution", str(sol["uniquename"])),
@@ -147,6 +179,7 @@ def _populate(org: DataverseOrg, seed: Mapping[str, Any]) -> None:
                 "ismanaged": bool(sol.get("ismanaged", True)),
             },
         )
+        components.register(org, solution["solutionid"], solution["uniquename"])
 
     if seed.get("integration"):
         _integration(org, seed["integration"])
@@ -185,30 +218,30 @@ def _business_units(org: DataverseOrg, units: list[Any]) -> dict[str, str]:
 def _integration(org: DataverseOrg, cfg: Mapping[str, Any]) -> None:
     path = "dataverse.integration"
     _unknown(path, cfg, ("instance", *_INTEGRATION_FIELDS, "options"))
-    integ = org.profile.integration
+    integ = org.schema.integration
     row: dict[str, Any] = {}
     instance = cfg.get("instance")
     if instance is not None:
         if isinstance(instance, int) and not isinstance(instance, bool):
-            row[integ.columns.instance] = instance
+            row[integ.columns["instance"]] = instance
         elif instance in integ.instance_values:
-            row[integ.columns.instance] = integ.instance_values[instance]
+            row[integ.columns["instance"]] = integ.instance_values[instance]
         else:
             raise ValueError(f"{path}.instance: unknown instance {instance!r}")
     for name in _INTEGRATION_FIELDS:
         if cfg.get(name) is not None:
-            row[getattr(integ.columns, name)] = str(cfg[name])
+            row[integ.columns[name]] = str(cfg[name])
     options = cfg.get("options") or {}
     _unknown(f"{path}.options", options, _OPTIONS)
     for name, value in options.items():
-        row[getattr(integ.columns, name)] = bool(value)
+        row[integ.columns[name]] = bool(value)
     row[integ.id_column] = seed_id(org, integ.table, "singleton")
     org.insert(integ.table, row)
 
 
 def _settings(org: DataverseOrg, path: str, entry: Mapping[str, Any], user_ids: dict[str, str]) -> None:
     _unknown(path, entry, ("user", *_SETTINGS_FIELDS, "id"))
-    tech = org.profile.technician_settings
+    tech = org.schema.technician_settings
     user = str(entry.get("user") or "")
     if user.casefold() not in user_ids:
         raise ValueError(f"{path}: user {user!r} is not among dataverse.users")
@@ -218,7 +251,7 @@ def _settings(org: DataverseOrg, path: str, entry: Mapping[str, Any], user_ids: 
     }
     for name in _SETTINGS_FIELDS:
         if entry.get(name) is not None:
-            row[getattr(tech.columns, name)] = str(entry[name])
+            row[tech.columns[name]] = str(entry[name])
     org.insert(tech.table, row)
 
 
@@ -226,7 +259,7 @@ def _session_key(org: DataverseOrg, cfg: Mapping[str, Any] | None) -> None:
     if not cfg:
         return
     _unknown("dataverse.session_key", cfg, ("status", "error"))
-    sess = org.profile.session
+    sess = org.schema.session
     status = str(cfg.get("status", "Active"))
     if status != "Active":
         org.set_key_status(sess.table, sess.key_logical_name, status, cfg.get("error"))

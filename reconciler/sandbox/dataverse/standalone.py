@@ -32,6 +32,7 @@ from reconciler.sandbox.dataverse.limits import ServiceLimits
 from reconciler.sandbox.dataverse.org import DataverseOrg
 
 _START_TIMEOUT = 10.0
+LOCAL_APP_ID = "3f2a1b4c-5d6e-4f70-8a91-b2c3d4e5f607"  # the app LocalTokens mints for by default
 
 
 class LocalTokens:
@@ -49,7 +50,7 @@ class LocalTokens:
         audience: str,
         *,
         oid: str | None = None,
-        app_id: str = "3f2a1b4c-5d6e-4f70-8a91-b2c3d4e5f607",
+        app_id: str = LOCAL_APP_ID,
         lifetime: float = 3600.0,
     ) -> str:
         now = int(time.time())

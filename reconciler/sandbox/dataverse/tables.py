@@ -1,12 +1,11 @@
-"""The tables of an org: the system tables, the LogMeIn solution's tables named by the solution
-profile, and tables a seed defines. Built once per org by :func:`build_tables`."""
+"""The tables of an org: the system tables, the LogMeIn solution's tables named by the sandbox's
+solution schema, and tables a seed defines. Built once per org by :func:`build_tables`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.profile import SolutionProfile
 from reconciler.sandbox.dataverse.schema import (
     EDM_TYPES,
     RELATIONSHIP_USER_ROLES,
@@ -17,6 +16,7 @@ from reconciler.sandbox.dataverse.schema import (
     make_table,
     state_columns,
 )
+from reconciler.sandbox.dataverse.solution_schema import SolutionSchema
 
 
 def _compute_fullname(row: dict[str, Any]) -> None:
@@ -31,6 +31,14 @@ ACCESS_MODES = {
     3: "Support User",
     4: "Non-interactive",
     5: "Delegated Admin",
+}
+
+# solutioncomponent.componenttype: the documented option values the sandbox uses.
+COMPONENT_TYPES = {1: "Entity", 2: "Attribute", 14: "Entity Key"}
+ROOT_COMPONENT_BEHAVIORS = {
+    0: "Include Subcomponents",
+    1: "Do not include subcomponents",
+    2: "Include As Shell Only",
 }
 
 ASYNC_STATES = {0: "Ready", 1: "Suspended", 2: "Locked", 3: "Completed"}
@@ -127,6 +135,21 @@ def system_tables() -> list[TableDef]:
             primary_name="friendlyname",
         ),
         make_table(
+            "solutioncomponent",
+            "solutioncomponents",
+            "solutioncomponentid",
+            "SolutionComponent",
+            [
+                Column("componenttype", "Picklist", options=COMPONENT_TYPES, read_only=True),
+                Column("objectid", "Uniqueidentifier", read_only=True),
+                Column("solutionid", "Lookup", target="solution", nav="solutionid", read_only=True),
+                Column("rootcomponentbehavior", "Picklist", options=ROOT_COMPONENT_BEHAVIORS, read_only=True),
+                Column("ismetadata", "Boolean", read_only=True),
+            ],
+            creatable=False,
+            deletable=False,
+        ),
+        make_table(
             "asyncoperation",
             "asyncoperations",
             "asyncoperationid",
@@ -170,57 +193,81 @@ def user_roles_relationship() -> RelationshipDef:
     )
 
 
-def profile_tables(profile: SolutionProfile) -> list[TableDef]:
-    """The LogMeIn solution's tables, every name taken from the (effective) solution profile."""
-    integ = profile.integration
+def solution_tables(schema: SolutionSchema) -> list[TableDef]:
+    """The LogMeIn solution's tables, every name and label taken from the solution schema."""
+    integ = schema.integration
     cols = integ.columns
     options = {value: label for label, value in integ.instance_values.items()}
+    option_labels = {
+        value: integ.label(name) or {1033: name} for name, value in integ.instance_values.items()
+    }
+    text_lengths = {"endpoint": 500, "company_id": 100, "sso_password": 200, "org_url": 500}
+
+    def integ_column(role: str) -> Column:
+        if role == "instance":
+            return Column(
+                cols[role], "Picklist", options=options, option_labels=option_labels, labels=integ.label(role)
+            )
+        if role in text_lengths or role == "office365_tenant_id":
+            return Column(
+                cols[role], "String", max_length=text_lengths.get(role, 100), labels=integ.label(role)
+            )
+        return Column(cols[role], "Boolean", labels=integ.label(role))
+
     integration = make_table(
         integ.table,
         integ.entity_set,
         integ.id_column,
         integ.table,
-        [
-            Column(cols.instance, "Picklist", options=options),
-            Column(cols.endpoint, "String", max_length=500),
-            Column(cols.company_id, "String", max_length=100),
-            Column(cols.sso_password, "String", max_length=200),
-            Column(cols.org_url, "String", max_length=500),
-            Column(cols.office365_tenant_id, "String", max_length=100),
-            Column(cols.require_active_technician_console, "Boolean"),
-            Column(cols.close_ticket_on_session_end, "Boolean"),
-            Column(cols.reassign_case_on_session_start, "Boolean"),
-            Column(cols.do_not_pass_custom_field_1, "Boolean"),
-            *state_columns(),
-        ],
+        [*(integ_column(role) for role in cols), *state_columns()],
         is_custom=True,
+        labels=integ.label("table"),
     )
-    tech = profile.technician_settings
+    tech = schema.technician_settings
+    lengths = {"technician_id": 100, "sso_id": 200, "auth_code": 4000}
     settings = make_table(
         tech.table,
         tech.entity_set,
         tech.id_column,
         tech.table,
         [
-            Column(tech.user_lookup, "Lookup", target="systemuser", nav=tech.user_navigation),
-            Column(tech.columns.technician_id, "String", max_length=100),
-            Column(tech.columns.sso_id, "String", max_length=200),
-            Column(tech.columns.auth_code, "String", max_length=4000),
+            Column(
+                tech.user_lookup,
+                "Lookup",
+                target="systemuser",
+                nav=tech.user_navigation,
+                labels=tech.label("user_lookup"),
+            ),
+            *(
+                Column(name, "String", max_length=lengths[role], labels=tech.label(role))
+                for role, name in tech.columns.items()
+            ),
             *state_columns(),
         ],
         is_custom=True,
+        labels=tech.label("table"),
     )
-    sess = profile.session
+    sess = schema.session
     session = make_table(
         sess.table,
         sess.entity_set,
         sess.id_column,
         sess.table,
-        [*(Column(c, "String", max_length=100) for c in sess.key_columns), *state_columns()],
+        [
+            *(Column(c, "String", max_length=100, labels=sess.label(c)) for c in sess.key_columns),
+            *state_columns(),
+        ],
         is_custom=True,
+        labels=sess.label("table"),
     )
     session.keys.append(
-        EntityKeyDef(sess.key_logical_name, sess.key_schema_name, tuple(sess.key_columns), sess.table)
+        EntityKeyDef(
+            sess.key_logical_name,
+            sess.key_schema_name,
+            tuple(sess.key_columns),
+            sess.table,
+            sess.label("key"),
+        )
     )
     return [integration, settings, session]
 
@@ -274,11 +321,11 @@ def extramake_table(logical_name: str, spec: Mapping[str, Any]) -> TableDef:
 
 
 def build_tables(
-    profile: SolutionProfile, extra: Mapping[str, Mapping[str, Any]]
+    schema: SolutionSchema, extra: Mapping[str, Mapping[str, Any]]
 ) -> tuple[dict[str, TableDef], dict[str, RelationshipDef]]:
-    """All tables of an org (system, solution profile, seed extras) and its N:N relationships."""
+    """All tables of an org (system, solution schema, seed extras) and its N:N relationships."""
     tables: dict[str, TableDef] = {}
-    for table in [*system_tables(), *profile_tables(profile)]:
+    for table in [*system_tables(), *solution_tables(schema)]:
         tables[table.logical_name] = table
     for name, spec in extra.items():
         if name in tables:
