@@ -21,6 +21,7 @@ from reconciler.plan import Action, ApplyResult, Change, Outcome, TenantApplyRes
 from reconciler.profile import effective_profile
 from reconciler.providers.dynamics.writer import ChangeFailed, DynamicsWriter
 from reconciler.providers.http import RequestStats
+from reconciler.providers.loop import run as run_loop
 from reconciler.providers.rescue.writer import RescueChangeFailed, RescueWriter
 
 log = logging.getLogger(__name__)
@@ -178,4 +179,4 @@ async def apply_all(
 def run_apply(
     pairs: Sequence[tuple[LoadedTenant, TenantPlan]], run: RunOptions, options: ApplyOptions
 ) -> ApplyResult:
-    return asyncio.run(apply_all(pairs, run, options))
+    return run_loop(apply_all(pairs, run, options))

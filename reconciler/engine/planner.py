@@ -24,6 +24,7 @@ from reconciler.plan import Change, Create, Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.http import ClientSettings, RequestStats
+from reconciler.providers.loop import run as run_loop
 from reconciler.providers.rescue.reader import RescueReader
 from reconciler.resources import (
     Consent,
@@ -251,5 +252,5 @@ def make_plan(readings: Sequence[TenantReading]) -> Plan:
 
 
 def run_plan(tenants: Sequence[LoadedTenant], options: RunOptions) -> tuple[Plan, list[TenantReading]]:
-    readings = asyncio.run(plan_tenants(tenants, options))
+    readings = run_loop(plan_tenants(tenants, options))
     return make_plan(readings), readings

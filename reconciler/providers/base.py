@@ -22,6 +22,7 @@ from reconciler.errors import ProtocolError
 from reconciler.providers.dynamics.auth import TokenProvider
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.retry import Retrier, Timing, Verdict
+from reconciler.providers.transport import VerifiedAiohttpTransport
 
 
 class ClientOptions(TypedDict):
@@ -73,10 +74,12 @@ class ApiClient:
         )
 
     async def __aenter__(self) -> Self:
+        transport = self._transport or VerifiedAiohttpTransport(
+            self._ssl_context, max_connections=self.settings.max_concurrency
+        )
         self._client = httpx.AsyncClient(
-            verify=self._ssl_context,
             timeout=self.settings.timeout,
-            transport=self._transport,
+            transport=transport,
             trust_env=False,
             follow_redirects=False,
         )
