@@ -14,7 +14,7 @@ Clients:
   and body as ours; reads the text / decodes the JSON. The floor for a Python client.
 - *reconcile*: ``RescueClient.get_user`` / ``DataverseClient.get`` as a plan uses them (retry
   loop, counters, error mapping, the transport and event loop the CLI uses).
-- *reconcile on httpx's own transport (asyncio)*: the same clients with ``httpx.AsyncHTTPTransport``
+- *reconcile, httpx's own transport (httpcore), asyncio loop*: the same clients with ``httpx.AsyncHTTPTransport``
   on the standard event loop, i.e. before the aiohttp transport and uvloop.
 
     .venv/bin/python benchmarks/cpu_per_request.py                  # table -> cpu_per_request_results.md
@@ -146,7 +146,9 @@ async def ours(
 CLIENTS: dict[str, Callable[[Target, str, int, int], Coroutine[Any, Any, float]]] = {
     "bare aiohttp (uvloop)": bare,
     "reconcile": ours,
-    "reconcile on httpx's own transport (asyncio)": lambda t, k, r, f: ours(t, k, r, f, httpx_transport=True),
+    "reconcile, httpx's own transport (httpcore), asyncio loop": lambda t, k, r, f: ours(
+        t, k, r, f, httpx_transport=True
+    ),
 }
 
 

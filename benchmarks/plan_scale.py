@@ -52,6 +52,8 @@ DEFAULT_CASES = "1x10,1x5000,100x1000"
 HEADERS = (
     "tenants x technicians",
     "wall s",
+    "floor s",
+    "wall / floor",
     "plan CPU s",
     "plan peak RSS MB",
     "sandbox CPU s",
@@ -66,6 +68,7 @@ HEADERS = (
 )
 
 
+IN_FLIGHT_PER_TENANT = 8  # ClientSettings.max_concurrency
 SLOW_TRANSPORT_MS = 5.0  # a loopback round trip should take about 1 ms
 
 
@@ -77,9 +80,20 @@ class Result:
     plan: dict[str, Any]
     logged: dict[str, dict[str, int]]
     round_trip_ms: float
+    latency: float
+    concurrency: int
 
     def per_tenant(self, service: str) -> list[int]:
         return [int(t["requests"].get(service, {}).get("requests", 0)) for t in self.plan["tenants"]]
+
+    def requests(self) -> int:
+        """Every request the plan sent (all services, retries included)."""
+        return sum(int(s.get("requests", 0)) for t in self.plan["tenants"] for s in t["requests"].values())
+
+    def floor_s(self) -> float:
+        """The latency floor: requests / requests in flight x latency (no CPU, no serial phase)."""
+        in_flight = min(self.case.tenants, self.concurrency) * IN_FLIGHT_PER_TENANT
+        return self.requests() / in_flight * self.latency
 
     def retries(self) -> int:
         return sum(int(s.get("retries", 0)) for t in self.plan["tenants"] for s in t["requests"].values())
@@ -100,6 +114,8 @@ class Result:
         return [
             self.case.label,
             f"{self.run.wall_s:.1f}",
+            f"{self.floor_s():.1f}",
+            f"{self.run.wall_s / self.floor_s():.2f}" if self.floor_s() else "-",
             f"{self.run.cpu_s:.1f}",
             f"{self.run.peak_rss_mb:.0f}",
             "-" if self.sandbox_cpu_s is None else f"{self.sandbox_cpu_s:.1f}",
@@ -155,7 +171,7 @@ def run_case(case: Case, work: Path, *, latency: float, concurrency: int) -> Res
         plan = json.loads(plan_file.read_text("utf-8"))
         logged = _logged(sandbox, plan)
     cpu = None if before is None or after is None else after - before
-    return Result(case, run, cpu, plan, logged, round_trip)
+    return Result(case, run, cpu, plan, logged, round_trip, latency, concurrency)
 
 
 def _logged(sandbox: SandboxProcess, plan: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -180,6 +196,9 @@ def write_results(path: Path, results: list[Result], *, latency: float, concurre
         f"`reconcile plan --format json --out FILE --concurrency {concurrency}` in a fresh process. "
         "5 % of technicians drifted. " + transport + "\n\n" + table + "\n"
         "- *wall s*, *plan CPU s*, *plan peak RSS MB*: the `reconcile plan` process alone (`os.wait4`).\n"
+        "- *floor s*: requests sent / requests in flight x latency, with "
+        f"{IN_FLIGHT_PER_TENANT} in flight per tenant and min(tenants, --concurrency) tenants at once: "
+        "the wall time if nothing but the injected latency took time. *wall / floor*: how close to it.\n"
         "- *sandbox CPU s*: the sandbox process while the plan ran (it serves every tenant).\n"
         "- *Dataverse req / tenant*: requests the plan counted per tenant (min-max); *bound*: "
         f"⌈rows / {PAGE:,}⌉ for the settings table and for the user listing, plus {CONSTANT} "

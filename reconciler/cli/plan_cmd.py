@@ -18,6 +18,7 @@ from reconciler.cli.common import (
     tenant_option,
     write_private,
 )
+from reconciler.cli.progress import ReadProgress, status_line
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
 from reconciler.render import render_json
@@ -25,8 +26,15 @@ from reconciler.render import render_json
 
 def _read(paths: tuple[Path, ...], tenants: tuple[str, ...], concurrency: int, sandbox: str | None) -> Plan:
     """Load the tenant files, read live state, plan; the live state is not kept."""
-    options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    plan, _ = run_plan(load(paths, tenants), options)
+    loaded = load(paths, tenants)
+    with status_line() as line:
+        options = RunOptions(
+            sandbox=sandbox_info(sandbox),
+            tenant_concurrency=concurrency,
+            keep_live=False,
+            listener=ReadProgress(line, len(loaded)) if line else None,
+        )
+        plan, _ = run_plan(loaded, options)
     return plan
 
 

@@ -13,10 +13,11 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from reconciler import __version__
 from reconciler.config import LoadedTenant
-from reconciler.diff import NEW_TECHNICIAN_PREFIX, build_desired, diff_tenant
+from reconciler.diff import NEW_TECHNICIAN_PREFIX, DesiredState, build_desired, diff_tenant
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, ReconcileError
@@ -67,6 +68,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSetting
         raise InputError(f"{names}: {exc.message}") from None
 
 
+class ReadListener(Protocol):
+    """Told of each request sent and each tenant read (progress on a terminal)."""
+
+    def request_done(self) -> None: ...
+
+    def tenant_done(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a run talks to the services."""
@@ -75,6 +84,7 @@ class RunOptions:
     settings: ClientSettings = field(default_factory=settings_from_env)
     tenant_concurrency: int = 4
     keep_live: bool = True  # apply needs the live state read; plan and drift do not
+    listener: ReadListener | None = None
 
 
 @dataclass
@@ -89,7 +99,7 @@ class TenantReading:
 async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReading:
     model = loaded.model
     safety = SafetySettings(model.safety.max_change_fraction, model.safety.min_objects)
-    stats = RequestStats()
+    stats = RequestStats(on_record=options.listener.request_done if options.listener else None)
     try:
         conn = connect(loaded, options.sandbox)
         reading = await _read_and_diff(loaded, conn, options, stats, safety)
@@ -144,26 +154,35 @@ async def _read_and_diff(
             if (model.consent is not None and model.consent.check)
             else None
         )
-        pending = [t for t in (dynamics_task, consent_task) if t is not None]
-        try:
-            rescue = await rescue_reader.read_tree()
-            dynamics = await dynamics_task
-            desired = build_desired(
+        pending: list[asyncio.Future[Any]] = [t for t in (dynamics_task, consent_task) if t is not None]
+
+        def desired_with(root_business_unit: str | None) -> DesiredState:
+            return build_desired(
                 model,
                 profile,
                 sso_password=sso_password,
                 directory=rescue.directory,
                 directory_error=rescue.error,
-                root_business_unit=dynamics.state.facts.get("root_business_unit"),
+                root_business_unit=root_business_unit,
                 locate=lambda path: str(loaded.locate(path)),
             )
-            wanted_ids = [
-                r.technician_id
-                for r in desired.resources
-                if isinstance(r, RescueTechnician) and not r.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
-            ]
+
+        try:
+            rescue = await rescue_reader.read_tree()
             if rescue.directory is not None:
-                await rescue_reader.read_technicians(rescue, wanted_ids)
+                # Which technicians to read depends on the tenant files and the hierarchy only
+                # (the root business unit, from Dynamics, is not involved): read them beside the
+                # Dynamics read instead of after it.
+                wanted_ids = [
+                    r.technician_id
+                    for r in desired_with(None).resources
+                    if isinstance(r, RescueTechnician)
+                    and not r.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
+                ]
+                pending.append(asyncio.ensure_future(rescue_reader.read_technicians(rescue, wanted_ids)))
+            dynamics = await dynamics_task
+            desired = desired_with(dynamics.state.facts.get("root_business_unit"))
+            await asyncio.gather(*pending)  # the technicians (and consent) read alongside
             consent_state = await consent_task if consent_task is not None else None
         finally:
             # One part failed (e.g. credentials refused): stop the others and collect their
@@ -238,7 +257,10 @@ async def plan_tenants(tenants: Sequence[LoadedTenant], options: RunOptions) -> 
 
     async def one(loaded: LoadedTenant) -> TenantReading:
         async with bound:
-            return await plan_tenant(loaded, options)
+            reading = await plan_tenant(loaded, options)
+        if options.listener is not None:
+            options.listener.tenant_done()
+        return reading
 
     return list(await asyncio.gather(*(one(t) for t in tenants)))
 

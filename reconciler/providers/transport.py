@@ -64,15 +64,34 @@ class VerifiedAiohttpTransport(AiohttpTransport):
         return session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Not the base class's: that one streams the body through httpx's byte iterators and
+        # re-raises a lost connection as "never sent". One aiohttp read, one mapping, here.
+        if not isinstance(self.client, aiohttp.ClientSession):
+            self.client = self.get_client()
+        timeout = request.extensions.get("timeout", {})
+        body = await request.aread()
         try:
-            response = await super().handle_async_request(request)
-            # Read here, so that a connection lost mid-body is mapped like one lost before it.
-            await response.aread()
-        except httpx.TransportError as exc:
-            original = exc.__cause__ if exc.__cause__ is not None else exc
-            if isinstance(original, httpx.TransportError):
-                raise
-            raise _httpx_error(original)(f"{type(original).__name__}: {original}") from original
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            async with self.client.request(
+                request.method,
+                str(request.url),
+                headers=request.headers.multi_items(),
+                data=body or None,
+                allow_redirects=False,
+                auto_decompress=False,  # httpx.Response decodes, as with its own transport
+                compress=False,
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=timeout.get("connect"),
+                    sock_read=timeout.get("read"),
+                    connect=timeout.get("pool"),
+                ),
+            ) as reply:
+                content = await reply.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise _httpx_error(exc)(f"{type(exc).__name__}: {exc}") from exc
-        return response
+        return httpx.Response(
+            reply.status,
+            headers=reply.raw_headers,
+            content=content,
+            request=request,
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (reply.reason or "").encode()},
+        )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Unpack
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -29,6 +30,7 @@ _NODE = re.compile(r"^\d+$")
 _AUTH_TOKENS = {"INVALID_SECRETAUTHCODE", "NOTLOGGEDIN", "INVALID"}
 _THROTTLE_TOKENS = {"LIMITREACHED", "POLLRATEEXCEEDED"}
 _NEW_ID_KEYS = ("NODEID", "NODE", "ID")
+_FORM_HEADERS = {"Accept": "text/plain", "Content-Type": "application/x-www-form-urlencoded"}
 
 _REGENERATE = (
     "regenerate the authcode (requestAuthCode) or an API token in the Rescue Admin Center "
@@ -53,6 +55,7 @@ class RescueClient(ApiClient):
     def __init__(self, api_url: str, authcode: SecretStr, **options: Unpack[ClientOptions]) -> None:
         self.api_url = require_https(api_url, setting="connection.rescue.api_url")
         self._authcode = authcode
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per API method: URL parsing is costly
         super().__init__(SERVICE, None, **options)
 
     def __repr__(self) -> str:
@@ -72,8 +75,10 @@ class RescueClient(ApiClient):
             raise ValueError(f"not a Rescue API method name: {method!r}")
         if "authcode" in {k.lower() for k in params}:
             raise ValueError("pass the authcode to RescueClient, not in params")
-        url = f"{self.api_url}/{method}.aspx"
-        form = {**params, "authcode": self._authcode.get_secret_value()}
+        url = self._urls.get(method) or self._urls.setdefault(
+            method, httpx.URL(f"{self.api_url}/{method}.aspx")
+        )
+        form = urlencode({**params, "authcode": self._authcode.get_secret_value()}).encode("ascii")
 
         def classify(response: httpx.Response) -> Verdict | None:
             if response.status_code != 200:
@@ -90,8 +95,8 @@ class RescueClient(ApiClient):
             url,
             template=method,
             idempotent=repeatable,
-            headers={"Accept": "text/plain"},
-            data=form,
+            headers=_FORM_HEADERS,
+            content=form,
             classify=classify,
         )
         if response.status_code != 200:
