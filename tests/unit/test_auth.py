@@ -15,15 +15,15 @@ import requests
 from pydantic import SecretStr
 
 from reconciler.errors import AuthError, InputError, ProtocolError, TransportError
-from reconciler.providers.dynamics import auth
+from reconciler.providers.dynamics import msal_session
 from reconciler.providers.dynamics.auth import (
     GRAPH_SCOPE,
     CertificateCredential,
     ClientSecret,
     FederatedTokenFile,
     MsalTokenProvider,
-    make_session,
 )
+from reconciler.providers.dynamics.msal_session import make_session
 from reconciler.providers.http import RequestStats
 
 AUTHORITY = "https://login.test/6c1f4d5e-2a7b-4c1d-9e3f-0a1b2c3d4e5f"
@@ -346,7 +346,7 @@ def fake_identity(monkeypatch: pytest.MonkeyPatch, token_reply: tuple[int, dict[
         response._content = json.dumps(body).encode()
         return response
 
-    monkeypatch.setattr(auth._TimeoutAdapter, "send", send)
+    monkeypatch.setattr(msal_session._TimeoutAdapter, "send", send)
     return seen
 
 
