@@ -27,8 +27,10 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -181,6 +183,26 @@ async def _prepare(info: SandboxInfo, tenant: str) -> Target:
     return Target(info, tenant, nodes, token)
 
 
+STARTUP = {
+    "reconcile --help": ["-m", "reconciler", "--help"],
+    "import of the plan command (what every plan pays before reading)": [
+        "-c",
+        "import reconciler.cli.plan_cmd",
+    ],
+}
+
+
+def startup_cpu(samples: int = 5) -> dict[str, list[float]]:
+    """CPU seconds (user + system, ``os.wait4``) of a fresh interpreter doing each STARTUP item."""
+    out: dict[str, list[float]] = {}
+    for _ in range(samples):
+        for name, args in STARTUP.items():
+            proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.DEVNULL)
+            _, _, usage = os.wait4(proc.pid, 0)
+            out.setdefault(name, []).append(usage.ru_utime + usage.ru_stime)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -213,11 +235,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(write_results(args.out, samples, args))
+    print(write_results(args.out, samples, startup_cpu(), args))
     return 0
 
 
-def write_results(path: Path, samples: dict[tuple[str, str], list[float]], args: argparse.Namespace) -> str:
+def write_results(
+    path: Path,
+    samples: dict[tuple[str, str], list[float]],
+    startup: dict[str, list[float]],
+    args: argparse.Namespace,
+) -> str:
     rows = []
     for (kind, name), values in sorted(samples.items(), key=lambda item: item[0][0] != "rescue"):
         floor = statistics.median(samples[(kind, "bare aiohttp (uvloop)")])
@@ -243,6 +270,13 @@ def write_results(path: Path, samples: dict[tuple[str, str], list[float]], args:
         "interleaved; the sandbox in its own process (its CPU is not counted), no injected latency. "
         "CPU is `time.process_time()` of the measuring process around the requests alone.\n\n"
         + table
+        + "\nStart-up, CPU of a fresh process (median of "
+        + f"{len(next(iter(startup.values())))}, "
+        + "target for `--help`: 0.3 s):\n\n"
+        + markdown_table(
+            ("command", "CPU s (median)", "min-max"),
+            [[k, f"{statistics.median(v):.2f}", f"{min(v):.2f}-{max(v):.2f}"] for k, v in startup.items()],
+        )
         + "\n"
         + json.dumps({"versions": _versions()})
         + "\n"

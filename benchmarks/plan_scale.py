@@ -48,7 +48,7 @@ PAGE = 5000
 # Dataverse reads that do not grow with the tables (see tests/integration/test_plan_requests.py):
 # 7 singleton reads plus up to 5 lookups of users by name (or the empty page after a full one).
 CONSTANT = 12
-DEFAULT_CASES = "1x10,1x5000,100x1000"
+DEFAULT_CASES = "1x10,1x2000,1x5000,100x1000,1000x100"
 HEADERS = (
     "tenants x technicians",
     "wall s",
