@@ -40,6 +40,7 @@ from common import (  # a script next to its helpers
     markdown_table,
     parse_cases,
     run_measured,
+    runqueue_wait_s,
     sandbox_process,
     spread,
 )
@@ -54,6 +55,7 @@ HEADERS = (
     "wall s",
     "floor s",
     "wall / floor",
+    "waited for a CPU s: plan / sandbox",
     "plan CPU s",
     "plan peak RSS MB",
     "sandbox CPU s",
@@ -82,6 +84,7 @@ class Result:
     round_trip_ms: float
     latency: float
     concurrency: int
+    sandbox_wait_s: float | None
 
     def per_tenant(self, service: str) -> list[int]:
         return [int(t["requests"].get(service, {}).get("requests", 0)) for t in self.plan["tenants"]]
@@ -116,6 +119,7 @@ class Result:
             f"{self.run.wall_s:.1f}",
             f"{self.floor_s():.1f}",
             f"{self.run.wall_s / self.floor_s():.2f}" if self.floor_s() else "-",
+            f"{_seconds(self.run.cpu_wait_s)} / {_seconds(self.sandbox_wait_s)}",
             f"{self.run.cpu_s:.1f}",
             f"{self.run.peak_rss_mb:.0f}",
             "-" if self.sandbox_cpu_s is None else f"{self.sandbox_cpu_s:.1f}",
@@ -148,6 +152,7 @@ def run_case(case: Case, work: Path, *, latency: float, concurrency: int) -> Res
         round_trip = sandbox.round_trip_ms()
         sandbox.control("DELETE", "/requests")
         before = _cpu_seconds(sandbox.proc.pid)
+        wait_before = runqueue_wait_s(sandbox.proc.pid)
         run = run_measured(
             [
                 PYTHON,
@@ -166,12 +171,18 @@ def run_case(case: Case, work: Path, *, latency: float, concurrency: int) -> Res
             ]
         )
         after = _cpu_seconds(sandbox.proc.pid)
+        wait_after = runqueue_wait_s(sandbox.proc.pid)
         if run.code not in (0, 2) or not plan_file.is_file():
             raise SystemExit(f"{case.label}: reconcile plan exited {run.code}:\n{run.stderr[-4000:]}")
         plan = json.loads(plan_file.read_text("utf-8"))
         logged = _logged(sandbox, plan)
     cpu = None if before is None or after is None else after - before
-    return Result(case, run, cpu, plan, logged, round_trip, latency, concurrency)
+    waited = None if wait_before is None or wait_after is None else wait_after - wait_before
+    return Result(case, run, cpu, plan, logged, round_trip, latency, concurrency, waited)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _logged(sandbox: SandboxProcess, plan: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -199,6 +210,9 @@ def write_results(path: Path, results: list[Result], *, latency: float, concurre
         "- *floor s*: requests sent / requests in flight x latency, with "
         f"{IN_FLIGHT_PER_TENANT} in flight per tenant and min(tenants, --concurrency) tenants at once: "
         "the wall time if nothing but the injected latency took time. *wall / floor*: how close to it.\n"
+        "- *waited for a CPU s*: time the plan's main thread (and the sandbox's) was ready to run but "
+        "every CPU was busy with other processes (Linux `schedstat`): on a shared machine, wall time "
+        "the code did not cause.\n"
         "- *sandbox CPU s*: the sandbox process while the plan ran (it serves every tenant).\n"
         "- *Dataverse req / tenant*: requests the plan counted per tenant (min-max); *bound*: "
         f"⌈rows / {PAGE:,}⌉ for the settings table and for the user listing, plus {CONSTANT} "
