@@ -25,7 +25,11 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-KEEPALIVE_S = 30.0
+# An idle connection is dropped after this long, before the server's own idle timeout can close
+# it under a request (uvicorn, the sandbox's server, waits 5 s; httpx kept 5 s and also checked
+# the socket before each reuse, which aiohttp does not). A reused connection closed by the server
+# fails a create as "maybe applied", so stay below the shortest timeout a server is likely to use.
+KEEPALIVE_S = 4.0
 
 
 def _httpx_error(cause: BaseException) -> type[httpx.TransportError]:
