@@ -47,6 +47,7 @@ demo: $(STAMP)
 	$(BIN)/reconcile demo
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/cpu_per_request.py
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/apply_scale.py
 	$(BIN)/python benchmarks/health_scale.py

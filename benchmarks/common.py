@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -69,13 +70,40 @@ def make_case(work: Path, tenants: int, technicians: int, *, drift: float = 0.05
 
 @dataclass
 class Measured:
-    """One finished process: exit code, wall time, CPU time and peak resident memory."""
+    """One finished process: exit code, wall time, CPU time and peak resident memory, and the
+    time its main thread was runnable but waiting for a CPU (other processes had them all)."""
 
     code: int
     wall_s: float
     cpu_s: float
     peak_rss_mb: float
     stderr: str
+    cpu_wait_s: float | None = None
+
+
+def runqueue_wait_s(pid: int) -> float | None:
+    """Seconds the process's main thread has waited for a CPU while runnable (Linux schedstat)."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class _WaitSampler(threading.Thread):
+    """Samples ``runqueue_wait_s`` of a child until it exits (the value is gone after it does)."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.last: float | None = None
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            value = runqueue_wait_s(self.pid)
+            if value is not None:
+                self.last = value
+            self.stop.wait(0.05)
 
 
 def run_measured(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path = REPO) -> Measured:
@@ -85,8 +113,12 @@ def run_measured(args: Sequence[str], *, env: Mapping[str, str] | None = None, c
         proc = subprocess.Popen(
             list(args), cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=err
         )
+        sampler = _WaitSampler(proc.pid)
+        sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
+        sampler.stop.set()
+        sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read()
@@ -96,6 +128,7 @@ def run_measured(args: Sequence[str], *, env: Mapping[str, str] | None = None, c
         cpu_s=usage.ru_utime + usage.ru_stime,
         peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
         stderr=stderr,
+        cpu_wait_s=sampler.last,
     )
 
 

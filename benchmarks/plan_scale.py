@@ -40,6 +40,7 @@ from common import (  # a script next to its helpers
     markdown_table,
     parse_cases,
     run_measured,
+    runqueue_wait_s,
     sandbox_process,
     spread,
 )
@@ -48,10 +49,13 @@ PAGE = 5000
 # Dataverse reads that do not grow with the tables (see tests/integration/test_plan_requests.py):
 # 7 singleton reads plus up to 5 lookups of users by name (or the empty page after a full one).
 CONSTANT = 12
-DEFAULT_CASES = "1x10,1x5000,100x1000"
+DEFAULT_CASES = "1x10,1x2000,1x5000,100x1000,1000x100"
 HEADERS = (
     "tenants x technicians",
     "wall s",
+    "floor s",
+    "wall / floor",
+    "waited for a CPU s: plan / sandbox",
     "plan CPU s",
     "plan peak RSS MB",
     "sandbox CPU s",
@@ -66,6 +70,7 @@ HEADERS = (
 )
 
 
+IN_FLIGHT_PER_TENANT = 8  # ClientSettings.max_concurrency
 SLOW_TRANSPORT_MS = 5.0  # a loopback round trip should take about 1 ms
 
 
@@ -77,9 +82,21 @@ class Result:
     plan: dict[str, Any]
     logged: dict[str, dict[str, int]]
     round_trip_ms: float
+    latency: float
+    concurrency: int
+    sandbox_wait_s: float | None
 
     def per_tenant(self, service: str) -> list[int]:
         return [int(t["requests"].get(service, {}).get("requests", 0)) for t in self.plan["tenants"]]
+
+    def requests(self) -> int:
+        """Every request the plan sent (all services, retries included)."""
+        return sum(int(s.get("requests", 0)) for t in self.plan["tenants"] for s in t["requests"].values())
+
+    def floor_s(self) -> float:
+        """The latency floor: requests / requests in flight x latency (no CPU, no serial phase)."""
+        in_flight = min(self.case.tenants, self.concurrency) * IN_FLIGHT_PER_TENANT
+        return self.requests() / in_flight * self.latency
 
     def retries(self) -> int:
         return sum(int(s.get("retries", 0)) for t in self.plan["tenants"] for s in t["requests"].values())
@@ -100,6 +117,9 @@ class Result:
         return [
             self.case.label,
             f"{self.run.wall_s:.1f}",
+            f"{self.floor_s():.1f}",
+            f"{self.run.wall_s / self.floor_s():.2f}" if self.floor_s() else "-",
+            f"{_seconds(self.run.cpu_wait_s)} / {_seconds(self.sandbox_wait_s)}",
             f"{self.run.cpu_s:.1f}",
             f"{self.run.peak_rss_mb:.0f}",
             "-" if self.sandbox_cpu_s is None else f"{self.sandbox_cpu_s:.1f}",
@@ -132,6 +152,7 @@ def run_case(case: Case, work: Path, *, latency: float, concurrency: int) -> Res
         round_trip = sandbox.round_trip_ms()
         sandbox.control("DELETE", "/requests")
         before = _cpu_seconds(sandbox.proc.pid)
+        wait_before = runqueue_wait_s(sandbox.proc.pid)
         run = run_measured(
             [
                 PYTHON,
@@ -150,12 +171,18 @@ def run_case(case: Case, work: Path, *, latency: float, concurrency: int) -> Res
             ]
         )
         after = _cpu_seconds(sandbox.proc.pid)
+        wait_after = runqueue_wait_s(sandbox.proc.pid)
         if run.code not in (0, 2) or not plan_file.is_file():
             raise SystemExit(f"{case.label}: reconcile plan exited {run.code}:\n{run.stderr[-4000:]}")
         plan = json.loads(plan_file.read_text("utf-8"))
         logged = _logged(sandbox, plan)
     cpu = None if before is None or after is None else after - before
-    return Result(case, run, cpu, plan, logged, round_trip)
+    waited = None if wait_before is None or wait_after is None else wait_after - wait_before
+    return Result(case, run, cpu, plan, logged, round_trip, latency, concurrency, waited)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _logged(sandbox: SandboxProcess, plan: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -180,6 +207,12 @@ def write_results(path: Path, results: list[Result], *, latency: float, concurre
         f"`reconcile plan --format json --out FILE --concurrency {concurrency}` in a fresh process. "
         "5 % of technicians drifted. " + transport + "\n\n" + table + "\n"
         "- *wall s*, *plan CPU s*, *plan peak RSS MB*: the `reconcile plan` process alone (`os.wait4`).\n"
+        "- *floor s*: requests sent / requests in flight x latency, with "
+        f"{IN_FLIGHT_PER_TENANT} in flight per tenant and min(tenants, --concurrency) tenants at once: "
+        "the wall time if nothing but the injected latency took time. *wall / floor*: how close to it.\n"
+        "- *waited for a CPU s*: time the plan's main thread (and the sandbox's) was ready to run but "
+        "every CPU was busy with other processes (Linux `schedstat`): on a shared machine, wall time "
+        "the code did not cause.\n"
         "- *sandbox CPU s*: the sandbox process while the plan ran (it serves every tenant).\n"
         "- *Dataverse req / tenant*: requests the plan counted per tenant (min-max); *bound*: "
         f"⌈rows / {PAGE:,}⌉ for the settings table and for the user listing, plus {CONSTANT} "

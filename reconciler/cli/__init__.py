@@ -8,6 +8,8 @@ passes them on (usage errors are bad input: 1).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import sys
 from typing import NoReturn
@@ -33,24 +35,53 @@ _COMMANDS = {
     "changed-tenants": ("reconciler.cli.gitops_cmd", "changed_tenants"),
     "gitops": ("reconciler.cli.gitops_cmd", "gitops"),
 }
+# What `reconcile --help` lists, so that listing imports no command module (they pull in
+# pydantic, httpx, aiohttp, msal and the sandbox: most of a second of CPU). A test checks that
+# each line is its command's own summary; a command missing here is loaded to list it.
+_SUMMARIES = {
+    "validate": "Check tenant files (default: tenants/) without opening any network connection.",
+    "schema": "Generate the tenant file JSON Schema and reference from the models.",
+    "plan": "Show what apply would change (the default; never writes).",
+    "drift": "Report drift between the tenant files and live state; exit 2 when there is any.",
+    "apply": "Make live state match the tenant files.",
+    "export": "Read a live tenant and write it as YAML (secrets as references, never values).",
+    "profile": "The solution profile: Dataverse names of the LogMeIn solution.",
+    "sandbox": "Local HTTPS emulators of Entra ID, Dataverse, Rescue and Graph.",
+    "demo": "Show the whole reconcile story against a local sandbox (no real services touched).",
+    "changed-tenants": "Tenants whose files changed between --base and --head (PATH: the tenants folder).",
+    "gitops": "Helpers for the GitOps workflows (plan comments, apply matrices, drift issues).",
+}
 
 
 class LazyGroup(click.Group):
     """Imports a command's module only when it runs, so `reconcile validate` stays quick."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in _COMMANDS if self._load(name) is not None)
+        return sorted(name for name in _COMMANDS if importlib.util.find_spec(_COMMANDS[name][0]) is not None)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return self._load(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, from ``_SUMMARIES`` instead of the imported commands."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            summary = _SUMMARIES.get(name)
+            command = click.Command(name, help=summary) if summary is not None else self._load(name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
         target = _COMMANDS.get(name)
         if target is None:
             return None
-        import importlib
-
         try:
             module = importlib.import_module(target[0])
         except ModuleNotFoundError as exc:

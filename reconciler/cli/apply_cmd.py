@@ -3,6 +3,7 @@ apply, summarise. Safety rails need --force; without a TTY, --auto-approve is re
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -20,13 +21,14 @@ from reconciler.cli.common import (
     target_option,
     tenant_option,
 )
+from reconciler.cli.progress import ApplyProgress, ReadProgress, status_line
 from reconciler.config import LoadedTenant
 from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
 from reconciler.engine.staleness import stale_reasons
 from reconciler.errors import ApplyCancelled, InputError, StalePlanError
-from reconciler.plan import ApplyResult, Outcome, Plan, TenantApplyResult, TenantPlan, decode_plan
+from reconciler.plan import ApplyResult, Plan, TenantApplyResult, TenantPlan, decode_plan
 from reconciler.plan.target import Target, select_targets
 from reconciler.render import render_apply_json, render_apply_text
 
@@ -65,10 +67,6 @@ def _check_saved(
     return list(zip(chosen, saved.tenants, strict=True))
 
 
-def _progress(tenant: str, outcome: Outcome) -> None:
-    click.echo(f"  [{tenant}] {outcome.status}: {outcome.change_id}", err=True)
-
-
 @click.command()
 @paths_argument
 @tenant_option
@@ -95,21 +93,30 @@ def apply(
     sandbox: str | None,
 ) -> None:
     """Make live state match the tenant files."""
-    options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency)
     loaded = load(paths, tenants, shard)
-    if plan_file is not None:
-        saved = _saved_plan(plan_file)
-        if tenants or shard is not None:
-            chosen = {t.name for t in loaded}
-            saved = Plan(
-                tuple(t for t in saved.tenants if t.tenant in chosen), saved.created_at, saved.tool_version
-            )
-        pairs = _check_saved(saved, loaded, options)
-        plan = saved
-    else:
-        _, readings = run_plan(loaded, options)
-        plan = make_plan(readings)
-        pairs = list(zip(loaded, plan.tenants, strict=True))
+    with status_line() as line:
+        options = RunOptions(
+            sandbox=sandbox_info(sandbox),
+            tenant_concurrency=concurrency,
+            listener=ReadProgress(line, len(loaded)) if line else None,
+        )
+        if plan_file is not None:
+            saved = _saved_plan(plan_file)
+            if tenants or shard is not None:
+                chosen = {t.name for t in loaded}
+                saved = Plan(
+                    tuple(t for t in saved.tenants if t.tenant in chosen),
+                    saved.created_at,
+                    saved.tool_version,
+                )
+            pairs = _check_saved(saved, loaded, options)
+            plan = saved
+        else:
+            # The applier reads nothing from this reading but the plan: let live state go per
+            # tenant instead of holding every tenant's until the end (peak memory at 100 x 1,000).
+            _, readings = run_plan(loaded, dataclasses.replace(options, keep_live=False))
+            plan = make_plan(readings)
+            pairs = list(zip(loaded, plan.tenants, strict=True))
     if targets:
         plan = select_targets(plan, targets)
         pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
@@ -126,8 +133,10 @@ def apply(
         answer = click.prompt("Apply these changes? Only 'yes' is accepted", default="", show_default=False)
         if answer.strip() != "yes":
             raise ApplyCancelled("Apply cancelled; nothing was written.")
-    progress = _progress if sys.stderr.isatty() else None
-    result = run_apply(pairs, options, ApplyOptions(progress=progress))
+    with status_line() as line:
+        changes = sum(len(p.actionable) for _, p in pairs)
+        progress = ApplyProgress(line, changes) if line else None
+        result = run_apply(pairs, options, ApplyOptions(progress=progress))
     _finish(ctx, plan, result, fmt)
 
 

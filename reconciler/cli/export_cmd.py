@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from reconciler.errors import InputError
 from reconciler.profile import effective_profile
 from reconciler.providers.entra import ClientSecret
 from reconciler.providers.http import ClientSettings
+from reconciler.providers.loop import run as run_loop
 from reconciler.render.escape import value_text
 
 
@@ -180,7 +180,7 @@ def export(
             raise InputError(
                 f"{target} exists; pass --overwrite to replace it (accepting the live state), or --out -"
             )
-    result = asyncio.run(read_and_export(conn, export_input, profile, ClientSettings()))
+    result = run_loop(read_and_export(conn, export_input, profile, ClientSettings()))
     if out == "-":
         click.echo(result.text, nl=False)
         return

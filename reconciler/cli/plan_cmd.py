@@ -22,6 +22,7 @@ from reconciler.cli.common import (
     tenant_option,
     write_private,
 )
+from reconciler.cli.progress import ReadProgress, status_line
 from reconciler.config.shard import Shard
 from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions, run_plan
@@ -43,11 +44,17 @@ def _read(
 ) -> Plan:
     """Load the tenant files, read live state, plan; the live state is not kept. With
     ``health_days``, the manual export steps and findings learn from session-flow health."""
-    options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
     loaded = load(paths, tenants, shard)
-    plan, _ = run_plan(loaded, options)
+    with status_line() as line:
+        options = RunOptions(
+            sandbox=sandbox_info(sandbox),
+            tenant_concurrency=concurrency,
+            keep_live=False,
+            listener=ReadProgress(line, len(loaded)) if line else None,
+        )
+        plan, _ = run_plan(loaded, options)
     if health_days:
-        healths = run_health(loaded, options, days=health_days)
+        healths = run_health(loaded, dataclasses.replace(options, listener=None), days=health_days)
         plan = dataclasses.replace(
             plan, tenants=tuple(with_health(t, h) for t, h in zip(plan.tenants, healths, strict=True))
         )

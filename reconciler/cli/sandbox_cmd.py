@@ -58,7 +58,7 @@ def serve_cmd(
 
 @sandbox.command("seed")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
-@click.option("--tenants", type=int, required=True, help="Number of tenants (1-999).")
+@click.option("--tenants", type=int, required=True, help="Number of tenants (1-9,999).")
 @click.option("--technicians", type=int, required=True, help="Technicians per tenant.")
 @click.option(
     "--drift", type=float, default=0.0, show_default=True, help="Share of objects that drift (0-1)."

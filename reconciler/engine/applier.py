@@ -25,6 +25,7 @@ from reconciler.providers.contract import Provider
 from reconciler.providers.dynamics.provider import DynamicsProvider
 from reconciler.providers.dynamics.writer import DynamicsWriter
 from reconciler.providers.http import RequestStats
+from reconciler.providers.loop import run as run_loop
 from reconciler.providers.rescue.provider import RescueProvider
 from reconciler.providers.rescue.writer import RescueWriter
 
@@ -156,4 +157,4 @@ async def apply_all(
 def run_apply(
     pairs: Sequence[tuple[LoadedTenant, TenantPlan]], run: RunOptions, options: ApplyOptions
 ) -> ApplyResult:
-    return asyncio.run(apply_all(pairs, run, options))
+    return run_loop(apply_all(pairs, run, options))

@@ -14,6 +14,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from reconciler import __version__
 from reconciler.config import LoadedTenant
@@ -26,6 +27,7 @@ from reconciler.errors import InputError, ProviderError, RateLimitedError, Recon
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings, RequestStats
+from reconciler.providers.loop import run as run_loop
 from reconciler.resources import LiveState, RescueTechnician, SecretHasher, placeholder_email
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> ClientSetting
         raise InputError(f"{names}: {exc.message}") from None
 
 
+class ReadListener(Protocol):
+    """Told of each request sent and each tenant read (progress on a terminal)."""
+
+    def request_done(self) -> None: ...
+
+    def tenant_done(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a run talks to the services."""
@@ -68,6 +78,7 @@ class RunOptions:
     settings: ClientSettings = field(default_factory=settings_from_env)
     tenant_concurrency: int = 4
     keep_live: bool = True  # apply needs the live state read; plan and drift do not
+    listener: ReadListener | None = None
 
 
 @dataclass
@@ -81,7 +92,7 @@ class TenantReading:
 async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReading:
     model = loaded.model
     safety = SafetySettings(model.safety.max_change_fraction, model.safety.min_objects)
-    stats = RequestStats()
+    stats = RequestStats(on_record=options.listener.request_done if options.listener else None)
     try:
         conn = connect(loaded, options.sandbox)
         reading = await _read_and_diff(loaded, conn, options, stats, safety)
@@ -188,7 +199,10 @@ async def plan_tenants(tenants: Sequence[LoadedTenant], options: RunOptions) -> 
 
     async def one(loaded: LoadedTenant) -> TenantReading:
         async with bound:
-            return await plan_tenant(loaded, options)
+            reading = await plan_tenant(loaded, options)
+        if options.listener is not None:
+            options.listener.tenant_done()
+        return reading
 
     return list(await asyncio.gather(*(one(t) for t in tenants)))
 
@@ -202,5 +216,5 @@ def make_plan(readings: Sequence[TenantReading]) -> Plan:
 
 
 def run_plan(tenants: Sequence[LoadedTenant], options: RunOptions) -> tuple[Plan, list[TenantReading]]:
-    readings = asyncio.run(plan_tenants(tenants, options))
+    readings = run_loop(plan_tenants(tenants, options))
     return make_plan(readings), readings

@@ -2,10 +2,15 @@
 
 ``ApiClient`` owns what the Dataverse, Rescue and Graph clients would otherwise each write again:
 the settings, the TLS context, an optional bearer-token source, the concurrency limit, the
-``Retrier`` and the ``httpx.AsyncClient`` opened by ``async with``. A subclass keeps its own public
+``Retrier`` and the HTTP transport opened by ``async with``. A subclass keeps its own public
 methods and error wording and sends every request through ``_exchange``, so that each one is
 counted, limited and retried the same way, and never follows a redirect or reads proxy settings
 from the environment (a bearer token must only ever go to the configured endpoint).
+
+Requests go to the transport as ``httpx.Request`` and come back as ``httpx.Response``, with no
+``httpx.AsyncClient`` in between: its cookie jar, auth flow, redirect and event-hook machinery,
+which these clients never use, cost more CPU per request than the rest of our code together
+(benchmarks/cpu_per_request_results.md).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from reconciler.errors import ProtocolError
 from reconciler.providers.entra import TokenProvider
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.retry import Retrier, Timing, Verdict
+from reconciler.providers.transport import VerifiedAiohttpTransport
 
 
 class ClientOptions(TypedDict):
@@ -66,39 +72,35 @@ class ApiClient:
         self._tokens = tokens
         self._ssl_context = ssl_context
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._http: httpx.AsyncBaseTransport | None = None
+        self._timeouts = httpx.Timeout(settings.timeout).as_dict()
         self._semaphore = asyncio.Semaphore(settings.max_concurrency)
         self._retrier = Retrier(
             service=service, tenant=tenant, settings=settings, stats=stats, timing=timing or Timing()
         )
 
     async def __aenter__(self) -> Self:
-        self._client = httpx.AsyncClient(
-            verify=self._ssl_context,
-            timeout=self.settings.timeout,
-            transport=self._transport,
-            trust_env=False,
-            follow_redirects=False,
+        self._http = self._transport or VerifiedAiohttpTransport(
+            self._ssl_context, max_connections=self.settings.max_concurrency
         )
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def _exchange(
         self,
         method: str,
-        url: str,
+        url: str | httpx.URL,
         *,
         template: str,
         idempotent: bool,
         headers: Mapping[str, str],
         content: bytes | None = None,
-        data: Mapping[str, str] | None = None,
         classify: Callable[[httpx.Response], Verdict | None] | None = None,
     ) -> httpx.Response:
         """Send one logical request through the retry loop; the final response, whatever its status.
@@ -106,18 +108,23 @@ class ApiClient:
         ``template`` names the endpoint in the request counters, logs and errors; ``idempotent``
         and ``classify`` decide what is retried (see ``Retrier.send``).
         """
-        client = self._client
-        if client is None:
+        http = self._http
+        if http is None:
             raise RuntimeError(f"{type(self).__name__} used outside 'async with'")
+        extensions = {"timeout": self._timeouts}
+        tokens = self._tokens
 
         async def attempt() -> httpx.Response:
-            tokens = self._tokens
-            auth = {"Authorization": f"Bearer {await tokens.token()}"} if tokens is not None else {}
-            request = client.build_request(
-                method, url, content=content, data=data, headers={**headers, **auth}
+            send_headers = (
+                {**headers, "Authorization": f"Bearer {await tokens.token()}"}
+                if tokens is not None
+                else headers
             )
+            request = httpx.Request(method, url, content=content, headers=send_headers, extensions=extensions)
             async with self._semaphore:
-                return await client.send(request)
+                response = await http.handle_async_request(request)
+                await response.aread()  # the aiohttp transport has read it already; a mock may not
+            return response
 
         try:
             return await self._retrier.send(

@@ -24,16 +24,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-import requests
 from pydantic import SecretStr
-from requests.adapters import HTTPAdapter
 
 from reconciler.errors import AuthError, ProtocolError, ProviderError, RateLimitedError, TransportError
 from reconciler.providers.http import ClientSettings, RequestStats, path_template, redact, require_https
 from reconciler.providers.retry import Timing, backoff_delay, parse_retry_after
+
+if TYPE_CHECKING:
+    import requests
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class TemporaryIdentityFailure(Exception):
         self.retry_after = retry_after
 
 
-def _refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+def refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     if response.status_code in _TEMPORARY_STATUSES:
         response.close()  # MSAL never sees it: give the connection back now
         template = path_template(urlsplit(response.url).path.lstrip("/"))
@@ -106,51 +107,6 @@ class MsalApp(Protocol):
 
 
 AppFactory = Callable[..., MsalApp]
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    """MSAL ignores its ``timeout`` when given an ``http_client``: apply one per request here."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: Any = None,
-        proxies: Any = None,
-    ) -> requests.Response:
-        return super().send(
-            request,
-            stream=stream,
-            timeout=self._timeout if timeout is None else timeout,
-            verify=verify,
-            cert=cert,
-            proxies=proxies,
-        )
-
-
-def make_session(ca_file: Path | None, timeout: float, stats: RequestStats | None = None) -> requests.Session:
-    """The HTTP client MSAL uses: explicit trust, no environment overrides, a timeout, counted requests."""
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(ca_file) if ca_file is not None else True
-    session.mount("https://", _TimeoutAdapter(timeout))
-    if stats is not None:
-
-        def count(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-            method = response.request.method or "GET"
-            stats.record(
-                SERVICE, method, path_template(urlsplit(response.url).path.lstrip("/")), response.status_code
-            )
-
-        session.hooks["response"].append(count)
-    session.hooks["response"].append(_refuse_temporary)  # after counting: the answer was seen
-    return session
 
 
 def _default_factory(**kwargs: Any) -> MsalApp:
@@ -333,6 +289,12 @@ class MsalTokenProvider:
         return {"client_assertion": functools.partial(self._read_assertion, cred.path)}
 
     def _acquire(self) -> dict[str, Any]:
+        # Imported here, in the worker thread: requests and urllib3 are a fifth of a second of
+        # imports that would otherwise delay the start of every run, before any request.
+        import requests
+
+        from reconciler.providers.entra_session import make_session
+
         try:
             if self._app is None:
                 self._session = self._session or make_session(self._ca_file, self._timeout, self._stats)

@@ -12,7 +12,7 @@ import re
 import ssl
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,18 +77,22 @@ class RequestStats:
 
     Safe to share between tasks and threads (a lock guards every update), and cheap enough
     to count every single request. ``merge`` folds per-tenant stats into a run total.
+    ``on_record``, when set, is called after each request is counted (progress on a terminal).
     """
 
     _requests: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     _retries: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     _statuses: Counter[tuple[str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    on_record: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def record(self, service: str, method: str, template: str, status: int | str) -> None:
         """Count one request and its outcome (an HTTP status, or ``"transport"``)."""
         with self._lock:
             self._requests[(service, method, template)] += 1
             self._statuses[(service, str(status))] += 1
+        if self.on_record is not None:
+            self.on_record()
 
     def record_retry(self, service: str, method: str, template: str) -> None:
         with self._lock:

@@ -185,8 +185,8 @@ def generate(
         raise InputError("seed generator: --tenants must be >= 1 and --technicians >= 0")
     if not 0.0 <= drift <= 1.0:
         raise InputError("seed generator: --drift must be between 0 and 1")
-    if tenants > 999:
-        raise InputError("seed generator: at most 999 tenants")
+    if tenants > 9999:
+        raise InputError("seed generator: at most 9,999 tenants")
     rng = random.Random(rng_seed)
     drifted: Counter[str] = Counter()
     seed: dict[str, Any] = {"tenants": {}}

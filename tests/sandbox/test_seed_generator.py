@@ -107,7 +107,7 @@ def test_the_sandbox_loads_a_generated_seed(tmp_path: Path) -> None:
         ({"tenants": 0, "technicians": 1}, "--tenants"),
         ({"tenants": 1, "technicians": -1}, "--technicians"),
         ({"tenants": 1, "technicians": 1, "drift": 1.5}, "--drift"),
-        ({"tenants": 1000, "technicians": 1}, "at most 999"),
+        ({"tenants": 10000, "technicians": 1}, "at most 9,999"),
     ],
 )
 def test_bad_arguments(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:

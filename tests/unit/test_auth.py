@@ -16,14 +16,15 @@ from pydantic import SecretStr
 
 from reconciler.errors import AuthError, InputError, ProtocolError, TransportError
 from reconciler.providers import entra as auth
+from reconciler.providers import entra_session as msal_session
 from reconciler.providers.entra import (
     GRAPH_SCOPE,
     CertificateCredential,
     ClientSecret,
     FederatedTokenFile,
     MsalTokenProvider,
-    make_session,
 )
+from reconciler.providers.entra_session import make_session
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.retry import Timing
 
@@ -358,7 +359,7 @@ def fake_identity(monkeypatch: pytest.MonkeyPatch, token_reply: tuple[int, dict[
         response._content = json.dumps(body).encode()
         return response
 
-    monkeypatch.setattr(auth._TimeoutAdapter, "send", send)
+    monkeypatch.setattr(msal_session._TimeoutAdapter, "send", send)
     return seen
 
 

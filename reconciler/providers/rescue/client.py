@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Unpack
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -29,6 +30,7 @@ _NODE = re.compile(r"^\d+$")
 _AUTH_TOKENS = {"INVALID_SECRETAUTHCODE", "NOTLOGGEDIN", "INVALID"}
 _THROTTLE_TOKENS = {"LIMITREACHED", "POLLRATEEXCEEDED"}
 _NEW_ID_KEYS = ("NODEID", "NODE", "ID")
+_FORM_HEADERS = {"Accept": "text/plain", "Content-Type": "application/x-www-form-urlencoded"}
 
 _REGENERATE = (
     "regenerate the authcode (requestAuthCode) or an API token in the Rescue Admin Center "
@@ -36,8 +38,17 @@ _REGENERATE = (
 )
 
 
-def _status_token(response: httpx.Response) -> str:
-    head = response.text.lstrip().split(None, 1)
+def _text(response: httpx.Response) -> str:
+    """The reply body as text. The API answers UTF-8; ``response.text`` would parse the
+    Content-Type header with the email package for every reply to find that out."""
+    content_type = response.headers.get("content-type", "")
+    if "charset=" in content_type and "charset=utf-8" not in content_type.lower().replace('"', ""):
+        return response.text  # another declared charset: let httpx decode it
+    return response.content.decode("utf-8", errors="replace")
+
+
+def _status_token(text: str) -> str:
+    head = text.lstrip().split(None, 1)
     return head[0].upper() if head else ""
 
 
@@ -63,7 +74,9 @@ class RescueClient(ApiClient):
 
     def __init__(self, api_url: str, authcode: SecretStr, **options: Unpack[ClientOptions]) -> None:
         self.api_url = require_https(api_url, setting="connection.rescue.api_url")
-        self._authcode = authcode
+        # Encoded once: the last field of every form body.
+        self._authcode_field = urlencode({"authcode": authcode.get_secret_value()}).encode("ascii")
+        self._urls: dict[str, httpx.URL] = {}  # parsed once per API method: URL parsing is costly
         super().__init__(SERVICE, None, **options)
 
     def __repr__(self) -> str:
@@ -83,13 +96,15 @@ class RescueClient(ApiClient):
             raise ValueError(f"not a Rescue API method name: {method!r}")
         if "authcode" in {k.lower() for k in params}:
             raise ValueError("pass the authcode to RescueClient, not in params")
-        url = f"{self.api_url}/{method}.aspx"
-        form = {**params, "authcode": self._authcode.get_secret_value()}
+        url = self._urls.get(method) or self._urls.setdefault(
+            method, httpx.URL(f"{self.api_url}/{method}.aspx")
+        )
+        form = (urlencode(params) + "&" if params else "").encode("ascii") + self._authcode_field
 
         def classify(response: httpx.Response) -> Verdict | None:
             if response.status_code != 200:
                 return None  # status-based default: 429 throttled, 5xx retried for reads
-            token = _status_token(response)
+            token = _status_token(_text(response))
             if token in _THROTTLE_TOKENS:
                 return "throttled"
             if token == "ERROR" and repeatable:
@@ -101,13 +116,13 @@ class RescueClient(ApiClient):
             url,
             template=method,
             idempotent=repeatable,
-            headers={"Accept": "text/plain"},
-            data=form,
+            headers=_FORM_HEADERS,
+            content=form,
             classify=classify,
         )
         require_http_ok(method, response, self.tenant)
         try:
-            reply = parse_response(response.text)
+            reply = parse_response(_text(response))
         except ProtocolError as exc:
             raise ProtocolError(f"{method}: {exc.message}", service=SERVICE, tenant=self.tenant) from exc
         self._check(method, reply.status)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from http.cookies import CookieError, SimpleCookie
 from typing import Unpack
+from urllib.parse import urlencode
 
 import httpx
 from pydantic import SecretStr
@@ -95,6 +97,9 @@ def parse_session_report(payload: str) -> list[ObservedSession]:
     return sessions
 
 
+_FORM_HEADERS = {"Accept": "text/plain", "Content-Type": "application/x-www-form-urlencoded"}
+
+
 class RescueReportClient(ApiClient):
     """One company's session report, read with an administrator's cookie sign-in."""
 
@@ -104,6 +109,7 @@ class RescueReportClient(ApiClient):
         self.api_url = require_https(api_url, setting="connection.rescue.api_url")
         self._email = email
         self._password = password
+        self._cookies: dict[str, str] = {}
         super().__init__(SERVICE, None, **options)
 
     def __repr__(self) -> str:
@@ -111,16 +117,32 @@ class RescueReportClient(ApiClient):
 
     async def _post(self, method: str, form: dict[str, str]) -> str:
         """One form POST; the payload after ``OK``, or an error named for the setting to fix."""
+        headers = dict(_FORM_HEADERS)
+        if self._cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self._cookies.items())
         response = await self._exchange(
             "POST",
             f"{self.api_url}/{method}.aspx",
             template=method,
             idempotent=method != "getReport_v2",
-            headers={"Accept": "text/plain"},
-            data=form,
+            headers=headers,
+            content=urlencode(form).encode("utf-8"),
             classify=lambda r: "done" if r.status_code == 200 else None,
         )
+        self._keep_cookies(response)
         return self._payload(method, response)
+
+    def _keep_cookies(self, response: httpx.Response) -> None:
+        """The sign-in's session cookie, sent back on every later call (the transport keeps none:
+        this client is the one place that needs a cookie session, and only for its own host)."""
+        for header in response.headers.get_list("set-cookie"):
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(header)
+            except CookieError:
+                continue  # a cookie we cannot read is one we cannot send back either
+            for name, morsel in jar.items():
+                self._cookies[name] = morsel.value
 
     def _payload(self, method: str, response: httpx.Response) -> str:
         require_http_ok(method, response, self.tenant)

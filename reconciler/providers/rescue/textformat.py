@@ -48,17 +48,19 @@ def parse_response(text: str) -> RescueResponse:
     values: list[str] = [first[1].strip()] if len(first) > 1 else []
     blocks: list[dict[str, str]] = []
     current: dict[str, str] = {}
-    for line in lines[1:]:
-        if not line.strip():
+    for raw in lines[1:]:
+        line = raw.strip()
+        if not line:
             if current:
                 blocks.append(current)
                 current = {}
             continue
         key, sep, value = line.partition(":")
-        if not sep or not key.strip() or " " in key.strip():
-            values.append(line.strip())
+        key = key.rstrip()
+        if not sep or not key or " " in key:
+            values.append(line)
             continue
-        name = key.strip().upper()
+        name = key.upper()
         if name in current:
             raise ProtocolError(
                 f"reply block repeats the key {name} (records run together)", service="rescue"
