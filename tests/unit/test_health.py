@@ -6,7 +6,9 @@ import datetime as dt
 import json
 from dataclasses import replace
 
+import httpx
 import pytest
+from client_harness import FakeTokens, recorder, run_client
 from markdown_checks import CONTROL, assert_inert
 
 from reconciler.diff.manual import export_step
@@ -27,6 +29,10 @@ from reconciler.plan.health import (
 )
 from reconciler.plan.model import Plan
 from reconciler.plan.serialize import decode_plan, encode_plan
+from reconciler.profile import default_profile
+from reconciler.providers.base import ClientOptions
+from reconciler.providers.dynamics.client import DataverseClient
+from reconciler.providers.dynamics.sessions import delivered_sessions
 from reconciler.providers.rescue.reports import parse_report_time, parse_session_report, report_date
 from reconciler.render.health import render_health_json, render_health_markdown, render_health_text
 from reconciler.render.markdown import render_markdown
@@ -306,3 +312,44 @@ def test_technician_names_are_data_in_the_dynamics_only_view() -> None:
     assert_inert(render_health_markdown([health]), own_headings=1)
     text = render_health_text([health])
     assert not CONTROL.search(text) and "\\x1b[31m" in text
+
+
+def _dataverse(options: ClientOptions) -> DataverseClient:
+    return DataverseClient("https://contoso.crm.dynamics.com", FakeTokens(), **options)
+
+
+def test_session_rows_are_read_in_one_listing_of_only_the_needed_columns() -> None:
+    rows = [
+        {
+            "lmi_sessionid": "7001",
+            "lmi_technicianid": "41001",
+            "lmi_starttime": "2026-11-29T10:00:00Z",
+            "lmi_endtime": "2026-11-29T10:20:00Z",
+            "createdon": "2026-11-29T10:20:03Z",
+        },
+        {
+            "lmi_sessionid": None,
+            "lmi_technicianid": "41002",
+            "lmi_starttime": None,
+            "lmi_endtime": "",
+            "createdon": "2026-11-29T11:00:00Z",
+        },
+    ]
+    handler, seen = recorder(httpx.Response(200, json={"value": rows}))
+    found = run_client(_dataverse, handler, lambda c: delivered_sessions(c, default_profile(), SINCE))
+    assert (
+        seen[0].url.params["$select"] == "lmi_sessionid,lmi_technicianid,lmi_starttime,lmi_endtime,createdon"
+    )
+    assert seen[0].url.params["$filter"] == "createdon ge 2026-11-23T12:00:00Z" and len(seen) == 1
+    assert found[0] == DynamicsSession(
+        "7001",
+        "41001",
+        dt.datetime(2026, 11, 29, 10, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 29, 10, 20, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 29, 10, 20, 3, tzinfo=dt.UTC),
+    )
+    assert (found[1].key, found[1].technician_id, found[1].start, found[1].end) == (None, "41002", None, None)
+    bad = [{**rows[0], "lmi_starttime": "yesterday"}]
+    handler, _ = recorder(httpx.Response(200, json={"value": bad}))
+    with pytest.raises(ProtocolError, match="unreadable lmi_starttime 'yesterday'"):
+        run_client(_dataverse, handler, lambda c: delivered_sessions(c, default_profile(), SINCE))
