@@ -20,7 +20,7 @@ from typing import Any
 from reconciler.config import LoadedTenant
 from reconciler.engine.connection import connect
 from reconciler.engine.planner import RunOptions
-from reconciler.engine.schema_check import INTEGRATION_TYPES, SETTINGS_TYPES
+from reconciler.engine.schema_check import INTEGRATION_TYPES, SESSION_TYPES, SETTINGS_TYPES
 from reconciler.engine.session import TenantSession
 from reconciler.profile import SolutionProfile, default_profile_data, effective_profile
 from reconciler.providers.dynamics.client import DataverseClient
@@ -71,6 +71,11 @@ COLUMN_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
         "technician_id": ("Technician ID", "ID del tecnico", "ID tecnico"),
         "sso_id": ("SSO ID", "ID SSO"),
         "auth_code": ("Authentication code", "Auth code", "Codice di autenticazione"),
+    },
+    "session": {
+        "technician_id": ("Technician ID", "ID del tecnico", "ID tecnico"),
+        "start_time": ("Start Time", "Session Start", "Ora di inizio", "Inizio sessione"),
+        "end_time": ("End Time", "Session End", "Ora di fine", "Fine sessione"),
     },
 }
 KEY_LABELS = ("Session Key", "Chiave di sessione", "Chiave della sessione")
@@ -174,16 +179,16 @@ async def discover(client: DataverseClient, profile: SolutionProfile, solution_n
         info = next(t for t, _ in candidates)
         discovery.found(f"{section}.entity_set", info.entity_set, f"EntitySetName of {info.logical_name}")
         discovery.found(f"{section}.id_column", info.id_column, f"PrimaryIdAttribute of {info.logical_name}")
-        if section == "session":
-            _session(discovery, info)
-            continue
-        types = INTEGRATION_TYPES if section == "integration" else SETTINGS_TYPES
+        types = {"integration": INTEGRATION_TYPES, "session": SESSION_TYPES}.get(section, SETTINGS_TYPES)
         for role, expected in types.items():
             _column(discovery, section, info, role, expected)
         if section == "integration":
             await _instance_values(discovery, reader, info, profile)
+        elif section == "session":
+            _session(discovery, info)
+            await _lookup_to(discovery, reader, info, section, "case_lookup", "case_navigation", "incident")
         else:
-            await _user_lookup(discovery, reader, info)
+            await _lookup_to(discovery, reader, info, section, "user_lookup", "user_navigation", "systemuser")
     return discovery
 
 
@@ -225,22 +230,31 @@ async def _instance_values(
         )
 
 
-async def _user_lookup(discovery: Discovery, reader: MetadataReader, info: TableInfo) -> None:
+async def _lookup_to(
+    discovery: Discovery,
+    reader: MetadataReader,
+    info: TableInfo,
+    section: str,
+    role: str,
+    navigation: str,
+    target: str,
+) -> None:
+    """The table's only lookup to ``target`` plays ``role``; its SchemaName is the navigation."""
     lookups = [a for a in info.attributes.values() if a.attribute_type == "Lookup"]
     targets = await asyncio.gather(
         *(reader.lookup_targets(info.logical_name, a.logical_name) for a in lookups)
     )
-    to_users = [a for a, t in zip(lookups, targets, strict=True) if "systemuser" in t]
+    to_target = [a for a, t in zip(lookups, targets, strict=True) if target in t]
     value = _pick(
         discovery,
-        "technician_settings",
-        "technician_settings.user_lookup",
-        [(a.logical_name, "the table's only lookup to systemuser") for a in to_users],
-        f"lookup to systemuser on {info.logical_name}",
+        section,
+        f"{section}.{role}",
+        [(a.logical_name, f"the table's only lookup to {target}") for a in to_target],
+        f"lookup to {target} on {info.logical_name}",
     )
     if value is not None:
-        nav = next(a.schema_name for a in to_users if a.logical_name == value)
-        discovery.found("technician_settings.user_navigation", nav, f"SchemaName of {value}")
+        nav = next(a.schema_name for a in to_target if a.logical_name == value)
+        discovery.found(f"{section}.{navigation}", nav, f"SchemaName of {value}")
 
 
 def _session(discovery: Discovery, info: TableInfo) -> None:

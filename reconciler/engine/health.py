@@ -72,14 +72,11 @@ def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) 
     )
 
 
-def _tree_maps(tree: RescueTree) -> tuple[dict[str, str], dict[str, str]]:
+def _tree_maps(tree: RescueTree) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Group node id -> path, technician node id -> group node id, technician -> name."""
     groups = dict(tree.paths_by_id)
-    technicians = {
-        n.node_id: n.parent_id
-        for n in tree.nodes.values()
-        if n.parent_id in groups and n.node_id not in groups
-    }
-    return groups, technicians
+    technicians = [n for n in tree.nodes.values() if n.parent_id in groups and n.node_id not in groups]
+    return groups, {n.node_id: n.parent_id for n in technicians}, {n.node_id: n.name for n in technicians}
 
 
 async def _report(
@@ -134,7 +131,7 @@ async def check_tenant(
                 await asyncio.gather(delivered_task, return_exceptions=True)
     except ReconcileError as exc:
         return _with_requests(unknown_health(loaded.name, since, until, exc.message), stats)
-    group_paths, technician_groups = _tree_maps(tree)
+    group_paths, technician_groups, technician_names = _tree_maps(tree)
     inputs = HealthInputs(
         tenant=loaded.name,
         since=since,
@@ -149,6 +146,7 @@ async def check_tenant(
         report=tuple(report) if report is not None else None,
         delivered=delivered,
         prerequisites=_prerequisites(reading, profile, app_id),
+        technician_names=technician_names,
     )
     return _with_requests(evaluate(inputs), stats)
 

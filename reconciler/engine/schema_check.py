@@ -32,6 +32,11 @@ INTEGRATION_TYPES: dict[str, tuple[str, ...]] = {
     "do_not_pass_custom_field_1": ("Boolean",),
 }
 SETTINGS_TYPES: dict[str, tuple[str, ...]] = {"technician_id": TEXT, "sso_id": TEXT, "auth_code": TEXT}
+SESSION_TYPES: dict[str, tuple[str, ...]] = {
+    "technician_id": TEXT,
+    "start_time": ("DateTime",),
+    "end_time": ("DateTime",),
+}
 FIX = "set it under the tenant's `profile:` (`reconcile profile discover --tenant {tenant} --write` finds it)"
 
 
@@ -87,6 +92,9 @@ async def check_schema(
             problems += await _user_lookup(reader, profile, info)
         else:
             problems += _session_key(profile, info)
+            problems += await _lookup(
+                reader, info, "profile.session.case_lookup", profile.session.case_lookup, "incident"
+            )
     return problems
 
 
@@ -110,6 +118,7 @@ def _table_names(base: str, section: str, profile: SolutionProfile, info: TableI
     by_section: dict[str, dict[str, tuple[str, ...]]] = {
         "integration": INTEGRATION_TYPES,
         "technician_settings": SETTINGS_TYPES,
+        "session": SESSION_TYPES,
     }
     types = by_section.get(section, {})
     columns = part.columns.model_dump() if types else {}
@@ -153,18 +162,23 @@ async def _instance_values(
 async def _user_lookup(
     reader: MetadataReader, profile: SolutionProfile, info: TableInfo
 ) -> list[SchemaProblem]:
-    tech = profile.technician_settings
     path = "profile.technician_settings.user_lookup"
-    problems = _column(path, info, tech.user_lookup, ("Lookup",))
+    return await _lookup(reader, info, path, profile.technician_settings.user_lookup, "systemuser")
+
+
+async def _lookup(
+    reader: MetadataReader, info: TableInfo, path: str, column: str, target: str
+) -> list[SchemaProblem]:
+    problems = _column(path, info, column, ("Lookup",))
     if problems:
         return problems
-    targets = await reader.lookup_targets(info.logical_name, tech.user_lookup)
-    if "systemuser" not in targets:
+    targets = await reader.lookup_targets(info.logical_name, column)
+    if target not in targets:
         return [
             SchemaProblem(
                 path,
-                f"lookup {info.logical_name}.{tech.user_lookup} points at {', '.join(targets) or 'nothing'}, "
-                "not systemuser",
+                f"lookup {info.logical_name}.{column} points at {', '.join(targets) or 'nothing'}, "
+                f"not {target}",
             )
         ]
     return []

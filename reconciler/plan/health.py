@@ -42,6 +42,27 @@ class ObservedSession:
 
 
 @dataclass(frozen=True)
+class DynamicsSession:
+    """One LogMeIn Session row in Dynamics: what the integration wrote from Rescue's post."""
+
+    key: str | None  # the Session Key column (the Rescue session ID)
+    technician_id: str | None
+    start: dt.datetime | None
+    end: dt.datetime | None
+    created: dt.datetime  # when the row arrived
+
+
+@dataclass(frozen=True)
+class TechnicianSessions:
+    """A technician's LogMeIn Session rows in the window (the Dynamics-only view)."""
+
+    technician_id: str
+    name: str
+    sessions: int
+    last: str | None
+
+
+@dataclass(frozen=True)
 class Cause:
     code: CauseCode
     text: str
@@ -76,8 +97,9 @@ class HealthInputs:
     group_paths: Mapping[str, str]  # Rescue group node id -> path
     technician_groups: Mapping[str, str]  # technician node id -> group node id
     report: tuple[ObservedSession, ...] | None  # None: no Rescue report (not configured)
-    delivered: Mapping[str, dt.datetime]  # Session Key -> when the row was created in Dynamics
+    delivered: tuple[DynamicsSession, ...]  # the LogMeIn Session rows created in the window
     prerequisites: Prerequisites
+    technician_names: Mapping[str, str] = field(default_factory=dict)  # node id -> name
 
 
 @dataclass(frozen=True)
@@ -91,6 +113,9 @@ class GroupHealth:
     confirmed: str | None = None
     declared: bool = False
     evidence: Evidence | None = None
+    # The Dynamics-only view: the group's rows in the window, per technician (else None / ()).
+    in_dynamics: int | None = None
+    technicians: tuple[TechnicianSessions, ...] = ()
 
     @property
     def ratio(self) -> float | None:
@@ -171,14 +196,15 @@ def _group(
     path: str,
     sessions: list[ObservedSession],
     inputs: HealthInputs,
+    delivered: Mapping[str, dt.datetime],
     blockers: list[Cause],
     declared: DeclaredGroup | None,
 ) -> GroupHealth:
-    in_flight = [s for s in sessions if s.session_id not in inputs.delivered and _recent(s, inputs.until)]
+    in_flight = [s for s in sessions if s.session_id not in delivered and _recent(s, inputs.until)]
     sessions = [s for s in sessions if s not in in_flight]
-    arrived = [s for s in sessions if s.session_id in inputs.delivered]
-    last = max((s.end or inputs.delivered[s.session_id] for s in arrived), default=None)
-    missing = [s for s in sessions if s.session_id not in inputs.delivered]
+    arrived = [s for s in sessions if s.session_id in delivered]
+    last = max((s.end or delivered[s.session_id] for s in arrived), default=None)
+    missing = [s for s in sessions if s.session_id not in delivered]
     causes: list[Cause] = []
     if not sessions:
         verdict: Verdict = "idle"
@@ -241,6 +267,99 @@ def _group(
     )
 
 
+# How far a row's start may lie from the report's when a session is matched by technician and
+# time (the post's pickup time and the report's start time may not be the same instant).
+TIME_MATCH = dt.timedelta(minutes=2)
+
+
+def match_sessions(
+    report: Iterable[ObservedSession], rows: Iterable[DynamicsSession]
+) -> dict[str, dt.datetime]:
+    """Rescue session ID -> when its row arrived, for every report session found in Dynamics:
+    by Session Key, else (a row without a key) by the same technician and a start within
+    ``TIME_MATCH``, the nearest first; each row stands for one session only."""
+    rows = list(rows)
+    by_key = {r.key: r for r in rows if r.key}
+    spare: dict[str, list[DynamicsSession]] = {}
+    for row in rows:
+        if not row.key and row.technician_id and row.start is not None:
+            spare.setdefault(row.technician_id, []).append(row)
+    matched: dict[str, dt.datetime] = {}
+    for session in report:
+        if (keyed := by_key.get(session.session_id)) is not None:
+            matched[session.session_id] = keyed.created
+            continue
+        candidates = [
+            r
+            for r in spare.get(session.technician_id, [])
+            if r.start is not None and abs(r.start - session.start) <= TIME_MATCH
+        ]
+        if candidates:
+            nearest = min(candidates, key=lambda r: abs((r.start or session.start) - session.start))
+            spare[session.technician_id].remove(nearest)
+            matched[session.session_id] = nearest.created
+    return matched
+
+
+def _dynamics_only(
+    inputs: HealthInputs,
+    paths: list[str],
+    rows: list[DynamicsSession],
+    blockers: list[Cause],
+    declared: Mapping[str, DeclaredGroup],
+) -> tuple[tuple[GroupHealth, ...], list[str]]:
+    """Per group and technician, the rows Dynamics holds; what lies outside every group."""
+    per_technician: dict[str, list[DynamicsSession]] = {}
+    outside = 0
+    for row in rows:
+        group = inputs.group_paths.get(inputs.technician_groups.get(row.technician_id or "", ""))
+        if group is None:
+            outside += 1
+            continue
+        per_technician.setdefault(str(row.technician_id), []).append(row)
+
+    def technician(tid: str, found: list[DynamicsSession]) -> TechnicianSessions:
+        last = max((r.end or r.created for r in found), default=None)
+        return TechnicianSessions(tid, inputs.technician_names.get(tid, tid), len(found), _iso(last))
+
+    by_path: dict[str, list[TechnicianSessions]] = {p: [] for p in paths}
+    for tid, found in sorted(per_technician.items()):
+        path = inputs.group_paths[inputs.technician_groups[tid]]
+        by_path.setdefault(path, []).append(technician(tid, found))
+    groups = []
+    for p in paths:
+        techs = by_path.get(p, [])
+        last = max((t.last for t in techs if t.last), default=None)
+        groups.append(
+            GroupHealth(
+                path=p,
+                verdict="not_visible",
+                sessions=None,
+                delivered=None,
+                last_delivered=last,
+                causes=tuple(blockers),
+                confirmed=declared[p.casefold()].confirmed if p.casefold() in declared else None,
+                declared=p.casefold() in declared,
+                in_dynamics=sum(t.sessions for t in techs),
+                technicians=tuple(techs),
+            )
+        )
+    notes = [
+        "Dynamics-only view: without a Rescue report sign-in (connection.rescue.reports) the sessions "
+        "held in Rescue cannot be seen, so neither can sessions that never reached Dynamics: a group "
+        "with rows may still lose sessions, and a group with none had no sessions or lost them all"
+    ]
+    empty = [g.path for g in groups if not g.in_dynamics]
+    if empty:
+        notes.append(f"{len(empty)} group(s) with no LogMeIn Session row in the window: {', '.join(empty)}")
+    if outside:
+        notes.append(
+            f"{outside} LogMeIn Session row(s) name no technician of a technician group "
+            "(no technician ID, or one not in the Rescue hierarchy): not counted per group"
+        )
+    return tuple(groups), notes
+
+
 def _worst(verdicts: Iterable[Verdict]) -> Verdict:
     order: tuple[Verdict, ...] = (
         "unknown",
@@ -260,7 +379,8 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
     blockers, unchecked = blockers_of(inputs.prerequisites)
     notes = [f"could not check {what}" for what in unchecked]
     declared = {d.path.casefold(): d for d in inputs.declared}
-    in_window = [d for d in inputs.delivered.values() if inputs.since <= d <= inputs.until]
+    rows = [r for r in inputs.delivered if inputs.since <= r.created <= inputs.until]
+    in_window = [r.created for r in rows]
 
     def result(verdict: Verdict, groups: tuple[GroupHealth, ...]) -> TenantHealth:
         return TenantHealth(
@@ -278,25 +398,10 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
 
     paths = sorted(set(inputs.group_paths.values()) | {d.path for d in inputs.declared}, key=str.casefold)
     if inputs.report is None:
-        groups = tuple(
-            GroupHealth(
-                path=p,
-                verdict="not_visible",
-                sessions=None,
-                delivered=None,
-                last_delivered=None,
-                causes=tuple(blockers),
-                confirmed=declared[p.casefold()].confirmed if p.casefold() in declared else None,
-                declared=p.casefold() in declared,
-            )
-            for p in paths
-        )
-        notes.insert(
-            0,
-            "Dynamics-only view: without a Rescue report sign-in (connection.rescue.reports) the sessions "
-            "held in Rescue, and so each group's delivery, cannot be seen",
-        )
+        groups, view_notes = _dynamics_only(inputs, paths, rows, blockers, declared)
+        notes[:0] = view_notes
         return result("not_visible", groups)
+    delivered = match_sessions(inputs.report, inputs.delivered)
     by_group: dict[str, list[ObservedSession]] = {p: [] for p in paths}
     outside = 0
     for session in inputs.report:
@@ -306,9 +411,7 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
             outside += 1
             continue
         by_group[path].append(session)
-    recent = sum(
-        1 for s in inputs.report if s.session_id not in inputs.delivered and _recent(s, inputs.until)
-    )
+    recent = sum(1 for s in inputs.report if s.session_id not in delivered and _recent(s, inputs.until))
     if recent:
         notes.append(
             f"{recent} session(s) ended in the last 5 minutes and may still be on their way: not counted"
@@ -318,7 +421,9 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
     for d in inputs.declared:
         if d.path not in inputs.group_paths.values():
             notes.append(f"group {d.path!r} of the tenant file does not exist in Rescue")
-    groups = tuple(_group(p, by_group[p], inputs, blockers, declared.get(p.casefold())) for p in paths)
+    groups = tuple(
+        _group(p, by_group[p], inputs, delivered, blockers, declared.get(p.casefold())) for p in paths
+    )
     return result(_worst(g.verdict for g in groups), groups)
 
 

@@ -64,6 +64,13 @@ class TechnicianSettingsProfile(BaseModel):
         return f"_{self.user_lookup}_value"
 
 
+class SessionColumns(BaseModel):
+    model_config = _STRICT
+    technician_id: str = Field(description="The Rescue technician (node) ID of the session.")
+    start_time: str = Field(description="When the technician picked the session up (DateTime).")
+    end_time: str = Field(description="When the session was closed (DateTime).")
+
+
 class SessionProfile(BaseModel):
     model_config = _STRICT
     table: str
@@ -72,6 +79,14 @@ class SessionProfile(BaseModel):
     key_logical_name: str
     key_schema_name: str
     key_columns: tuple[str, ...]
+    columns: SessionColumns
+    # Lookup to the case (incident) the session was started from.
+    case_lookup: str
+    case_navigation: str
+
+    @property
+    def case_value_column(self) -> str:
+        return f"_{self.case_lookup}_value"
 
 
 class ApplicationUserProfile(BaseModel):

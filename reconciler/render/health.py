@@ -5,11 +5,11 @@ words as they are, anything else a code span it cannot close, ``|`` escaped in t
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from reconciler.plan.health import GroupHealth, TenantHealth
+from reconciler.plan.health import GroupHealth, TechnicianSessions, TenantHealth
 from reconciler.render.escape import PROSE_CHARS, md_text, value_text
 
 JSON_FORMAT_VERSION = 1
@@ -33,6 +33,10 @@ def _cell(value: object) -> str:
 
 
 def ratio(group: GroupHealth) -> str:
+    if group.sessions is None and group.in_dynamics is not None:
+        if not group.in_dynamics:
+            return "NONE in Dynamics (sessions in Rescue not visible)"
+        return f"{group.in_dynamics} in Dynamics (sessions in Rescue not visible)"
     if group.sessions is None:
         return "sessions in Rescue not visible"
     if group.sessions == 0:
@@ -47,6 +51,12 @@ def evidence_line(group: GroupHealth) -> str | None:
     if group.evidence == "confirmed_not_arriving":
         return f"confirmed {group.confirmed}, but sessions do not arrive"
     return None
+
+
+def technician_line(tech: TechnicianSessions, shown: Callable[[object], str]) -> str:
+    """One technician of the Dynamics-only view, each value through ``shown`` (its escaping)."""
+    last = shown(tech.last) if tech.last else "none"
+    return f"{shown(tech.name)} ({shown(tech.technician_id)}): {tech.sessions} in Dynamics, last {last}"
 
 
 def _tenant_head(t: TenantHealth) -> str:
@@ -69,6 +79,8 @@ def render_health_text(tenants: Sequence[TenantHealth]) -> str:
             lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}{delivery}")
             if g.last_delivered:
                 lines.append(f"    last delivered session: {g.last_delivered}")
+            for tech in g.technicians:
+                lines.append(f"    technician {technician_line(tech, _plain)}")
             for cause in g.causes:
                 if cause not in t.blockers:
                     label = "since" if cause.code == "recovered" else "likely cause"
@@ -106,6 +118,10 @@ def render_health_markdown(tenants: Sequence[TenantHealth]) -> str:
                 out.append(
                     f"| {_cell(g.path)} | {VERDICT_WORDS[g.verdict]} | {ratio(g)} | {last} | {causes} |"
                 )
+            out.append("")
+            for g in t.groups:
+                for tech in g.technicians:
+                    out.append(f"- {md_text(g.path)}: technician {technician_line(tech, md_text)}")
         for note in t.notes:
             out.append(f"- note: {md_text(note)}")
         out.append("")

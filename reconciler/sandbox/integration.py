@@ -15,6 +15,7 @@ and why is recorded on the session (``delivery``), visible only through the sand
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,9 @@ class SolutionNames:
     session_table: str
     session_key: str
     session_key_column: str
+    session_technician_column: str
+    session_start_column: str
+    session_end_column: str
     settings_table: str
     settings_user_column: str
     settings_technician_column: str
@@ -56,6 +60,9 @@ def solution_names(tenant: SandboxTenant) -> SolutionNames:
         session_table=sess.table,
         session_key=sess.key_logical_name,
         session_key_column=sess.key_columns[0],
+        session_technician_column=sess.columns["technician_id"],
+        session_start_column=sess.columns["start_time"],
+        session_end_column=sess.columns["end_time"],
         settings_table=tech.table,
         settings_user_column=tech.user_value_column,
         settings_technician_column=tech.columns["technician_id"],
@@ -104,6 +111,22 @@ def _readiness(tenant: SandboxTenant) -> _Readiness:
     return _Readiness(names, blocker, key_active, mapped, written)
 
 
+def _session_row(names: SolutionNames, session: RescueSession) -> dict[str, Any]:
+    """What the post carries into the row: the session ID (its key), the technician's ID, and
+    the pickup and closing times. The case lookup stays empty: the sandbox's sessions are not
+    started from a case's PIN (Rescue's tracking field is empty)."""
+    return {
+        names.session_key_column: str(session.session_id),
+        names.session_technician_column: str(session.technician_id),
+        names.session_start_column: _utc(session.start),
+        names.session_end_column: _utc(session.end),
+    }
+
+
+def _utc(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _deliver(tenant: SandboxTenant, session: RescueSession, ready: _Readiness) -> str:
     if not _posts_at_end(tenant.rescue.nodes.get(session.group_id)):
         session.delivery = "no_export"
@@ -116,7 +139,7 @@ def _deliver(tenant: SandboxTenant, session: RescueSession, ready: _Readiness) -
     else:
         key = str(session.session_id)
         if key not in ready.written:
-            tenant.org.insert(ready.names.session_table, {ready.names.session_key_column: key})
+            tenant.org.insert(ready.names.session_table, _session_row(ready.names, session))
             ready.written.add(key)
         session.delivery = DELIVERED
     return session.delivery

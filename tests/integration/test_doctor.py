@@ -102,6 +102,7 @@ def test_a_wrong_name_a_missing_option_value_and_a_bad_authcode_are_named(
     text += (
         "\nprofile:\n  technician_settings:\n    columns:\n      sso_id: lmi_nosuchcolumn\n"
         "  integration:\n    instance_values:\n      beta: 100000009\n"
+        "  session:\n    columns:\n      start_time: lmi_technicianid\n"
     )
     path.write_text(text)
     secrets = json.loads((sandbox.state_dir / "sandbox.json").read_text())
@@ -115,4 +116,6 @@ def test_a_wrong_name_a_missing_option_value_and_a_bad_authcode_are_named(
     column = failed["schema profile.technician_settings.columns.sso_id"]
     assert "has no column 'lmi_nosuchcolumn'" in column["detail"] and "profile discover" in column["fix"]
     assert "no option value 100000009" in failed["schema profile.integration.instance_values.beta"]["detail"]
+    start = failed["schema profile.session.columns.start_time"]["detail"]
+    assert "lmi_logmeinsession.lmi_technicianid is String, not DateTime" in start
     assert "authcode" in failed["rescue"]["fix"]

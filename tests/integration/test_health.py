@@ -104,3 +104,26 @@ def test_a_refused_report_sign_in_is_unknown_and_names_the_setting(
     assert run.code == 3, run.output
     assert "refused the report sign-in (INVALID): check connection.rescue.reports" in run.stdout
     assert "not-the-password" not in run.output
+
+
+def test_the_dynamics_only_view_shows_sessions_per_group_and_technician(
+    demo_sandbox: SandboxHandle, tenants_copy: Path
+) -> None:
+    control(demo_sandbox, "POST", f"{T}/identity/service-principals", {})
+    control(demo_sandbox, "POST", f"{T}/dynamics/application-user/roles", {})
+    control(demo_sandbox, "POST", f"{T}/rescue/sessions", {"group": "Support/Tier 1", "count": 2})
+    tenant = tenants_copy / "contoso" / "tenant.yaml"
+    text = tenant.read_text("utf-8")
+    start = text.index("    # Optional: an administrator sign-in")
+    end = text.index("{env: CONTOSO_RESCUE_ADMIN_PASSWORD}\n") + len("{env: CONTOSO_RESCUE_ADMIN_PASSWORD}\n")
+    tenant.write_text(text[:start] + text[end:], "utf-8")
+    args = ("--tenant", "contoso", "--sandbox", str(demo_sandbox.state_dir), "--format", "json")
+    run = invoke("health", str(tenants_copy), *args)
+    assert run.code == 0, run.output
+    health = json.loads(run.stdout)["tenants"][0]
+    tier1, tier2 = _group(health, "Support/Tier 1"), _group(health, "Support/Tier 2")
+    assert tier1["verdict"] == "not_visible" and tier1["sessions"] is None
+    assert tier1["in_dynamics"] == sum(t["sessions"] for t in tier1["technicians"]) > 0
+    assert all(t["sessions"] == 2 and t["name"] for t in tier1["technicians"])
+    assert tier2["in_dynamics"] == 0 and "Support/Tier 2" in health["notes"][1]
+    assert "sessions that never reached Dynamics" in health["notes"][0]

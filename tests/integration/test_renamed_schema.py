@@ -80,8 +80,17 @@ RENAMED: dict[str, Any] = {
         "key_logical_name": "xyz_chiavesessione",
         "key_schema_name": "xyz_ChiaveSessione",
         "key_columns": ["xyz_idsessione"],
+        "columns": {"technician_id": "xyz_tecnico", "start_time": "xyz_inizio", "end_time": "xyz_fine"},
+        "case_lookup": "xyz_caso",
+        "case_navigation": "xyz_Caso",
         "labels": italian(
-            table="Sessione LogMeIn", key="Chiave di sessione", xyz_idsessione="ID della sessione"
+            table="Sessione LogMeIn",
+            key="Chiave di sessione",
+            xyz_idsessione="ID della sessione",
+            technician_id="ID del tecnico",
+            start_time="Ora di inizio",
+            end_time="Ora di fine",
+            case_lookup="Caso",
         ),
     },
 }
@@ -116,6 +125,15 @@ def test_plan_stops_discover_writes_the_profile_then_plan_and_apply_converge(tmp
         assert profile["technician_settings"]["columns"]["sso_id"] == "xyz_idsso"
         assert profile["integration"]["instance_values"] == {"production": 876540000, "beta": 876540001}
         assert profile["session"]["key_columns"] == ["xyz_idsessione"]
+        assert profile["session"]["columns"] == {
+            "technician_id": "xyz_tecnico",
+            "start_time": "xyz_inizio",
+            "end_time": "xyz_fine",
+        }
+        assert (profile["session"]["case_lookup"], profile["session"]["case_navigation"]) == (
+            "xyz_caso",
+            "xyz_Caso",
+        )
         assert "application_user" not in profile  # only what differs from the defaults
 
         assert invoke("plan", str(tenants), "--tenant", "contoso", "--sandbox", sandbox).code in (0, 2)

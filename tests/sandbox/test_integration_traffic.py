@@ -4,6 +4,7 @@ prerequisite is in place; otherwise nothing arrives and the cause shows only in 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -45,6 +46,16 @@ def test_seeded_sessions_of_an_exporting_group_arrive_with_their_session_key() -
     assert [s.delivery for s in sessions] == ["delivered"] * 3
     assert sorted(_rows(tenant)) == sorted(str(s.session_id) for s in sessions)
     assert sessions[0].end < sessions[1].end < sessions[2].end <= tenant.rescue.now()
+    # The row carries what the post carries: the technician's ID and the session's times.
+    sess = tenant.org.schema.session
+    row = next(
+        r for r in tenant.org.rows(sess.table) if r[sess.key_columns[0]] == str(sessions[0].session_id)
+    )
+    assert row[sess.columns["technician_id"]] == str(sessions[0].technician_id)
+    started = dt.datetime.fromisoformat(str(row[sess.columns["start_time"]]).replace("Z", "+00:00"))
+    ended = dt.datetime.fromisoformat(str(row[sess.columns["end_time"]]).replace("Z", "+00:00"))
+    assert (started.timestamp(), ended.timestamp()) == (int(sessions[0].start), int(sessions[0].end))
+    assert row[f"_{sess.case_lookup}_value"] is None  # not started from a case's PIN
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ _INTEGRATION_COLUMNS = (
     "do_not_pass_custom_field_1",
 )
 _SETTINGS_COLUMNS = ("technician_id", "sso_id", "auth_code")
+_SESSION_COLUMNS = ("technician_id", "start_time", "end_time")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "solution": ("unique_name", "labels"),
     "integration": (
@@ -45,7 +46,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "session": (
         *("table", "entity_set", "id_column", "key_logical_name", "key_schema_name", "key_columns"),
-        "labels",
+        *("columns", "case_lookup", "case_navigation", "labels"),
     ),
     "application_user": ("app_id", "role"),
     "rescue": ("export_url",),
@@ -91,6 +92,8 @@ class SessionSchema(SolutionTable):
     key_logical_name: str
     key_schema_name: str
     key_columns: tuple[str, ...]
+    case_lookup: str  # lookup to the case (incident) the session was started from
+    case_navigation: str
 
 
 @dataclass(frozen=True)
@@ -238,7 +241,9 @@ def build_schema(data: Mapping[str, Any], where: str) -> SolutionSchema:
         ),
         session=SessionSchema(
             **_table_fields(sess, f"{where}.session"),
-            columns={},
+            columns=_columns(sess, _SESSION_COLUMNS, f"{where}.session"),
+            case_lookup=_text(sess, "case_lookup", f"{where}.session"),
+            case_navigation=_text(sess, "case_navigation", f"{where}.session"),
             key_logical_name=_text(sess, "key_logical_name", f"{where}.session"),
             key_schema_name=_text(sess, "key_schema_name", f"{where}.session"),
             key_columns=tuple(key_columns),

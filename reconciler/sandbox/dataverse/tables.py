@@ -121,6 +121,18 @@ def system_tables() -> list[TableDef]:
             creatable=False,
         ),
         make_table(
+            "incident",
+            "incidents",
+            "incidentid",
+            "Incident",
+            [
+                Column("title", "String", required=True, max_length=200),
+                Column("ticketnumber", "String", max_length=100),
+                *state_columns(),
+            ],
+            primary_name="title",
+        ),
+        make_table(
             "solution",
             "solutions",
             "solutionid",
@@ -255,6 +267,18 @@ def solution_tables(schema: SolutionSchema) -> list[TableDef]:
         sess.table,
         [
             *(Column(c, "String", max_length=100, labels=sess.label(c)) for c in sess.key_columns),
+            Column(
+                sess.columns["technician_id"], "String", max_length=100, labels=sess.label("technician_id")
+            ),
+            Column(sess.columns["start_time"], "DateTime", labels=sess.label("start_time")),
+            Column(sess.columns["end_time"], "DateTime", labels=sess.label("end_time")),
+            Column(
+                sess.case_lookup,
+                "Lookup",
+                target="incident",
+                nav=sess.case_navigation,
+                labels=sess.label("case_lookup"),
+            ),
             *state_columns(),
         ],
         is_custom=True,
