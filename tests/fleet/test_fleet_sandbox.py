@@ -4,9 +4,11 @@ the plan once, and `reconcile manual` from live state and from saved shard plans
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -82,3 +84,24 @@ def test_apply_with_a_target_changes_only_that_object_and_shows_the_plan_once(de
     after = changes(demo)
     assert after["contoso"] == [c for c in before["contoso"] if c != "technician:dave@contoso.com"]
     assert after["fabrikam"] == before["fabrikam"]
+
+
+def test_manual_names_the_tenants_whose_steps_are_unknown_when_rescue_cannot_be_read(
+    demo: SandboxHandle,
+) -> None:
+    faults = f"{demo.url}/_sandbox/faults"
+    verify = ssl.create_default_context(cafile=str(demo.ca_file))
+    httpx.post(faults, json={"spec": "rescue:500=1"}, verify=verify, trust_env=False).raise_for_status()
+    try:
+        code, out, err = invoke("manual", TENANTS, "--sandbox", str(demo.state_dir))
+        _, as_json, _ = invoke("manual", TENANTS, "--sandbox", str(demo.state_dir), "--format", "json")
+    finally:
+        httpx.delete(faults, verify=verify, trust_env=False).raise_for_status()
+    assert code == 3, err
+    # Support/Tier 2's export step is neither listed nor ruled out: both tenants are named, with
+    # the groups whose steps are unknown.
+    assert "not known for contoso" in out and "not known for fabrikam" in out
+    assert "rescue_group:Support/Tier 2" in out
+    unplanned = {u["tenant"]: u["error"] for u in json.loads(as_json)["unplanned"]}
+    assert set(unplanned) == {"contoso", "fabrikam"}
+    assert "the manual steps of rescue_group:" in unplanned["contoso"]
