@@ -10,7 +10,6 @@ per minute: the Rescue clock moves 61 s before each run.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,8 @@ import pytest
 
 from reconciler.sandbox import SandboxHandle, running_sandbox
 
-from .conftest import EXAMPLE_TENANTS, control, invoke
+from .conftest import control
+from .test_health import _group, _health
 
 pytestmark = pytest.mark.integration
 T = "/tenants/contoso"
@@ -42,18 +42,8 @@ def _health_after_sessions(handle: SandboxHandle, group: str) -> tuple[int, dict
     """Sessions of ``group`` end half an hour ago; then `reconcile health --format json`."""
     control(handle, "POST", f"{T}/rescue/sessions", {"group": group, "count": 1, "ended_minutes_ago": 30})
     control(handle, "POST", f"{T}/rescue/clock", {"seconds": 61})
-    run = invoke(
-        "health",
-        str(EXAMPLE_TENANTS),
-        "--tenant",
-        "contoso",
-        "--sandbox",
-        str(handle.state_dir),
-        "--format",
-        "json",
-    )
-    tenant = json.loads(run.stdout)["tenants"][0]
-    return run.code, tenant, next(g for g in tenant["groups"] if g["path"] == group)
+    code, tenant = _health(handle)
+    return code, tenant, _group(tenant, group)
 
 
 @pytest.mark.parametrize(
