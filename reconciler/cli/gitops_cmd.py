@@ -188,9 +188,17 @@ def comment_body(
     "--max-jobs", type=click.IntRange(1, GITHUB_MAX_JOBS), default=GITHUB_MAX_JOBS, show_default=True
 )
 def plan_matrix(plans: tuple[Path, ...], expect_matrix: str, max_jobs: int) -> None:
-    """A GitHub matrix of the tenants whose saved plans have changes to apply ([] for none)."""
+    """A GitHub matrix of the tenants whose saved plans have changes to apply ([] for none).
+
+    A tenant whose plan failed or is incomplete is left out; the others of its job stay."""
     loaded = [(p, ops.load_plan_file(p)) for p in ops.plan_files(plans)]
-    changed = [t.tenant for t in ops.merge_plans(loaded).tenants if t.has_changes]
+    # A tenant whose plan failed (error) or is incomplete (Unknown) is not applied; its shard's
+    # other tenants are (the plan job keeps the shard's plan file whatever its exit code).
+    changed = [
+        t.tenant
+        for t in ops.merge_plans(loaded).tenants
+        if t.has_changes and not t.error and not t.incomplete
+    ]
     if expect_matrix.strip():
         jobs = ops.keep_tenants(ops.parse_matrix(expect_matrix), set(changed))
     else:

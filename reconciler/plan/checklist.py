@@ -1,11 +1,16 @@
 """One checklist of the manual steps across a fleet (pure): each distinct step once, with the
-tenants that need it, and the tenants whose steps are not known because they could not be planned."""
+tenants that need it, and the tenants whose steps are not known: they could not be planned, or the
+live state of an object that may need a step (a Rescue group's export, consent, the solution, the
+Session Key) could not be read, so its step is neither listed nor ruled out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.plan.model import Plan
+from reconciler.plan.model import Plan, TenantPlan
+
+# Kinds whose comparison can end in a manual step (``diff/manual.py``, ``diff/compare.py``).
+MANUAL_STEP_KINDS = frozenset({"rescue_group", "consent", "solution", "session_key"})
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ class ChecklistItem:
 @dataclass(frozen=True)
 class Checklist:
     items: tuple[ChecklistItem, ...]
-    unplanned: tuple[tuple[str, str], ...]  # (tenant, why): its manual steps are not known
+    unplanned: tuple[tuple[str, str], ...]  # (tenant, why): some or all of its manual steps are not known
 
     @property
     def step_count(self) -> int:
@@ -42,5 +47,15 @@ def fleet_checklist(plan: Plan) -> Checklist:
         ChecklistItem(kind, key, title, reason, steps, tuple(tenants))
         for (kind, key, title, reason, steps), tenants in grouped.items()
     )
-    unplanned = tuple((t.tenant, t.error) for t in plan.tenants if t.error)
+    unplanned = tuple((t.tenant, why) for t in plan.tenants if (why := t.error or _unknown_steps(t)))
     return Checklist(items, unplanned)
+
+
+def _unknown_steps(tenant: TenantPlan) -> str:
+    """Why some of a planned tenant's steps are not known ("" when all are)."""
+    unknown = [c for c in tenant.unknown if c.kind in MANUAL_STEP_KINDS]
+    if not unknown:
+        return ""
+    objects = ", ".join(c.id for c in unknown)
+    reasons = "; ".join(dict.fromkeys(c.reason for c in unknown))
+    return f"the manual steps of {objects} are not known: {reasons}"

@@ -233,7 +233,8 @@ def _group(
                     )
                 )
             elif max(s.start for s in unexplained) < min(s.start for s in arrived):
-                verdict = "recovered"
+                if not unmapped:  # technicians whose sessions are lost now: not recovered
+                    verdict = "recovered"
                 first = _iso(min(s.start for s in arrived))
                 causes.append(
                     Cause(

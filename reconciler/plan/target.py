@@ -6,7 +6,9 @@ Rules (README, "Acting on chosen objects"):
 - A targeted change keeps what it depends on (``depends_on``, transitively): applying a
   technician's settings without the Rescue technician it needs would fail half-way, so the
   dependency is included and a note on the tenant says so. Nothing else is kept: other
-  changes, manual steps and unknown objects of other objects drop out of the plan.
+  changes, manual steps and unknown objects of other objects drop out of the plan. An unknown
+  outside the targets so no longer makes the narrowed plan incomplete (exit 3): it is not acted
+  on, and a note on the tenant names it. An unknown the targets are or depend on stays (exit 3).
 - A target that matches no change in any tenant is an error: nothing is written, and the
   message says which target matched nothing (a typo, or the object is already in sync);
   unless a tenant could not be planned at all, which may hold it (its error is shown).
@@ -67,6 +69,9 @@ def _with_dependencies(tenant: TenantPlan, targets: Sequence[Target]) -> TenantP
     notes = tenant.notes
     if added:
         notes += (f"--target: also included, as targeted changes depend on them: {', '.join(added)}",)
+    left_out = [u.id for u in tenant.unknown if u.id not in wanted]
+    if left_out:
+        notes += (f"--target: not known, left out as outside the targets: {', '.join(left_out)}",)
     return replace(tenant, changes=tuple(c for c in tenant.changes if c.id in wanted), notes=notes)
 
 

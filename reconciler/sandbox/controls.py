@@ -255,6 +255,19 @@ async def remove_app_role(sandbox: Sandbox, request: Request) -> Any:
     return {"user": user_id, "role": role_id, "associated": False}
 
 
+async def delete_app_user(sandbox: Sandbox, request: Request) -> Any:
+    """Remove the LogMeIn integration's application user: its sessions then stop arriving."""
+    tenant = _tenant(sandbox, request)
+    app_id = tenant.schema.app_id
+    with tenant.org.lock:
+        users = tenant.org.find("systemuser", "applicationid", app_id)
+        if not users:
+            raise ControlError(404, f"the application user {app_id} does not exist")
+        user_id = users[0]["systemuserid"]
+        tenant.org.delete("systemuser", user_id)
+    return {"deleted": user_id}
+
+
 async def set_session_key(sandbox: Sandbox, request: Request) -> Any:
     """``{"status": "Failed", "error": "..."}``: Failed/Pending leave a failed index job."""
     tenant = _tenant(sandbox, request)
@@ -501,6 +514,7 @@ def create_controls_app(sandbox: Sandbox) -> Starlette:
             route(f"{t}/dynamics/settings/{{user}}", set_settings, "PATCH"),
             route(f"{t}/dynamics/settings/{{user}}", delete_settings, "DELETE"),
             route(f"{t}/dynamics/settings/{{user}}/{{field}}", delete_settings, "DELETE"),
+            route(f"{t}/dynamics/application-user", delete_app_user, "DELETE"),
             route(f"{t}/dynamics/application-user/roles", add_app_role, "POST"),
             route(f"{t}/dynamics/application-user/roles/{{role}}", remove_app_role, "DELETE"),
             route(f"{t}/dynamics/session-key", set_session_key, "POST"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.plan import ApplyResult, Manual, Plan, TenantApplyResult, TenantPlan
+from reconciler.plan import ApplyResult, Change, Manual, Plan, TenantApplyResult, TenantPlan, UnknownChange
 from reconciler.plan.checklist import fleet_checklist
 from reconciler.render import render_apply_text, render_text
 from reconciler.render.checklist import (
@@ -27,7 +27,7 @@ def step(group: str, title: str | None = None) -> Manual:
     )
 
 
-def tenant(name: str, *changes: Manual, error: str = "") -> TenantPlan:
+def tenant(name: str, *changes: Change, error: str = "") -> TenantPlan:
     return TenantPlan(tenant=name, desired_digest="d", changes=changes, error=error)
 
 
@@ -84,6 +84,18 @@ def test_the_checklist_lists_each_step_once_with_its_tenants_and_the_unknown_ten
     assert data["unplanned"] == [{"tenant": "northwind", "error": "credentials refused"}]
     assert "- [ ] **Set 'Post session details to URL' for Rescue group Support/Tier 2**" in (
         render_checklist_markdown(checklist)
+    )
+
+
+def test_a_planned_tenant_whose_groups_could_not_be_read_has_its_steps_unknown() -> None:
+    unreadable = UnknownChange("rescue_group", "Support/Tier 2", (), reason="Rescue: HTTP 500")
+    technician = UnknownChange("technician", "dave@contoso.com", (), reason="Rescue: HTTP 500")
+    plan = Plan((tenant("contoso", unreadable, technician), tenant("fabrikam", technician)))
+    checklist = fleet_checklist(plan)
+    assert checklist.items == ()
+    # fabrikam's unknowns hide no manual step; contoso's group may need one.
+    assert checklist.unplanned == (
+        ("contoso", "the manual steps of rescue_group:Support/Tier 2 are not known: Rescue: HTTP 500"),
     )
 
 

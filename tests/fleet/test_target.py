@@ -56,8 +56,21 @@ def test_a_target_keeps_its_change_and_its_dependencies_in_every_tenant() -> Non
         "contoso": ["rescue_technician:41", "technician:alice@contoso.com"],
         "fabrikam": ["technician:alice@contoso.com"],
     }
-    (note,) = narrowed.tenants[0].notes
-    assert "also included" in note and "rescue_technician:41" in note
+    included, left_out = narrowed.tenants[0].notes
+    assert "also included" in included and "rescue_technician:41" in included
+    assert left_out == "--target: not known, left out as outside the targets: technician:carol@contoso.com"
+
+
+def test_an_unknown_outside_the_targets_does_not_make_the_narrowed_plan_incomplete() -> None:
+    assert FLEET.incomplete and FLEET.exit_code(changes_exit=True) == 3
+    narrowed = select_targets(FLEET, parse_targets(["technician:bob@contoso.com"]))
+    assert not narrowed.incomplete and narrowed.exit_code(changes_exit=True) == 2
+    # An unknown the target depends on stays, and the plan is incomplete.
+    unknown_rescue = UnknownChange(kind="rescue_technician", key="42", depends_on=(), reason="503")
+    held = Plan((tenant("contoso", unknown_rescue, settings("dave@contoso.com", "rescue_technician:42")),))
+    narrowed = select_targets(held, parse_targets(["technician:dave@contoso.com"]))
+    assert ids(narrowed)["contoso"] == ["rescue_technician:42", "technician:dave@contoso.com"]
+    assert narrowed.incomplete and narrowed.exit_code(changes_exit=True) == 3
 
 
 def test_manual_steps_and_unknowns_can_be_targeted_and_otherwise_drop_out() -> None:

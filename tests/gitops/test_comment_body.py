@@ -8,6 +8,7 @@ from pathlib import Path
 from reconciler.cli.gitops_cmd import gitops
 from reconciler.gitops import comment_body, merge_plans
 from reconciler.gitops.comment import NO_PLAN, keep_ticks
+from reconciler.plan import UnknownChange
 from reconciler.render import render_json
 from reconciler.render.markdown import MARKER
 
@@ -126,6 +127,26 @@ def test_hundreds_of_tenants_stay_under_githubs_comment_limit() -> None:
     assert "tenant section(s) cut" in body
     assert "| tenant-299 | changes |" in body  # the summary table still lists every tenant
     assert body.rstrip().endswith("(https://github.com/o/r/actions/runs/1)")
+
+
+def test_plan_matrix_drops_only_the_tenants_of_a_shard_whose_plan_failed(tmp_path: Path) -> None:
+    """One shard's plan file (written although the plan exited 1 or 3): the others are applied."""
+    unknown = UnknownChange("rescue_group", "Support", (), reason="Rescue: HTTP 500")
+    plan = plan_of(
+        tenant_plan("contoso", integration_update(True, False)),
+        tenant_plan("fabrikam", technician_create("f@fabrikam.com"), unknown),  # incomplete: exit 3
+        tenant_plan("northwind", error="Entra ID refused the credentials"),  # exit 1
+        tenant_plan("tailspin", technician_create("t@tailspin.com")),
+    )
+    target = tmp_path / "plans" / "apply-plan-shard-0-of-1" / "plan.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(render_json(plan), "utf-8")
+    planned = json.dumps(
+        {"include": [{"job": "shard-0-of-1", "tenants": "contoso fabrikam northwind tailspin"}]}
+    )
+    run = invoke(gitops, "plan-matrix", str(tmp_path / "plans"), "--expect-matrix", planned)
+    assert run.code == 0, run.stderr
+    assert json.loads(run.stdout) == {"include": [{"job": "shard-0-of-1", "tenants": "contoso tailspin"}]}
 
 
 def test_plan_matrix_lists_tenants_with_changes(tmp_path: Path) -> None:

@@ -6,10 +6,17 @@
 - A row or the integration row the plan updates is changed meanwhile: the update carries the
   plan's ETag, the 412 is reported as a concurrent change (not retried) and the hand-made value
   stays.
+- Two `reconcile apply` runs of one tenant at once (issue 11): both plan from the same live
+  state; the one whose writes land second gets a 412 per row and says so in one line, with the
+  objects grouped by kind, and exits 3.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -123,3 +130,40 @@ def test_an_update_of_a_row_changed_since_the_plan_fails_as_a_concurrent_change(
         integ = schema_from_seed(state.get("solution_schema")).integration
         (row,) = state["dataverse"]["tables"][integ.table]
         assert row[integ.columns["company_id"]] == "999"
+
+
+def test_two_applies_at_once_the_second_says_once_that_another_change_touched_its_rows(
+    tmp_path: Path,
+) -> None:
+    seed = generated_tenants(tmp_path, tenants=1, technicians=40, drift=0.8, rng_seed=33)
+    with running_sandbox(seed, index_job_seconds=0.05) as handle:
+        # The writes wait 4 s in the sandbox, so both runs have read (planned) before either
+        # writes: both carry the same ETags, and the second to land meets 412s.
+        control(handle, "POST", "/faults", {"spec": "dataverse:latency=4,path=*$batch*"})
+        command = [sys.executable, "-m", "reconciler", "apply", str(tmp_path / "tenants"),
+                   "--sandbox", str(handle.state_dir), "--auto-approve", "--force"]  # fmt: skip
+        env = {**os.environ, "NO_COLOR": "1"}
+        runs = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)
+        ]
+        outputs = []
+        for run in runs:
+            with run:
+                out, err = run.communicate(timeout=120)
+            outputs.append((run.returncode, out, err))
+    (first,) = [o for o in outputs if "FAILED" not in o[1]]
+    (second,) = [o for o in outputs if "FAILED" in o[1]]
+    assert first[0] == 0, first[2]
+    code, out, err = second
+    assert code == 3, err
+    # One line for the cause, then one line per kind: not one line per row.
+    failed = [line for line in out.splitlines() if "FAILED" in line]
+    assert len(failed) == 1, failed
+    touched = re.search(r"FAILED  another change touched (\d+) of the objects this apply planned", failed[0])
+    assert touched and int(touched[1]) >= 10
+    settings = re.search(r"^ {10}technician settings \((\d+)\): .* and \d+ more$", out, re.M)
+    assert settings and int(settings[1]) >= 10
+    assert re.search(r"^ {10}integration settings \(1\): configuration$", out, re.M)
+    assert "Plan again, review, and apply the new plan." in failed[0]
+    assert not re.search(r"^  \S+ +technician:\S+: .*(412|ETag|changed since)", out, re.M)
