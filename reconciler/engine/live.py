@@ -35,6 +35,7 @@ class LiveQuery:
     users: tuple[str, ...] = ()  # UPNs whose systemuserid is wanted
     consent_app_id: str | None = None
     entra_groups: tuple[str, ...] = ()  # IDs of the Entra groups whose user members are wanted
+    rescue_groups: tuple[str, ...] = ()  # declared Rescue group paths (unknown if the tree is partial)
 
 
 @dataclass
@@ -100,7 +101,7 @@ async def read_live(
     }
     pending = [t for t in (dynamics_task, consent_task, *group_tasks.values()) if t is not None]
     try:
-        rescue = await rescue_reader.read_tree()
+        rescue = await rescue_reader.read_tree(query.rescue_groups)
         reading = LiveReading(await dynamics_task, rescue)
         reading.entra_groups = {group_id: await task for group_id, task in group_tasks.items()}
         if rule_users is not None:

@@ -125,8 +125,9 @@ def test_throttling_storm_ends_in_rate_limited_error() -> None:
 
 
 def test_error_token_is_retried_for_repeatable_calls_only() -> None:
-    handler, seen = replies("ERROR", "OK\n\nNODEID:1\n")
-    assert run(handler, lambda c: c.get_hierarchy()) == [{"NODEID": "1"}]
+    record = "NodeID:1\nParentID:0\nName:Technicians\nEmail:\nDescription:\nStatus:Offline\nType:Technicians"
+    handler, seen = replies("ERROR", f"OK\n\n{record}\n\n")
+    assert [b["NODEID"] for b in run(handler, lambda c: c.get_hierarchy()).blocks] == ["1"]
     assert len(seen) == 2
 
     handler, seen = replies("ERROR", "OK")

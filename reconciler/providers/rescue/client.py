@@ -10,7 +10,7 @@ throttling and retried with backoff, ``ERROR`` and lost connections are retried 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Unpack
 
 import httpx
@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from reconciler.errors import ApiError, AuthError, ProtocolError, RateLimitedError
 from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.http import require_https
+from reconciler.providers.rescue.records import HierarchyResponse, parse_hierarchy
 from reconciler.providers.rescue.textformat import RescueResponse, parse_response
 from reconciler.providers.retry import Verdict
 
@@ -71,7 +72,14 @@ class RescueClient(ApiClient):
 
     # -------------------------------------------------------------------- the one request function
 
-    async def call(self, method: str, params: Mapping[str, str], *, repeatable: bool) -> RescueResponse:
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, str],
+        *,
+        repeatable: bool,
+        parse: Callable[[str], RescueResponse] = parse_response,
+    ) -> RescueResponse:
         """POST ``params`` (plus the authcode) to ``<method>.aspx``; an ``OK`` reply, or raise.
 
         ``repeatable`` marks a call that is safe to repeat: reads, and setUser/setGroup, which send
@@ -107,7 +115,7 @@ class RescueClient(ApiClient):
         )
         require_http_ok(method, response, self.tenant)
         try:
-            reply = parse_response(response.text)
+            reply = parse(response.text)
         except ProtocolError as exc:
             raise ProtocolError(f"{method}: {exc.message}", service=SERVICE, tenant=self.tenant) from exc
         self._check(method, reply.status)
@@ -171,9 +179,12 @@ class RescueClient(ApiClient):
 
     # -------------------------------------------------------------------- typed helpers
 
-    async def get_hierarchy(self) -> list[dict[str, str]]:
-        """The whole organisation tree in one call: one block per node (NODEID, PARENTID, NAME, ...)."""
-        return (await self.call("getHierarchy_v2", {}, repeatable=True)).blocks
+    async def get_hierarchy(self) -> HierarchyResponse:
+        """The whole organisation tree in one call: one block per node (NODEID, PARENTID, NAME, ...),
+        and the records that could not be read field by field (``odd``), set aside one by one."""
+        reply = await self.call("getHierarchy_v2", {}, repeatable=True, parse=parse_hierarchy)
+        assert isinstance(reply, HierarchyResponse)
+        return reply
 
     async def get_user(self, *, node: str | None = None, email: str | None = None) -> dict[str, str]:
         """``getUser_v3`` by node ID or by email (exactly one of them)."""

@@ -3,11 +3,12 @@ technicians by email. Keys of blocks are upper-cased by the text parser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.diff import RescueDirectory
 from reconciler.diff.rules import DirectoryTechnician
+from reconciler.providers.rescue.records import OddRecord
 from reconciler.resources import LiveMeta, RescueGroup, RescueTechnician
 
 GROUP_TYPES = {"techniciangroup"}
@@ -35,6 +36,12 @@ class RescueTree:
     paths_by_id: dict[str, str] = field(default_factory=dict)  # node id -> path as named
     technicians_by_email: dict[str, str] = field(default_factory=dict)
     duplicate_emails: list[str] = field(default_factory=list)
+    odd: list[OddRecord] = field(default_factory=list)  # records the reply could not frame
+
+    def odd_labels(self) -> str:
+        """The odd records, named, for messages (at most five)."""
+        names = ", ".join(o.label for o in self.odd[:5])
+        return names + (f" and {len(self.odd) - 5} more" if len(self.odd) > 5 else "")
 
     def directory(self) -> RescueDirectory:
         return RescueDirectory(
@@ -52,8 +59,8 @@ class RescueTree:
         return self.group_paths.get(path.casefold())
 
 
-def build_tree(blocks: Iterable[Mapping[str, str]]) -> RescueTree:
-    tree = RescueTree()
+def build_tree(blocks: Iterable[Mapping[str, str]], odd: Sequence[OddRecord] = ()) -> RescueTree:
+    tree = RescueTree(odd=list(odd))
     for block in blocks:
         node_id = block.get("NODEID", "").strip()
         if not node_id:

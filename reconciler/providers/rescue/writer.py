@@ -60,7 +60,8 @@ class RescueWriter:
         self.technician_ids: dict[str, str] = {}  # placeholder ("new:<email>") -> node id
 
     async def refresh(self) -> RescueTree:
-        self.tree = build_tree(await self.client.get_hierarchy())
+        hierarchy = await self.client.get_hierarchy()
+        self.tree = build_tree(hierarchy.blocks, hierarchy.odd)
         return self.tree
 
     async def create_group(self, change: Change) -> str:
@@ -71,6 +72,11 @@ class RescueWriter:
         if existing:
             self.group_ids[path.casefold()] = existing
             return f"already exists (node {existing})"
+        if tree.odd:
+            raise ChangeFailed(
+                f"group {path!r} was not found, but the hierarchy records of {tree.odd_labels()} "
+                "could not be read and one may be it: fix their names in the Rescue Admin Center"
+            )
         parent_path, _, name = path.rpartition("/")
         if parent_path:
             parent = self.group_ids.get(parent_path.casefold()) or tree.group_id(parent_path)
@@ -147,6 +153,11 @@ class RescueWriter:
             if desired.sso_id and read.get("SSOID", "") != desired.sso_id:
                 await self.client.set_user(set_user_params(read, ssoid=desired.sso_id))
             return f"already exists (node {existing})"
+        if tree.odd:
+            raise ChangeFailed(
+                f"no technician with the email {email} was found, but the hierarchy records of "
+                f"{tree.odd_labels()} could not be read and one may be it"
+            )
         group = desired.create_group or ""
         parent = self.group_ids.get(group.casefold()) or tree.group_id(group)
         if not parent:

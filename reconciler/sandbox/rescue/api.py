@@ -2,7 +2,9 @@
 
 Every answer is plain text with HTTP 200, errors included: the status token, a blank line, then
 one block per record (``KEY:value`` lines), each block followed by a blank line. That is the
-framing that the singer-io client's ``body.split("\\n\\n")[1:-1]`` expects. Parameter names are
+framing that the singer-io client's ``body.split("\\n\\n")[1:-1]`` expects. Values are written as
+stored, never escaped: a name or description holding a line break breaks the framing as it would
+on the real service (undocumented there: the stricter reading, docs/sandbox.md). Parameter names are
 case-insensitive (ASP.NET), so ``targetnode``, ``targetNode`` and ``targetNodeID`` all work.
 An unknown method is a 404, as an unknown ``.aspx`` page is on the real host. The sign-in
 and session-report methods (``reports.py``) also read and set the ``ASP.NET_SessionId`` cookie.
@@ -28,18 +30,13 @@ Handler = Callable[[RescueCompany, dict[str, str]], Result]
 _USER_TYPE_NAMES = {"Masteradministrator": "MasterAdministrator"}
 
 
-def _clean(value: str) -> str:
-    """Values never break the framing: no line breaks inside a field."""
-    return value.replace("\r", " ").replace("\n", " ")
-
-
 def render(status: str, blocks: Result | None = None) -> str:
     parts = [status]
     for block in blocks or []:
         if isinstance(block, str):
-            parts.append(_clean(block))
+            parts.append(block)
         else:
-            parts.append("\n".join(f"{key}:{_clean(value)}" for key, value in block))
+            parts.append("\n".join(f"{key}:{value}" for key, value in block))
     return "\n\n".join(parts) + "\n\n"
 
 
