@@ -275,3 +275,17 @@ def test_authcode_never_in_errors_logs_or_repr(caplog: pytest.LogCaptureFixture)
             assert AUTHCODE not in str(raised) and AUTHCODE not in repr(raised)
     assert all(AUTHCODE not in r.getMessage() for r in caplog.records)
     assert AUTHCODE not in repr_text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "OK\n\nNODEID:5\nNAME:Alice\nDESCRIPTION:first line\nsecond line\nSSOID:alice\n\n",
+        "OK\n\nNODEID:5\nDESCRIPTION:a blank\n\nline\nSSOID:alice\n\n",
+    ],
+)
+def test_get_user_refuses_a_reply_whose_values_broke_the_framing(body: str) -> None:
+    """setUser_v2 writes back every field as read: a truncated description would be lost."""
+    handler, _ = replies(body)
+    with pytest.raises(ProtocolError, match="line break"):
+        run(handler, lambda c: c.get_user(node="5"))

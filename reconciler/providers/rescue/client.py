@@ -191,7 +191,17 @@ class RescueClient(ApiClient):
         if (node is None) == (email is None):
             raise ValueError("get_user needs exactly one of node= or email=")
         params = {"node": _node(node, "node")} if node is not None else {"email": email or ""}
-        return self._first_block("getUser_v3", await self.call("getUser_v3", params, repeatable=True))
+        reply = await self.call("getUser_v3", params, repeatable=True)
+        if reply.values or len(reply.blocks) > 1:
+            # A line break in a name or description: the fields as read are not the fields as
+            # stored, and setUser_v2 writes back every field, so nothing is decided on them.
+            raise ProtocolError(
+                "getUser_v3: the reply has lines outside its fields (a line break in the name or "
+                "description?); fix that value in the Rescue Admin Center",
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        return self._first_block("getUser_v3", reply)
 
     async def set_user(self, fields: Mapping[str, str]) -> None:
         """``setUser_v2`` with every field (the API has no partial update: read, modify, write)."""
