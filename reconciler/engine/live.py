@@ -36,6 +36,7 @@ class LiveQuery:
     consent_app_id: str | None = None
     entra_groups: tuple[str, ...] = ()  # IDs of the Entra groups whose user members are wanted
     rescue_groups: tuple[str, ...] = ()  # declared Rescue group paths (unknown if the tree is partial)
+    rescue_permissions: tuple[str, ...] = ()  # paths of the groups whose permissions are declared
 
 
 @dataclass
@@ -108,7 +109,10 @@ async def read_live(
             await dynamics_reader.read_more_users(reading.dynamics, rule_users(reading))
         wanted = technicians(reading)
         if rescue.directory is not None:
-            await rescue_reader.read_technicians(rescue, wanted)
+            await asyncio.gather(
+                rescue_reader.read_technicians(rescue, wanted),
+                rescue_reader.read_group_permissions(rescue, query.rescue_permissions),
+            )
         if consent_task is not None:
             reading.consent = await consent_task
     finally:

@@ -154,6 +154,7 @@ async def _read_and_diff(
         consent_app_id=model.consent.app_id if (model.consent is not None and model.consent.check) else None,
         entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
         rescue_groups=tuple(g.path for g in model.rescue_groups),
+        rescue_permissions=tuple(g.path for g in model.rescue_groups if g.permissions is not None),
     )
     async with TenantSession(conn, options.settings, stats) as session:
         # The profile's names are checked against the org's metadata before anything is read:

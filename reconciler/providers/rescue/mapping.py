@@ -10,6 +10,7 @@ from reconciler.diff import RescueDirectory
 from reconciler.diff.rules import DirectoryTechnician
 from reconciler.providers.rescue.records import OddRecord
 from reconciler.resources import LiveMeta, RescueGroup, RescueTechnician
+from reconciler.resources.rescue_permissions import canonical
 
 GROUP_TYPES = {"techniciangroup"}
 TECHNICIAN_TYPES = {"technician"}
@@ -102,6 +103,20 @@ def groups_from_tree(tree: RescueTree) -> list[RescueGroup]:
         RescueGroup(path=tree.paths_by_id[node_id], meta=LiveMeta(id=node_id))
         for node_id in sorted(tree.paths_by_id, key=lambda i: tree.paths_by_id[i])
     ]
+
+
+def permission_list(value: str) -> list[str]:
+    """getGroup_v2's ``PERMISSIONS`` / ``LOCKEDPERMISSIONS``: names separated by commas."""
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def group_from_read(path: str, fields: Mapping[str, str]) -> RescueGroup:
+    """A group with the permissions getGroup_v2 shows (canonical order)."""
+    return RescueGroup(
+        path=path,
+        permissions=canonical(permission_list(fields.get("PERMISSIONS", ""))),
+        meta=LiveMeta(id=fields.get("NODEID", "").strip()),
+    )
 
 
 def technician_from_user(fields: Mapping[str, str]) -> RescueTechnician:

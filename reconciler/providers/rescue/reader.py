@@ -15,6 +15,7 @@ from reconciler.providers.rescue.client import RescueClient
 from reconciler.providers.rescue.mapping import (
     RescueTree,
     build_tree,
+    group_from_read,
     groups_from_tree,
     technician_from_user,
 )
@@ -86,6 +87,25 @@ class RescueReader:
             f"Rescue hierarchy records that could not be read (line breaks in a name or description?): "
             f"{names}; they are left out of technician rules and of every lookup by email"
         )
+
+    async def read_group_permissions(self, live: RescueLive, paths: Iterable[str]) -> None:
+        """getGroup_v2 of each group whose permissions the tenant declares (one call each: the
+        hierarchy does not carry them); a failed read makes that group Unknown."""
+        tree = live.tree
+        if tree is None:
+            return
+        found = {path: node for path in dict.fromkeys(paths) if (node := tree.group_id(path))}
+        results = await asyncio.gather(
+            *(self.client.get_group(node) for node in found.values()), return_exceptions=True
+        )
+        for (path, _), result in zip(found.items(), results, strict=True):
+            if isinstance(result, ProviderError):
+                reason = f"its permissions could not be read: {result.message}"
+                live.state.unknown.append(Unknown("rescue_group", tree.paths_by_id[found[path]], reason))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                live.state.add(group_from_read(tree.paths_by_id[found[path]], result))
 
     async def read_technicians(self, live: RescueLive, technician_ids: Iterable[str]) -> None:
         """SSO IDs of the given technicians; a failed read makes that one Unknown."""

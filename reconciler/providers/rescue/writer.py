@@ -13,9 +13,10 @@ from typing import Literal
 from reconciler.errors import ChangeFailed
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.rescue.client import RescueClient
-from reconciler.providers.rescue.mapping import RescueTree, build_tree, technician_from_user
+from reconciler.providers.rescue.mapping import RescueTree, build_tree, permission_list, technician_from_user
 from reconciler.providers.retry import ClientTransportError
 from reconciler.resources import RescueGroup, RescueTechnician, placeholder_email
+from reconciler.resources.rescue_permissions import canonical
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,35 @@ class RescueWriter:
             if not parent:
                 raise ChangeFailed("the Rescue hierarchy has no Technicians root")
         node = await self._create_node("group", parent)
-        await self.client.set_group(node, name)
+        await self.client.set_group(node, name, permissions=change.desired.permissions)
         self.group_ids[path.casefold()] = node
+        if change.desired.permissions is None:
+            return (
+                f"created (node {node}) with Rescue's default permissions (review them in the Admin Center)"
+            )
         return f"created (node {node})"
+
+    async def group_permissions(self, change: Change) -> str:
+        """Set a group's declared permissions: read-modify-write (setGroup_v2 needs every field)."""
+        assert isinstance(change, Update) and isinstance(change.desired, RescueGroup)
+        assert isinstance(change.live, RescueGroup)
+        wanted = change.desired.permissions or ()
+        read = await self.client.get_group(change.live.meta.id)
+        now = canonical(permission_list(read.get("PERMISSIONS", "")))
+        if now == wanted:
+            return "already up to date"
+        if now != change.live.permissions:
+            raise ChangeFailed(f"group {change.key!r}'s permissions changed since the plan; plan again")
+        enabled = read.get("ISENABLED", "").strip().lower() in ("true", "1")
+        await self.client.set_group(
+            change.live.meta.id,
+            read.get("NAME", ""),
+            status="Enabled" if enabled else "Disabled",
+            description=read.get("DESCRIPTION", ""),
+            permissions=wanted,
+            locked=permission_list(read.get("LOCKEDPERMISSIONS", "")),
+        )
+        return "permissions set"
 
     async def _create_node(self, kind: Literal["group", "technician"], parent: str) -> str:
         """createGroup / createUser; after a lost reply, find the node the call made.

@@ -134,10 +134,13 @@ def _create_group(company: RescueCompany, p: dict[str, str]) -> Result:
     return [str(company.create_group(_alias(p, "parent", "parentid")).node_id)]
 
 
-def _set_group(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
-    company.set_group(_with_node(p))
-    return []
+def _set_group(v2: bool) -> Handler:
+    def handler(company: RescueCompany, p: dict[str, str]) -> Result:
+        company.authenticate(p.get("authcode"))
+        company.set_group(_with_node(p), v2=v2)
+        return []
+
+    return handler
 
 
 def _get_user(company: RescueCompany, p: dict[str, str]) -> Result:
@@ -200,8 +203,8 @@ METHODS: dict[str, Handler] = {
     "getgroup": _get_group(False),
     "getgroup_v2": _get_group(True),
     "creategroup": _create_group,
-    "setgroup": _set_group,
-    "setgroup_v2": _set_group,
+    "setgroup": _set_group(False),
+    "setgroup_v2": _set_group(True),
     "getuser_v3": _get_user,
     "createuser": _create_user,
     "setuser": _set_user(False),
