@@ -48,3 +48,27 @@ def test_one_odd_record_makes_that_node_unknown_and_the_rest_is_planned(
         "doctor", str(EXAMPLE_TENANTS), "--sandbox", str(demo_sandbox.state_dir), "--tenant", "contoso"
     )
     assert "Rescue node 41120" in doctor.output and "line breaks" in doctor.output, doctor.output
+
+
+def test_technician_rules_below_a_group_stay_unknown_while_a_record_is_odd(
+    demo_sandbox: SandboxHandle, tenants_copy: Path
+) -> None:
+    """An odd record may be a technician a rule would map: the rule maps, changes and prunes nothing."""
+    company = demo_sandbox.sandbox.tenants["contoso"].rescue
+    with company.lock:
+        company.nodes[41005].name = "Erin\nEvans"  # a technician's record
+    tenant = tenants_copy / "contoso" / "tenant.yaml"
+    tenant.write_text(
+        tenant.read_text("utf-8")
+        + '\ntechnician_rules:\n  - rescue_group: Support\n    sso_id: "{local}"\nprune:\n  technicians: true\n',
+        "utf-8",
+    )
+    out = tenants_copy.parent / "plan.json"
+    run = invoke("plan", str(tenants_copy), "--sandbox", str(demo_sandbox.state_dir), "--out", str(out))
+    assert run.code == 3, run.output
+    contoso = next(t for t in json.loads(out.read_text("utf-8"))["tenants"] if t["tenant"] == "contoso")
+    ops = {c["id"]: c for c in contoso["changes"]}
+    assert ops["technician:technician_rules[0]"]["op"] == "unknown"
+    assert "in full" in ops["technician:technician_rules[0]"]["reason"]
+    assert ops["rescue_technician:41005"]["op"] == "unknown"
+    assert all(c["op"] != "delete" for c in contoso["changes"])

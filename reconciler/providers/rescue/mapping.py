@@ -54,6 +54,7 @@ class RescueTree:
                 if n.type in TECHNICIAN_TYPES and n.email and n.parent_id in self.paths_by_id
             ),
             groups=frozenset(self.group_paths),
+            incomplete=self.odd_labels() if self.odd else "",
         )
 
     def group_id(self, path: str) -> str | None:

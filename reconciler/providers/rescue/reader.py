@@ -85,7 +85,8 @@ class RescueReader:
                 live.state.unknown.append(Unknown("rescue_group", path, reason))
         live.state.notes.append(
             f"Rescue hierarchy records that could not be read (line breaks in a name or description?): "
-            f"{names}; they are left out of technician rules and of every lookup by email"
+            f"{names}; technician rules below a Rescue group stay unknown, and no group or technician is "
+            "created while one of them may be it"
         )
 
     async def read_group_permissions(self, live: RescueLive, paths: Iterable[str]) -> None:
