@@ -109,10 +109,9 @@ async def read_live(
             await dynamics_reader.read_more_users(reading.dynamics, rule_users(reading))
         wanted = technicians(reading)
         if rescue.directory is not None:
-            await asyncio.gather(
-                rescue_reader.read_technicians(rescue, wanted),
-                rescue_reader.read_group_permissions(rescue, query.rescue_permissions),
-            )
+            await rescue_reader.read_technicians(rescue, wanted)
+            # After, not beside: a failure of one never leaves the other running unawaited.
+            await rescue_reader.read_group_permissions(rescue, query.rescue_permissions)
         if consent_task is not None:
             reading.consent = await consent_task
     finally:
