@@ -9,7 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from reconciler.config.templates import PLACEHOLDERS, check_template
 from reconciler.config.text import TRIMMED_PATTERN, excerpt
@@ -26,6 +34,7 @@ from reconciler.config.types import (
     Version,
 )
 from reconciler.profile import default_profile, effective_profile
+from reconciler.resources.rescue_permissions import GROUP_PERMISSIONS, permission_problem
 
 DEFAULT_APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"
 DEFAULT_ROLE = "LogMeIn Integration User"
@@ -369,6 +378,18 @@ class ExportSettings(_Model):
     format: Literal["form", "xml"] = Field(default="form", description="HTTP form post or XML.")
 
 
+def _known_permission(name: str) -> str:
+    problem = permission_problem(name)
+    if problem is not None:
+        raise ValueError(f"{excerpt(name)} {problem}" if problem.startswith("is ") else problem)
+    return name
+
+
+RescuePermission = Annotated[
+    str, AfterValidator(_known_permission), Field(json_schema_extra={"enum": list(GROUP_PERMISSIONS)})
+]
+
+
 class RescueGroup(_Model):
     """A Rescue technician group, by path below the Technicians root."""
 
@@ -379,6 +400,21 @@ class RescueGroup(_Model):
     confirmed: dt.date | None = Field(
         default=None, description="Date the export settings were checked by hand (YYYY-MM-DD)."
     )
+    permissions: list[RescuePermission] | None = Field(
+        default=None,
+        description=(
+            "The group's permissions, exactly (setGroup_v2 names, e.g. RemoteControl, SendFile); "
+            "omitted: a new group gets Rescue's undocumented defaults and existing groups are left as they are."
+        ),
+    )
+
+    @field_validator("permissions")
+    @classmethod
+    def _permissions_unique(cls, permissions: list[str] | None) -> list[str] | None:
+        repeated = sorted({p for p in permissions or [] if (permissions or []).count(p) > 1})
+        if repeated:
+            raise ValueError(f"permission {excerpt(repeated[0])} is listed twice")
+        return permissions
 
 
 class Consent(_Model):

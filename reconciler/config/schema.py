@@ -156,6 +156,9 @@ def _type_text(prop: dict[str, Any], child: str, kind: str | None) -> str:
         return "secret reference"
     if ref is not None:
         return f"mapping, see `{child}`"
+    present = [b for b in prop.get("anyOf", []) if b.get("type") != "null"]
+    if len(present) == 1 and present[0].get("type") == "array":
+        prop = present[0]  # an optional list
     if prop.get("type") == "array":
         if _ref_name(prop.get("items", {})):
             return f"list of mappings, see `{child}[]`"

@@ -75,7 +75,9 @@ class _Differ:
 
     def add(self, change: Change) -> None:
         self.changes.append(change)
-        self.by_id[change.id] = change
+        # A group's create and its manual steps share an id: dependencies follow the create.
+        if change.is_change or change.id not in self.by_id:
+            self.by_id[change.id] = change
 
     def pending(self, change_id: str) -> tuple[str, ...]:
         """``(change_id,)`` when that change is planned and actionable, else ``()``."""
@@ -211,8 +213,18 @@ class _Differ:
             parent = want.path.rsplit("/", 1)[0] if "/" in want.path else ""
             deps = self.pending(f"rescue_group:{parent}") if parent else ()
             self.add(Create("rescue_group", want.key, deps, desired=want))
+        elif want.permissions is not None and isinstance(have, RescueGroup):
+            self.group_permissions(want, have)
         if want.export is not None and (created or want.confirmed is None):
             self.add(export_step(want, created=created))
+
+    def group_permissions(self, want: RescueGroup, have: RescueGroup) -> None:
+        """Declared permissions are set exactly (setGroup_v2 replaces the whole list)."""
+        if have.permissions is None:
+            self.add(UnknownChange("rescue_group", want.key, (), reason="its permissions were not read"))
+        elif have.permissions != want.permissions:
+            item = FieldChange("permissions", list(have.permissions), list(want.permissions or ()))
+            self.add(Update("rescue_group", want.key, (), want, have, (item,)))
 
     def unmanaged_and_prune(self) -> None:
         # Listed but unresolved (a problem or unknown): neither unmanaged nor pruned.

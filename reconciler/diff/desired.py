@@ -24,6 +24,7 @@ from reconciler.resources import (
     Solution,
     Unknown,
 )
+from reconciler.resources.rescue_permissions import canonical
 
 
 @dataclass
@@ -135,5 +136,6 @@ def _groups(tenant: Tenant) -> list[Resource]:
             path=group.path,
             export=export,
             confirmed=group.confirmed.isoformat() if group.confirmed else None,
+            permissions=canonical(group.permissions) if group.permissions is not None else None,
         )
     return sorted(result.values(), key=lambda r: r.key.count("/"))

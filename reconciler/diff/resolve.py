@@ -41,6 +41,12 @@ class RescueDirectory:
     node_ids: frozenset[str]  # node IDs of technicians
     technicians: tuple[DirectoryTechnician, ...] = ()  # with their group paths (for rules)
     groups: frozenset[str] = frozenset()  # casefolded group paths
+    # Some hierarchy records could not be read (named): a rule below a group may miss members.
+    incomplete: str = ""
+
+    def rule_groups(self) -> frozenset[str] | None:
+        """The group paths technician rules may expand, or None when the tree is incomplete."""
+        return None if self.incomplete else self.groups
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ def rule_users(tenant: Tenant, directories: Directories) -> list[str]:
     expansion = expand_rules(
         tenant,
         rescue=directory.technicians if directory is not None else None,
-        rescue_groups=directory.groups if directory is not None else None,
+        rescue_groups=directory.rule_groups() if directory is not None else None,
         entra=directories.entra_groups,
         locate=dotted_path,
     )
@@ -146,7 +152,7 @@ def technician_rules(tenant: Tenant, state: DesiredState, directories: Directori
     expansion = expand_rules(
         tenant,
         rescue=directory.technicians if directory is not None else None,
-        rescue_groups=directory.groups if directory is not None else None,
+        rescue_groups=directory.rule_groups() if directory is not None else None,
         entra=directories.entra_groups,
         claimed_users={user for kind, user in state.declared if kind == "technician"},
         claimed_technicians={r.technician_id for r in settings if r.technician_id},

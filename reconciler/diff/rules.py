@@ -132,7 +132,7 @@ def expand_rules(
         group = entra.get(rule.entra_group) if rule.entra_group is not None else None
         if rule.rescue_group is not None:
             if rescue_groups is None:
-                out.unknown.append((index, "the Rescue hierarchy could not be read"))
+                out.unknown.append((index, "the Rescue hierarchy could not be read (in full)"))
                 continue
             if rule.rescue_group.casefold() not in rescue_groups:
                 out.problems.append(

@@ -190,7 +190,7 @@ def _version(text: str) -> tuple[int, ...]:
 
 async def _rescue(report: TenantReport, session: TenantSession) -> None:
     try:
-        nodes = await session.rescue.get_hierarchy()
+        hierarchy = await session.rescue.get_hierarchy()
     except ProviderError as exc:
         report.add(
             "rescue",
@@ -199,7 +199,17 @@ async def _rescue(report: TenantReport, session: TenantSession) -> None:
             "get a new API authcode in the Rescue Admin Center (connection.rescue.authcode)",
         )
         return
-    report.add("rescue", PASS, f"authcode accepted, hierarchy of {len(nodes)} nodes read")
+    read = f"authcode accepted, hierarchy of {len(hierarchy.blocks)} nodes read"
+    if hierarchy.odd:
+        odd = ", ".join(f"{o.label} ({o.reason})" for o in hierarchy.odd[:5])
+        report.add(
+            "rescue",
+            WARN,
+            f"{read}; {len(hierarchy.odd)} could not be read and stay unknown: {odd}",
+            "remove line breaks from those nodes' names and descriptions in the Rescue Admin Center",
+        )
+        return
+    report.add("rescue", PASS, read)
 
 
 async def _consent(report: TenantReport, session: TenantSession, model: Tenant) -> None:

@@ -35,6 +35,8 @@ class LiveQuery:
     users: tuple[str, ...] = ()  # UPNs whose systemuserid is wanted
     consent_app_id: str | None = None
     entra_groups: tuple[str, ...] = ()  # IDs of the Entra groups whose user members are wanted
+    rescue_groups: tuple[str, ...] = ()  # declared Rescue group paths (unknown if the tree is partial)
+    rescue_permissions: tuple[str, ...] = ()  # paths of the groups whose permissions are declared
 
 
 @dataclass
@@ -100,7 +102,7 @@ async def read_live(
     }
     pending = [t for t in (dynamics_task, consent_task, *group_tasks.values()) if t is not None]
     try:
-        rescue = await rescue_reader.read_tree()
+        rescue = await rescue_reader.read_tree(query.rescue_groups)
         reading = LiveReading(await dynamics_task, rescue)
         reading.entra_groups = {group_id: await task for group_id, task in group_tasks.items()}
         if rule_users is not None:
@@ -108,6 +110,8 @@ async def read_live(
         wanted = technicians(reading)
         if rescue.directory is not None:
             await rescue_reader.read_technicians(rescue, wanted)
+            # After, not beside: a failure of one never leaves the other running unawaited.
+            await rescue_reader.read_group_permissions(rescue, query.rescue_permissions)
         if consent_task is not None:
             reading.consent = await consent_task
     finally:

@@ -164,6 +164,8 @@ async def _read_and_diff(
         users=tuple(t.user for t in model.technicians),
         consent_app_id=model.consent.app_id if (model.consent is not None and model.consent.check) else None,
         entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
+        rescue_groups=tuple(g.path for g in model.rescue_groups),
+        rescue_permissions=tuple(g.path for g in model.rescue_groups if g.permissions is not None),
     )
     async with TenantSession(conn, options.settings, stats) as session:
         # The profile's names are checked against the org's metadata before anything is read:
@@ -181,6 +183,8 @@ async def _read_and_diff(
             session, profile, hasher, query, technicians, lambda r: rule_users(model, r.directories)
         )
     live = reading.state()
+    declared = {r.ident for r in desired.resources}
+    desired.unknown.extend(u for u in reading.rescue.odd_nodes if (u.kind, u.key) not in declared)
     plan = diff_tenant(
         loaded.name,
         desired,

@@ -37,6 +37,8 @@ def encode_value(value: Any) -> Any:
         return {"sensitive": True, "ref": value.ref}
     if isinstance(value, frozenset):
         return sorted(value)
+    if isinstance(value, tuple):
+        return list(value)
     if isinstance(value, ExportSettings):
         return dataclasses.asdict(value)
     return value
@@ -64,6 +66,8 @@ def _decode_value(name: str, value: Any) -> Any:
         return frozenset(value)
     if name == "export" and isinstance(value, dict):
         return ExportSettings(**value)
+    if name == "permissions" and isinstance(value, list):
+        return tuple(str(v) for v in value)  # a Rescue group's, compared as a tuple
     return value
 
 

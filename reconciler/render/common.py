@@ -52,8 +52,11 @@ def item_line(item: FieldChange) -> str:
 
 def resource_fields(resource: Resource) -> list[str]:
     lines = []
+    undeclared: dict[str, str] = getattr(resource, "undeclared", {})
     for name, value in resource.content().items():
         if value is None:
+            if name in undeclared:  # what an omitted field means on the service, said plainly
+                lines.append(f"{value_text(name)}: {value_text(undeclared[name], PROSE_CHARS)}")
             continue
         lines.append(f"{value_text(name)} = {show(value)}")
     return lines

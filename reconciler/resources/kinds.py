@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.resources.base import Kind, Resource, Sensitive
+from reconciler.resources.rescue_permissions import UNDECLARED
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,15 @@ class RescueGroup(Resource):
     """A technician group by path below the Technicians root.
 
     ``export`` is desired-only: no API reads it, so live groups carry ``None`` and the diff
-    turns a declared export into a manual step (unless confirmed)."""
+    turns a declared export into a manual step (unless confirmed). ``permissions`` (setGroup_v2
+    names, canonical order) is ``None`` when not declared (desired) or not read (live): a new
+    group then gets Rescue's undocumented defaults, shown as such (``undeclared``)."""
 
     kind: ClassVar[Kind] = "rescue_group"
     key_fields: ClassVar[tuple[str, ...]] = ("path",)
+    undeclared: ClassVar[dict[str, str]] = {"permissions": UNDECLARED}
     path: str
+    permissions: tuple[str, ...] | None = None
     export: ExportSettings | None = field(default=None, compare=False)
     confirmed: str | None = field(default=None, compare=False)
 

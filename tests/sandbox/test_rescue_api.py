@@ -335,3 +335,32 @@ def test_no_api_exposes_the_group_export_settings(client: httpx.Client, demo: Sa
     group = fields(call(client, demo, "getGroup_v2", node="41110"))
     assert not any("EXPORT" in k or "URL" in k for k in group)
     assert "logmeinrescue.com/api/integration" not in call(client, demo, "getHierarchy_v2")
+
+
+def test_each_set_group_version_takes_only_the_permissions_it_documents(
+    client: httpx.Client, demo: SandboxHandle
+) -> None:
+    base = {"node": "41120", "name": "Tier 2", "status": "Enabled"}
+    v1_only, v2_only = "TechEndSessionSurvey", "UnattendedAccess"
+    assert call(client, demo, "setGroup", **base, permission=v2_only) == "INVALIDPARAM_PERMISSION\n\n"
+    assert call(client, demo, "setGroup_v2", **base, permission=v1_only) == "INVALIDPARAM_PERMISSION\n\n"
+    assert call(client, demo, "setGroup_v2", **base, lockedpermission="Teleport") == (
+        "INVALIDPARAM_LOCKEDPERMISSION\n\n"
+    )
+    assert call(client, demo, "setGroup_v2", **base, permission=f"RemoteControl,{v2_only}") == "OK\n\n"
+    assert (
+        fields(call(client, demo, "getGroup_v2", node="41120"))["PERMISSIONS"]
+        == "RemoteControl, UnattendedAccess"
+    )
+    # `permission` left out: stored empty (what the real service does is not documented).
+    assert call(client, demo, "setGroup_v2", **base) == "OK\n\n"
+    assert fields(call(client, demo, "getGroup_v2", node="41120"))["PERMISSIONS"] == ""
+
+
+def test_values_are_written_unescaped(client: httpx.Client, demo: SandboxHandle) -> None:
+    """A line break in a description breaks the framing, as the stricter reading of the real API."""
+    base = {"node": "41110", "name": "Tier 1", "status": "Enabled"}
+    assert call(client, demo, "setGroup_v2", **base, description="a: b\nStatus:Online") == "OK\n\n"
+    body = call(client, demo, "getHierarchy_v2")
+    assert "Description:a: b\nStatus:Online\nStatus:Offline\nType:TechnicianGroup" in body
+    assert call(client, demo, "setGroup_v2", **base) == "OK\n\n"  # as seeded, for the module's other tests

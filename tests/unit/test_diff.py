@@ -186,6 +186,31 @@ def test_group_export_is_manual_unless_confirmed_and_created_groups_always_manua
     assert plan.has_changes  # creates are changes
 
 
+def test_a_technician_in_a_new_group_with_export_steps_waits_for_the_group_create() -> None:
+    export = ExportSettings(url="https://e", at_session_start=False, at_session_end=True, format="form")
+    technician = RescueTechnician(technician_id="new:x@y.com", email="x@y.com", create_group="N")
+    plan = run([RescueGroup(path="N", export=export), technician], live_of())
+    create = next(c for c in plan.changes if c.kind == "rescue_technician")
+    assert create.depends_on == ("rescue_group:N",)  # the create, not its manual step
+
+
+def test_declared_group_permissions_are_set_exactly_and_unread_ones_are_unknown() -> None:
+    want = RescueGroup(path="A", permissions=("RemoteControl", "SendFile"))
+    same = run([want], live_of(RescueGroup(path="A", permissions=("RemoteControl", "SendFile"))))
+    assert same.changes == ()
+    (update,) = run([want], live_of(RescueGroup(path="A", permissions=("RemoteControl",)))).changes
+    assert isinstance(update, Update)
+    assert [(i.path, i.old, i.new) for i in update.items] == [
+        ("permissions", ["RemoteControl"], ["RemoteControl", "SendFile"])
+    ]
+    (unknown,) = run([want], live_of(RescueGroup(path="A"))).changes
+    assert isinstance(unknown, UnknownChange) and "not read" in unknown.reason
+    # Not declared: an existing group is left as it is, whatever it holds.
+    assert (
+        run([RescueGroup(path="A")], live_of(RescueGroup(path="A", permissions=("SendURL",)))).changes == ()
+    )
+
+
 def test_manual_steps_alone_are_not_changes() -> None:
     export = ExportSettings(url="https://e", at_session_start=False, at_session_end=True, format="form")
     plan = run([RescueGroup(path="A", export=export)], live_of(RescueGroup(path="A")))

@@ -10,7 +10,7 @@ throttling and retried with backoff, ``ERROR`` and lost connections are retried 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Unpack
 from urllib.parse import urlencode
 
@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from reconciler.errors import ApiError, AuthError, ProtocolError, RateLimitedError
 from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.http import require_https
+from reconciler.providers.rescue.records import HierarchyResponse, parse_hierarchy
 from reconciler.providers.rescue.textformat import RescueResponse, parse_response
 from reconciler.providers.retry import Verdict
 
@@ -84,7 +85,14 @@ class RescueClient(ApiClient):
 
     # -------------------------------------------------------------------- the one request function
 
-    async def call(self, method: str, params: Mapping[str, str], *, repeatable: bool) -> RescueResponse:
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, str],
+        *,
+        repeatable: bool,
+        parse: Callable[[str], RescueResponse] = parse_response,
+    ) -> RescueResponse:
         """POST ``params`` (plus the authcode) to ``<method>.aspx``; an ``OK`` reply, or raise.
 
         ``repeatable`` marks a call that is safe to repeat: reads, and setUser/setGroup, which send
@@ -122,7 +130,7 @@ class RescueClient(ApiClient):
         )
         require_http_ok(method, response, self.tenant)
         try:
-            reply = parse_response(_text(response))
+            reply = parse(_text(response))
         except ProtocolError as exc:
             raise ProtocolError(f"{method}: {exc.message}", service=SERVICE, tenant=self.tenant) from exc
         self._check(method, reply.status)
@@ -179,6 +187,21 @@ class RescueClient(ApiClient):
             )
         return ids[0]
 
+    def _whole_record(self, method: str, reply: RescueResponse) -> dict[str, str]:
+        """The one record of a getUser_v3 / getGroup_v2 reply, refused when lines fall outside it.
+
+        A line break in a name or description leaves the fields as read unlike the fields as
+        stored, and setUser_v2 / setGroup_v2 write back every field: nothing is decided on them.
+        """
+        if reply.values or len(reply.blocks) > 1:
+            raise ProtocolError(
+                f"{method}: the reply has lines outside its fields (a line break in the name or "
+                "description?); fix that value in the Rescue Admin Center",
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        return self._first_block(method, reply)
+
     def _first_block(self, method: str, reply: RescueResponse) -> dict[str, str]:
         if not reply.blocks:
             raise ProtocolError(f"{method}: the reply has no fields", service=SERVICE, tenant=self.tenant)
@@ -186,16 +209,19 @@ class RescueClient(ApiClient):
 
     # -------------------------------------------------------------------- typed helpers
 
-    async def get_hierarchy(self) -> list[dict[str, str]]:
-        """The whole organisation tree in one call: one block per node (NODEID, PARENTID, NAME, ...)."""
-        return (await self.call("getHierarchy_v2", {}, repeatable=True)).blocks
+    async def get_hierarchy(self) -> HierarchyResponse:
+        """The whole organisation tree in one call: one block per node (NODEID, PARENTID, NAME, ...),
+        and the records that could not be read field by field (``odd``), set aside one by one."""
+        reply = await self.call("getHierarchy_v2", {}, repeatable=True, parse=parse_hierarchy)
+        assert isinstance(reply, HierarchyResponse)
+        return reply
 
     async def get_user(self, *, node: str | None = None, email: str | None = None) -> dict[str, str]:
         """``getUser_v3`` by node ID or by email (exactly one of them)."""
         if (node is None) == (email is None):
             raise ValueError("get_user needs exactly one of node= or email=")
         params = {"node": _node(node, "node")} if node is not None else {"email": email or ""}
-        return self._first_block("getUser_v3", await self.call("getUser_v3", params, repeatable=True))
+        return self._whole_record("getUser_v3", await self.call("getUser_v3", params, repeatable=True))
 
     async def set_user(self, fields: Mapping[str, str]) -> None:
         """``setUser_v2`` with every field (the API has no partial update: read, modify, write)."""
@@ -204,9 +230,9 @@ class RescueClient(ApiClient):
         await self.call("setUser_v2", fields, repeatable=True)
 
     async def get_group(self, node: str) -> dict[str, str]:
-        return self._first_block(
-            "getGroup", await self.call("getGroup", {"node": _node(node, "node")}, repeatable=True)
-        )
+        """``getGroup_v2`` (the version that shows the v2 permissions), for read-modify-write."""
+        reply = await self.call("getGroup_v2", {"node": _node(node, "node")}, repeatable=True)
+        return self._whole_record("getGroup_v2", reply)
 
     async def create_group(self, parent: str) -> str:
         """A new, unnamed technician group under ``parent``; returns its node ID (name it with set_group)."""
@@ -214,12 +240,28 @@ class RescueClient(ApiClient):
         return self._new_id("createGroup", reply)
 
     async def set_group(
-        self, node: str, name: str, *, status: str = "Enabled", description: str = ""
+        self,
+        node: str,
+        name: str,
+        *,
+        status: str = "Enabled",
+        description: str = "",
+        permissions: Sequence[str] | None = None,
+        locked: Sequence[str] = (),
     ) -> None:
+        """``setGroup_v2``; ``permissions`` None leaves the parameter out (Rescue decides, undocumented).
+
+        Every other field is sent: an omitted optional one may be stored empty, so an update
+        passes what getGroup_v2 read (``locked`` included).
+        """
         if status not in ("Enabled", "Disabled"):
             raise ValueError(f"group status must be Enabled or Disabled, got {status!r}")
         params = {"node": _node(node, "node"), "name": name, "status": status, "description": description}
-        await self.call("setGroup", params, repeatable=True)
+        if permissions is not None:
+            params["permission"] = ",".join(permissions)
+        if locked:
+            params["lockedpermission"] = ",".join(locked)
+        await self.call("setGroup_v2", params, repeatable=True)
 
     async def create_user(self, parent: str) -> str:
         """A new technician in the group ``parent``; returns its node ID (fill it with set_user)."""

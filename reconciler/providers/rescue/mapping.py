@@ -3,12 +3,14 @@ technicians by email. Keys of blocks are upper-cased by the text parser."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from reconciler.diff import RescueDirectory
 from reconciler.diff.rules import DirectoryTechnician
+from reconciler.providers.rescue.records import OddRecord
 from reconciler.resources import LiveMeta, RescueGroup, RescueTechnician
+from reconciler.resources.rescue_permissions import canonical
 
 GROUP_TYPES = {"techniciangroup"}
 TECHNICIAN_TYPES = {"technician"}
@@ -35,6 +37,12 @@ class RescueTree:
     paths_by_id: dict[str, str] = field(default_factory=dict)  # node id -> path as named
     technicians_by_email: dict[str, str] = field(default_factory=dict)
     duplicate_emails: list[str] = field(default_factory=list)
+    odd: list[OddRecord] = field(default_factory=list)  # records the reply could not frame
+
+    def odd_labels(self) -> str:
+        """The odd records, named, for messages (at most five)."""
+        names = ", ".join(o.label for o in self.odd[:5])
+        return names + (f" and {len(self.odd) - 5} more" if len(self.odd) > 5 else "")
 
     def directory(self) -> RescueDirectory:
         return RescueDirectory(
@@ -46,14 +54,15 @@ class RescueTree:
                 if n.type in TECHNICIAN_TYPES and n.email and n.parent_id in self.paths_by_id
             ),
             groups=frozenset(self.group_paths),
+            incomplete=self.odd_labels() if self.odd else "",
         )
 
     def group_id(self, path: str) -> str | None:
         return self.group_paths.get(path.casefold())
 
 
-def build_tree(blocks: Iterable[Mapping[str, str]]) -> RescueTree:
-    tree = RescueTree()
+def build_tree(blocks: Iterable[Mapping[str, str]], odd: Sequence[OddRecord] = ()) -> RescueTree:
+    tree = RescueTree(odd=list(odd))
     for block in blocks:
         node_id = block.get("NODEID", "").strip()
         if not node_id:
@@ -95,6 +104,20 @@ def groups_from_tree(tree: RescueTree) -> list[RescueGroup]:
         RescueGroup(path=tree.paths_by_id[node_id], meta=LiveMeta(id=node_id))
         for node_id in sorted(tree.paths_by_id, key=lambda i: tree.paths_by_id[i])
     ]
+
+
+def permission_list(value: str) -> list[str]:
+    """getGroup_v2's ``PERMISSIONS`` / ``LOCKEDPERMISSIONS``: names separated by commas."""
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def group_from_read(path: str, fields: Mapping[str, str]) -> RescueGroup:
+    """A group with the permissions getGroup_v2 shows (canonical order)."""
+    return RescueGroup(
+        path=path,
+        permissions=canonical(permission_list(fields.get("PERMISSIONS", ""))),
+        meta=LiveMeta(id=fields.get("NODEID", "").strip()),
+    )
 
 
 def technician_from_user(fields: Mapping[str, str]) -> RescueTechnician:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from reconciler.errors import ChangeFailed
-from reconciler.plan import Change, Outcome
+from reconciler.plan import Change, Outcome, Update
 from reconciler.providers.contract import apply_each
 from reconciler.providers.rescue.writer import RescueWriter
 
@@ -24,6 +24,8 @@ class RescueProvider:
 
     async def _one(self, change: Change) -> str:
         if change.kind == "rescue_group":
+            if isinstance(change, Update):
+                return await self.writer.group_permissions(change)
             return await self.writer.create_group(change)
         if change.kind == "rescue_technician":
             return await self.writer.technician(change)

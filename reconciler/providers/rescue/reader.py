@@ -15,6 +15,7 @@ from reconciler.providers.rescue.client import RescueClient
 from reconciler.providers.rescue.mapping import (
     RescueTree,
     build_tree,
+    group_from_read,
     groups_from_tree,
     technician_from_user,
 )
@@ -29,16 +30,20 @@ class RescueLive:
     tree: RescueTree | None = None
     directory: RescueDirectory | None = None
     error: str = ""
+    # One per hierarchy record that could not be read: the plan shows each, declared or not.
+    odd_nodes: list[Unknown] = field(default_factory=list)
 
 
 class RescueReader:
     def __init__(self, client: RescueClient) -> None:
         self.client = client
 
-    async def read_tree(self) -> RescueLive:
+    async def read_tree(self, group_paths: Iterable[str] = ()) -> RescueLive:
+        """The hierarchy; ``group_paths`` are the declared groups, unknown (not created) when
+        absent while some record of the reply could not be read: that record may be them."""
         live = RescueLive()
         try:
-            blocks = await self.client.get_hierarchy()
+            hierarchy = await self.client.get_hierarchy()
         except AuthError:
             raise
         except ProviderError as exc:
@@ -47,18 +52,61 @@ class RescueReader:
             live.state.unknown.append(Unknown("rescue_group", "*", reason))
             live.state.unknown.append(Unknown("rescue_technician", "*", reason))
             return live
-        tree = build_tree(blocks)
+        tree = build_tree(hierarchy.blocks, hierarchy.odd)
         live.tree = tree
         live.directory = tree.directory()
         for group in groups_from_tree(tree):
             live.state.add(group)
         live.state.listed.add("rescue_group")
+        if tree.odd:
+            self._odd_records(live, tree, group_paths)
         if tree.duplicate_emails:
             live.state.notes.append(
                 "several Rescue technicians share an email (the first is used): "
                 + ", ".join(sorted(set(tree.duplicate_emails))[:10])
             )
         return live
+
+    @staticmethod
+    def _odd_records(live: RescueLive, tree: RescueTree, group_paths: Iterable[str]) -> None:
+        """Each record the reply could not frame stays unknown, by node ID; a declared group that
+        was not found may be one of them, so it is unknown too, never created twice."""
+        names = tree.odd_labels()
+        for record in tree.odd:
+            log.warning("rescue: %s could not be read: %s", record.label, record.reason)
+            reason = f"{record.label}: its hierarchy record could not be read ({record.reason})"
+            unknown = Unknown("rescue_technician", record.node_id or f"record #{record.position}", reason)
+            live.odd_nodes.append(unknown)
+            if record.node_id:
+                live.state.unknown.append(unknown)
+        for path in dict.fromkeys(group_paths):
+            if tree.group_id(path) is None:
+                reason = f"not found, and the hierarchy records of {names} could not be read (it may be one)"
+                live.state.unknown.append(Unknown("rescue_group", path, reason))
+        live.state.notes.append(
+            f"Rescue hierarchy records that could not be read (line breaks in a name or description?): "
+            f"{names}; technician rules below a Rescue group stay unknown, and no group or technician is "
+            "created while one of them may be it"
+        )
+
+    async def read_group_permissions(self, live: RescueLive, paths: Iterable[str]) -> None:
+        """getGroup_v2 of each group whose permissions the tenant declares (one call each: the
+        hierarchy does not carry them); a failed read makes that group Unknown."""
+        tree = live.tree
+        if tree is None:
+            return
+        found = {path: node for path in dict.fromkeys(paths) if (node := tree.group_id(path))}
+        results = await asyncio.gather(
+            *(self.client.get_group(node) for node in found.values()), return_exceptions=True
+        )
+        for (path, _), result in zip(found.items(), results, strict=True):
+            if isinstance(result, ProviderError):
+                reason = f"its permissions could not be read: {result.message}"
+                live.state.unknown.append(Unknown("rescue_group", tree.paths_by_id[found[path]], reason))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                live.state.add(group_from_read(tree.paths_by_id[found[path]], result))
 
     async def read_technicians(self, live: RescueLive, technician_ids: Iterable[str]) -> None:
         """SSO IDs of the given technicians; a failed read makes that one Unknown."""

@@ -13,9 +13,10 @@ from typing import Literal
 from reconciler.errors import ChangeFailed
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.rescue.client import RescueClient
-from reconciler.providers.rescue.mapping import RescueTree, build_tree, technician_from_user
+from reconciler.providers.rescue.mapping import RescueTree, build_tree, permission_list, technician_from_user
 from reconciler.providers.retry import ClientTransportError
 from reconciler.resources import RescueGroup, RescueTechnician, placeholder_email
+from reconciler.resources.rescue_permissions import canonical
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class RescueWriter:
         self.technician_ids: dict[str, str] = {}  # placeholder ("new:<email>") -> node id
 
     async def refresh(self) -> RescueTree:
-        self.tree = build_tree(await self.client.get_hierarchy())
+        hierarchy = await self.client.get_hierarchy()
+        self.tree = build_tree(hierarchy.blocks, hierarchy.odd)
         return self.tree
 
     async def create_group(self, change: Change) -> str:
@@ -71,6 +73,11 @@ class RescueWriter:
         if existing:
             self.group_ids[path.casefold()] = existing
             return f"already exists (node {existing})"
+        if tree.odd:
+            raise ChangeFailed(
+                f"group {path!r} was not found, but the hierarchy records of {tree.odd_labels()} "
+                "could not be read and one may be it: fix their names in the Rescue Admin Center"
+            )
         parent_path, _, name = path.rpartition("/")
         if parent_path:
             parent = self.group_ids.get(parent_path.casefold()) or tree.group_id(parent_path)
@@ -81,9 +88,35 @@ class RescueWriter:
             if not parent:
                 raise ChangeFailed("the Rescue hierarchy has no Technicians root")
         node = await self._create_node("group", parent)
-        await self.client.set_group(node, name)
+        await self.client.set_group(node, name, permissions=change.desired.permissions)
         self.group_ids[path.casefold()] = node
+        if change.desired.permissions is None:
+            return (
+                f"created (node {node}) with Rescue's default permissions (review them in the Admin Center)"
+            )
         return f"created (node {node})"
+
+    async def group_permissions(self, change: Change) -> str:
+        """Set a group's declared permissions: read-modify-write (setGroup_v2 needs every field)."""
+        assert isinstance(change, Update) and isinstance(change.desired, RescueGroup)
+        assert isinstance(change.live, RescueGroup)
+        wanted = change.desired.permissions or ()
+        read = await self.client.get_group(change.live.meta.id)
+        now = canonical(permission_list(read.get("PERMISSIONS", "")))
+        if now == wanted:
+            return "already up to date"
+        if now != change.live.permissions:
+            raise ChangeFailed(f"group {change.key!r}'s permissions changed since the plan; plan again")
+        enabled = read.get("ISENABLED", "").strip().lower() in ("true", "1")
+        await self.client.set_group(
+            change.live.meta.id,
+            read.get("NAME", ""),
+            status="Enabled" if enabled else "Disabled",
+            description=read.get("DESCRIPTION", ""),
+            permissions=wanted,
+            locked=permission_list(read.get("LOCKEDPERMISSIONS", "")),
+        )
+        return "permissions set"
 
     async def _create_node(self, kind: Literal["group", "technician"], parent: str) -> str:
         """createGroup / createUser; after a lost reply, find the node the call made.
@@ -147,6 +180,11 @@ class RescueWriter:
             if desired.sso_id and read.get("SSOID", "") != desired.sso_id:
                 await self.client.set_user(set_user_params(read, ssoid=desired.sso_id))
             return f"already exists (node {existing})"
+        if tree.odd:
+            raise ChangeFailed(
+                f"no technician with the email {email} was found, but the hierarchy records of "
+                f"{tree.odd_labels()} could not be read and one may be it"
+            )
         group = desired.create_group or ""
         parent = self.group_ids.get(group.casefold()) or tree.group_id(group)
         if not parent:

@@ -2,7 +2,9 @@
 
 Every answer is plain text with HTTP 200, errors included: the status token, a blank line, then
 one block per record (``KEY:value`` lines), each block followed by a blank line. That is the
-framing that the singer-io client's ``body.split("\\n\\n")[1:-1]`` expects. Parameter names are
+framing that the singer-io client's ``body.split("\\n\\n")[1:-1]`` expects. Values are written as
+stored, never escaped: a name or description holding a line break breaks the framing as it would
+on the real service (undocumented there: the stricter reading, docs/sandbox.md). Parameter names are
 case-insensitive (ASP.NET), so ``targetnode``, ``targetNode`` and ``targetNodeID`` all work.
 An unknown method is a 404, as an unknown ``.aspx`` page is on the real host. The sign-in
 and session-report methods (``reports.py``) also read and set the ``ASP.NET_SessionId`` cookie.
@@ -11,6 +13,7 @@ and session-report methods (``reports.py``) also read and set the ``ASP.NET_Sess
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Literal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,18 +31,13 @@ Handler = Callable[[RescueCompany, dict[str, str]], Result]
 _USER_TYPE_NAMES = {"Masteradministrator": "MasterAdministrator"}
 
 
-def _clean(value: str) -> str:
-    """Values never break the framing: no line breaks inside a field."""
-    return value.replace("\r", " ").replace("\n", " ")
-
-
 def render(status: str, blocks: Result | None = None) -> str:
     parts = [status]
     for block in blocks or []:
         if isinstance(block, str):
-            parts.append(_clean(block))
+            parts.append(block)
         else:
-            parts.append("\n".join(f"{key}:{_clean(value)}" for key, value in block))
+            parts.append("\n".join(f"{key}:{value}" for key, value in block))
     return "\n\n".join(parts) + "\n\n"
 
 
@@ -137,12 +135,6 @@ def _create_group(company: RescueCompany, p: dict[str, str]) -> Result:
     return [str(company.create_group(_alias(p, "parent", "parentid")).node_id)]
 
 
-def _set_group(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
-    company.set_group(_with_node(p))
-    return []
-
-
 def _get_user(company: RescueCompany, p: dict[str, str]) -> Result:
     company.authenticate(p.get("authcode"))
     node_raw, email = _alias(p, "node", "nodeid"), p.get("email", "").strip()
@@ -165,10 +157,13 @@ def _create_user(company: RescueCompany, p: dict[str, str]) -> Result:
     return [str(company.create_user(_alias(p, "parent", "parentid")).node_id)]
 
 
-def _set_user(v2: bool) -> Handler:
+def _setter(node_kind: Literal["group", "user"], v2: bool) -> Handler:
+    """setGroup / setUser and their v2: the version decides which fields and values are valid."""
+
     def handler(company: RescueCompany, p: dict[str, str]) -> Result:
         company.authenticate(p.get("authcode"))
-        company.set_user(_with_node(p), v2=v2)
+        setter = company.set_group if node_kind == "group" else company.set_user
+        setter(_with_node(p), v2=v2)
         return []
 
     return handler
@@ -203,12 +198,12 @@ METHODS: dict[str, Handler] = {
     "getgroup": _get_group(False),
     "getgroup_v2": _get_group(True),
     "creategroup": _create_group,
-    "setgroup": _set_group,
-    "setgroup_v2": _set_group,
+    "setgroup": _setter("group", False),
+    "setgroup_v2": _setter("group", True),
     "getuser_v3": _get_user,
     "createuser": _create_user,
-    "setuser": _set_user(False),
-    "setuser_v2": _set_user(True),
+    "setuser": _setter("user", False),
+    "setuser_v2": _setter("user", True),
     "deletenode": _delete_node,
     "movenode": _move_node,
     "requestpincode": _request_pin,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import InputError
-from reconciler.sandbox.rescue.model import Node, RescueCompany
+from reconciler.sandbox.rescue.model import PERMISSIONS_V2, Node, RescueCompany
 
 
 def _secret(length: int) -> str:
@@ -36,6 +36,11 @@ def _add_groups(company: RescueCompany, parent: int, groups: list[Any], path: st
         )
         if raw.get("export"):
             group.export = dict(raw["export"])
+        permissions = [str(p) for p in raw.get("permissions") or []]
+        unknown = [p for p in permissions if p not in PERMISSIONS_V2]
+        if unknown:
+            raise InputError(f"{where}.permissions: not a setGroup_v2 permission: {', '.join(unknown)}")
+        group.permissions = permissions
         for j, tech in enumerate(raw.get("technicians") or []):
             _add_technician(company, group.node_id, tech, f"{where}.technicians[{j}]")
         _add_groups(company, group.node_id, list(raw.get("children") or []), f"{where}.children")
