@@ -166,7 +166,7 @@ async def _prepare(info: SandboxInfo, tenant: str) -> Target:
     """Technician node IDs (from the hierarchy) and a Dataverse token, fetched once, unmeasured."""
     conn = sandbox_connection(tenant, info)
     async with TenantSession(conn, ClientSettings(), RequestStats()) as session:
-        blocks = await session.rescue.get_hierarchy()
+        blocks = (await session.rescue.get_hierarchy()).blocks
         tokens = MsalTokenProvider(
             conn.authority,
             conn.client_id,

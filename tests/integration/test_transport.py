@@ -16,6 +16,7 @@ import trustme
 from reconciler.engine.connection import SandboxInfo, sandbox_connection
 from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
 from reconciler.providers.rescue.client import RescueClient
+from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.providers.retry import ClientTransportError
 from reconciler.providers.transport import _httpx_error
 from reconciler.sandbox import SandboxHandle
@@ -53,7 +54,7 @@ def _faults(handle: SandboxHandle, spec: str) -> None:
 def test_a_read_whose_connection_drops_is_retried(shared_demo: SandboxHandle) -> None:
     _faults(shared_demo, "rescue:drop=1,count=1,path=getHierarchy_v2.aspx")
     result, stats = _call(shared_demo, lambda c: c.get_hierarchy())
-    assert isinstance(result, list) and result
+    assert isinstance(result, HierarchyResponse) and result.blocks and not result.odd
     assert (stats.total("rescue"), stats.retries("rescue")) == (2, 1)
 
 
@@ -61,7 +62,9 @@ def test_a_create_whose_connection_drops_is_maybe_applied_and_sent_once(shared_d
     _faults(shared_demo, "rescue:drop=1,count=1,path=createGroup.aspx")
 
     async def create(client: RescueClient) -> str:
-        parent = next(b["NODEID"] for b in await client.get_hierarchy() if b.get("TYPE") == "TechnicianGroup")
+        parent = next(
+            b["NODEID"] for b in (await client.get_hierarchy()).blocks if b.get("TYPE") == "TechnicianGroup"
+        )
         return await client.create_group(parent)
 
     result, stats = _call(shared_demo, create)
