@@ -85,6 +85,7 @@ def _plan(text: str) -> Plan | None:
         path = Path(folder) / "acme" / "tenant.yaml"
         path.parent.mkdir()
         path.write_text(text, "utf-8")
+        (path.parent / "rescue.zip").write_bytes(b"PK")  # `solution.package` must exist in the folder
         try:
             (loaded,) = load_tenants([Path(folder)])
         except ConfigErrors as exc:
