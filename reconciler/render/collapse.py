@@ -3,7 +3,7 @@ credentials expired together reads as one line, not 500 sections)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from reconciler.render.escape import PROSE_CHARS, md_text, value_text
 
@@ -20,26 +20,19 @@ def shared_errors(errors: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return {error: names for error, names in by_error.items() if len(names) > 1}
 
 
-def _names(names: list[str], show: Callable[[str], str]) -> str:
-    more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
-    return ", ".join(show(n) for n in names[:MAX_NAMES]) + more
+def _prose(value: str) -> str:
+    return value_text(value, PROSE_CHARS)
 
 
-def shared_error_lines(shared: dict[str, list[str]]) -> list[str]:
-    """Text lines: the error once, with how many tenants and which (values escaped)."""
+def shared_error_lines(shared: dict[str, list[str]], *, markdown: bool = False) -> list[str]:
+    """Lines saying each error once, with how many tenants and which (values escaped for text, or
+    never markup in ``markdown``)."""
+    show, head, tail = (md_text, "> **{}**", "> tenants: ") if markdown else (_prose, "{}", "  tenants: ")
     lines: list[str] = []
     for error, names in shared.items():
-        lines.append(f"{len(names)} tenants failed with the same error: {value_text(error, PROSE_CHARS)}")
-        lines.append(f"  tenants: {_names(names, value_text)}")
-        lines.append("")
-    return lines
-
-
-def shared_error_markdown(shared: dict[str, list[str]]) -> list[str]:
-    """Markdown lines: the error once, with how many tenants and which (values never markup)."""
-    lines: list[str] = []
-    for error, names in shared.items():
-        lines.append(f"> **{len(names)} tenants failed with the same error:** {md_text(error)}")
-        lines.append(f"> tenants: {_names(names, md_text)}")
+        more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
+        said = head.format(f"{len(names)} tenants failed with the same error:")
+        lines.append(f"{said} {show(error)}")
+        lines.append(tail + ", ".join(show(n) for n in names[:MAX_NAMES]) + more)
         lines.append("")
     return lines

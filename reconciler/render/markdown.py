@@ -7,7 +7,7 @@ fence no value can close, and the tenant name in the HTML summary is HTML-escape
 from __future__ import annotations
 
 from reconciler.plan import Manual, Plan, TenantPlan
-from reconciler.render.collapse import shared_error_markdown, shared_errors
+from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import (
     details,
     headline,
@@ -81,7 +81,7 @@ def render_markdown(plan: Plan, *, title: str = "reconcile plan", limit: int = M
     head.append("")
     # An error many tenants share (credentials expired together) is said once, not per section.
     shared = shared_errors((t.tenant, t.error) for t in plan.tenants)
-    head += shared_error_markdown(shared)
+    head += shared_error_lines(shared, markdown=True)
     text = "\n".join(head)
     stamp = " · ".join(
         md_text(part)
