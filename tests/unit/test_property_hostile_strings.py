@@ -312,3 +312,26 @@ def test_every_fuzzed_field_reaches_the_output() -> None:
 def test_the_safe_tenant_plans() -> None:
     plan = _plan(_text({}))
     assert plan is not None and plan.tenants[0].changes
+
+
+folder_names = st.text(st.characters(exclude_characters="/\x00"), min_size=1, max_size=60).filter(
+    lambda n: n not in (".", "..") and not n.startswith(("_", ".")) and len(n.encode()) < 200
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(folder=folder_names)
+def test_any_folder_name_is_printed_escaped(folder: str) -> None:
+    """A tenant folder's name is printed in every problem located in it: escaped, on one line."""
+    with tempfile.TemporaryDirectory() as root:
+        path = Path(root) / folder / "tenant.yaml"
+        path.parent.mkdir()
+        path.write_text(_text({}) + '"a\\nb": 1\n', "utf-8")  # an unknown key: always one problem
+        try:
+            load_tenants([Path(root)])
+        except ConfigErrors as exc:
+            shown = exc.format()
+        else:
+            raise AssertionError("an unknown key passed")
+    assert not CONTROL.search(shown), shown
+    assert all(line.startswith((root, "error:")) for line in shown.splitlines()), shown
