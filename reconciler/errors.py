@@ -26,6 +26,7 @@ Messages never contain secret values: callers pass only safe, short payloads.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -34,6 +35,25 @@ EXIT_CHANGES = 2
 EXIT_INCOMPLETE = 3
 EXIT_UNSAFE = 4
 EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
+
+
+# C0 controls, DEL, C1 controls; the bidi embeddings/overrides/isolates and marks; the line and
+# paragraph separators (both break lines in some viewers); the invisible zero-width characters
+# (space, non-joiner, joiner, word joiner) and a byte order mark inside text, which make two
+# different values look the same; the tag characters (invisible, they smuggle text past a
+# reviewer); a lone surrogate (a `"\ud800"` escape in YAML: no UTF-8 text can hold it).
+# Here, in the bottom layer, because a message's file name and path must be printed safely too;
+# ``reconciler.config.text`` and ``reconciler.render.escape`` build on it.
+UNSAFE_CHARACTERS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069"
+    "\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every control, bidi and invisible character written as an escape (``\\n``,
+    ``\\u202e``): a value shown this way cannot start a line of its own or turn one around."""
+    return UNSAFE_CHARACTERS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 class ReconcileError(Exception):
@@ -63,9 +83,11 @@ class Location:
     column: int = 0
 
     def __str__(self) -> str:
+        # A file or folder name may hold a newline (a `::error` workflow command on a line of
+        # its own in a GitHub job log): it is printed escaped.
         if self.line:
-            return f"{self.file}:{self.line}:{self.column}"
-        return self.file
+            return f"{printable(self.file)}:{self.line}:{self.column}"
+        return printable(self.file)
 
 
 @dataclass(frozen=True, order=True)
@@ -77,9 +99,10 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.location}: " if self.location.file else ""
+        where = f"{self.location}: " if self.location.file else ""  # escaped by Location
         what = f"{self.path}: " if self.path else ""
-        return f"{where}{what}{self.message}"
+        # A YAML key in the path, a file name in the message may hold a newline: escaped.
+        return printable(f"{where}{what}{self.message}")
 
 
 class ConfigErrors(InputError):

@@ -31,8 +31,9 @@ from pydantic_core import ErrorDetails
 
 from reconciler.config.checks import semantic_problems
 from reconciler.config.models import Tenant
+from reconciler.config.package import package_problem
 from reconciler.config.problems import dotted, validation_problems
-from reconciler.config.shard import Shard
+from reconciler.config.shard import Shard, shard_of
 from reconciler.config.text import excerpt
 from reconciler.config.values import value_problems
 from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 DEFAULTS_FILE = "_defaults.yaml"
 YAML_SUFFIXES = (".yaml", ".yml")
+_PACKAGE = ("solution", "package")
 DEFAULT_PATHS: tuple[Path, ...] = (Path("tenants"),)
 
 
@@ -316,6 +318,12 @@ class _Loader:
         except ValidationError as exc:
             self.problems += _model_problems(exc, data, positions)
             return None
+        package = model.solution.package if model.solution is not None else None
+        if package is not None:
+            problem = package_problem(package, source.folder)
+            if problem is not None:
+                self.problems.append(Problem(positions.locate(_PACKAGE), "solution.package", problem))
+                return None
         files = tuple(source.files) + ((source.defaults,) if source.defaults else ())
         return LoadedTenant(
             model.tenant, model, source.folder, files, canonical_digest(data), data, positions
@@ -329,7 +337,7 @@ def load_tenants(
     ``shard`` those of one shard (``config/shard.py``); other tenants are not even parsed.
 
     Raises ``ConfigErrors`` with every problem of every file, or ``InputError`` when a name
-    in ``only`` matches no tenant.
+    in ``only`` matches no tenant or lies outside ``shard``.
     """
     loader = _Loader()
     sources = _discover(list(paths) or DEFAULT_PATHS, loader.problems)
@@ -351,6 +359,10 @@ def load_tenants(
                 raise ConfigErrors([*loader.problems, Problem(Location(""), "tenant", message)])
             raise InputError(message)
         sources = [s for s in sources if names[id(s)] in only]
+        outside = [n for n in only if shard is not None and not shard.holds(n)]
+        if shard is not None and outside:  # a named tenant silently skipped would look "done"
+            held = ", ".join(f"{n!r} is in shard {shard_of(n, shard.count)}/{shard.count}" for n in outside)
+            raise InputError(f"--tenant names a tenant outside shard {shard}: {held}")
     if shard is not None:  # a file without a readable name stays, so its problem is reported
         sources = [s for s in sources if (name := names[id(s)]) is None or shard.holds(name)]
     loaded: list[LoadedTenant] = []

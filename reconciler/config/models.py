@@ -54,6 +54,12 @@ MAX_SSO_ID = 128
 MAX_TECHNICIAN_NAME = 128
 MAX_PATH = 1024
 MAX_SOLUTION_NAME = 65
+# A Dynamics user is an Entra user: its UPN is at most 113 characters, 64 before the `@` and 48
+# after (Microsoft Learn, "Microsoft Entra password policies and account restrictions",
+# userPrincipalName; stricter than Dataverse's systemuser.domainname, 1024). An e-mail address is
+# at most 254 characters (RFC 5321, 4.5.3.1: a 256-octet path less its angle brackets).
+MAX_UPN = 113
+MAX_EMAIL = 254
 
 
 class _Model(BaseModel):
@@ -160,7 +166,9 @@ class Solution(_Model):
         max_length=MAX_PATH,
         description=(
             "Path (relative to the tenant folder) of the managed solution zip to import when the solution is "
-            "missing or older. Without it, a missing or old solution is a manual step."
+            "missing or older. Without it, a missing or old solution is a manual step. It must stay inside "
+            "the tenant folder (links followed), be a regular `.zip` file and at most 95 MB (what Dataverse "
+            "imports)."
         ),
     )
 
@@ -257,9 +265,16 @@ class RescueTechnicianCreate(_Model):
 class Technician(_Model):
     """A Dynamics user mapped to a Rescue technician (the LogMeIn settings row)."""
 
-    user: Upn = Field(description="The Dynamics user (UPN / domain name).")
-    rescue_email: Upn | None = Field(
-        default=None, description="Rescue technician email used to find its node ID; defaults to `user`."
+    user: Upn = Field(
+        max_length=MAX_UPN,
+        description=f"The Dynamics user (UPN / domain name, at most {MAX_UPN} characters).",
+    )
+    rescue_email: Annotated[Upn, Field(max_length=MAX_EMAIL)] | None = Field(
+        default=None,
+        description=(
+            "Rescue technician email used to find its node ID; defaults to `user` "
+            f"(at most {MAX_EMAIL} characters)."
+        ),
     )
     technician_id: Digits | None = Field(
         default=None, description="Pin the Rescue technician node ID instead of looking it up by email."

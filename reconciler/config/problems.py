@@ -144,7 +144,8 @@ def _expected(err: ErrorDetails) -> str:
         if err.get("ctx", {}).get("pattern") == TRIMMED_PATTERN:
             return f"the value {got} starts or ends with white space; remove it"
         return f"the value {got} does not have the expected form ({err.get('ctx', {}).get('pattern')})"
-    if kind == "string_too_long":
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(value, str)):
+        # `too_long`: a length limit on an optional value is checked after its validators
         limit = err.get("ctx", {}).get("max_length")
         size = len(value) if isinstance(value, str) else 0
         return f"is {size:,} characters long; at most {limit} are allowed (what the service stores)"

@@ -20,7 +20,7 @@ from reconciler.errors import InputError
 
 # A cap well above any sane fleet split; it keeps a typo (1/1000000) from hashing for minutes.
 MAX_SHARDS = 10_000
-_SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_SHARD_RE = re.compile(r"^ *([0-9]+) */ *([0-9]+) *\Z")  # ASCII digits: `\d` takes Arabic-Indic ones
 
 
 @dataclass(frozen=True)

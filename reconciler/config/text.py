@@ -1,7 +1,8 @@
 """What a safe string is, and a short printable excerpt of any value.
 
-Tenant and live values are data. A control character (C0, DEL, C1: newline and tab included)
-or a bidirectional control (U+202E turns the rest of a line around) in a value would rewrite
+Tenant and live values are data. A control character (C0, DEL, C1: newline and tab included),
+a bidirectional control (U+202E turns the rest of a line around) or an invisible one (zero-width,
+tag characters; ``reconciler.errors.UNSAFE_CHARACTERS``) in a value would rewrite
 the terminal or the review page that shows it, and a value that cannot be shown safely cannot
 be reviewed. So string fields refuse them (``unsafe_character``) and every message or output
 that shows a value shows ``excerpt(value)``: printable, escaped, and cut with a marker.
@@ -11,14 +12,8 @@ Pure: the renderers (``reconciler.render.escape``) build on these for text and m
 
 from __future__ import annotations
 
-import re
+from reconciler.errors import UNSAFE_CHARACTERS, printable
 
-# C0 controls, DEL, C1 controls; the bidi embeddings/overrides/isolates and marks; the line and
-# paragraph separators (both break lines in some viewers); a byte order mark inside text; a lone
-# surrogate (a `"\ud800"` escape in YAML: no UTF-8 text can hold it).
-_UNSAFE_RE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
 # A value that neither starts nor ends with white space (the services trim, the YAML does not).
 TRIMMED_PATTERN = r"^\S(?:[\S\s]*\S)?$"
 EXCERPT_CHARS = 40
@@ -26,16 +21,11 @@ CUT_MARKER = "…"
 
 
 def unsafe_character(text: str) -> tuple[int, str] | None:
-    """The first control or bidi character of ``text``: its index and name (``U+202E``)."""
-    match = _UNSAFE_RE.search(text)
+    """The first control, bidi or invisible character of ``text``: its index and name (``U+202E``)."""
+    match = UNSAFE_CHARACTERS.search(text)
     if match is None:
         return None
     return match.start(), f"U+{ord(match.group()):04X}"
-
-
-def printable(text: str) -> str:
-    """``text`` with every control and bidi character written as an escape (``\\n``, ``\\u202e``)."""
-    return _UNSAFE_RE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def shorten(text: str, limit: int) -> str:

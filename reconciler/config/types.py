@@ -16,18 +16,20 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from reconciler.config.text import excerpt
 
 _GUID_RE = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
-_VERSION_RE = re.compile(r"^\d+\.\d+(\.\d+){0,2}$")
+_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+(\.[0-9]+){0,2}$")
 _UPN_RE = re.compile(
     r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
 _THUMBPRINT_RE = re.compile(r"^[0-9A-Fa-f]{40}$")
-_DIGITS_RE = re.compile(r"^\d{1,18}$")
+# ASCII digits only: `\d` and str.isdigit() also take other scripts' digits (U+0663), which int() converts.
+_DIGITS_RE = re.compile(r"^[0-9]{1,18}$")
 _TENANT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _HOST_RE = re.compile(
     r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 # Rescue documents no limit for a group name; a stricter cap than any real name (unverified).
 MAX_GROUP_NAME = 128
+MAX_LOCAL_PART = 64  # before the `@` of an e-mail address or UPN
 
 
 def normalise_guid(value: str) -> str:
@@ -78,7 +80,7 @@ def normalise_org_url(value: str) -> str:
 
 
 def check_version(value: str) -> str:
-    if not isinstance(value, str) or not _VERSION_RE.match(value):
+    if not isinstance(value, str) or not _VERSION_RE.fullmatch(value):
         raise ValueError(
             f"{excerpt(value)} is not a version; expected numbers a.b, a.b.c or a.b.c.d (e.g. 2.1.0.0)"
         )
@@ -88,7 +90,7 @@ def check_version(value: str) -> str:
 def version_tuple(value: str) -> tuple[int, int, int, int]:
     """'2.1' -> (2, 1, 0, 0): versions compare part by part as integers. A part that is not a
     number (a live value can be anything) counts as 0."""
-    parts = [int(p) if p.isdigit() else 0 for p in value.strip().split(".")[:4]]
+    parts = [int(p) if p.isascii() and p.isdigit() else 0 for p in value.strip().split(".")[:4]]
     parts += [0] * (4 - len(parts))
     return (parts[0], parts[1], parts[2], parts[3])
 
@@ -98,7 +100,7 @@ def _digits(value: Any) -> str:
         raise ValueError('expected digits, e.g. "1234567"')
     if isinstance(value, int):
         value = str(value)
-    if not isinstance(value, str) or not _DIGITS_RE.match(value.strip()):
+    if not isinstance(value, str) or not _DIGITS_RE.fullmatch(value.strip()):
         raise ValueError(f'{excerpt(value)} is not numeric; expected digits only, e.g. "1234567"')
     return value.strip()
 
@@ -107,6 +109,11 @@ def normalise_upn(value: str) -> str:
     text = value.strip()
     if not _UPN_RE.match(text):
         raise ValueError(f"{excerpt(text)} is not an email address / UPN; expected e.g. alice@contoso.com")
+    local = text.rsplit("@", 1)[0]
+    if len(local) > MAX_LOCAL_PART:  # RFC 5321 4.5.3.1.1; Entra's UPN prefix limit too
+        raise ValueError(
+            f"{excerpt(text)} has {len(local)} characters before the @; at most {MAX_LOCAL_PART} are allowed"
+        )
     return text.lower()
 
 

@@ -1,8 +1,10 @@
 """Checks of every value as written, before the models see it: safe text, and YAML 1.1 surprises.
 
-Two mistakes pass a type check and do harm later. A string holding a control or bidi character
+Three mistakes pass a type check and do harm later. A string holding a control or bidi character
 (a newline from a `"...\\n..."` escape, U+202E) is applied but never converges, and rewrites the
-terminal or the review page that shows it: every string, at any depth, must be printable text.
+terminal or the review page that shows it: every string, at any depth, must be printable text,
+with no zero-width or tag character and in Unicode NFC form (else two values that look the same
+differ, and a second, identical-looking group is planned).
 And YAML 1.1 reads some unquoted words as something else: `0123` is the octal number 83, `1:20`
 the sexagesimal 80, `1e3` a float, `no` / `on` a bool, `2024-01-01` a date. Where a field
 expects text, such a value is refused with "quote it" and its source text; a digits-only field
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Iterator
 from typing import Annotated, Any, get_args, get_origin
 
@@ -97,9 +100,20 @@ def value_problems(data: dict[str, Any], positions: SourceMap) -> tuple[dict[str
                 Problem(
                     positions.locate(path),
                     dotted(path),
-                    f"the value {excerpt(text)} holds the control or bidi character {name} at position "
-                    f"{index + 1}; only printable text is allowed (no newline, tab, control or "
-                    "direction characters)",
+                    f"the value {excerpt(text)} holds the control, bidi or invisible character {name} "
+                    f"at position {index + 1}; only printable text is allowed (no newline, tab, "
+                    "control, direction or zero-width characters)",
+                )
+            )
+        elif not unicodedata.is_normalized("NFC", text):
+            # `Café` with a combining accent looks like `Café` but is another name: a second,
+            # identical-looking group would be planned.
+            problems.append(
+                Problem(
+                    positions.locate(path),
+                    dotted(path),
+                    f"the value {excerpt(text)} is not in Unicode NFC form (a letter and a combining "
+                    "accent where one precomposed letter belongs); write it in NFC form",
                 )
             )
     for path, source in sorted(positions.plain.items(), key=lambda item: dotted(item[0])):

@@ -184,7 +184,7 @@ async def _solution(
 
 
 def _version(text: str) -> tuple[int, ...]:
-    parts = [int(p) for p in str(text).split(".") if p.isdigit()]
+    parts = [int(p) for p in str(text).split(".") if p.isascii() and p.isdigit()]
     return tuple(parts + [0] * (4 - len(parts)))
 
 

@@ -1,28 +1,25 @@
 """The fleet's manual-step checklist (``reconcile manual``) as text, markdown or JSON.
 
-Titles, steps and tenant names are data: text output shows control characters as escapes (no
-terminal sequences get through), markdown escapes every character with a meaning there (no
-link, image, HTML or table cell can be injected), JSON is JSON.
+Titles, steps and tenant names are data (a saved plan can hold anything): they are shown only
+through ``render.escape``, like every other renderer's values: text escapes control, bidi and
+invisible characters (``value_text``), markdown shows a value as plain words or a code span
+(``md_text``: no link, autolink, mention, image, HTML or table cell can come from it), JSON is JSON.
 """
 
 from __future__ import annotations
 
-import html
 import json
-import re
 
 from reconciler.plan.checklist import Checklist
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+from reconciler.render.escape import PROSE_CHARS, md_text, value_text
 
 
 def _text(value: str) -> str:
-    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], value).replace("\n", " ")
+    return value_text(value, PROSE_CHARS)
 
 
 def _md(value: str) -> str:
-    return _MARKDOWN.sub(r"\\\1", html.escape(_text(value), quote=False))
+    return md_text(value, PROSE_CHARS)
 
 
 def _head(checklist: Checklist) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from reconciler.render.escape import PROSE_CHARS, md_text, value_text
+
 # Tenant names listed under a shared error before "and N more".
 MAX_NAMES = 20
 
@@ -18,12 +20,19 @@ def shared_errors(errors: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return {error: names for error, names in by_error.items() if len(names) > 1}
 
 
-def shared_error_lines(shared: dict[str, list[str]]) -> list[str]:
-    """Text lines: the error once, with how many tenants and which."""
+def _prose(value: str) -> str:
+    return value_text(value, PROSE_CHARS)
+
+
+def shared_error_lines(shared: dict[str, list[str]], *, markdown: bool = False) -> list[str]:
+    """Lines saying each error once, with how many tenants and which (values escaped for text, or
+    never markup in ``markdown``)."""
+    show, head, tail = (md_text, "> **{}**", "> tenants: ") if markdown else (_prose, "{}", "  tenants: ")
     lines: list[str] = []
     for error, names in shared.items():
         more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
-        lines.append(f"{len(names)} tenants failed with the same error: {error}")
-        lines.append(f"  tenants: {', '.join(names[:MAX_NAMES])}{more}")
+        said = head.format(f"{len(names)} tenants failed with the same error:")
+        lines.append(f"{said} {show(error)}")
+        lines.append(tail + ", ".join(show(n) for n in names[:MAX_NAMES]) + more)
         lines.append("")
     return lines

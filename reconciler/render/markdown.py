@@ -7,6 +7,7 @@ fence no value can close, and the tenant name in the HTML summary is HTML-escape
 from __future__ import annotations
 
 from reconciler.plan import Manual, Plan, TenantPlan
+from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import (
     details,
     headline,
@@ -78,6 +79,9 @@ def render_markdown(plan: Plan, *, title: str = "reconcile plan", limit: int = M
             f"| {ops['action']} | {ops['manual']} | {ops['unknown']} |"
         )
     head.append("")
+    # An error many tenants share (credentials expired together) is said once, not per section.
+    shared = shared_errors((t.tenant, t.error) for t in plan.tenants)
+    head += shared_error_lines(shared, markdown=True)
     text = "\n".join(head)
     stamp = " · ".join(
         md_text(part)
@@ -90,6 +94,8 @@ def render_markdown(plan: Plan, *, title: str = "reconcile plan", limit: int = M
     )
     omitted: list[str] = []
     for tenant in ordered:
+        if tenant.error in shared:
+            continue
         section = _tenant_section(tenant)
         if len(text) + len(section) + len(footer) + 400 > limit:
             omitted.append(tenant.tenant)

@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.config import load_tenants
 from reconciler.config.text import excerpt, printable, shorten, unsafe_character
+from reconciler.config.types import version_tuple
 from reconciler.errors import ConfigErrors
 
 
@@ -31,8 +32,8 @@ def _one(write_tree: Any, text: str) -> str:
         (
             "    sso_id: alice",
             '    sso_id: "alice\\n```\\n## Plan: no changes"',
-            "21:13: technicians.0.sso_id: the value 'alice\\n```\\n## Plan: no changes' holds the control or "
-            "bidi character U+000A at position 6",
+            "21:13: technicians.0.sso_id: the value 'alice\\n```\\n## Plan: no changes' holds the control, "
+            "bidi or invisible character U+000A at position 6",
         ),
         (
             "    sso_id: alice",
@@ -43,6 +44,12 @@ def _one(write_tree: Any, text: str) -> str:
         ("    sso_id: alice", '    sso_id: "a\\x85b"', "U+0085"),
         ("    sso_id: alice", '    sso_id: "a\\ud800b"', "U+D800"),
         ("  - path: Support", '  - path: "Support\\u2066x"', "rescue_groups.0.path: the value"),
+        ("    sso_id: alice", '    sso_id: "al\\u200bice"', "U+200B"),
+        ("    sso_id: alice", '    sso_id: "al\\u200dice"', "U+200D"),
+        ("    sso_id: alice", '    sso_id: "al\\u2060ice"', "U+2060"),
+        ("    sso_id: alice", '    sso_id: "al\\ufeffice"', "U+FEFF"),
+        ("    sso_id: alice", '    sso_id: "al\\U000E0041ice"', "U+E0041"),
+        ("    sso_id: alice", '    sso_id: "al\\U000E007Fice"', "U+E007F"),
     ],
 )
 def test_control_and_bidi_characters_are_refused(
@@ -52,6 +59,23 @@ def test_control_and_bidi_characters_are_refused(
     (problem,) = [p for p in found if "only printable text is allowed" in p]
     assert expected in problem
     assert unsafe_character(problem.split(": ", 1)[1]) is None  # the message itself is printable
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path"),
+    [
+        ("  - path: Support", '  - path: "Cafe\\u0301"', "rescue_groups.0.path"),
+        ("    sso_id: alice", '    sso_id: "zoe\\u0308"', "technicians.0.sso_id"),
+        ("  - user: alice@acme.com", '  - user: "a\\u0301lice@acme.com"', "technicians.0.user"),
+    ],
+)
+def test_values_not_in_nfc_form_are_refused(
+    write_tree: Any, acme: str, old: str, new: str, path: str
+) -> None:
+    assert old in acme
+    found = _problems(write_tree, acme.replace(old, new))
+    (problem,) = [p for p in found if "NFC" in p]
+    assert f"{path}: the value" in problem and problem.endswith("write it in NFC form")
 
 
 def test_control_characters_are_refused_in_profile_overrides_too(write_tree: Any, acme: str) -> None:
@@ -186,3 +210,63 @@ def test_text_helpers() -> None:
     assert len(cut) == 20 and cut.endswith("…(+92 chars)")
     assert excerpt("x" * 1000, 30).startswith("'xxx") and len(excerpt("x" * 1000, 30)) == 32
     assert excerpt(Path("a")) == "'a'"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["gitops", "validate-files"]])
+def test_a_newline_in_a_key_or_folder_name_cannot_start_a_line_of_its_own(
+    write_tree: Any, acme: str, reconcile: Any, command: list[str]
+) -> None:
+    """A `::error` line in a GitHub job log is a workflow command: no key or name may print one."""
+    key = '"bogus\\n::error title=pwned::owned\\n": 1\n'
+    root = write_tree(
+        {
+            "t/acme/tenant.yaml": acme + key,
+            "t/x\n::warning title=pwned::owned/tenant.yaml": acme.replace("acme", "x"),
+        }
+    )
+    files = [
+        str(root / "t" / "acme" / "tenant.yaml"),
+        str(root / "t" / "x\n::warning title=pwned::owned" / "tenant.yaml"),
+    ]
+    outcome = reconcile([*command, *(files if command[0] == "gitops" else [str(root / "t")])])
+    assert outcome.exit_code == 1
+    lines = (outcome.stdout + outcome.stderr).splitlines()
+    assert not [line for line in lines if line.startswith("::")], lines
+    assert any("bogus\\n::error title=pwned::owned\\n" in line for line in lines), lines
+    assert any("x\\n::warning title=pwned::owned" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("digits", ["\\u0661\\u0662\\u0663", "\\uff11\\uff12", "12\\u0663"])
+def test_digit_fields_take_ascii_digits_only(write_tree: Any, acme: str, digits: str) -> None:
+    """`\\d`, str.isdigit() and int() take Arabic-Indic or fullwidth digits: the services do not."""
+    problem = _one(write_tree, acme.replace('company_id: "1234567"', f'company_id: "{digits}"'))
+    assert "integration.company_id:" in problem and "expected digits only" in problem
+
+
+def test_a_live_version_with_other_digits_counts_as_zero() -> None:
+    assert version_tuple("2.\u00b2.\u0663") == (2, 0, 0, 0)  # `²`.isdigit() is True, int("²") fails
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        (
+            "  - user: " + "a" * 65 + "@acme.com",
+            "technicians.0.user: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaa…(+46 chars)' has 65 characters before the @; "
+            "at most 64 are allowed",
+        ),
+        (
+            "  - user: alice@" + "b" * 110 + ".com",
+            "technicians.0.user: is 120 characters long; at most 113 are allowed",
+        ),
+        (
+            "  - user: alice@acme.com\n    rescue_email: a@" + "b" * 260 + ".com",
+            "technicians.0.rescue_email: is 266 characters long; at most 254 are allowed",
+        ),
+    ],
+)
+def test_technician_users_and_emails_are_within_what_the_services_store(
+    write_tree: Any, acme: str, new: str, expected: str
+) -> None:
+    problem = _one(write_tree, acme.replace("  - user: alice@acme.com", new))
+    assert expected in problem

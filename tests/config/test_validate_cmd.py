@@ -75,3 +75,13 @@ def test_a_missing_path_is_an_error_without_traceback(reconcile: Any, tmp_path: 
     assert outcome.exit_code == 1
     assert outcome.stderr.splitlines()[0] == "nope: no such file or folder"
     assert "Traceback" not in outcome.stderr
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_named_tenant_outside_the_shard_is_an_error(reconcile: Any, command: str) -> None:
+    """`--tenant contoso --shard 1/2` (contoso is in shard 0) must not print "0 tenant(s)" and pass."""
+    outcome = reconcile([command, "--tenant", "contoso", "--shard", "1/2"], cwd=REPO)
+    assert outcome.exit_code == 1
+    assert "error: --tenant names a tenant outside shard 1/2: 'contoso' is in shard 0/2" in outcome.stderr
+    assert "0 tenant(s)" not in outcome.stderr

@@ -29,6 +29,9 @@ def test_parse_accepts_k_of_n_counted_from_zero() -> None:
         ("-1/2", "expected K/N"),
         ("1/", "expected K/N"),
         ("0/100000", "N must be between 1"),
+        ("\u0661/\u0662", "expected K/N"),  # Arabic-Indic digits: `\d` and int() take them
+        ("\uff10/\uff12", "expected K/N"),  # fullwidth digits
+        ("0/2\n", "expected K/N"),
     ],
 )
 def test_parse_refuses_bad_values(text: str, says: str) -> None:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from dataverse_harness import HOST, install_org
 
-from reconciler.sandbox.dataverse import DataverseOrg
+from reconciler.sandbox.dataverse import DataverseOrg, actions
 from reconciler.sandbox.dataverse.standalone import StandaloneServer
 
 pytestmark = pytest.mark.integration
@@ -140,6 +140,14 @@ def test_zip_without_solution_xml_is_400(api: httpx.Client) -> None:
         archive.writestr("customizations.xml", "<x/>")
     response = api.post("ImportSolution", json=import_body(base64.b64encode(buffer.getvalue()).decode()))
     assert response.status_code == 400 and "solution.xml" in response.json()["error"]["message"]
+
+
+def test_a_solution_file_over_95_mb_is_400(api: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The documented limit (docs/sandbox.md), lowered here so the test sends a small file."""
+    package = solution_zip()
+    monkeypatch.setattr(actions, "MAX_SOLUTION_FILE_BYTES", len(base64.b64decode(package)) - 1)
+    response = api.post("ImportSolution", json=import_body(package))
+    assert response.status_code == 400 and "at most 95 MB" in response.json()["error"]["message"]
 
 
 def test_import_solution_needs_an_import_job_id(api: httpx.Client) -> None:

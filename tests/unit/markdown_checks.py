@@ -1,4 +1,10 @@
-"""Checks shared by the escaping tests: a rendered markdown text holds no markup from a value."""
+"""Checks shared by the escaping tests: a rendered markdown text holds no markup from a value.
+
+GitHub links more than CommonMark does: its extended autolinks make a bare `https://...`, a
+`www.` name and an e-mail address links, and `@name` pings a person. The parser runs with
+linkify (linkify-it-py), which finds the first and the last of these; `www.` and `@` in plain
+text are checked by hand (GitHub links `www.x` even where linkify-it's strict mode does not).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +14,16 @@ from collections.abc import Iterator
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+MD = MarkdownIt("commonmark", {"linkify": True}).enable(["table", "strikethrough", "linkify"])
+MD.linkify.set({"fuzzy_link": False})  # GitHub leaves a bare `example.com` alone: so does this parser
 # The only markup the renderers write themselves.
 OWN_HTML = re.compile(r"^\s*(<!-- reconcile-[a-z]+(:[^>]*)? -->|</?(details|summary|b|sub)( open)?>)")
 OWN_TAG = re.compile(r"<!-- reconcile-[a-z]+(:[A-Za-z0-9_.:-]*)? -->|</?(details|summary|b|sub)( open)?>")
-CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+    "\U000e0000-\U000e007f]"
+)
+WWW = re.compile(r"(?<![A-Za-z0-9])www\.", re.IGNORECASE)  # GitHub's extended www autolink
 
 
 def _walk(tokens: list[Token]) -> Iterator[Token]:
@@ -38,5 +49,7 @@ def assert_inert(markdown: str, own_headings: int) -> None:
                 assert "<" not in rest and ">" not in rest, line  # values inside are entities only
         if token.type == "text" and ("evil" in token.content or "@" in token.content):
             raise AssertionError(f"a value is plain markdown text: {token.content!r}")
+        if token.type == "text" and WWW.search(token.content):
+            raise AssertionError(f"GitHub would link this text: {token.content!r}")
         assert token.type != "s_open"
     assert not CONTROL.search(markdown)

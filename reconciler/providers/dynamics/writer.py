@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from reconciler.config.package import read_package
 from reconciler.config.types import version_tuple
 from reconciler.errors import (
     ApiError,
     ChangeFailed,
-    InputError,
     NotFoundError,
     PreconditionFailed,
     ProviderError,
@@ -192,13 +192,7 @@ class DynamicsWriter:
         package = getattr(change.desired, "package", None)
         if not package:
             raise ChangeFailed("no solution package given")
-        path = Path(package)
-        if not path.is_absolute():
-            path = self.folder / path
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(f"solution package {path}: {exc.strerror or exc}") from None
+        data = read_package(package, self.folder)  # checked again: the file may have changed since
         # A real package imports for minutes: the synchronous ImportSolution outlives any
         # request timeout, so the import runs as a system job, polled within a bound.
         import_job_id = str(uuid.uuid4())
@@ -228,7 +222,7 @@ class DynamicsWriter:
                 f"imported, but {name} is {installed.version} ({'managed' if installed.managed else 'unmanaged'}); "
                 f"expected managed >= {want}: check the package"
             )
-        return f"imported {path.name}: {name} {installed.version}"
+        return f"imported {Path(package).name}: {name} {installed.version}"
 
     async def _wait_for_import(self, job: str, import_job_id: str) -> None:
         deadline = time.monotonic() + self.import_wait_seconds

@@ -27,7 +27,7 @@ from reconciler.providers.retry import Verdict
 SERVICE = "rescue"
 
 _METHOD = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_NODE = re.compile(r"^\d+$")
+_NODE = re.compile(r"^[0-9]+\Z")
 _AUTH_TOKENS = {"INVALID_SECRETAUTHCODE", "NOTLOGGEDIN", "INVALID"}
 _THROTTLE_TOKENS = {"LIMITREACHED", "POLLRATEEXCEEDED"}
 _NEW_ID_KEYS = ("NODEID", "NODE", "ID")

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 OPERATIONS = {"ImportSolution", "ImportSolutionAsync", "ReactivateEntityKey", "WhoAmI"}
 _MAX_MANIFEST = 5 * 1024 * 1024
+# "The maximum size of a solution file is 95 MB" (Microsoft Learn, Power Apps, "Import solutions"):
+# read as 95,000,000 bytes, the stricter reading (docs/sandbox.md).
+MAX_SOLUTION_FILE_BYTES = 95_000_000
 _VERSION = re.compile(r"^\d+(\.\d+){1,3}$")
 
 
@@ -51,6 +54,8 @@ def read_manifest(customization_file: Any) -> dict[str, Any]:
         data = base64.b64decode(customization_file, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _invalid("CustomizationFile is not valid base64.") from exc
+    if len(data) > MAX_SOLUTION_FILE_BYTES:
+        raise _invalid(f"The solution file is {len(data):,} bytes; at most 95 MB can be imported.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
