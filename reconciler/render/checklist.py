@@ -36,7 +36,7 @@ def render_checklist_text(checklist: Checklist) -> str:
         lines.append(f"    tenants: {', '.join(_text(t) for t in item.tenants)}")
         lines.append("")
     for tenant, why in checklist.unplanned:
-        lines.append(f"not known for {_text(tenant)} (it could not be planned): {_text(why)}")
+        lines.append(f"not known for {_text(tenant)}: {_text(why)}")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -47,7 +47,7 @@ def render_checklist_markdown(checklist: Checklist) -> str:
         lines.extend(f"  {i}. {_md(step)}" for i, step in enumerate(item.steps, 1))
         lines.append(f"  - tenants: {', '.join(_md(t) for t in item.tenants)}")
     if checklist.unplanned:
-        lines += ["", "Not known (the tenant could not be planned):", ""]
+        lines += ["", "Not known (the tenant, or the objects its steps need, could not be read):", ""]
         lines.extend(f"- {_md(tenant)}: {_md(why)}" for tenant, why in checklist.unplanned)
     return "\n".join(lines) + "\n"
 
