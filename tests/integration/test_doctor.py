@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from reconciler.sandbox import SandboxHandle, generate, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 
@@ -59,6 +59,23 @@ def test_doctor_passes_on_the_demo_seed_and_only_reads(sandbox: SandboxHandle) -
     only_reads(sandbox)
     text = invoke("doctor", str(EXAMPLE_TENANTS), "--sandbox", str(sandbox.state_dir))
     assert text.code == 0 and "tenant contoso: ready" in text.stdout and "PASS  token" in text.stdout
+
+
+def test_doctor_passes_on_a_generated_seed(tmp_path: Any) -> None:
+    """The generator's tenants and org (another size, other names and IDs) pass too."""
+    generate(tmp_path, tenants=3, technicians=40, drift=0.3, rng_seed=11)
+    with running_sandbox(tmp_path / "seed.yaml") as handle:
+        control(handle, "DELETE", "/requests")
+        run = invoke(
+            "doctor", str(tmp_path / "tenants"), "--sandbox", str(handle.state_dir), "--format", "json"
+        )
+        assert run.code == 0, run.stdout
+        report = json.loads(run.stdout)
+        assert len(report["tenants"]) == 3
+        for tenant in report["tenants"]:
+            assert not [c for c in tenant["checks"] if c["status"] == "fail"], tenant
+        only_reads(handle)
+    gc.collect()
 
 
 def test_each_injected_problem_fails_with_its_own_fix(sandbox: SandboxHandle) -> None:
