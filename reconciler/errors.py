@@ -74,7 +74,7 @@ class InputError(ReconcileError):
     """Bad input: nothing is sent to any API."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Location:
     """A place in a YAML file (1-based line and column)."""
 

@@ -30,7 +30,7 @@ from reconciler.engine.staleness import stale_reasons
 from reconciler.errors import ApplyCancelled, InputError, StalePlanError
 from reconciler.plan import ApplyResult, Plan, TenantApplyResult, TenantPlan, decode_plan
 from reconciler.plan.target import Target, select_targets
-from reconciler.render import render_apply_json, render_apply_text
+from reconciler.render import apply_json_chunks, render_apply_text
 
 
 def _saved_plan(path: Path) -> Plan:
@@ -145,5 +145,9 @@ def _nothing(plan: TenantPlan) -> TenantApplyResult:
 
 
 def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> None:
-    click.echo(render_apply_json(result) if fmt == "json" else render_apply_text(result), nl=False)
+    if fmt == "json":
+        for chunk in apply_json_chunks(result):  # written as made: the whole text was the peak
+            click.echo(chunk, nl=False)
+    else:
+        click.echo(render_apply_text(result), nl=False)
     ctx.exit(result.exit_code(plan))

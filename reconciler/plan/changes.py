@@ -17,7 +17,7 @@ Op = Literal["create", "update", "delete", "action", "manual", "unknown"]
 OPS: tuple[Op, ...] = ("create", "update", "delete", "action", "manual", "unknown")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field-level difference: ``path`` within the resource, old (live) and new (desired)."""
 
@@ -27,7 +27,7 @@ class FieldChange:
     sensitive: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """Base of every change. ``depends_on`` holds the ids of changes that must succeed first."""
 
@@ -50,13 +50,13 @@ class Change:
         return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Create(Change):
     op: ClassVar[Op] = "create"
     desired: Resource
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Update(Change):
     op: ClassVar[Op] = "update"
     desired: Resource
@@ -67,7 +67,7 @@ class Update(Change):
         return self.live.live_version()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delete(Change):
     op: ClassVar[Op] = "delete"
     live: Resource
@@ -79,7 +79,7 @@ class Delete(Change):
 ActionName = Literal["import_solution", "repair_session_key"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action(Change):
     op: ClassVar[Op] = "action"
     name: ActionName
@@ -94,7 +94,7 @@ class Action(Change):
         return self.live.live_version()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Manual(Change):
     """A step only a person can do; listed as a checklist, never by itself a "change"."""
 
@@ -104,7 +104,7 @@ class Manual(Change):
     steps: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnknownChange(Change):
     op: ClassVar[Op] = "unknown"
     reason: str

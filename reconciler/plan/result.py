@@ -14,7 +14,7 @@ from reconciler.plan.model import Plan
 Status = Literal["done", "failed", "skipped"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     change_id: str
     status: Status

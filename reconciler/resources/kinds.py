@@ -9,7 +9,7 @@ from reconciler.resources.base import Kind, Resource, Sensitive
 from reconciler.resources.rescue_permissions import UNDECLARED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Solution(Resource):
     """Desired: installed, managed, version at least ``version``. Live: what is installed."""
 
@@ -21,7 +21,7 @@ class Solution(Resource):
     package: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IntegrationConfig(Resource):
     """The configuration window's singleton row."""
 
@@ -40,7 +40,7 @@ class IntegrationConfig(Resource):
     do_not_pass_custom_field_1: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TechnicianSettings(Resource):
     """A user's LogMeIn settings row (Dynamics). The runtime auth code is never part of it."""
 
@@ -67,7 +67,7 @@ def placeholder_email(technician_id: str) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RescueTechnician(Resource):
     """A Rescue technician node, keyed by node ID; the reconciler manages only its SSO ID."""
 
@@ -83,7 +83,7 @@ class RescueTechnician(Resource):
     source: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApplicationUser(Resource):
     """The integration's application user and its security roles (names, case-folded)."""
 
@@ -97,7 +97,7 @@ class ApplicationUser(Resource):
     roles: frozenset[str] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SessionKey(Resource):
     """The Session Key alternate key; status is Pending, InProgress, Active or Failed."""
 
@@ -108,7 +108,7 @@ class SessionKey(Resource):
     status: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExportSettings:
     """A group's Post-to-URL export settings (Admin Center only)."""
 
@@ -118,7 +118,7 @@ class ExportSettings:
     format: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RescueGroup(Resource):
     """A technician group by path below the Technicians root.
 
@@ -136,7 +136,7 @@ class RescueGroup(Resource):
     confirmed: str | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Consent(Resource):
     """Admin consent for the LogMeIn app: its service principal exists in the tenant."""
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
+import pytest
+
 from reconciler.plan import ApplyResult
+from reconciler.plan.changes import Manual
 from reconciler.plan.result import Outcome, TenantApplyResult
-from reconciler.render import render_apply_text
+from reconciler.render import apply_json_chunks, render_apply_text
 
 ETAG = "changed since the plan was made (ETag mismatch); plan again"
 
@@ -45,3 +51,38 @@ def test_hostile_values_in_an_apply_summary_are_escaped() -> None:
     text = render_apply_text(ApplyResult((TenantApplyResult("t\r", outcomes, error=""),)))
     assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
     assert "technician:a\\nb: boom\\x1b[31m\\u202e" in text
+
+
+@pytest.mark.parametrize("tenants", [0, 1, 3])
+def test_json_written_per_tenant_is_the_whole_document_indented(tenants: int) -> None:
+    step = Manual("consent", "t", (), "Grant consent", "why", ("open\nthe page", 'click \u2028 "yes"'))
+    result = ApplyResult(
+        tuple(
+            TenantApplyResult(
+                f"t{n}\u00e9",
+                (Outcome(f"technician:u{n}@x", "done"), Outcome("session_key:k", "failed", "a\tb\nc")),
+                manual=(step,) if n == 1 else (),
+                error="refused" if n == 2 else "",
+                requests={"dataverse": {"requests": n, "endpoints": {}}},
+            )
+            for n in range(tenants)
+        )
+    )
+    whole = {
+        "format_version": 1,
+        "totals": result.totals(),
+        "complete": result.complete,
+        "tenants": [
+            {
+                "tenant": t.tenant,
+                "error": t.error,
+                "outcomes": [dataclasses.asdict(o) for o in t.outcomes],
+                "manual": [{"id": m.id, "title": m.title, "steps": list(m.steps)} for m in t.manual],
+                "requests": dict(t.requests),
+            }
+            for t in result.tenants
+        ],
+    }
+    chunks = list(apply_json_chunks(result))
+    assert len(chunks) == (1 if tenants == 0 else tenants + 2)
+    assert "".join(chunks) == json.dumps(whole, indent=2) + "\n"
