@@ -164,6 +164,7 @@ def test_two_applies_at_once_the_second_says_once_that_another_change_touched_it
     assert touched and int(touched[1]) >= 10
     settings = re.search(r"^ {10}technician settings \((\d+)\): .* and \d+ more$", out, re.M)
     assert settings and int(settings[1]) >= 10
-    assert re.search(r"^ {10}integration settings \(1\): configuration$", out, re.M)
+    # The configuration row is written alone (not in a delayed $batch): whether the second run
+    # read it before the first wrote it depends on timing, so its line is not asserted.
     assert "Plan again, review, and apply the new plan." in failed[0]
     assert not re.search(r"^  \S+ +technician:\S+: .*(412|ETag|changed since)", out, re.M)
