@@ -22,6 +22,7 @@ from reconciler.providers.http import (
     api_error,
     encode_query,
     error_payload,
+    odata_page,
     require_https,
 )
 
@@ -119,25 +120,15 @@ class GraphClient(ApiClient):
         seen: set[str] = set()
         while url is not None:
             page = await self._get_url(url, template, "GroupMember.Read.All")
-            value = page.get("value")
-            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-                raise ProtocolError(
-                    f"GET {template}: the reply has no 'value' list", service=SERVICE, tenant=self.tenant
-                )
+            value, url = odata_page(
+                page,  # never send the token elsewhere, never loop
+                f"GET {template}",
+                seen,
+                service=SERVICE,
+                tenant=self.tenant,
+                base=self.graph_url + "/v1.0/",
+            )
             users.extend(value)
-            link = page.get("@odata.nextLink")
-            if link is not None and (
-                not isinstance(link, str) or link in seen or not link.startswith(self.graph_url + "/v1.0/")
-            ):
-                # Never send the token elsewhere, never loop.
-                raise ProtocolError(
-                    f"GET {template}: bad, foreign or repeated @odata.nextLink",
-                    service=SERVICE,
-                    tenant=self.tenant,
-                )
-            if link is not None:
-                seen.add(link)
-            url = link
         return users
 
 

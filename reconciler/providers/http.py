@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from reconciler.errors import ApiError, InputError, NotFoundError, PreconditionFailed
+from reconciler.errors import ApiError, InputError, NotFoundError, PreconditionFailed, ProtocolError
 
 
 @dataclass(frozen=True)
@@ -257,3 +257,26 @@ def encode_query(params: Mapping[str, str]) -> str:
     inside values are escaped so that a value can never add another query option.
     """
     return "&".join(f"{quote(k, safe='$')}={quote(v, safe=_QUERY_SAFE)}" for k, v in params.items())
+
+
+def odata_page(
+    page: Mapping[str, Any], where: str, seen: set[str], *, service: str, tenant: str, base: str = ""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of an OData collection (Dataverse, Graph): its rows and the next link to follow.
+
+    A page without a ``value`` list of objects is refused, and so is a next link seen before
+    (the listing would never end) or, with ``base``, one outside it (the token would follow it).
+    ``seen`` collects the links followed so far.
+    """
+    value = page.get("value")
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        raise ProtocolError(f"{where}: the reply has no 'value' list", service=service, tenant=tenant)
+    link = page.get("@odata.nextLink")
+    if link is None:
+        return value, None
+    if not isinstance(link, str) or link in seen or not link.startswith(base):
+        raise ProtocolError(
+            f"{where}: bad, foreign or repeated @odata.nextLink", service=service, tenant=tenant
+        )
+    seen.add(link)
+    return value, link

@@ -35,6 +35,7 @@ from reconciler.providers.http import (
     api_error,
     encode_query,
     error_payload,
+    odata_page,
     path_template,
     require_https,
 )
@@ -178,21 +179,10 @@ class DataverseClient(ApiClient):
                 "GET", target, idempotent=True, params=params if first else None, headers=prefer
             )
             first = False
-            page = self._json(response, where)
-            value = page.get("value")
-            if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
-                raise ProtocolError(
-                    f"{where}: the reply has no 'value' list", service=SERVICE, tenant=self.tenant
-                )
-            rows.extend(value)
-            link = page.get("@odata.nextLink")
-            if link is not None and (not isinstance(link, str) or link in seen):
-                raise ProtocolError(
-                    f"{where}: bad or repeated @odata.nextLink", service=SERVICE, tenant=self.tenant
-                )
-            if link is not None:
-                seen.add(link)
-            target = link
+            page, target = odata_page(
+                self._json(response, where), where, seen, service=SERVICE, tenant=self.tenant
+            )
+            rows.extend(page)
         return rows
 
     # -------------------------------------------------------------------- writes
