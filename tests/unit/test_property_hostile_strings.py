@@ -314,9 +314,11 @@ def test_the_safe_tenant_plans() -> None:
     assert plan is not None and plan.tenants[0].changes
 
 
-folder_names = st.text(st.characters(exclude_characters="/\x00"), min_size=1, max_size=60).filter(
-    lambda n: n not in (".", "..") and not n.startswith(("_", ".")) and len(n.encode()) < 200
-)
+# Only what a folder name can be: encodable as UTF-8 (no lone surrogate, which a filter calling
+# ``encode`` would raise on), no separator or NUL, short enough for the file system.
+folder_names = st.text(
+    st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=60
+).filter(lambda n: n not in (".", "..") and not n.startswith(("_", ".")) and len(n.encode()) < 200)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
