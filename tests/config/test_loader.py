@@ -136,7 +136,7 @@ def test_only_filters_and_unknown_names_are_listed(write_tree: Any, acme: str) -
     root = write_tree(
         {
             "t/acme/tenant.yaml": acme,
-            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta"),
+            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta").replace("ACME_", "BETA_"),
             "t/broken/tenant.yaml": "\t",
         }
     )
@@ -183,7 +183,7 @@ def test_bad_defaults_file_is_reported_once(write_tree: Any, acme: str) -> None:
         {
             "t/_defaults.yaml": "safety: [\n",
             "t/acme/tenant.yaml": acme,
-            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta"),
+            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta").replace("ACME_", "BETA_"),
         }
     )
     found = problems([root / "t"])

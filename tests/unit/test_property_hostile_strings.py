@@ -116,6 +116,9 @@ DIRECTORIES = Directories(
 
 def _text(values: dict[str, str]) -> str:
     text = TENANT
+    tenant = values.get("tenant", SAFE["tenant"])
+    if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", tenant):  # a tenant references only its own secrets
+        text = text.replace("ACME_", tenant.upper().replace("-", "_") + "_")
     for name in FIELDS:
         text = text.replace(f"@{name}@", values.get(name, SAFE[name]))
     return text
