@@ -26,7 +26,7 @@ from reconciler.cli.common import shard_option
 from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_tenants
 from reconciler.config.shard import Shard, in_shard
-from reconciler.errors import InputError
+from reconciler.errors import InputError, printable
 
 GITHUB_MAX_JOBS = ops.GITHUB_MAX_JOBS
 
@@ -63,7 +63,7 @@ def _echo_changes(result: ops.TenantChanges, fmt: str, max_jobs: int) -> None:
     for reason in result.reasons:
         click.echo(f"all tenants: {reason}", err=True)
     if result.deleted:
-        click.echo(f"deleted (not planned): {', '.join(result.deleted)}", err=True)
+        click.echo(f"deleted (not planned): {', '.join(map(printable, result.deleted))}", err=True)
     if fmt == "matrix":
         click.echo(ops.matrix_json(ops.matrix_jobs(result.tenants, max_jobs)))
     else:
