@@ -73,7 +73,8 @@ def validate(
         problems: list[Problem] = []
         for tenant in loaded:
             problems += check_secrets(
-                tenant, SecretResolver(tenant.folder, overrides=_overrides(sandbox, tenant))
+                tenant,
+                SecretResolver(tenant.folder, overrides=_overrides(sandbox, tenant), owner=tenant.name),
             )
         if problems:
             raise ConfigErrors(problems)

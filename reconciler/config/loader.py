@@ -264,6 +264,7 @@ class _Loader:
     def __init__(self, allowance: HostAllowance) -> None:
         self.problems: list[Problem] = []
         self._allowance = allowance
+        self.known: set[str] = set()  # every tenant name found, parsed or not (secret ownership)
         self._defaults: dict[Path, YamlDocument | None] = {}
         self._names: dict[str, Location] = {}
 
@@ -319,7 +320,7 @@ class _Loader:
         # Where the credentials go and which secrets are read: a pull request edits these.
         self.problems += host_problems(data, lambda p: positions.locate(p), self._allowance)
         shared = defaults.file if defaults is not None else None
-        self.problems += foreign_secret_problems(data, lambda p: positions.locate(p), shared)
+        self.problems += foreign_secret_problems(data, lambda p: positions.locate(p), shared, self.known)
         try:
             model = Tenant.model_validate(data)
         except ValidationError as exc:
@@ -361,6 +362,7 @@ def load_tenants(
             first = docs[id(source)][0]
             tenant = first.data.get("tenant") if first is not None else None
             names[id(source)] = tenant if isinstance(tenant, str) else None
+    loader.known = {n for n in names.values() if n}
     if only:
         known = sorted({n for n in names.values() if n})
         unknown = [n for n in only if n not in known]

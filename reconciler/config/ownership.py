@@ -5,8 +5,11 @@ tenant the secrets that file references. Without a rule, `authcode: {env: FABRIK
 in contoso's file would hand fabrikam's authcode to contoso's run (and to an API host of the
 pull request's choosing). The rule is a naming convention a reviewer can check at a glance:
 an `{env: NAME}` written in a tenant's own files starts with the tenant's name upper-cased,
-`-` as `_`, and a `_` (`CONTOSO_`, `ACME_CORP_`). Two exceptions, both outside the tenant's
-own reach:
+`-` as `_`, and a `_` (`CONTOSO_`, `ACME_CORP_`); a `{file: PATH}` names a file whose name starts
+with the tenant's name and `.`, `-` or `_` (`/etc/reconciler/fabrikam.key.pem`,
+`/var/run/secrets/reconcile/CONTOSO_RESCUE_AUTHCODE`), wherever it lives. When one tenant's name
+starts another's (`acme`, `acme-corp`), a name belongs to the longest: `ACME_CORP_X` is
+acme-corp's, never acme's. Two exceptions, both outside the tenant's own reach:
 
 - references written in `_defaults.yaml` are shared by every tenant on purpose (the MSP's one
   identity); that file changes every tenant's plan, so it is guarded by CODEOWNERS
@@ -19,7 +22,8 @@ Pure: works on the merged YAML data and where each value was written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import PurePath
 from typing import Any
 
 from reconciler.config.problems import dotted
@@ -36,26 +40,48 @@ def secret_prefix(tenant: str) -> str:
     return tenant.upper().replace("-", "_") + "_"
 
 
-def _env_refs(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str]]:
-    """Every ``{env: NAME}`` mapping in the raw data, with its path (the reference's path)."""
+def _norm(text: str) -> str:
+    return text.lower().replace("_", "-")
+
+
+def owner_of(name: str, tenants: Iterable[str]) -> str | None:
+    """The tenant a secret's name (env name, or file name) belongs to: the longest tenant name
+    it starts with, followed by `.`, `-` or `_`; None when it starts with none."""
+    text = _norm(name)
+    best: str | None = None
+    for tenant in tenants:
+        own = _norm(tenant)
+        fits = text.startswith(own) and len(text) > len(own) + 1 and text[len(own)] in ".-"
+        if fits and (best is None or len(own) > len(_norm(best))):
+            best = tenant
+    return best
+
+
+def _refs(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str, str]]:
+    """Every secret reference in the raw data: (path, "env" or "file", name or path)."""
     if isinstance(value, Mapping):
-        env = value.get("env")
-        if isinstance(env, str) and set(value) <= {"env", "file"}:
-            yield path, env
+        if set(value) <= {"env", "file"} and value:
+            for kind in ("env", "file"):
+                if isinstance(value.get(kind), str):
+                    yield path, kind, value[kind]
             return
         for key, item in value.items():
-            yield from _env_refs(item, (*path, key))
+            yield from _refs(item, (*path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _env_refs(item, (*path, index))
+            yield from _refs(item, (*path, index))
 
 
 def foreign_secret_problems(
-    data: Mapping[str, Any], locate: Callable[[YamlPath], Location], shared_file: str | None
+    data: Mapping[str, Any],
+    locate: Callable[[YamlPath], Location],
+    shared_file: str | None,
+    tenants: Iterable[str] = (),
 ) -> list[Problem]:
-    """A located problem for each secret a tenant's own files name outside its prefix.
+    """A located problem for each secret a tenant's own files name that is not the tenant's.
 
-    ``shared_file`` is the defaults file merged under the tenant (its references are shared).
+    ``shared_file`` is the defaults file merged under the tenant (its references are shared);
+    ``tenants`` are the other tenant names known beside it (a name belongs to the longest).
     """
     tenant = data.get("tenant")
     try:
@@ -64,26 +90,35 @@ def foreign_secret_problems(
         check_tenant_name(tenant)
     except ValueError:
         return []  # no valid name to derive the prefix from: the model validation says so
+    known = {tenant, *tenants}
     prefix = secret_prefix(tenant)
     problems: list[Problem] = []
-    for path, name in _env_refs(data, ()):
+    for path, kind, name in _refs(data, ()):
         where = locate(path)
         if shared_file is not None and where.file == shared_file:
             continue
-        if path[-1:] == ("federated_token_file",) and name == FEDERATED_TOKEN_ENV:
+        if kind == "env" and path[-1:] == ("federated_token_file",) and name == FEDERATED_TOKEN_ENV:
             continue
-        if name.upper().startswith(prefix) and len(name) > len(prefix):
-            continue
+        if kind == "env":
+            if owner_of(name, known) == tenant:
+                continue
+            rule = f"whose names start with {prefix} (e.g. {prefix}RESCUE_AUTHCODE)"
+        else:
+            if owner_of(PurePath(name.strip()).name, known) == tenant:
+                continue
+            rule = (
+                "in files whose names start with the tenant's name and '.', '-' or '_' "
+                f"(e.g. /etc/reconciler/{tenant}.key.pem)"
+            )
         problems.append(
             Problem(
                 where,
                 dotted(path),
                 f"secret {excerpt(name)} is not this tenant's: a tenant file may reference only secrets "
-                f"whose names start with {prefix} (e.g. {prefix}RESCUE_AUTHCODE); rename the secret, "
-                "or move a secret every tenant shares to _defaults.yaml",
+                f"{rule}; rename the secret, or move a secret every tenant shares to _defaults.yaml",
             )
         )
     return problems
 
 
-__all__ = ["FEDERATED_TOKEN_ENV", "foreign_secret_problems", "secret_prefix"]
+__all__ = ["FEDERATED_TOKEN_ENV", "foreign_secret_problems", "owner_of", "secret_prefix"]

@@ -106,7 +106,7 @@ class TenantConnection:
         return self.graph_url.rstrip("/") + "/.default"
 
     def resolver(self, loaded: LoadedTenant) -> SecretResolver:
-        return SecretResolver(loaded.folder, overrides=self.secret_overrides)
+        return SecretResolver(loaded.folder, overrides=self.secret_overrides, owner=loaded.name)
 
 
 def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnection:
@@ -115,7 +115,7 @@ def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnecti
     if sandbox is not None:
         return sandbox_connection(loaded.name, sandbox)
     dyn = model.connection.dynamics
-    resolver = SecretResolver(loaded.folder)
+    resolver = SecretResolver(loaded.folder, owner=loaded.name)
     cred = dyn.credential
     credential: ClientCredential
     if cred.client_secret is not None:

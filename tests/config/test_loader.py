@@ -237,7 +237,7 @@ def test_unknown_key_without_a_near_miss_lists_the_keys(write_tree: Any, acme: s
         ),
         (
             "      client_secret: {env: ACME_CLIENT_SECRET}",
-            "      client_secret: {env: ACME_CLIENT_SECRET}\n      federated_token_file: {file: /x}",
+            "      client_secret: {env: ACME_CLIENT_SECRET}\n      federated_token_file: {file: /run/acme-token}",
             "7:5: connection.dynamics.credential: give exactly one of "
             "client_secret, certificate or federated_token_file (found client_secret, federated_token_file)",
         ),

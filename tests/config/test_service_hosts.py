@@ -182,3 +182,52 @@ def test_shared_references_in_defaults_and_the_federation_token_are_allowed(
     root = write_tree({"tenants/acme/tenant.yaml": stolen})
     (problem,) = _problems(root)
     assert "connection.rescue.authcode: secret 'AZURE_FEDERATED_TOKEN_FILE' is not this tenant's" in problem
+
+
+def test_a_name_belongs_to_the_longest_tenant_it_starts_with(write_tree: Any, acme: str) -> None:
+    corp = acme.replace("tenant: acme", "tenant: acme-corp").replace("ACME_", "ACME_CORP_")
+    stolen = acme.replace("{env: ACME_RESCUE_AUTHCODE}", "{env: ACME_CORP_RESCUE_AUTHCODE}")
+    root = write_tree({"tenants/acme/tenant.yaml": stolen, "tenants/acme-corp/tenant.yaml": corp})
+    (problem,) = _problems(root)
+    assert "acme/tenant.yaml:" in problem
+    assert "connection.rescue.authcode: secret 'ACME_CORP_RESCUE_AUTHCODE' is not this tenant's" in problem
+    # The same when only acme is loaded (a plan job of one tenant): the other folder is still known.
+    with pytest.raises(ConfigErrors):
+        load_tenants([root / "tenants"], only=["acme"])
+
+
+@pytest.mark.parametrize(
+    ("path", "owned"),
+    [
+        ("/etc/reconciler/acme.key.pem", True),
+        ("/var/run/secrets/reconcile/ACME_SSO_PASSWORD", True),
+        ("acme-sso.txt", True),
+        ("/etc/reconciler/fabrikam.key.pem", False),
+        ("/var/run/secrets/reconcile/FABRIKAM_SSO_PASSWORD", False),
+        ("../fabrikam/acme", False),  # the file's own name says whose it is
+        ("/etc/reconciler/acmes.pem", False),
+    ],
+)
+def test_secret_files_follow_the_same_rule(path: str, owned: bool, write_tree: Any, acme: str) -> None:
+    text = acme.replace("{env: ACME_SSO_PASSWORD}", f"{{file: {path}}}")
+    root = write_tree({"tenants/acme/tenant.yaml": text})
+    if owned:
+        assert load_tenants([root / "tenants"])
+    else:
+        (problem,) = _problems(root)
+        assert "integration.sso_password: secret '" in problem and "is not this tenant's" in problem
+
+
+def test_a_secret_file_linked_to_another_tenants_file_is_refused(tmp_path: Path) -> None:
+    from reconciler.config import SecretRef, SecretResolver
+    from reconciler.errors import SecretError
+
+    (tmp_path / "FABRIKAM_RESCUE_AUTHCODE").write_text("theirs", "utf-8")
+    (tmp_path / "acme").mkdir()
+    (tmp_path / "acme" / "acme-authcode").symlink_to(tmp_path / "FABRIKAM_RESCUE_AUTHCODE")
+    (tmp_path / "ACME_RESCUE_AUTHCODE").write_text("ours", "utf-8")
+    (tmp_path / "acme" / "acme-own").symlink_to(tmp_path / "ACME_RESCUE_AUTHCODE")
+    resolver = SecretResolver(tmp_path / "acme", owner="acme")
+    with pytest.raises(SecretError, match="whose name is not this tenant's"):
+        resolver.resolve(SecretRef(file="acme-authcode"))
+    assert resolver.resolve(SecretRef(file="acme-own")).get_secret_value() == "ours"
