@@ -231,3 +231,19 @@ def test_a_secret_file_linked_to_another_tenants_file_is_refused(tmp_path: Path)
     with pytest.raises(SecretError, match="whose name is not this tenant's"):
         resolver.resolve(SecretRef(file="acme-authcode"))
     assert resolver.resolve(SecretRef(file="acme-own")).get_secret_value() == "ours"
+
+
+def test_plan_takes_the_allowance_too(
+    write_tree: Any, acme: str, reconcile: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_tree({"tenants/acme/tenant.yaml": acme.replace(*SETTINGS["connection.rescue.api_url"])})
+    called: list[str] = []
+
+    def connect(*_args: Any, **_kwargs: Any) -> None:
+        called.append("connect")
+        raise InputError("stop here: the test sends nothing")
+
+    monkeypatch.setattr("reconciler.engine.planner.connect", connect)
+    outcome = reconcile(["plan", "tenants", "--allow-host", "evil.example"], cwd=root)
+    assert called == ["connect"], outcome.stderr  # past validation: the allowance was taken
+    assert outcome.exit_code == 1 and "stop here" in outcome.stdout
