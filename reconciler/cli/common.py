@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.config.shard import Shard, parse_shard
 from reconciler.engine.connection import SandboxInfo
@@ -62,13 +63,16 @@ def target_option(func: F) -> F:
 
 
 def sandbox_option(func: F) -> F:
-    return click.option(
-        "--sandbox",
-        "sandbox",
-        envvar="RECONCILE_SANDBOX",
-        metavar="DIR",
-        help="Send all traffic to a running sandbox (its --state-dir, or its sandbox.json).",
-    )(func)
+    """The options of every command that connects: ``--sandbox`` and ``--allow-host``."""
+    return allow_host_option(
+        click.option(
+            "--sandbox",
+            "sandbox",
+            envvar="RECONCILE_SANDBOX",
+            metavar="DIR",
+            help="Send all traffic to a running sandbox (its --state-dir, or its sandbox.json).",
+        )(func)
+    )
 
 
 def format_option(func: F) -> F:
@@ -89,7 +93,9 @@ def concurrency_option(func: F) -> F:
 
 
 def load(paths: Sequence[Path], tenants: Sequence[str], shard: Shard | None = None) -> list[LoadedTenant]:
-    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), shard=shard)
+    loaded = load_tenants(
+        list(paths) or [Path("tenants")], only=list(tenants), shard=shard, allow_hosts=allowed_hosts()
+    )
     if shard is not None:
         click.echo(f"shard {shard}: {len(loaded)} tenant(s)", err=True)
     return loaded

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
+from reconciler.cli.allow_hosts import allowed_hosts
 from reconciler.cli.common import sandbox_info, sandbox_option, write_private
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.config.loader import DEFAULTS_FILE
@@ -81,7 +82,7 @@ def export(
     authcode_ref = rescue_authcode_env or env_name(name, "RESCUE_AUTHCODE")
     sso_ref = env_name(name, "RESCUE_SSO_PASSWORD")
     if existing.is_dir() and any(existing.glob("*.y*ml")):
-        (loaded,) = load_tenants([root], only=[name])
+        (loaded,) = load_tenants([root], only=[name], allow_hosts=allowed_hosts())
         conn = connect(loaded, info)
         dyn = loaded.model.connection.dynamics
         cred = dyn.credential

@@ -5,7 +5,8 @@
     reconcile gitops plan-matrix PLAN...            tenants whose saved plans have changes
     reconcile gitops drift-fingerprint PLAN [--tenant T]
     reconcile gitops drift-issue PLAN --issues FILE --body-out FILE [--tenant T]
-    reconcile gitops secret-env --tenant T          a tenant's secrets -> $GITHUB_ENV
+    reconcile gitops secret-names --tenant T        the secret names a tenant references
+    reconcile gitops secret-env --tenant T          those secrets -> $GITHUB_ENV
     reconcile gitops validate-files FILE...         the pre-commit hook
 
 See docs/gitops.md for the workflows around them. Errors are ``ReconcileError``s, so the one
@@ -22,11 +23,12 @@ from pathlib import Path
 import click
 
 from reconciler import gitops as ops
+from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
 from reconciler.cli.common import shard_option
 from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_tenants
 from reconciler.config.shard import Shard, in_shard
-from reconciler.errors import InputError
+from reconciler.errors import InputError, printable
 
 GITHUB_MAX_JOBS = ops.GITHUB_MAX_JOBS
 
@@ -63,7 +65,7 @@ def _echo_changes(result: ops.TenantChanges, fmt: str, max_jobs: int) -> None:
     for reason in result.reasons:
         click.echo(f"all tenants: {reason}", err=True)
     if result.deleted:
-        click.echo(f"deleted (not planned): {', '.join(result.deleted)}", err=True)
+        click.echo(f"deleted (not planned): {', '.join(map(printable, result.deleted))}", err=True)
     if fmt == "matrix":
         click.echo(ops.matrix_json(ops.matrix_jobs(result.tenants, max_jobs)))
     else:
@@ -258,15 +260,23 @@ def drift_issue(plan: Path, tenant: str | None, issues_file: Path, body_out: Pat
     click.echo(ops.github_output(decision), nl=False)
 
 
+@gitops.command("secret-names")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--tenant", "tenants", multiple=True, required=True, metavar="NAME", help="Repeatable.")
+@allow_host_option
+def secret_names(paths: tuple[Path, ...], tenants: tuple[str, ...]) -> None:
+    """Print name_1=NAME ... lines ($GITHUB_OUTPUT): the secrets the tenants reference, no values.
+
+    The next step asks GitHub for exactly these secrets, one per slot; each is checked to be the
+    tenant's own (its name starts with the tenant's, or it is shared in _defaults.yaml).
+    """
+    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), allow_hosts=allowed_hosts())
+    click.echo(ops.names_output(ops.secret_names(loaded)), nl=False)
+
+
 @gitops.command("secret-env")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--tenant", "tenants", multiple=True, required=True, metavar="NAME", help="Repeatable.")
-@click.option(
-    "--secrets-var",
-    default="RECONCILE_SECRETS_JSON",
-    show_default=True,
-    help="Environment variable holding toJSON(secrets).",
-)
 @click.option(
     "--github-env",
     envvar="GITHUB_ENV",
@@ -274,13 +284,16 @@ def drift_issue(plan: Path, tenant: str | None, issues_file: Path, body_out: Pat
     type=click.Path(path_type=Path, dir_okay=False),
     help="File to append to (default: $GITHUB_ENV).",
 )
-def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], secrets_var: str, github_env: Path) -> None:
+@allow_host_option
+def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], github_env: Path) -> None:
     """Append the secrets the tenants reference ({env: NAME}) to $GITHUB_ENV, and no others.
 
-    Values are never printed; names missing from the secrets and the environment are errors.
+    The values come from RECONCILE_SECRET_1 ... RECONCILE_SECRET_6, in the order `gitops
+    secret-names` printed. Values are never printed; names missing from the secrets and the
+    environment are errors.
     """
-    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
-    found = ops.secret_env(loaded, ops.parse_secrets_json(os.environ.get(secrets_var, "")), os.environ)
+    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), allow_hosts=allowed_hosts())
+    found = ops.secret_env(loaded, ops.slot_values(os.environ), os.environ)
     try:
         with github_env.open("a", encoding="utf-8") as handle:
             handle.write(found.text)
@@ -290,11 +303,12 @@ def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], secrets_var: s
     if found.already_set:
         click.echo(f"already set in the environment: {', '.join(found.already_set)}", err=True)
     for ref in found.files:
-        click.echo(f"note: this job must provide the secret file {ref}", err=True)
+        click.echo(f"note: this job must provide the secret file {printable(ref)}", err=True)
 
 
 @gitops.command("validate-files")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+@allow_host_option
 @click.pass_context
 def validate_files(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """`reconcile validate` for the tenants the given files belong to (the pre-commit hook)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
 from reconciler.config import LoadedTenant, SecretResolver, check_secrets, load_tenants, secret_refs
 from reconciler.errors import ConfigErrors, Problem
 
@@ -59,6 +60,7 @@ def _overrides(sandbox: str | None, tenant: LoadedTenant) -> dict[str, str]:
     metavar="DIR",
     help="With --check-secrets: resolve the references the way a run against this sandbox does.",
 )
+@allow_host_option
 def validate(
     paths: tuple[Path, ...], tenants: tuple[str, ...], resolve_secrets: bool, sandbox: str | None
 ) -> None:
@@ -66,12 +68,13 @@ def validate(
 
     Exit 0 with one line per tenant, or exit 1 listing every problem as file:line:col.
     """
-    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants))
+    loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), allow_hosts=allowed_hosts())
     if resolve_secrets:
         problems: list[Problem] = []
         for tenant in loaded:
             problems += check_secrets(
-                tenant, SecretResolver(tenant.folder, overrides=_overrides(sandbox, tenant))
+                tenant,
+                SecretResolver(tenant.folder, overrides=_overrides(sandbox, tenant), owner=tenant.name),
             )
         if problems:
             raise ConfigErrors(problems)

@@ -30,7 +30,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from reconciler.config.checks import semantic_problems
+from reconciler.config.hosts import NO_ALLOWANCE, HostAllowance, host_problems
 from reconciler.config.models import Tenant
+from reconciler.config.ownership import foreign_secret_problems
 from reconciler.config.package import package_problem
 from reconciler.config.problems import dotted, validation_problems
 from reconciler.config.shard import Shard, shard_of
@@ -259,8 +261,10 @@ def _model_problems(exc: ValidationError, data: dict[str, Any], positions: Sourc
 class _Loader:
     """Collects the problems of every file while it loads."""
 
-    def __init__(self) -> None:
+    def __init__(self, allowance: HostAllowance) -> None:
         self.problems: list[Problem] = []
+        self._allowance = allowance
+        self.known: set[str] = set()  # every tenant name found, parsed or not (secret ownership)
         self._defaults: dict[Path, YamlDocument | None] = {}
         self._names: dict[str, Location] = {}
 
@@ -313,6 +317,10 @@ class _Loader:
         self.problems += surprises
         self._check_name(data.get("tenant"), source, positions.locate(("tenant",)))
         self.problems += semantic_problems(data, lambda p: positions.locate(p))
+        # Where the credentials go and which secrets are read: a pull request edits these.
+        self.problems += host_problems(data, lambda p: positions.locate(p), self._allowance)
+        shared = defaults.file if defaults is not None else None
+        self.problems += foreign_secret_problems(data, lambda p: positions.locate(p), shared, self.known)
         try:
             model = Tenant.model_validate(data)
         except ValidationError as exc:
@@ -331,15 +339,21 @@ class _Loader:
 
 
 def load_tenants(
-    paths: Sequence[Path] = DEFAULT_PATHS, *, only: Sequence[str] = (), shard: Shard | None = None
+    paths: Sequence[Path] = DEFAULT_PATHS,
+    *,
+    only: Sequence[str] = (),
+    shard: Shard | None = None,
+    allow_hosts: HostAllowance = NO_ALLOWANCE,
 ) -> list[LoadedTenant]:
     """Load and validate the tenants under ``paths``; ``only`` keeps the tenants of those names,
     ``shard`` those of one shard (``config/shard.py``); other tenants are not even parsed.
+    Service hosts outside the allow-list (``config/hosts.py``) are problems unless the operator
+    allows them (``allow_hosts``, never from the tenant files).
 
     Raises ``ConfigErrors`` with every problem of every file, or ``InputError`` when a name
     in ``only`` matches no tenant or lies outside ``shard``.
     """
-    loader = _Loader()
+    loader = _Loader(allow_hosts)
     sources = _discover(list(paths) or DEFAULT_PATHS, loader.problems)
     docs = {id(s): [loader.parse(f) for f in s.files] for s in sources if s.folder_name is None}
     names: dict[int, str | None] = {id(s): s.folder_name for s in sources}
@@ -348,6 +362,7 @@ def load_tenants(
             first = docs[id(source)][0]
             tenant = first.data.get("tenant") if first is not None else None
             names[id(source)] = tenant if isinstance(tenant, str) else None
+    loader.known = {n for n in names.values() if n}
     if only:
         known = sorted({n for n in names.values() if n})
         unknown = [n for n in only if n not in known]

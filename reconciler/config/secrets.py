@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from reconciler.config.loader import LoadedTenant
+from reconciler.config.ownership import owner_of
 from reconciler.config.problems import dotted
 from reconciler.config.types import SecretRef
 from reconciler.config.yamlpos import YamlPath
@@ -34,7 +35,9 @@ class SecretResolver:
     ``base_dir`` is the tenant folder (relative ``file:`` paths resolve against it).
     ``overrides`` maps a reference's handle (``"env:NAME"``, ``"file:PATH"``) to a value and wins
     over the environment: the sandbox uses it to hand out its own credentials. ``environ``
-    defaults to ``os.environ``, read at resolve time.
+    defaults to ``os.environ``, read at resolve time. ``owner`` (the tenant's name) refuses a
+    secret file that is a link to a file whose name is another's (``config/ownership.py``): a
+    pull request can add a link named after its tenant that leads to another tenant's secret.
     """
 
     def __init__(
@@ -43,10 +46,12 @@ class SecretResolver:
         *,
         overrides: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
+        owner: str | None = None,
     ) -> None:
         self._base_dir = base_dir
         self._overrides = dict(overrides or {})
         self._environ = environ
+        self._owner = owner
 
     def __repr__(self) -> str:
         return f"SecretResolver(base_dir={str(self._base_dir)!r}, overrides={len(self._overrides)})"
@@ -83,6 +88,12 @@ class SecretResolver:
 
     def _from_file(self, path: Path, needed: str) -> str:
         try:
+            if self._owner is not None and path.is_symlink():
+                target = path.resolve()
+                if owner_of(target.name, {self._owner}) != self._owner:
+                    raise SecretError(
+                        f"secret file {path} is a link to {target}, whose name is not this tenant's{needed}"
+                    )
             if not path.is_file():
                 problem = "does not exist" if not path.exists() else "is not a file"
                 raise SecretError(f"secret file {path} {problem}{needed}")

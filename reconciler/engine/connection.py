@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from reconciler.config import LoadedTenant, SecretResolver
+from reconciler.config.types import normalise_guid
 from reconciler.errors import InputError
 from reconciler.providers.entra import (
     CertificateCredential,
@@ -27,6 +28,20 @@ from reconciler.providers.entra import (
 )
 
 GRAPH_URL = "https://graph.microsoft.com"
+# The operator's choice of app registration for a whole run, outside the tenant files: the
+# GitOps plan and drift jobs sign in as the read-only app (docs/gitops.md, section 2.2).
+CLIENT_ID_ENV = "RECONCILE_CLIENT_ID"
+
+
+def client_id_for(tenant_client_id: str, environ: Mapping[str, str]) -> str:
+    """``RECONCILE_CLIENT_ID`` when the operator set it, else the tenant file's client ID."""
+    chosen = environ.get(CLIENT_ID_ENV, "").strip()
+    if not chosen:
+        return tenant_client_id
+    try:
+        return normalise_guid(chosen)
+    except ValueError:
+        raise InputError(f"{CLIENT_ID_ENV} is not a GUID (an app registration's client ID)") from None
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,7 @@ class TenantConnection:
         return self.graph_url.rstrip("/") + "/.default"
 
     def resolver(self, loaded: LoadedTenant) -> SecretResolver:
-        return SecretResolver(loaded.folder, overrides=self.secret_overrides)
+        return SecretResolver(loaded.folder, overrides=self.secret_overrides, owner=loaded.name)
 
 
 def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnection:
@@ -100,7 +115,7 @@ def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnecti
     if sandbox is not None:
         return sandbox_connection(loaded.name, sandbox)
     dyn = model.connection.dynamics
-    resolver = SecretResolver(loaded.folder)
+    resolver = SecretResolver(loaded.folder, owner=loaded.name)
     cred = dyn.credential
     credential: ClientCredential
     if cred.client_secret is not None:
@@ -126,7 +141,7 @@ def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnecti
         tenant=model.tenant,
         dataverse_url=dyn.org_url,
         authority=f"{dyn.authority_host}/{dyn.tenant_id}",
-        client_id=dyn.client_id,
+        client_id=client_id_for(dyn.client_id, os.environ),
         credential=credential,
         rescue_url=model.connection.rescue.api_url,
         authcode=resolver.resolve(model.connection.rescue.authcode),

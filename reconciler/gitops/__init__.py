@@ -39,11 +39,19 @@ from reconciler.gitops.matrix import (
     matrix_json,
     parse_matrix,
 )
-from reconciler.gitops.secrets_env import SecretEnv, parse_secrets_json, secret_env
+from reconciler.gitops.secrets_env import (
+    MAX_JOB_SECRETS,
+    SecretEnv,
+    names_output,
+    secret_env,
+    secret_names,
+    slot_values,
+)
 
 __all__ = [
     "DEFAULT_ALL_WHEN",
     "GITHUB_MAX_JOBS",
+    "MAX_JOB_SECRETS",
     "IssueDecision",
     "MatrixJob",
     "OpenIssue",
@@ -62,11 +70,13 @@ __all__ = [
     "matrix_jobs",
     "matrix_json",
     "merge_plans",
+    "names_output",
     "parse_issues",
     "parse_matrix",
-    "parse_secrets_json",
     "plan_files",
     "secret_env",
+    "secret_names",
+    "slot_values",
     "tenant_paths_for_files",
     "tenant_plan",
 ]

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from reconciler.config import DEFAULTS_FILE
+from reconciler.config.text import excerpt
+from reconciler.config.types import check_tenant_name
 from reconciler.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -212,6 +214,24 @@ def select(result: TenantChanges, only: Sequence[str], known: Iterable[str]) -> 
     )
 
 
+def refuse_bad_names(names: Iterable[str], what: str = "tenant folder") -> None:
+    """Every name must be a tenant name (lower-case letters, digits, '-', '_'), as the loader
+    requires: the names go into a GitHub matrix, job titles, artifact names and shell steps, so
+    `acme corp` (split in two by the shell) or `a$(id)b` are refused here, all of them at once."""
+    bad = []
+    for name in names:
+        try:
+            check_tenant_name(name)
+        except ValueError:
+            bad.append(excerpt(name))
+    if bad:
+        raise InputError(
+            f"{what} name{'s' if len(bad) > 1 else ''} {', '.join(bad)} "
+            f"{'are' if len(bad) > 1 else 'is'} not a tenant name: use lower-case letters, digits, "
+            "'-' and '_' (rename the folder; nothing was planned)"
+        )
+
+
 def changed_tenants(
     tenants_dir: Path,
     *,
@@ -245,7 +265,9 @@ def changed_tenants(
         changes = changed_files(root, base_commit, head_commit)
         log.info("%d file(s) changed between %s and %s", len(changes), base_commit[:12], head_commit[:12])
         result = classify(changes, files, prefix, all_when)
-    return select(result, only, present)
+    chosen = select(result, only, present)
+    refuse_bad_names(chosen.tenants)
+    return chosen
 
 
 def tenant_paths_for_files(files: Sequence[Path]) -> list[Path]:

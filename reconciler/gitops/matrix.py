@@ -9,7 +9,9 @@ tenants run as at most 256 jobs, each tenant in exactly one, always the same one
     {"include": [{"job": "contoso", "tenants": "contoso"}, ...]}          one job per tenant
     {"include": [{"job": "shard-3-of-256", "tenants": "a b c"}, ...]}     shards
 
-``tenants`` is space-separated: tenant names are letters, digits, '-' and '_' (never a space).
+``tenants`` is space-separated: tenant names are lower-case letters, digits, '-' and '_' (never a
+space, quote or `$`), which ``changed.refuse_bad_names`` and ``parse_matrix`` enforce, so the
+workflows' shell steps can split the list safely.
 ``[]`` means nothing to run (the workflows skip the job).
 """
 
@@ -20,6 +22,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from reconciler.config.shard import split
+from reconciler.config.text import excerpt
+from reconciler.config.types import check_tenant_name
 from reconciler.errors import InputError
 
 # GitHub refuses a matrix of more than 256 jobs.
@@ -45,6 +49,7 @@ def matrix_json(jobs: Sequence[MatrixJob]) -> str:
     """The ``strategy.matrix`` value, or ``[]`` when there is nothing to run."""
     if not jobs:
         return "[]"
+    _checked(list(jobs), "matrix")
     return json.dumps({"include": [{"job": j.key, "tenants": " ".join(j.tenants)} for j in jobs]})
 
 
@@ -59,14 +64,27 @@ def parse_matrix(text: str, what: str = "--expect-matrix") -> list[MatrixJob]:
     if isinstance(data, dict) and isinstance(data.get("tenant"), list):
         names = data["tenant"]
         if all(isinstance(n, str) for n in names):
-            return [MatrixJob(n, (n,)) for n in names]
+            return _checked([MatrixJob(n, (n,)) for n in names], what)
     entries = data.get("include") if isinstance(data, dict) else None
     if isinstance(entries, list) and all(
         isinstance(e, dict) and isinstance(e.get("job"), str) and isinstance(e.get("tenants"), str)
         for e in entries
     ):
-        return [MatrixJob(e["job"], tuple(e["tenants"].split())) for e in entries]
+        return _checked([MatrixJob(e["job"], tuple(e["tenants"].split(" "))) for e in entries], what)
     raise InputError(f'{what}: expected {{"include": [{{"job": ..., "tenants": ...}}]}} or []')
+
+
+def _checked(jobs: list[MatrixJob], what: str) -> list[MatrixJob]:
+    """A matrix names tenants and shard keys only: anything else is refused, not split or quoted."""
+    for job in jobs:
+        for name in (*job.tenants, *([] if job.key.startswith("shard-") else [job.key])):
+            try:
+                check_tenant_name(name)
+            except ValueError:
+                raise InputError(f"{what}: {excerpt(name)} is not a tenant name") from None
+        if job.key.startswith("shard-") and not job.key.replace("-", "").isalnum():
+            raise InputError(f"{what}: {excerpt(job.key)} is not a shard job key")
+    return jobs
 
 
 def keep_tenants(jobs: Sequence[MatrixJob], wanted: Collection[str]) -> list[MatrixJob]:

@@ -123,9 +123,11 @@ def test_plain_text_secret_value_is_never_echoed(reconcile: Any) -> None:
 
 
 def test_problems_of_several_bad_files_come_in_one_run(reconcile: Any, write_tree: Any, acme: str) -> None:
-    one = acme.replace("tenant: acme", "tenant: one").replace("https://acme.crm", "http://acme.crm", 1)
+    # Each tenant names its own secrets (ONE_..., TWO_...): another tenant's would be a problem too.
+    one = acme.replace("tenant: acme", "tenant: one").replace("ACME_", "ONE_")
+    one = one.replace("https://acme.crm", "http://acme.crm", 1)
     one = one.replace("  instance: production", "  instanse: production")
-    two = acme.replace("tenant: acme", "tenant: two")
+    two = acme.replace("tenant: acme", "tenant: two").replace("ACME_", "TWO_")
     root = write_tree(
         {
             "tenants/one/tenant.yaml": one,

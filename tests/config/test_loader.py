@@ -136,7 +136,7 @@ def test_only_filters_and_unknown_names_are_listed(write_tree: Any, acme: str) -
     root = write_tree(
         {
             "t/acme/tenant.yaml": acme,
-            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta"),
+            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta").replace("ACME_", "BETA_"),
             "t/broken/tenant.yaml": "\t",
         }
     )
@@ -183,7 +183,7 @@ def test_bad_defaults_file_is_reported_once(write_tree: Any, acme: str) -> None:
         {
             "t/_defaults.yaml": "safety: [\n",
             "t/acme/tenant.yaml": acme,
-            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta"),
+            "t/beta/tenant.yaml": acme.replace("tenant: acme", "tenant: beta").replace("ACME_", "BETA_"),
         }
     )
     found = problems([root / "t"])
@@ -237,7 +237,7 @@ def test_unknown_key_without_a_near_miss_lists_the_keys(write_tree: Any, acme: s
         ),
         (
             "      client_secret: {env: ACME_CLIENT_SECRET}",
-            "      client_secret: {env: ACME_CLIENT_SECRET}\n      federated_token_file: {file: /x}",
+            "      client_secret: {env: ACME_CLIENT_SECRET}\n      federated_token_file: {file: /run/acme-token}",
             "7:5: connection.dynamics.credential: give exactly one of "
             "client_secret, certificate or federated_token_file (found client_secret, federated_token_file)",
         ),

@@ -133,13 +133,15 @@ def test_check_secrets_locates_each_failure(write_tree: Any, acme: str) -> None:
 
 
 def test_federated_token_variable_must_name_an_existing_file(write_tree: Any, acme: str) -> None:
-    text = acme.replace("client_secret: {env: ACME_CLIENT_SECRET}", "federated_token_file: {env: TOKEN_FILE}")
+    text = acme.replace(
+        "client_secret: {env: ACME_CLIENT_SECRET}", "federated_token_file: {env: ACME_TOKEN_FILE}"
+    )
     root = write_tree({"t/acme/tenant.yaml": text, "token": "jwt"})
     tenant = load_tenants([root / "t"])[0]
     base = {"ACME_RESCUE_AUTHCODE": "a", "ACME_SSO_PASSWORD": "b"}
-    good = SecretResolver(tenant.folder, environ={**base, "TOKEN_FILE": str(root / "token")})
+    good = SecretResolver(tenant.folder, environ={**base, "ACME_TOKEN_FILE": str(root / "token")})
     assert check_secrets(tenant, good) == []
-    bad = SecretResolver(tenant.folder, environ={**base, "TOKEN_FILE": str(root / "gone")})
+    bad = SecretResolver(tenant.folder, environ={**base, "ACME_TOKEN_FILE": str(root / "gone")})
     assert [p.message for p in check_secrets(tenant, bad)] == [
-        f"environment variable TOKEN_FILE names the federated token file {root / 'gone'}, which does not exist"
+        f"environment variable ACME_TOKEN_FILE names the federated token file {root / 'gone'}, which does not exist"
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli.gitops_cmd import gitops
+from reconciler.gitops import MAX_JOB_SECRETS
 
 from .conftest import EXAMPLE_TENANTS, Run, invoke
 
@@ -50,10 +50,26 @@ def tenants(tmp_path: Path) -> Path:
     return target
 
 
+def job_slots(tenants: Path, names: tuple[str, ...], secrets: dict[str, str]) -> dict[str, str]:
+    """What the workflow does: `secret-names`, then RECONCILE_SECRET_<i>: secrets[name_<i>]."""
+    args = [arg for name in names for arg in ("--tenant", name)]
+    listed = invoke(gitops, "secret-names", str(tenants), *args)
+    assert listed.code == 0, listed.stderr
+    outputs = dict(line.split("=", 1) for line in listed.stdout.splitlines())
+    assert list(outputs) == [f"name_{i}" for i in range(1, MAX_JOB_SECRETS + 1)]
+    by_name = {k.upper(): v for k, v in secrets.items()}  # GitHub's secret names are upper-case
+    return {f"RECONCILE_SECRET_{k[5:]}": by_name.get(v.upper(), "") for k, v in outputs.items() if v}
+
+
 def run_secret_env(
-    tenants: Path, github_env: Path, *names: str, environ: dict[str, str] | None = None
+    tenants: Path,
+    github_env: Path,
+    *names: str,
+    environ: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> Run:
-    env = {"RECONCILE_SECRETS_JSON": json.dumps(SECRETS), "GITHUB_ENV": str(github_env), **(environ or {})}
+    slots = job_slots(tenants, names, SECRETS if secrets is None else secrets)
+    env = {**slots, "GITHUB_ENV": str(github_env), **(environ or {})}
     args = [arg for name in names for arg in ("--tenant", name)]
     return invoke(gitops, "secret-env", str(tenants), *args, env=env)
 
@@ -113,11 +129,7 @@ def test_federated_token_file_comes_from_the_oidc_step(tenants: Path, tmp_path: 
 
 def test_missing_secrets_are_named_with_the_yaml_key(tenants: Path, tmp_path: Path) -> None:
     github_env = tmp_path / "github_env"
-    env = {
-        "RECONCILE_SECRETS_JSON": json.dumps({"CONTOSO_RESCUE_AUTHCODE": "x"}),
-        "GITHUB_ENV": str(github_env),
-    }
-    run = invoke(gitops, "secret-env", str(tenants), "--tenant", "contoso", env=env)
+    run = run_secret_env(tenants, github_env, "contoso", secrets={"CONTOSO_RESCUE_AUTHCODE": "x"})
     assert run.code == 1
     assert (
         "connection.dynamics.credential.client_secret: secret CONTOSO_DYNAMICS_CLIENT_SECRET is not set"
@@ -127,14 +139,27 @@ def test_missing_secrets_are_named_with_the_yaml_key(tenants: Path, tmp_path: Pa
     assert not github_env.exists()
 
 
-def test_bad_secrets_json_and_no_github_env(tenants: Path, tmp_path: Path) -> None:
-    env = {"RECONCILE_SECRETS_JSON": "[1, 2]", "GITHUB_ENV": str(tmp_path / "e")}
-    run = invoke(gitops, "secret-env", str(tenants), "--tenant", "contoso", env=env)
-    assert (run.code, "object of names to strings" in run.stderr) == (1, True)
-    env = {"RECONCILE_SECRETS_JSON": "{", "GITHUB_ENV": str(tmp_path / "e")}
-    assert (
-        "not valid JSON" in invoke(gitops, "secret-env", str(tenants), "--tenant", "contoso", env=env).stderr
+def test_secret_names_lists_only_the_jobs_own_names(tenants: Path) -> None:
+    listed = invoke(gitops, "secret-names", str(tenants), "--tenant", "contoso")
+    assert listed.stdout.splitlines() == [
+        "name_1=CONTOSO_DYNAMICS_CLIENT_SECRET",
+        "name_2=CONTOSO_RESCUE_AUTHCODE",
+        "name_3=CONTOSO_RESCUE_ADMIN_PASSWORD",
+        "name_4=CONTOSO_RESCUE_SSO_PASSWORD",
+        "name_5=",
+        "name_6=",
+    ]
+    # Another tenant's secret in contoso's file never becomes a name to ask GitHub for.
+    tenant = tenants / "contoso" / "tenant.yaml"
+    tenant.write_text(
+        tenant.read_text("utf-8").replace("CONTOSO_RESCUE_AUTHCODE", "FABRIKAM_RESCUE_AUTHCODE")
     )
+    refused = invoke(gitops, "secret-names", str(tenants), "--tenant", "contoso")
+    assert refused.code == 1 and refused.stdout == ""
+    assert "secret 'FABRIKAM_RESCUE_AUTHCODE' is not this tenant's" in refused.stderr
+
+
+def test_no_github_env(tenants: Path, tmp_path: Path) -> None:
     no_target = invoke(gitops, "secret-env", str(tenants), "--tenant", "contoso", env={"GITHUB_ENV": ""})
     assert no_target.code != 0
     assert "--github-env" in no_target.stderr

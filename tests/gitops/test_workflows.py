@@ -273,3 +273,93 @@ def test_matrix_jobs_act_on_the_tenants_of_their_entry_and_name_artifacts_by_job
         s["run"] for j, s in steps("apply.yml") if j == "select" and "plan-matrix" in s.get("run", "")
     )
     assert '--expect-matrix "$MATRIX"' in select  # same jobs, so the apply job finds its plan artifact
+
+
+# -- issue 16 case 9: each job gets only its own tenants' secrets ------------------------------
+
+SECRET_SLOT = re.compile(r"^\$\{\{ secrets\[steps\.secret_names\.outputs\.name_([0-9]+)\] \}\}$")
+
+
+def test_no_job_receives_the_whole_secrets_context() -> None:
+    for name in NAMES:
+        text = (WORKFLOWS / name).read_text("utf-8")
+        assert not re.search(r"toJSON\(\s*secrets\s*\)", text, re.IGNORECASE), name
+        assert "secrets: inherit" not in text, name
+
+
+def test_each_job_asks_for_its_own_tenants_secrets_by_name_from_its_environment() -> None:
+    """Every use of the secrets context is one slot of the job's `secret-names` step (names the
+    job's own tenant files reference, checked to be theirs), inside a GitHub environment."""
+    from reconciler.gitops import MAX_JOB_SECRETS
+
+    for name in NAMES:
+        for job_id, job in load(name)["jobs"].items():
+            uses = [
+                (step, key, value)
+                for step in job.get("steps", [])
+                for key, value in (step.get("env") or {}).items()
+                if "secrets" in str(value)
+            ]
+            if not uses:
+                continue
+            assert (name, job_id) in LIVE_JOBS, (name, job_id)
+            expected = "production" if (name, job_id) == ("apply.yml", "apply") else "reconcile-plan"
+            assert job["environment"] == expected, (name, job_id)
+            slots = sorted(int(SECRET_SLOT.fullmatch(str(value))[1]) for _s, _k, value in uses)  # type: ignore[index]
+            assert slots == list(range(1, MAX_JOB_SECRETS + 1)), (name, job_id)
+            assert {key for _s, key, _v in uses} == {f"RECONCILE_SECRET_{i}" for i in slots}
+            (step,) = {id(s): s for s, _k, _v in uses}.values()
+            assert "reconcile gitops secret-env" in step["run"], (name, job_id)
+            ids = [s.get("id") for s in job["steps"]]
+            names_step = job["steps"][ids.index("secret_names")]
+            assert "reconcile gitops secret-names" in names_step["run"]
+            assert '>> "$GITHUB_OUTPUT"' in names_step["run"]
+            assert ids.index("secret_names") < job["steps"].index(step)
+
+
+def test_read_only_jobs_sign_in_as_the_read_only_app() -> None:
+    for name, job_id in LIVE_JOBS - {("apply.yml", "apply")}:
+        job = load(name)["jobs"][job_id]
+        runs = [s for s in job["steps"] if re.search(r"reconcile (plan|drift) ", str(s.get("run", "")))]
+        assert runs, (name, job_id)
+        for step in runs:
+            assert step["env"]["RECONCILE_CLIENT_ID"] == "${{ vars.RECONCILE_READ_CLIENT_ID }}", (
+                name,
+                job_id,
+            )
+    apply = load("apply.yml")["jobs"]["apply"]
+    assert "RECONCILE_CLIENT_ID" not in yaml.safe_dump(apply)  # the write app: the tenant file's
+
+
+def test_zizmor_finds_nothing_above_low() -> None:
+    """What `make zizmor` runs: zizmor's auditor persona, offline, medium and high findings only."""
+    done = subprocess.run(
+        [tool("zizmor"), "--offline", "--persona", "auditor", "--min-severity", "medium", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zizmor_does_find_the_old_secrets_step(tmp_path: Path) -> None:
+    """The check above can fail: `toJSON(secrets)` outside an environment is a medium finding."""
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "name: bad\non: pull_request\npermissions: {}\njobs:\n  plan:\n    name: plan\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - name: secrets\n        env:\n          ALL: ${{ toJSON(secrets) }}\n"
+        "        run: echo hi\n",
+        "utf-8",
+    )
+    done = subprocess.run(
+        [tool("zizmor"), "--offline", "--persona", "auditor", "--min-severity", "medium", str(bad.parent)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "overprovisioned-secrets" in done.stdout and "secrets-outside-env" in done.stdout

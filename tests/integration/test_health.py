@@ -96,10 +96,10 @@ def test_a_refused_report_sign_in_is_unknown_and_names_the_setting(
 ) -> None:
     tenant = tenants_copy / "contoso" / "tenant.yaml"
     text = tenant.read_text("utf-8").replace(
-        "{env: CONTOSO_RESCUE_ADMIN_PASSWORD}", "{env: WRONG_ADMIN_PASSWORD}"
+        "{env: CONTOSO_RESCUE_ADMIN_PASSWORD}", "{env: CONTOSO_WRONG_ADMIN_PASSWORD}"
     )
     tenant.write_text(text, "utf-8")
-    monkeypatch.setenv("WRONG_ADMIN_PASSWORD", "not-the-password")
+    monkeypatch.setenv("CONTOSO_WRONG_ADMIN_PASSWORD", "not-the-password")
     run = invoke("health", str(tenants_copy), "--tenant", "contoso", "--sandbox", str(demo_sandbox.state_dir))
     assert run.code == 3, run.output
     assert "refused the report sign-in (INVALID): check connection.rescue.reports" in run.stdout

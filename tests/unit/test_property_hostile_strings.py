@@ -94,7 +94,7 @@ SAFE = {
     "export_url": "https://dynamics.logmeinrescue.com/api/integration",
     "export_format": "xml",
     "endpoint": "https://dynamics.logmeinrescue.com/api",
-    "sso_file": "/etc/reconciler/sso",
+    "sso_file": "/etc/reconciler/acme-sso",
     "org_url": "https://acme.crm.dynamics.com",
     "yaml_key": "technicians",
     "profile_column": "lmi_rescuessoid",
@@ -118,6 +118,10 @@ def _text(values: dict[str, str]) -> str:
     text = TENANT
     for name in FIELDS:
         text = text.replace(f"@{name}@", values.get(name, SAFE[name]))
+    tenant = values.get("tenant", SAFE["tenant"])
+    if re.fullmatch(r"[a-z0-9][a-z0-9_-]*", tenant):  # a tenant references only its own secrets
+        text = text.replace("ACME_", tenant.upper().replace("-", "_") + "_")
+        text = text.replace("/etc/reconciler/acme-sso", f"/etc/reconciler/{tenant}-sso")
     return text
 
 

@@ -1,0 +1,159 @@
+"""The hosts a tenant file may send the tenant's credentials to: an allow-list per cloud.
+
+A tenant file names where its services are (`connection.dynamics.org_url`,
+`connection.dynamics.authority_host`, `connection.rescue.api_url`), and the reconciler sends
+the tenant's secrets there: the client secret or assertion to the authority, the authcode to
+the Rescue API, the access token to the org. A pull request that edits one tenant file could
+point those at a host of its own and collect them, so only the services' own hosts are
+accepted. Anything else needs an operator allowance that the pull request cannot edit: the
+``RECONCILE_ALLOW_HOSTS`` environment variable or ``--allow-host`` (never a tenant file or
+``_defaults.yaml``). Sources for every host are in docs/gitops.md, "Service hosts".
+
+Pure: no I/O; the CLI reads the allowance and passes it in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler.config.problems import dotted
+from reconciler.config.text import excerpt
+from reconciler.config.yamlpos import YamlPath
+from reconciler.errors import InputError, Location, Problem
+
+# Microsoft Entra ID authority hosts per cloud (Microsoft Learn, "National clouds"; MSAL
+# Python's WELL_KNOWN_AUTHORITY_HOSTS). Azure Germany (login.microsoftonline.de) closed in 2021.
+ENTRA_AUTHORITY_HOSTS: Mapping[str, frozenset[str]] = {
+    "global": frozenset({"login.microsoftonline.com", "login.microsoft.com", "login.windows.net"}),
+    "us-government": frozenset({"login.microsoftonline.us", "login.usgovcloudapi.net"}),
+    "china": frozenset({"login.partner.microsoftonline.cn", "login.chinacloudapi.cn"}),
+}
+
+# Dataverse org domains per cloud (Microsoft Learn, "Datacenter regions" and "Discover user
+# organizations"): `<org>.crm<N>.dynamics.com` in the commercial cloud and GCC (crm9), and one
+# domain each for GCC High, DoD and China. `<org>.api.crm...` is the same org's API host.
+DATAVERSE_ORG_DOMAINS: Mapping[str, re.Pattern[str]] = {
+    "commercial and GCC": re.compile(r"^[a-z0-9-]+(\.api)?\.crm[0-9]{0,2}\.dynamics\.com$"),
+    "GCC High": re.compile(r"^[a-z0-9-]+(\.api)?\.crm\.microsoftdynamics\.us$"),
+    "DoD": re.compile(r"^[a-z0-9-]+(\.api)?\.crm\.appsplatform\.us$"),
+    "China": re.compile(r"^[a-z0-9-]+(\.api)?\.crm\.dynamics\.cn$"),
+}
+
+# LogMeIn Rescue API hosts: the documented one, and the EU and Enterprise data centres
+# (unverified for the API: docs/gitops.md).
+RESCUE_API_HOSTS: frozenset[str] = frozenset(
+    {"secure.logmeinrescue.com", "secure.logmeinrescue.eu", "secure.logmeinrescue-enterprise.com"}
+)
+
+ALLOW_HOSTS_ENV = "RECONCILE_ALLOW_HOSTS"
+_ALLOWANCE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
+
+
+@dataclass(frozen=True)
+class HostAllowance:
+    """Hosts the operator allows beyond the allow-list (``host`` or ``host:port``)."""
+
+    hosts: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, values: Iterable[str]) -> HostAllowance:
+        """``--allow-host`` values and ``RECONCILE_ALLOW_HOSTS`` (comma or space separated)."""
+        hosts: set[str] = set()
+        for value in values:
+            for item in re.split(r"[\s,]+", value.strip()):
+                if not item:
+                    continue
+                host = item.lower()
+                if not _ALLOWANCE_RE.fullmatch(host):
+                    raise InputError(
+                        f"--allow-host / {ALLOW_HOSTS_ENV}: {excerpt(item)} is not a host name "
+                        "(write host or host:port, no scheme or path)"
+                    )
+                hosts.add(host)
+        return cls(frozenset(hosts))
+
+    def allows(self, host: str, port: int | None) -> bool:
+        return (host if port is None else f"{host}:{port}") in self.hosts
+
+
+NO_ALLOWANCE = HostAllowance()
+
+
+def _known(service: str, host: str) -> bool:
+    if service == "dataverse":
+        return any(p.fullmatch(host) for p in DATAVERSE_ORG_DOMAINS.values())
+    if service == "entra":
+        return any(host in hosts for hosts in ENTRA_AUTHORITY_HOSTS.values())
+    return host in RESCUE_API_HOSTS
+
+
+_SETTINGS: tuple[tuple[YamlPath, str, str], ...] = (
+    (("connection", "dynamics", "org_url"), "dataverse", "a Dataverse org (e.g. contoso.crm4.dynamics.com)"),
+    (
+        ("connection", "dynamics", "authority_host"),
+        "entra",
+        "a Microsoft Entra ID authority ("
+        + ", ".join(sorted(set().union(*ENTRA_AUTHORITY_HOSTS.values())))
+        + ")",
+    ),
+    (
+        ("connection", "rescue", "api_url"),
+        "rescue",
+        "the LogMeIn Rescue API (" + ", ".join(sorted(RESCUE_API_HOSTS)) + ")",
+    ),
+)
+
+
+def _get(data: Mapping[str, Any], path: YamlPath) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def host_problems(
+    data: Mapping[str, Any], locate: Callable[[YamlPath], Location], allowance: HostAllowance
+) -> list[Problem]:
+    """A located problem for each service URL whose host is neither known nor allowed."""
+    problems: list[Problem] = []
+    for path, service, what in _SETTINGS:
+        url = _get(data, path)
+        if not isinstance(url, str):
+            continue  # missing (the default is a known host) or not text (the model says so)
+        try:
+            parts = urlsplit(url.strip())
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            continue  # an invalid URL is reported by the model validation
+        if not host or allowance.allows(host, port):
+            continue
+        if port in (None, 443) and _known(service, host):
+            continue
+        shown = host if port is None else f"{host}:{port}"
+        problems.append(
+            Problem(
+                locate(path),
+                dotted(path),
+                f"{excerpt(shown)} is not {what}; the tenant's credentials would be sent there. "
+                f"An operator can allow it outside the tenant files: --allow-host {excerpt(shown)} "
+                f"or {ALLOW_HOSTS_ENV}",
+            )
+        )
+    return problems
+
+
+__all__ = [
+    "ALLOW_HOSTS_ENV",
+    "DATAVERSE_ORG_DOMAINS",
+    "ENTRA_AUTHORITY_HOSTS",
+    "NO_ALLOWANCE",
+    "RESCUE_API_HOSTS",
+    "HostAllowance",
+    "host_problems",
+]
