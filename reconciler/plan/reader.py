@@ -101,7 +101,7 @@ def _read_bytes(path: Path) -> bytes:
         _check_regular(os.fstat(fd), name)
         data = handle.read(MAX_PLAN_BYTES + 1)  # a file that grew since fstat stops here
     if len(data) > MAX_PLAN_BYTES:
-        raise PlanFileError(name, [_too_large(len(data))])
+        raise PlanFileError(name, [_too_large(None)])
     return data
 
 
@@ -123,9 +123,10 @@ def _check_regular(info: os.stat_result, name: str) -> None:
         raise PlanFileError(name, [_too_large(info.st_size)])
 
 
-def _too_large(size: int) -> str:
+def _too_large(size: int | None) -> str:
+    amount = f"{size:,} bytes" if size is not None else f"more than {MAX_PLAN_BYTES:,} bytes"
     return (
-        f"is larger than a plan file may be ({size:,} bytes; at most {MAX_PLAN_BYTES:,}): "
+        f"is larger than a plan file may be ({amount}; at most {MAX_PLAN_BYTES:,}): "
         "save one plan per shard or tenant"
     )
 
