@@ -206,9 +206,7 @@ def test_a_fifo_swapped_in_after_the_check_is_refused_by_fstat(
     os.mkfifo(fifo)
     regular = os.stat(__file__)
     real_stat = os.stat
-    monkeypatch.setattr(
-        plan_reader.os, "stat", lambda p, *a, **k: regular if Path(p) == fifo else real_stat(p, *a, **k)
-    )
+    monkeypatch.setattr(os, "stat", lambda p, *a, **k: regular if Path(p) == fifo else real_stat(p, *a, **k))
     with pytest.raises(PlanFileError, match="is a FIFO"):
         read_plan_file(fifo)
 
