@@ -1,5 +1,6 @@
-"""`reconcile apply`: re-plan (or load a saved plan and check it still holds), show it, confirm,
-apply, summarise. Safety rails need --force; without a TTY, --auto-approve is required."""
+"""`reconcile apply`: re-plan (or read a saved plan, and apply its recomputation when it is
+identical to it: engine/saved_plan.py), show it, confirm, apply, summarise. Safety rails need
+--force; without a TTY, --auto-approve is required."""
 
 from __future__ import annotations
 
@@ -49,7 +50,12 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
 @tenant_option
 @shard_option
 @target_option
-@click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path),
+    help="Apply this saved plan (plan --out) if the tenant files and live state still give exactly it.",
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
