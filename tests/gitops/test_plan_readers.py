@@ -154,3 +154,35 @@ def test_a_plan_reconcile_wrote_is_read_by_every_command(
     code, lines = _run(COMMANDS[command](plan, tmp_path), capsys)
     assert code in (0, 2), lines  # drift-issue: 2 is "drift"
     assert not any(line.startswith("error:") for line in lines), lines
+
+
+def test_a_special_file_among_the_plans_of_a_folder_is_refused_not_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "a.json").write_text(json.dumps(_good()))
+    os.mkfifo(plans / "b.json")
+    (plans / "c.json").symlink_to("/dev/zero")
+    for command in ("manual --from-plan", "gitops comment-body", "gitops plan-matrix"):
+        code, lines = _run(COMMANDS[command](plans, tmp_path), capsys)
+        assert code == 1, lines
+        assert lines == [
+            f"error: {plans / 'b.json'}: is a FIFO, not a regular file: a plan file is read only from a regular file"
+        ]
+        os.unlink(plans / "b.json")
+        code, lines = _run(COMMANDS[command](plans, tmp_path), capsys)
+        assert code == 1 and lines == [
+            f"error: {plans / 'c.json'}: is a device, not a regular file: a plan file is read only from a regular file"
+        ], lines
+        os.mkfifo(plans / "b.json")
+
+
+def test_a_deep_matrix_or_issues_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(_good()))
+    code, lines = _run(["gitops", "plan-matrix", str(plan), "--expect-matrix", "[" * 100_000], capsys)
+    assert code == 1 and lines == ["error: --expect-matrix is nested too deep to be a matrix"], lines
+    (tmp_path / "issues.json").write_text("[" * 100_000)
+    code, lines = _run(COMMANDS["gitops drift-issue"](plan, tmp_path), capsys)
+    assert code == 1 and len(lines) == 1 and "is nested too deep to be a list of issues" in lines[0], lines
