@@ -178,6 +178,14 @@ def _create_for_an_undeclared_user(data: dict[str, Any]) -> None:
     _tenant(data, "contoso")["changes"].append(mallory)
 
 
+def _create_with_a_line_break(data: dict[str, Any]) -> None:
+    """A key that would start a line of its own (a GitHub `::error` command) is shown escaped."""
+    dave = _change(data, "contoso", "technician:dave@contoso.com")
+    odd = copy.deepcopy(dave)
+    odd["key"] = odd["desired"]["fields"]["user"] = "x\n::error::\u202eowned@contoso.com"
+    _tenant(data, "contoso")["changes"].append(odd)
+
+
 def _key_of_dave(data: dict[str, Any]) -> None:
     _change(data, "contoso", "technician:dave@contoso.com")["key"] = "frank@contoso.com"
 
@@ -217,6 +225,12 @@ TAMPERED: list[tuple[str, Edit, str]] = [
         "added change",
         _create_for_an_undeclared_user,
         "contoso: technician:mallory@contoso.com: the plan has a create; "
+        "the tenant files and live state give no such change",
+    ),
+    (
+        "added change, its key escaped",
+        _create_with_a_line_break,
+        "contoso: technician:x\\n::error::\\u202eowned@contoso.com: the plan has a create; "
         "the tenant files and live state give no such change",
     ),
     (
