@@ -18,6 +18,7 @@ did, which is no sign of an edited file.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -116,6 +117,10 @@ def count_mismatches(saved: TenantPlan, now: TenantPlan) -> list[str]:
     return out
 
 
+def _a(op: str) -> str:
+    return f"{'an' if op[0] in 'aeiou' else 'a'} {op}"
+
+
 def _as_json(change: Change) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(json.dumps(encode_change(change), default=str))
     return data
@@ -127,11 +132,7 @@ def mismatches(saved: TenantPlan, now: TenantPlan, live: LiveState) -> list[str]
     are left to ``stale_reasons``."""
     out: list[str] = []
     if saved.safety != now.safety:
-        have = {
-            "max_change_fraction": saved.safety.max_change_fraction,
-            "min_objects": saved.safety.min_objects,
-        }
-        want = {"max_change_fraction": now.safety.max_change_fraction, "min_objects": now.safety.min_objects}
+        have, want = dataclasses.asdict(saved.safety), dataclasses.asdict(now.safety)
         out += json_differences(have, want, "safety", "the plan has", "the tenant files give")
     recomputed = {c.id: c for c in now.changes}
     kept = {c.id for c in saved.actionable}
@@ -144,9 +145,9 @@ def mismatches(saved: TenantPlan, now: TenantPlan, live: LiveState) -> list[str]
             continue
         again = recomputed.get(change.id)
         if again is None or not again.is_change:
-            gives = f"a {again.op} entry" if again is not None else "no such change"
+            gives = f"{_a(again.op)} entry" if again is not None else "no such change"
             out.append(
-                f"{change.id}: the plan has a {change.op}; the tenant files and live state give {gives}"
+                f"{change.id}: the plan has {_a(change.op)}; the tenant files and live state give {gives}"
             )
             continue
         differences = json_differences(

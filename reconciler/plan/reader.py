@@ -112,18 +112,20 @@ def _check_regular(info: os.stat_result, name: str) -> None:
     if stat.S_ISDIR(info.st_mode):
         raise PlanFileError(name, ["is a folder, not a plan file"])
     if not stat.S_ISREG(info.st_mode):
-        what = (
-            "a FIFO"
-            if stat.S_ISFIFO(info.st_mode)
-            else "a device"
-            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
-            else "a socket or other special file"
-        )
+        what = _special(info.st_mode)
         raise PlanFileError(
             name, [f"is {what}, not a regular file: a plan file is read only from a regular file"]
         )
     if info.st_size > MAX_PLAN_BYTES:
         raise PlanFileError(name, [_too_large(info.st_size)])
+
+
+def _special(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket or other special file"
 
 
 def _too_large(size: int | None) -> str:
