@@ -3,11 +3,20 @@ what is left to the staleness check, and which dependencies a saved plan may not
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from test_plan_render import sample_plan
 
 from reconciler.engine.staleness import count_mismatches, mismatches, stale_reasons
-from reconciler.plan import Change, Create, FieldChange, SafetySettings, TenantPlan, Update
-from reconciler.resources import LiveMeta, LiveState, RescueTechnician, Resource, TechnicianSettings
+from reconciler.errors import PlanFileError, PlanMismatchError
+from reconciler.plan import Change, Create, FieldChange, SafetySettings, TenantPlan, Update, decode_plan
+from reconciler.render import render_json
+from reconciler.resources import KINDS, LiveMeta, LiveState, RescueTechnician, Resource, TechnicianSettings
 
 ROW = LiveMeta(id="row-1", etag='W/"7"')
 BOB_LIVE = TechnicianSettings(user="bob@x.com", technician_id="2", sso_id="old", meta=ROW)
@@ -109,3 +118,72 @@ def test_rails_thresholds_come_from_the_files_and_counts_from_the_fresh_read() -
     ]
     # Only the kinds the plan updates or deletes count for the rails.
     assert count_mismatches(dataclasses.replace(_plan(EVE), live_counts={"technician": 1}), NOW) == []
+
+
+# -- No edit of a saved change goes unnoticed ----------------------------------------------------
+#
+# Every leaf of every change apply would carry out in a saved plan file, edited to another value
+# of its type: the reader refuses the file, or the check against the recomputation (here: the
+# plan as it was saved, live state as it was read) names a difference or a stale object. There
+# is no field of a change whose edit would be applied unseen.
+
+
+def _leaves(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, (*path, key))
+    elif isinstance(value, list) and value:
+        for n, item in enumerate(value):
+            yield from _leaves(item, (*path, n))
+    else:
+        yield path, value
+
+
+def _other(value: Any) -> Any:
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value + 1
+    if isinstance(value, str):
+        return value + "x"
+    if value == []:
+        return ["x"]
+    return "x"
+
+
+SAVED = json.loads(render_json(sample_plan()))
+ACTIONABLE = [
+    n
+    for n, c in enumerate(SAVED["tenants"][0]["changes"])
+    if c["op"] in ("create", "update", "delete", "action")
+]
+EDITS = [
+    (("tenants", 0, "changes", n, *path), value)
+    for n in ACTIONABLE
+    for path, value in _leaves(SAVED["tenants"][0]["changes"][n])
+]
+
+
+def _edit(data: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    edited = copy.deepcopy(data)
+    node = edited
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    return edited
+
+
+@pytest.mark.parametrize(("path", "value"), EDITS, ids=[".".join(map(str, p[3:])) for p, _ in EDITS])
+def test_an_edit_of_any_field_of_a_saved_change_is_noticed(path: tuple[str | int, ...], value: Any) -> None:
+    original = decode_plan(SAVED).tenants[0]
+    live = LiveState(listed=set(KINDS))
+    for change in original.actionable:
+        resource = getattr(change, "live", None)
+        if resource is not None:
+            live.add(resource)
+    assert mismatches(original, original, live) == [] and stale_reasons(original, "abc", live) == []
+    try:
+        edited = decode_plan(_edit(SAVED, path, _other(value))).tenants[0]
+    except (PlanFileError, PlanMismatchError):
+        return  # the reader refused it
+    assert mismatches(edited, original, live) or stale_reasons(edited, "abc", live)
