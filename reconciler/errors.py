@@ -208,3 +208,27 @@ class IncompleteError(ReconcileError):
 class ChangeFailed(IncompleteError):
     """A change could not be carried out; the message says why (no secrets). The applier records
     it as that change's outcome and goes on with the others."""
+
+
+class PlanFileError(InputError):
+    """A saved plan file that cannot be read as one (not a regular file, too large, too deeply
+    nested, not JSON, NaN, a wrong type): one line per problem, nothing sent to any service."""
+
+    MAX_LINES = 50  # a file wrong in every change would otherwise print one line per change
+
+    def __init__(self, file: str, problems: list[str]) -> None:
+        self.file = file
+        self.problems = tuple(problems)
+        shown = [f"{file}: {p}" for p in problems[: self.MAX_LINES]]
+        if len(problems) > self.MAX_LINES:
+            shown.append(f"{file}: … and {len(problems) - self.MAX_LINES} more problems")
+        super().__init__("\n".join(printable(line) for line in shown))
+
+    def format(self) -> str:
+        return "\n".join(f"error: {line}" for line in self.message.split("\n"))
+
+
+class PlanMismatchError(UnsafePlanError):
+    """A well-formed saved plan that is not the plan the tenant files and live state give now
+    (an edited change, a change or tenant the files do not declare, edited rails), or that
+    contradicts itself: refused (exit 4), nothing written; plan again and review."""

@@ -1,10 +1,10 @@
-"""`reconcile apply`: re-plan (or load a saved plan and check it still holds), show it, confirm,
-apply, summarise. Safety rails need --force; without a TTY, --auto-approve is required."""
+"""`reconcile apply`: re-plan (or read a saved plan, and apply its recomputation when it is
+identical to it: engine/saved_plan.py), show it, confirm, apply, summarise. Safety rails need
+--force; without a TTY, --auto-approve is required."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from pathlib import Path
 
@@ -22,49 +22,27 @@ from reconciler.cli.common import (
     tenant_option,
 )
 from reconciler.cli.progress import ApplyProgress, ReadProgress, status_line
-from reconciler.config import LoadedTenant
 from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
-from reconciler.engine.staleness import stale_reasons
-from reconciler.errors import ApplyCancelled, InputError, StalePlanError
-from reconciler.plan import ApplyResult, Plan, TenantApplyResult, TenantPlan, decode_plan
+from reconciler.engine.saved_plan import recheck
+from reconciler.errors import ApplyCancelled, InputError
+from reconciler.plan import ApplyResult, Plan, TenantApplyResult, TenantPlan, read_plan_file
 from reconciler.plan.target import Target, select_targets
 from reconciler.render import apply_json_chunks, render_apply_text
 
 
-def _saved_plan(path: Path) -> Plan:
-    try:
-        return decode_plan(json.loads(path.read_text("utf-8")))
-    except FileNotFoundError:
-        raise InputError(f"plan file {path} does not exist") from None
-    except ValueError as exc:
-        raise InputError(f"plan file {path} is not JSON: {exc}") from None
-
-
-def _check_saved(
-    saved: Plan, loaded: list[LoadedTenant], options: RunOptions
-) -> list[tuple[LoadedTenant, TenantPlan]]:
-    by_name = {t.name: t for t in loaded}
-    missing = [t.tenant for t in saved.tenants if t.tenant not in by_name]
-    if missing:
-        raise InputError(f"the plan names tenants not found in the tenant files: {', '.join(missing)}")
-    chosen = [by_name[t.tenant] for t in saved.tenants]
-    _, readings = run_plan(chosen, options)
-    problems: list[str] = []
-    for saved_tenant, loaded_tenant, reading in zip(saved.tenants, chosen, readings, strict=True):
-        if reading.plan.error:
-            problems.append(f"{saved_tenant.tenant}: cannot re-read live state: {reading.plan.error}")
-            continue
-        for reason in stale_reasons(saved_tenant, loaded_tenant.digest, reading.live):
-            problems.append(f"{saved_tenant.tenant}: {reason}")
-    if problems:
-        raise StalePlanError(
-            "the saved plan is stale; nothing was written:\n  "
-            + "\n  ".join(problems)
-            + "\nRun reconcile plan again."
-        )
-    return list(zip(chosen, saved.tenants, strict=True))
+def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Plan:
+    """The saved plan's tenants this run selects (``--tenant``, ``--shard``), read strictly."""
+    saved = read_plan_file(path)
+    if not tenants and shard is None:
+        return saved
+    chosen = [
+        t
+        for t in saved.tenants
+        if (not tenants or t.tenant in tenants) and (shard is None or shard.holds(t.tenant))
+    ]
+    return Plan(tuple(chosen), saved.created_at, saved.tool_version)
 
 
 @click.command()
@@ -72,7 +50,12 @@ def _check_saved(
 @tenant_option
 @shard_option
 @target_option
-@click.option("--plan", "plan_file", type=click.Path(path_type=Path), help="Apply exactly this saved plan.")
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path),
+    help="Apply this saved plan (plan --out) if the tenant files and live state still give exactly it.",
+)
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -101,16 +84,11 @@ def apply(
             listener=ReadProgress(line, len(loaded)) if line else None,
         )
         if plan_file is not None:
-            saved = _saved_plan(plan_file)
-            if tenants or shard is not None:
-                chosen = {t.name for t in loaded}
-                saved = Plan(
-                    tuple(t for t in saved.tenants if t.tenant in chosen),
-                    saved.created_at,
-                    saved.tool_version,
-                )
-            pairs = _check_saved(saved, loaded, options)
-            plan = saved
+            # What runs is the recomputation (identical to the saved plan, or refused), never
+            # the file's changes, rails or counts (engine/saved_plan.py).
+            saved = _saved_plan(plan_file, tenants, shard)
+            pairs = recheck(saved, loaded, options)
+            plan = Plan(tuple(p for _, p in pairs), saved.created_at, saved.tool_version)
         else:
             # The applier reads nothing from this reading but the plan: let live state go per
             # tenant instead of holding every tenant's until the end (peak memory at 100 x 1,000).

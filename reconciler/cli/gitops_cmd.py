@@ -255,6 +255,8 @@ def drift_issue(plan: Path, tenant: str | None, issues_file: Path, body_out: Pat
         issues = ops.parse_issues(json.loads(_read_text(issues_file, "issues file") or "[]"))
     except ValueError as exc:
         raise InputError(f"issues file {issues_file} is not JSON: {exc}") from None
+    except RecursionError:  # thousands of "[": one line, not a traceback
+        raise InputError(f"issues file {issues_file} is nested too deep to be a list of issues") from None
     decision = ops.decide(entry, issues)
     _write(body_out, ops.issue_body(loaded, entry, decision.fingerprint, run_url=run_url))
     click.echo(ops.github_output(decision), nl=False)

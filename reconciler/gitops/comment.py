@@ -9,15 +9,13 @@ comment is rewritten.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from reconciler.errors import InputError
+from reconciler.errors import InputError, printable
 from reconciler.gitops.matrix import parse_matrix
-from reconciler.plan import Plan, TenantPlan, decode_plan
+from reconciler.plan import Plan, TenantPlan, read_plan_file
 from reconciler.render import render_markdown
 from reconciler.render.markdown import MARKER
 
@@ -27,30 +25,23 @@ _CHECKBOX_RE = re.compile(r"^(?P<indent>\s*)- \[(?P<mark>[ xX])\] (?P<text>.*)$"
 
 
 def load_plan_file(path: Path) -> Plan:
-    try:
-        data: Any = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"plan file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"plan file {path} cannot be read: {exc}") from None
-    except ValueError as exc:
-        raise InputError(f"plan file {path} is not JSON: {exc}") from None
-    try:
-        return decode_plan(data)
-    except InputError as exc:
-        raise InputError(f"{path}: {exc.message}") from None
+    """A saved plan, through the one strict reader (``reconciler/plan/reader.py``)."""
+    return read_plan_file(path)
 
 
 def plan_files(paths: Iterable[Path]) -> list[Path]:
-    """The JSON files named, and every ``*.json`` under the folders named (sorted)."""
+    """The files named, and every ``*.json`` under the folders named (sorted).
+
+    Anything named ``*.json`` in a folder is read, whatever it is: a FIFO or a device among the
+    artifacts is refused by the reader (one line), not skipped as if it were not there."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.json") if p.is_file())
-        elif path.is_file():
+            found += sorted(p for p in path.rglob("*.json") if not p.is_dir())
+        elif path.exists() or path.is_symlink():
             found.append(path)
         else:
-            raise InputError(f"{path}: no such file or folder")
+            raise InputError(f"{printable(str(path))}: no such file or folder")
     return found
 
 

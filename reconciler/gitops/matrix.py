@@ -59,6 +59,8 @@ def parse_matrix(text: str, what: str = "--expect-matrix") -> list[MatrixJob]:
         data = json.loads(text) if text.strip() else []
     except ValueError as exc:
         raise InputError(f"{what} is not JSON: {exc}") from None
+    except RecursionError:  # thousands of "[": one line, not a traceback
+        raise InputError(f"{what} is nested too deep to be a matrix") from None
     if data == []:
         return []
     if isinstance(data, dict) and isinstance(data.get("tenant"), list):

@@ -1,4 +1,5 @@
-"""Plans: the pure value a diff produces and apply consumes (no I/O here)."""
+"""Plans: the pure value a diff produces and apply consumes (no I/O here but `reader.py`, the one
+reader of saved plan files)."""
 
 from reconciler.plan.changes import (
     OPS,
@@ -14,8 +15,9 @@ from reconciler.plan.changes import (
     Update,
 )
 from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, SafetyViolation, TenantPlan
+from reconciler.plan.reader import decode_plan, read_plan_file
 from reconciler.plan.result import ApplyResult, Outcome, TenantApplyResult
-from reconciler.plan.serialize import decode_plan, encode_plan, encode_resource, encode_value
+from reconciler.plan.serialize import encode_plan, encode_resource, encode_value
 
 __all__ = [
     "FORMAT_VERSION",
@@ -41,4 +43,5 @@ __all__ = [
     "encode_plan",
     "encode_resource",
     "encode_value",
+    "read_plan_file",
 ]

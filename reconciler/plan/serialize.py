@@ -1,5 +1,8 @@
 """Plan <-> JSON (``format_version``: see ``FORMAT_VERSION``, documented in docs/plan-format.md).
 
+Decoding trusts its input's shape: only ``reconciler/plan/reader.py``, after the schema check,
+calls it (``decode_plan`` there is the one way in for a saved plan).
+
 Sensitive values are written as ``{"sensitive": true, "ref": "env:NAME"}``: the reference,
 never the value and never the digest. A plan read back compares secrets again at apply time.
 """
@@ -20,7 +23,7 @@ from reconciler.plan.changes import (
     UnknownChange,
     Update,
 )
-from reconciler.plan.model import FORMAT_VERSION, Plan, SafetySettings, TenantPlan
+from reconciler.plan.model import Plan, SafetySettings, TenantPlan
 from reconciler.resources import (
     ExportSettings,
     LiveMeta,
@@ -72,21 +75,16 @@ def _decode_value(name: str, value: Any) -> Any:
 
 
 def decode_resource(data: dict[str, Any]) -> Resource:
-    cls = resource_type(str(data.get("kind")))
-    if cls is None:
-        raise InputError(f"plan file: unknown resource kind {data.get('kind')!r}")
-    fields = {k: _decode_value(k, v) for k, v in dict(data.get("fields", {})).items()}
+    cls = resource_type(data["kind"])
+    if cls is None:  # the schema admits the registry's kinds only
+        raise InputError(f"plan file: unknown resource kind {data['kind']!r}")
+    fields = {k: _decode_value(k, v) for k, v in data["fields"].items()}
     meta = data.get("meta")
     if meta:
         fields["meta"] = LiveMeta(
-            id=str(meta.get("id", "")),
-            etag=str(meta.get("etag", "")),
-            extra=tuple(sorted((str(k), str(v)) for k, v in dict(meta.get("extra", {})).items())),
+            id=meta["id"], etag=meta["etag"], extra=tuple(sorted(meta["extra"].items()))
         )
-    try:
-        return cls(**fields)
-    except TypeError as exc:
-        raise InputError(f"plan file: bad {cls.kind} resource: {exc}") from None
+    return cls(**fields)
 
 
 def encode_change(change: Change) -> dict[str, Any]:
@@ -129,23 +127,20 @@ def encode_change(change: Change) -> dict[str, Any]:
 
 
 def decode_change(data: dict[str, Any]) -> Change:
-    op = data.get("op")
-    base: dict[str, Any] = {
-        "kind": data["kind"],
-        "key": data["key"],
-        "depends_on": tuple(data.get("depends_on", ())),
-    }
+    op = data["op"]
+    base: dict[str, Any] = {"kind": data["kind"], "key": data["key"], "depends_on": tuple(data["depends_on"])}
     if op == "create":
         return Create(**base, desired=decode_resource(data["desired"]))
     if op == "update":
         items = tuple(
-            FieldChange(
+            FieldChange(path=i["path"], old=None, new=None, sensitive=True)
+            if i["sensitive"]
+            else FieldChange(
                 path=i["path"],
-                old=_decode_value(i["path"], i["before"]) if not i.get("sensitive") else None,
-                new=_decode_value(i["path"], i["after"]) if not i.get("sensitive") else None,
-                sensitive=bool(i.get("sensitive")),
+                old=_decode_value(i["path"], i["before"]),
+                new=_decode_value(i["path"], i["after"]),
             )
-            for i in data.get("items", [])
+            for i in data["items"]
         )
         return Update(
             **base, desired=decode_resource(data["desired"]), live=decode_resource(data["live"]), items=items
@@ -153,20 +148,20 @@ def decode_change(data: dict[str, Any]) -> Change:
     if op == "delete":
         return Delete(**base, live=decode_resource(data["live"]))
     if op == "action":
-        live = data.get("live")
+        live = data["live"]
         return Action(
             **base,
             name=data["name"],
             desired=decode_resource(data["desired"]),
-            live=decode_resource(live) if live else None,
-            reason=data.get("reason", ""),
-            steps=tuple(data.get("steps", ())),
+            live=decode_resource(live) if live is not None else None,
+            reason=data["reason"],
+            steps=tuple(data["steps"]),
         )
     if op == "manual":
-        return Manual(**base, title=data["title"], reason=data.get("reason", ""), steps=tuple(data["steps"]))
+        return Manual(**base, title=data["title"], reason=data["reason"], steps=tuple(data["steps"]))
     if op == "unknown":
-        return UnknownChange(**base, reason=data.get("reason", ""))
-    raise InputError(f"plan file: unknown change op {op!r}")
+        return UnknownChange(**base, reason=data["reason"])
+    raise InputError(f"plan file: unknown change op {op!r}")  # the schema admits the six ops only
 
 
 def encode_tenant(plan: TenantPlan) -> dict[str, Any]:
@@ -201,34 +196,23 @@ def encode_plan(plan: Plan) -> dict[str, Any]:
     }
 
 
-def decode_plan(data: Any) -> Plan:
-    if not isinstance(data, dict) or "format_version" not in data:
-        raise InputError("plan file: not a reconcile plan (no format_version)")
-    if data["format_version"] != FORMAT_VERSION:
-        raise InputError(
-            f"plan file: format_version {data['format_version']} is not supported (expected {FORMAT_VERSION})"
+def decode_plan_data(data: dict[str, Any]) -> Plan:
+    """The plan of ``data`` that the plan file schema accepted (``reconciler/plan/reader.py``
+    checks it first: decode nothing else, as wrong types would surface half-way as tracebacks)."""
+    tenants = tuple(
+        TenantPlan(
+            tenant=t["tenant"],
+            desired_digest=t["desired_digest"],
+            changes=tuple(decode_change(c) for c in t["changes"]),
+            unmanaged=tuple(Unmanaged(**u) for u in t["unmanaged"]),
+            problems=tuple(t["problems"]),
+            notes=tuple(t["notes"]),
+            findings=tuple(t["findings"]),
+            live_counts=dict(t["live_counts"]),
+            requests=dict(t["requests"]),
+            safety=SafetySettings(**t["safety"]),
+            error=t["error"],
         )
-    try:
-        tenants = tuple(
-            TenantPlan(
-                tenant=t["tenant"],
-                desired_digest=t["desired_digest"],
-                changes=tuple(decode_change(c) for c in t["changes"]),
-                unmanaged=tuple(Unmanaged(**u) for u in t.get("unmanaged", [])),
-                problems=tuple(t.get("problems", ())),
-                notes=tuple(t.get("notes", ())),
-                findings=tuple(t.get("findings", ())),
-                live_counts=dict(t.get("live_counts", {})),
-                requests=dict(t.get("requests", {})),
-                safety=SafetySettings(**t.get("safety", {})),
-                error=str(t.get("error", "")),
-            )
-            for t in data["tenants"]
-        )
-    except (KeyError, TypeError) as exc:
-        raise InputError(f"plan file: malformed ({exc})") from None
-    return Plan(
-        tenants=tenants,
-        created_at=str(data.get("created_at", "")),
-        tool_version=str(data.get("tool_version", "")),
+        for t in data["tenants"]
     )
+    return Plan(tenants=tenants, created_at=data["created_at"], tool_version=data["tool_version"])

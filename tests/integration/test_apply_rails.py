@@ -2,7 +2,8 @@
 
 Rails (DESIGN §5): over-threshold updates, any change of the application user's roles and
 prune deletes exit 4 without --force and write nothing (checked in the sandbox's request log);
-with --force they go. Without a TTY apply needs --auto-approve. A failed change skips its
+with --force they go. A saved plan is judged by the same rails: thresholds from the tenant
+files, counts from the fresh read, never from the plan file (issue 16). Without a TTY apply needs --auto-approve. A failed change skips its
 dependants, independent changes go on; exit 3 when partly done, 1 when nothing could be done.
 """
 
@@ -18,6 +19,8 @@ import pytest
 import yaml
 
 from reconciler.cli import apply_cmd
+from reconciler.plan.serialize import decode_plan_data
+from reconciler.render import render_json
 from reconciler.sandbox import SandboxHandle, running_sandbox
 
 from .conftest import invoke
@@ -227,3 +230,61 @@ def test_partial_and_total_failure_exit_codes_and_text_summary(
         "json",
     )
     assert actionable(plan_json(run.stdout)) == {"fabrikam": []}
+
+
+def test_the_rails_of_a_saved_plan_come_from_the_tenant_files_and_the_fresh_read(tmp_path: Path) -> None:
+    """Issue 16, case 5: the rails once read their thresholds and counts from the plan file, so
+    `live_counts` x 10^6, `min_objects: 1e9` or `max_change_fraction: NaN` let an over-threshold
+    plan through without --force. Now each edit is refused (exit 4 with one line, or exit 1 for a
+    file that is no plan), the untouched plan is held back by the rails as `apply` would hold it,
+    and nothing is written."""
+    seed = generated_tenants(tmp_path, tenants=1, technicians=20, drift=1.0, rng_seed=3)
+    tenants = tmp_path / "tenants"
+    saved = tmp_path / "plan.json"
+    with running_sandbox(seed, index_job_seconds=0.05) as handle:
+        run = invoke("plan", str(tenants), "--sandbox", str(handle.state_dir), "--out", str(saved))
+        assert run.code == 0, run.output
+        data = json.loads(saved.read_text("utf-8"))
+        tenant = data["tenants"][0]
+        assert tenant["violations"], tenant  # over the threshold: needs --force
+
+        def tampered(edit: Any, name: str) -> Path:
+            changed = json.loads(json.dumps(data))
+            edit(changed["tenants"][0])
+            path = tmp_path / name
+            path.write_text(render_json(decode_plan_data(changed)), "utf-8")  # rail verdicts re-derived
+            assert not json.loads(path.read_text("utf-8"))["tenants"][0]["violations"]  # looks safe
+            return path
+
+        def counts(t: dict[str, Any]) -> None:
+            t["live_counts"] = {kind: n * 1_000_000 for kind, n in t["live_counts"].items()}
+
+        cases = [
+            (tampered(counts, "counts.json"), 4, "live_counts.technician: the plan has "),
+            (tampered(lambda t: t["safety"].update(min_objects=10**9), "min.json"), 4, "safety.min_objects"),
+            (
+                tampered(lambda t: t["safety"].update(max_change_fraction=1.0), "max.json"),
+                4,
+                "max_change_fraction",
+            ),
+        ]
+        nan = tmp_path / "nan.json"
+        nan.write_text(
+            saved.read_text("utf-8").replace('"max_change_fraction": 0.3', '"max_change_fraction": NaN')
+        )
+        cases.append((nan, 1, "holds NaN"))
+        for path, exit_code, line in cases:
+            reset_log(handle)
+            code, output = _apply(tenants, handle, "--plan", str(path), "--auto-approve")
+            assert code == exit_code, output
+            assert line in output, output
+            assert writes(handle) == [], path.name
+
+        reset_log(handle)
+        code, output = _apply(tenants, handle, "--plan", str(saved), "--auto-approve")
+        assert code == 4, output
+        assert "refused by the safety rails" in output and "technician objects (more than 30%)" in output
+        assert writes(handle) == []
+        code, output = _apply(tenants, handle, "--plan", str(saved), "--auto-approve", "--force")
+        assert code == 0, output
+        assert writes(handle)

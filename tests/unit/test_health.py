@@ -14,7 +14,7 @@ from markdown_checks import CONTROL, assert_inert
 from reconciler.diff.manual import export_step
 from reconciler.errors import ProtocolError
 from reconciler.gitops.drift import drift_fingerprint, issue_body
-from reconciler.plan import TenantPlan
+from reconciler.plan import TenantPlan, decode_plan, encode_plan
 from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (
     DeclaredGroup,
@@ -28,7 +28,6 @@ from reconciler.plan.health import (
     unknown_health,
 )
 from reconciler.plan.model import Plan
-from reconciler.plan.serialize import decode_plan, encode_plan
 from reconciler.profile import default_profile
 from reconciler.providers.base import ClientOptions
 from reconciler.providers.dynamics.client import DataverseClient
