@@ -6,8 +6,8 @@ here, so the preflight and the run cannot disagree about what a tenant uses. Eac
 needs is one function of ``SOURCES``: the reads every run makes whatever is declared, the
 solution, the configuration row, technicians (listed, and by rule of either source: a rule
 creates settings rows and may set SSO IDs like a listed technician, and an Entra rule reads its
-group's members in Graph), the application user, the Session Key repair and the consent check.
-A new source of technicians or a new kind is one more function there.
+group's members in Graph), the application user, the Session Key repair, the consent check and
+session-flow health (opted into by a report sign-in). A new source of technicians or a new kind is one more function there.
 
 Privilege names are ``prv<Verb><Entity>`` as Dataverse spells them (``systemuser`` is ``User``),
 compared without case: real orgs spell custom tables by their schema name. Pure: no I/O.
@@ -141,6 +141,19 @@ def _consent(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None
         need.graph_permission(SERVICE_PRINCIPALS_PERMISSION, "consent (the LogMeIn app's service principal)")
 
 
+def _health(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+    """A report sign-in opts the tenant into `reconcile health`, which reads the integration's
+    prerequisites and the LogMeIn Session rows whatever else is declared (engine/health.py)."""
+    if model.connection.rescue.reports is None:
+        return
+    why = "reconcile health (connection.rescue.reports)"
+    need.table(["Read"], profile.session.table, why)
+    need.table(["Read"], "User", f"{why}: the application user")
+    need.table(["Read"], "Role", f"{why}: its roles")
+    need.privilege("prvReadEntity", f"{why}: the Session Key status")
+    need.table(["Read"], "AsyncOperation", f"{why}: the Session Key's index job")
+
+
 SOURCES: tuple[Source, ...] = (
     _every_run,
     _solution,
@@ -149,6 +162,7 @@ SOURCES: tuple[Source, ...] = (
     _application_user,
     _session_key,
     _consent,
+    _health,
 )
 
 

@@ -2,7 +2,8 @@
 technicians that come only from `technician_rules:` need the settings table's privileges like
 listed ones, an Entra rule needs its group's members readable in Graph, and doctor is never
 "ready" while one of them is refused. The needs come from one place (engine/needs.py): a role
-holding exactly them lets plan and apply run to the end, so none is missing from the list."""
+holding exactly them lets plan, apply and health run to the end with no request refused, so
+none is missing from the list."""
 
 from __future__ import annotations
 
@@ -174,8 +175,14 @@ def test_exactly_the_needed_privileges_let_plan_and_apply_run_to_the_end(
             assert applied.code == 0, applied.output
             entries = control(handle, "GET", "/requests?tenant=contoso")["entries"]
             assert any(is_write(e) for e in entries)  # the least-privilege role wrote what was planned
-            assert not [e for e in entries if e.get("status") == 403], "a request was refused"
+            assert not [e for e in entries if e["status"] == 403], "a request was refused"
             again = invoke("plan", str(tenants), "--sandbox", str(handle.state_dir), "--format", "json")
             assert again.code == 0, again.output
             assert [c for c in plan_json(again.stdout)["tenants"][0]["changes"] if c["op"] != "manual"] == []
+            # The report sign-in opts contoso into health: its reads are among the needs too.
+            control(handle, "DELETE", "/requests")
+            health = invoke("health", str(tenants), "--sandbox", str(handle.state_dir), "--format", "json")
+            [tenant] = json.loads(health.stdout)["tenants"]
+            assert (tenant["error"], tenant["unread"]) == (None, []), tenant
+            assert not [e for e in control(handle, "GET", "/requests")["entries"] if e["status"] == 403]
     gc.collect()
