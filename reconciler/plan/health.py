@@ -8,9 +8,21 @@ settings row does not hold their Rescue node ID, and only when all of that is in
 of a group's sessions arrived, the export setting of that group (no API can read it).
 
 A cause is blamed only when every read it depends on succeeded: a group that loses sessions
-while a check its cause depends on could not be read (the settings rows, the Session Key, the
-application user, consent, the hierarchy record of its technicians) is Unknown, naming what
-could not be read, never "export setting missing" by elimination over a failed read.
+while a check its cause depends on could not be read is Unknown, naming what could not be read,
+never "export setting missing" by elimination over a failed read. What each depends on:
+
+=============================  ==============================================================
+every verdict                  the session report, the LogMeIn Session rows, the hierarchy
+                               (a failure: the tenant is Unknown, ``unknown_health``); a group
+                               or lost session the partial hierarchy cannot place: Unknown
+session_key_not_active         the Session Key's metadata (``SESSION_KEY_READ``)
+application_user_missing       the application user (``APPLICATION_USER_READ``)
+role_missing                   its roles (``ROLES_READ``)
+consent_missing                the service principal lookup (``CONSENT_READ``)
+technician_mapping             the settings rows (``SETTINGS_READ``)
+export_missing, partial_loss   all of the above (by elimination)
+recovered                      the settings rows (a technician still unmapped is not recovered)
+=============================  ==============================================================
 """
 
 from __future__ import annotations
@@ -268,9 +280,13 @@ def _group(
         if unmapped:
             causes.append(_mapping_cause(unmapped))
         unexplained = [s for s in missing if s.technician_id not in unmapped]
-        if unexplained and not blockers and unchecked:
+        # Every loss before the first arrival: whatever stopped sessions works now, so only the
+        # mapping (technicians still unmapped) matters; otherwise every check does.
+        again = bool(arrived) and max(s.start for s in unexplained or missing) < min(s.start for s in arrived)
+        needed = [u for u in unchecked if u.what == SETTINGS_READ] if again else unchecked
+        if unexplained and not blockers and needed:
             # Whatever is left would be blamed by elimination over a read that failed.
-            verdict, unread = "unknown", tuple(unchecked)
+            verdict, unread = "unknown", tuple(needed)
         elif unexplained and not blockers:
             if not arrived:
                 causes.append(
@@ -281,7 +297,7 @@ def _group(
                         "Admin Center only) is likely missing or wrong",
                     )
                 )
-            elif max(s.start for s in unexplained) < min(s.start for s in arrived):
+            elif again:
                 if not unmapped:  # technicians whose sessions are lost now: not recovered
                     verdict, lost = "recovered", False
                 first = _iso(min(s.start for s in arrived))

@@ -135,3 +135,19 @@ def test_a_confirmed_group_losing_sessions_is_a_finding_even_when_its_cause_is_u
     learned = with_health(plan, health)
     assert learned.findings and f"not checked: could not read {SETTINGS_READ}" in learned.findings[0]
     assert f"session-flow health incomplete: could not read {SETTINGS_READ}: {REFUSED}" in learned.notes
+
+
+def test_a_group_that_delivers_again_needs_only_the_mapping_read() -> None:
+    """Carol's early session was lost, her later one arrived: a prerequisite that would stop every
+    session works now, so an unread one leaves "recovered" standing; the settings rows do not."""
+    arrived_again = _rows({"s1": NOW, "s2": NOW, "s4": NOW})
+    consent_unread = evaluate(_inputs(prerequisites=UNREAD[4][0], delivered=arrived_again))
+    tier2 = consent_unread.group("Tier 2")
+    assert (
+        tier2 is not None and tier2.verdict == "recovered" and HealthResult((consent_unread,)).exit_code == 0
+    )
+    settings_unread = evaluate(_inputs(prerequisites=UNREAD[0][0], delivered=arrived_again))
+    tier2 = settings_unread.group("Tier 2")
+    assert (
+        tier2 is not None and tier2.verdict == "unknown" and [u.what for u in tier2.unread] == [SETTINGS_READ]
+    )
