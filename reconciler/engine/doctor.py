@@ -28,7 +28,15 @@ from reconciler.engine.needs import (
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.schema_check import FIX, check_schema
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ApiError, AuthError, NotFoundError, ProviderError, ReconcileError
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ApiError,
+    AuthError,
+    NotFoundError,
+    ProviderError,
+    ReconcileError,
+)
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.metadata import MetadataReader
 from reconciler.providers.http import RequestStats
@@ -57,6 +65,21 @@ class TenantReport:
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.checks.append(Check(name, status, detail, fix))
+
+
+@dataclass(frozen=True)
+class DoctorResult:
+    """Every tenant's checklist; it decides the exit code (0 all ready, 1 a check failed)."""
+
+    reports: tuple[TenantReport, ...]
+
+    @property
+    def ready(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ready else EXIT_ERROR
 
 
 async def _dataverse(
@@ -275,7 +298,7 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
     return report
 
 
-def run_doctor(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[TenantReport]:
+def run_doctor(tenants: Sequence[LoadedTenant], options: RunOptions) -> DoctorResult:
     async def every() -> list[TenantReport]:
         bound = asyncio.Semaphore(max(1, options.tenant_concurrency))
 
@@ -285,4 +308,4 @@ def run_doctor(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[Ten
 
         return list(await asyncio.gather(*(one(t) for t in tenants)))
 
-    return asyncio.run(every())
+    return DoctorResult(tuple(asyncio.run(every())))
