@@ -153,3 +153,32 @@ def test_an_unreadable_session_row_listing_is_named(ready: SandboxHandle) -> Non
         control(ready, "DELETE", "/faults")
     assert code == 3 and tenant["groups"] == []
     assert tenant["error"].startswith("could not read the LogMeIn Session rows of the window: ")
+
+
+def test_lost_sessions_the_partial_hierarchy_cannot_place_make_the_tenant_unknown(
+    demo_sandbox: SandboxHandle,
+) -> None:
+    """Erin's record (Support/Tier 2) has a line break in her name and cannot be read, and so
+    has Support/Tier 1's: her lost sessions belong to a group no verdict can be given for, and
+    the declared Tier 1 may be the unreadable record (not "does not exist")."""
+    control(demo_sandbox, "POST", f"{T}/identity/service-principals", {})
+    control(demo_sandbox, "POST", f"{T}/dynamics/application-user/roles", {})
+    for user, node in (("dave@contoso.com", "41004"), ("erin@contoso.com", "41005")):
+        control(demo_sandbox, "PATCH", f"{T}/dynamics/settings/{user}", {"technician_id": node})
+    control(
+        demo_sandbox, "POST", f"{T}/rescue/sessions", {"group": TIER2, "count": 1, "ended_minutes_ago": 30}
+    )
+    company = demo_sandbox.sandbox.tenants["contoso"].rescue
+    with company.lock:
+        company.nodes[41005].name = "Erin\nEvans"
+        company.nodes[41110].description = "first line\nsecond line"
+    code, tenant = _health(demo_sandbox)
+    assert code == 3 and tenant["verdict"] == "unknown" and tenant["error"] is None
+    whats = [u["what"] for u in tenant["unread"]]
+    assert any("(41005)" in w and "did not arrive" in w for w in whats), whats
+    tier1 = _group(tenant, "Support/Tier 1")
+    assert tier1["verdict"] == "unknown" and "Rescue node 41110" in tier1["unread"][0]["reason"]
+    assert not any("does not exist in Rescue" in n for n in tenant["notes"])
+    # Dave's lost sessions are placed (Tier 2, every prerequisite read): that verdict stands.
+    tier2 = _group(tenant, TIER2)
+    assert tier2["verdict"] == "failing" and [c["code"] for c in tier2["causes"]] == ["export_missing"]
