@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,10 @@ from reconciler.engine.needs import tenant_needs
 from reconciler.profile import effective_profile
 from reconciler.sandbox import SandboxHandle, demo_seed_path, running_sandbox
 
-from .conftest import EXAMPLE_TENANTS, control, invoke
+from .conftest import control, invoke
 from .test_apply_support import client_settings, is_write, plan_json
 from .test_doctor import failures, only_reads
+from .test_technician_rules import _contoso
 
 pytestmark = pytest.mark.integration
 T = "/tenants/contoso"
@@ -35,18 +35,6 @@ RULES = [
 ]
 CAROL = {"user": "carol@contoso.com", "rescue_email": "carol.jones@contoso.com", "sso_id": "carol"}
 LEAST = "Reconciler Least Privilege"
-
-
-def _contoso(root: Path, **changes: Any) -> Path:
-    """A tenants folder holding contoso only, its tenant.yaml changed by ``changes`` (None: drop)."""
-    folder = root / "tenants"
-    (folder / "contoso").mkdir(parents=True)
-    shutil.copy(EXAMPLE_TENANTS / "_defaults.yaml", folder / "_defaults.yaml")
-    data = yaml.safe_load((EXAMPLE_TENANTS / "contoso" / "tenant.yaml").read_text())
-    data.update(changes)
-    data = {k: v for k, v in data.items() if v is not None}
-    (folder / "contoso" / "tenant.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    return folder
 
 
 @pytest.fixture
@@ -67,7 +55,7 @@ def _doctor(tenants: Path, handle: SandboxHandle) -> tuple[int, dict[str, dict[s
 def test_rules_only_technicians_need_the_settings_write_privilege(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    tenants = _contoso(tmp_path, technicians=None, technician_rules=RULES)
+    tenants = _contoso(tmp_path, technicians=[], technician_rules=RULES)
     assert _doctor(tenants, sandbox) == (0, {})
     control(sandbox, "DELETE", f"{T}/dynamics/privileges/prvWritelmi_logmeinsettings")
     code, failed = _doctor(tenants, sandbox)

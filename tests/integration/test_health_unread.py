@@ -22,6 +22,7 @@ from reconciler.sandbox import SandboxHandle, running_sandbox
 from .conftest import EXAMPLE_TENANTS, control, invoke
 from .test_apply_support import FAST
 from .test_health import _group, _health
+from .test_health_causes import prerequisites_in_place
 
 pytestmark = pytest.mark.integration
 T = "/tenants/contoso"
@@ -34,10 +35,7 @@ REPORT_SETUP = {"login.aspx", "setReportArea_v8.aspx", "setReportDate_v2.aspx", 
 @pytest.fixture(scope="module")
 def ready() -> Iterator[SandboxHandle]:
     with running_sandbox(index_job_seconds=0.05) as handle:
-        control(handle, "POST", f"{T}/identity/service-principals", {})
-        control(handle, "POST", f"{T}/dynamics/application-user/roles", {})
-        for user, node in (("dave@contoso.com", "41004"), ("erin@contoso.com", "41005")):
-            control(handle, "PATCH", f"{T}/dynamics/settings/{user}", {"technician_id": node})
+        prerequisites_in_place(handle)
         yield handle
 
 
@@ -161,10 +159,7 @@ def test_lost_sessions_the_partial_hierarchy_cannot_place_make_the_tenant_unknow
     """Erin's record (Support/Tier 2) has a line break in her name and cannot be read, and so
     has Support/Tier 1's: her lost sessions belong to a group no verdict can be given for, and
     the declared Tier 1 may be the unreadable record (not "does not exist")."""
-    control(demo_sandbox, "POST", f"{T}/identity/service-principals", {})
-    control(demo_sandbox, "POST", f"{T}/dynamics/application-user/roles", {})
-    for user, node in (("dave@contoso.com", "41004"), ("erin@contoso.com", "41005")):
-        control(demo_sandbox, "PATCH", f"{T}/dynamics/settings/{user}", {"technician_id": node})
+    prerequisites_in_place(demo_sandbox)
     control(
         demo_sandbox, "POST", f"{T}/rescue/sessions", {"group": TIER2, "count": 1, "ended_minutes_ago": 30}
     )
