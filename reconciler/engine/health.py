@@ -146,7 +146,7 @@ async def check_tenant(
                 tree = reading.rescue.tree
                 if tree is None:
                     reading_now = HIERARCHY_READ
-                    raise ProviderError(reading.rescue.error or "no reply", service="rescue")
+                    raise ProviderError(reading.rescue.error or "no reply")  # the message names the service
                 reading_now = REPORT_READ
                 report = await _report(loaded, conn, options, stats, tree.root_id, since, until)
                 reading_now = SESSION_ROWS_READ

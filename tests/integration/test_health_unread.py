@@ -177,3 +177,14 @@ def test_lost_sessions_the_partial_hierarchy_cannot_place_make_the_tenant_unknow
     # Dave's lost sessions are placed (Tier 2, every prerequisite read): that verdict stands.
     tier2 = _group(tenant, TIER2)
     assert tier2["verdict"] == "failing" and [c["code"] for c in tier2["causes"]] == ["export_missing"]
+
+
+def test_an_unreadable_hierarchy_makes_the_tenant_unknown_naming_it(ready: SandboxHandle) -> None:
+    control(ready, "POST", "/faults", {"spec": "rescue:503=1,path=getHierarchy_v2.aspx"})
+    try:
+        control(ready, "POST", f"{T}/rescue/clock", {"seconds": 61})
+        code, tenant = _health(ready)
+    finally:
+        control(ready, "DELETE", "/faults")
+    assert code == 3 and tenant["groups"] == [] and tenant["verdict"] == "unknown"
+    assert tenant["error"].startswith("could not read the Rescue hierarchy: [contoso] rescue: ")
