@@ -17,7 +17,6 @@ from reconciler.cli.common import (
 )
 from reconciler.engine.doctor import FAIL, TenantReport, run_doctor
 from reconciler.engine.planner import RunOptions
-from reconciler.errors import EXIT_ERROR, EXIT_OK
 
 _MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
 
@@ -86,8 +85,13 @@ def doctor(
     concurrency: int,
     sandbox: str | None,
 ) -> None:
-    """Check each tenant's setup before a first run (only reads; exit 1 when a check fails)."""
+    """Check each tenant's setup before a first run (only reads; exit 1 when a check fails).
+
+    Every privilege, table and Graph permission the tenant file's declared state needs is
+    checked (technician rules included); a refused read is a failed check, never "ready".
+    """
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    reports = run_doctor(load(paths, tenants), options)
+    result = run_doctor(load(paths, tenants), options)
+    reports = list(result.reports)
     click.echo(render_json(reports) if fmt == "json" else render_text(reports), nl=False)
-    ctx.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_ERROR)
+    ctx.exit(result.exit_code)

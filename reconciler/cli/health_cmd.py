@@ -18,7 +18,7 @@ from reconciler.cli.common import (
 )
 from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions
-from reconciler.plan.health import health_exit_code
+from reconciler.plan.health import HealthResult
 from reconciler.render.health import render_health_json, render_health_markdown, render_health_text
 
 
@@ -46,12 +46,13 @@ def health(
     """Show, per tenant and technician group, whether Rescue sessions reach Dynamics, and why not.
 
     Exit 0 when every group delivers (or had no sessions), 2 when a group loses sessions or a
-    prerequisite blocks every session, 3 when a tenant's reads failed (Unknown, never healthy).
+    prerequisite blocks every session, 3 when a read a verdict or its cause depends on failed
+    (that tenant or group is Unknown, naming the read: never healthy, never a guessed cause).
     """
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    result = run_health(load(paths, tenants), options, days=days)
+    result = HealthResult(tuple(run_health(load(paths, tenants), options, days=days)))
     renderers = {"json": render_health_json, "markdown": render_health_markdown, "text": render_health_text}
-    click.echo(renderers[fmt](result), nl=False)
+    click.echo(renderers[fmt](result.tenants), nl=False)
     if out is not None:
-        write_private(out, render_health_json(result))
-    ctx.exit(health_exit_code(result))
+        write_private(out, render_health_json(result.tenants))
+    ctx.exit(result.exit_code)

@@ -1,24 +1,42 @@
 """`reconcile doctor`: a read-only preflight of each tenant, as a checklist.
 
 For a first run against a real org: does the credential get a token, is the app an enabled
-application user of the org, does it hold every privilege the declared kinds need, is the
+application user of the org, does it hold every privilege the declared state needs, is the
 solution installed, does the org have every logical name of the solution profile, does the
-Rescue authcode work, can the consent check read service principals. Every request is a read
-(Rescue's API reads are POSTs of get* methods); nothing is ever written.
+Rescue authcode work, can the consent check read service principals, can each Entra group of a
+technician rule be read. What is needed comes from one place, ``engine/needs.py`` (technician
+rules included). A check whose read is refused or fails is a failure with its fix, and the next
+checks still run: doctor is never "ready" while a needed read is refused. Every request is a
+read (Rescue's API reads are POSTs of get* methods); nothing is ever written.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.engine.connection import connect
+from reconciler.engine.needs import (
+    GROUP_MEMBERS_PERMISSION,
+    SERVICE_PRINCIPALS_PERMISSION,
+    TenantNeeds,
+    tenant_needs,
+)
 from reconciler.engine.planner import RunOptions
-from reconciler.engine.schema_check import FIX, check_schema, needed_sections
+from reconciler.engine.schema_check import FIX, check_schema
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ApiError, AuthError, ProviderError, ReconcileError
+from reconciler.errors import (
+    EXIT_ERROR,
+    EXIT_OK,
+    ApiError,
+    AuthError,
+    NotFoundError,
+    ProviderError,
+    ReconcileError,
+)
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.metadata import MetadataReader
 from reconciler.providers.http import RequestStats
@@ -49,42 +67,24 @@ class TenantReport:
         self.checks.append(Check(name, status, detail, fix))
 
 
-def needed_privileges(model: Tenant, profile: SolutionProfile) -> dict[str, str]:
-    """Privilege name -> what needs it, for the kinds the tenant declares.
+@dataclass(frozen=True)
+class DoctorResult:
+    """Every tenant's checklist; it decides the exit code (0 all ready, 1 a check failed)."""
 
-    Names are ``prv<Verb><Entity>`` (compared without case: real orgs spell custom tables by
-    their schema name). Reading the org's metadata (the schema check) needs ``prvReadEntity``.
-    """
-    need: dict[str, str] = {"prvReadEntity": "table metadata (schema check)"}
+    reports: tuple[TenantReport, ...]
 
-    def table(verbs: Sequence[str], name: str, why: str) -> None:
-        for verb in verbs:
-            need.setdefault(f"prv{verb}{name}", f"table {name}: {why}")
+    @property
+    def ready(self) -> bool:
+        return all(r.ok for r in self.reports)
 
-    if model.solution is not None:
-        table(["Read"], "Solution", "solution")
-        if model.solution.package:
-            need["prvImportCustomization"] = "solution import"
-            table(["Read"], "AsyncOperation", "solution import")
-            table(["Read"], "ImportJob", "solution import")
-    if model.integration is not None:
-        table(["Read", "Create", "Write"], profile.integration.table, "integration")
-    if model.technicians:
-        table(["Read"], "User", "technicians")
-        table(["AppendTo"], "User", "technicians")
-        verbs = ["Read", "Create", "Write", "Append"] + (["Delete"] if model.prune.technicians else [])
-        table(verbs, profile.technician_settings.table, "technicians")
-    if model.application_user is not None:
-        table(["Read", "Create", "Write", "Append"], "User", "application_user")
-        table(["Read", "AppendTo"], "Role", "application_user")
-        table(["Read"], "BusinessUnit", "application_user")
-    if model.session_key is not None:
-        need.setdefault("prvCreateEntityKey", "session_key (reactivate the Session Key)")
-        table(["Read"], "AsyncOperation", "session_key")
-    return need
+    @property
+    def exit_code(self) -> int:
+        return EXIT_OK if self.ready else EXIT_ERROR
 
 
-async def _dataverse(report: TenantReport, session: TenantSession, loaded: LoadedTenant) -> None:
+async def _dataverse(
+    report: TenantReport, session: TenantSession, loaded: LoadedTenant, needs: TenantNeeds
+) -> None:
     model = loaded.model
     profile = effective_profile(model.profile)
     client = session.dataverse
@@ -114,45 +114,63 @@ async def _dataverse(report: TenantReport, session: TenantSession, loaded: Loade
         return
     report.add("token", PASS, "Entra ID issued a token for the org")
     user_id = str(who.get("UserId") or "")
-    user = await client.get(
-        f"systemusers({user_id})", {"$select": "isdisabled,_businessunitid_value,accessmode"}
+
+    async def application_user() -> None:
+        user = await client.get(
+            f"systemusers({user_id})", {"$select": "isdisabled,_businessunitid_value,accessmode"}
+        )
+        unit = user.get("_businessunitid_value") or who.get("BusinessUnitId")
+        report.add("application user", PASS, f"systemuser {user_id}, enabled, in business unit {unit}")
+
+    await _checked(report, "application user", "give it prvReadUser", application_user())
+    await _checked(report, "privileges", "give it prvReadUser", _privileges(report, session, needs, user_id))
+    await _checked(
+        report,
+        "solution",
+        "give it prvReadSolution",
+        _solution(report, MetadataReader(client), model, profile),
     )
-    report.add(
-        "application user",
-        PASS,
-        f"systemuser {user_id}, enabled, in business unit {user.get('_businessunitid_value') or who.get('BusinessUnitId')}",
-    )
-    await _privileges(report, session, model, profile, user_id)
-    await _solution(report, MetadataReader(client), model, profile)
-    problems = await check_schema(client, profile, needed_sections(model))
+    await _checked(report, "schema", "give it prvReadEntity", _schema(report, session, loaded, needs))
+
+
+async def _schema(
+    report: TenantReport, session: TenantSession, loaded: LoadedTenant, needs: TenantNeeds
+) -> None:
+    profile = effective_profile(loaded.model.profile)
+    problems = await check_schema(session.dataverse, profile, needs.sections)
     for problem in problems:
         report.add(f"schema {problem.path}", FAIL, problem.message, FIX.format(tenant=loaded.name))
     if not problems:
-        sections = ", ".join(needed_sections(model)) or "none declared"
+        sections = ", ".join(needs.sections) or "none declared"
         report.add(
             "schema", PASS, f"every profile name of the declared tables exists with its type ({sections})"
         )
 
 
-async def _privileges(
-    report: TenantReport, session: TenantSession, model: Tenant, profile: SolutionProfile, user_id: str
-) -> None:
+async def _checked(report: TenantReport, name: str, fix: str, check: Coroutine[Any, Any, None]) -> None:
+    """Run one check; a read of it that fails is that check's failure, and the others still run.
+    ``fix`` is shown when the read was refused (403)."""
     try:
-        body = await session.dataverse.get(
-            f"systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
-        )
+        await check
     except ProviderError as exc:
-        report.add(
-            "privileges", FAIL, f"cannot list the user's privileges: {exc.message}", "give it prvReadUser"
-        )
-        return
+        refused = isinstance(exc, ApiError) and exc.status == 403
+        report.add(name, FAIL, f"could not be checked: {exc.message}", fix if refused else "see the message")
+
+
+async def _privileges(report: TenantReport, session: TenantSession, needs: TenantNeeds, user_id: str) -> None:
+    body = await session.dataverse.get(
+        f"systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
+    )
     held = {str(p.get("PrivilegeName") or "").casefold() for p in body.get("RolePrivileges") or []}
-    missing = {n: why for n, why in needed_privileges(model, profile).items() if n.casefold() not in held}
+    missing = sorted(n for n in needs.privileges if n.casefold() not in held)
     if not missing:
-        report.add("privileges", PASS, f"all {len(needed_privileges(model, profile))} needed privileges held")
-    for name, why in sorted(missing.items()):
+        report.add("privileges", PASS, f"all {len(needs.privileges)} needed privileges held")
+    for name in missing:
         report.add(
-            f"privilege {name}", FAIL, f"missing ({why})", "add it to a security role of the application user"
+            f"privilege {name}",
+            FAIL,
+            f"missing ({needs.why(name)})",
+            "add it to a security role of the application user",
         )
 
 
@@ -212,6 +230,12 @@ async def _rescue(report: TenantReport, session: TenantSession) -> None:
     report.add("rescue", PASS, read)
 
 
+_GRAPH_PERMISSION_FIX = (
+    "grant the reconciler's app registration the Graph application permission {permission} and an "
+    "admin's consent to it (Entra admin center > App registrations > (the app) > API permissions)"
+)
+
+
 async def _consent(report: TenantReport, session: TenantSession, model: Tenant) -> None:
     if model.consent is None or not model.consent.check:
         return
@@ -219,12 +243,9 @@ async def _consent(report: TenantReport, session: TenantSession, model: Tenant) 
     try:
         found = await session.graph.find_service_principal(app_id)
     except ProviderError as exc:
-        report.add(
-            "consent",
-            FAIL,
-            exc.message,
-            "grant the reconciler's app registration the Graph application permission Application.Read.All",
-        )
+        refused = isinstance(exc, ApiError) and exc.status == 403
+        fix = _GRAPH_PERMISSION_FIX.format(permission=SERVICE_PRINCIPALS_PERMISSION)
+        report.add("consent", FAIL, exc.message, fix if refused else "see the message; run doctor again")
         return
     if found is None:
         report.add(
@@ -238,6 +259,25 @@ async def _consent(report: TenantReport, session: TenantSession, model: Tenant) 
         report.add("consent", PASS, f"service principal {found.get('id')} of app {app_id} exists")
 
 
+async def _entra_groups(report: TenantReport, session: TenantSession, needs: TenantNeeds) -> None:
+    """Each Entra group of a technician rule, its members read as plan reads them (every page)."""
+    for group_id, rules in needs.entra_groups.items():
+        name = f"entra group {group_id}"
+        used = f"used by {', '.join(rules)}"
+        try:
+            members = await session.graph.group_users(group_id)
+        except ProviderError as exc:
+            if isinstance(exc, ApiError) and exc.status == 403:
+                fix = _GRAPH_PERMISSION_FIX.format(permission=GROUP_MEMBERS_PERMISSION)
+            elif isinstance(exc, NotFoundError):
+                fix = f"no such group in the directory: correct the group ID of {', '.join(rules)}"
+            else:
+                fix = "see the message; run doctor again"
+            report.add(name, FAIL, f"members could not be read ({used}): {exc.message}", fix)
+            continue
+        report.add(name, PASS, f"{len(members)} user member(s) readable ({used})")
+
+
 async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReport:
     report = TenantReport(loaded.name)
     try:
@@ -245,17 +285,20 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
     except ReconcileError as exc:
         report.add("credential", FAIL, exc.message, "fix the secret reference it names")
         return report
+    needs = tenant_needs(loaded.model, effective_profile(loaded.model.profile))
     try:
         async with TenantSession(conn, options.settings, RequestStats()) as session:
-            await _dataverse(report, session, loaded)
-            await _rescue(report, session)
-            await _consent(report, session, loaded.model)
+            # Each service's checks run even when another service refused: every failure is named.
+            await _checked(report, "dynamics", "see the message", _dataverse(report, session, loaded, needs))
+            await _checked(report, "rescue", "see the message", _rescue(report, session))
+            await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
+            await _checked(report, "entra groups", "see the message", _entra_groups(report, session, needs))
     except ReconcileError as exc:  # a read failed for another reason: say so, never a traceback
         report.add("read", FAIL, exc.message, "see the message; `reconcile doctor` only reads")
     return report
 
 
-def run_doctor(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[TenantReport]:
+def run_doctor(tenants: Sequence[LoadedTenant], options: RunOptions) -> DoctorResult:
     async def every() -> list[TenantReport]:
         bound = asyncio.Semaphore(max(1, options.tenant_concurrency))
 
@@ -265,4 +308,4 @@ def run_doctor(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[Ten
 
         return list(await asyncio.gather(*(one(t) for t in tenants)))
 
-    return asyncio.run(every())
+    return DoctorResult(tuple(asyncio.run(every())))

@@ -3,8 +3,10 @@
 Per tenant: the one live read (``engine/live.py``: the Rescue hierarchy, the integration's
 prerequisites in Dynamics, admin consent in Graph) beside the LogMeIn Session rows of the window
 (one paged listing), then the session report (one sign-in, one report, when
-``connection.rescue.reports`` is set). A read that fails makes the
-tenant Unknown: never healthy, never a verdict from half the evidence.
+``connection.rescue.reports`` is set). A read every verdict depends on (the hierarchy, the
+report, the session rows) that fails makes the tenant Unknown, naming that read; a prerequisite
+whose read fails (the settings rows, the Session Key, the application user, consent) is passed
+on as unread, so no group's cause is blamed over it (``plan/health.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError, ReconcileError
 from reconciler.plan.health import (
+    APPLICATION_USER_READ,
+    CONSENT_READ,
+    SESSION_KEY_READ,
+    SETTINGS_READ,
     DeclaredGroup,
     HealthInputs,
     ObservedSession,
     Prerequisites,
     TenantHealth,
+    Unread,
     evaluate,
     unknown_health,
 )
@@ -39,8 +46,9 @@ from reconciler.resources import ApplicationUser, Consent, SecretHasher, Session
 
 
 def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) -> Prerequisites:
+    """What the integration needs, each check None when its read failed (with the reason)."""
     state = reading.state()
-    unknown_kinds = {u.kind for u in state.unknown}
+    failed = {u.kind: u.reason for u in state.unknown}
     app_user = state.get("application_user", app_id.lower()) or next(
         iter(state.of_kind("application_user")), None
     )
@@ -48,27 +56,34 @@ def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) 
     consent = next(iter(state.of_kind("consent")), None)
     role = profile.application_user.role
     roles = app_user.roles if isinstance(app_user, ApplicationUser) else None
+    reasons = {
+        read: failed[kind]
+        for kind, read in (
+            ("session_key", SESSION_KEY_READ),
+            ("application_user", APPLICATION_USER_READ),
+            ("consent", CONSENT_READ),
+            ("technician", SETTINGS_READ),
+        )
+        if kind in failed
+    }
     return Prerequisites(
         session_key_status=(
-            None
-            if "session_key" in unknown_kinds
-            else key.status
-            if isinstance(key, SessionKey)
-            else "missing"
+            None if "session_key" in failed else key.status if isinstance(key, SessionKey) else "missing"
         ),
-        application_user=None if "application_user" in unknown_kinds else app_user is not None,
+        application_user=None if "application_user" in failed else app_user is not None,
         role=role,
         has_role=None if roles is None else role.casefold() in {r.casefold() for r in roles},
-        consent=consent.granted if isinstance(consent, Consent) else None,
+        consent=consent.granted if isinstance(consent, Consent) and "consent" not in failed else None,
         mapped_technician_ids=(
             None
-            if "technician" in unknown_kinds
+            if "technician" in failed
             else frozenset(
                 s.technician_id
                 for s in state.of_kind("technician")
                 if isinstance(s, TechnicianSettings) and s.technician_id
             )
         ),
+        reasons=reasons,
     )
 
 
@@ -105,6 +120,13 @@ async def _report(
         return await client.session_report(node, since, until)
 
 
+# The reads every verdict of a tenant depends on (a failure makes the tenant Unknown), by name.
+LIVE_READ = "the live state (Dynamics, the Rescue hierarchy, admin consent)"
+HIERARCHY_READ = "the Rescue hierarchy"
+REPORT_READ = "the Rescue session report"
+SESSION_ROWS_READ = "the LogMeIn Session rows of the window"
+
+
 async def check_tenant(
     loaded: LoadedTenant, options: RunOptions, since: dt.datetime, until: dt.datetime
 ) -> TenantHealth:
@@ -113,24 +135,28 @@ async def check_tenant(
     profile = effective_profile(model.profile)
     app_id = model.application_user.app_id if model.application_user else DEFAULT_APP_ID
     query = LiveQuery(app_id=app_id, session_key=True, consent_app_id=app_id)
+    reading_now = "the tenant's connection settings"  # what is read when a failure stops the tenant
     try:
         conn = connect(loaded, options.sandbox)
         async with TenantSession(conn, options.settings, stats) as session:
             delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
             try:
+                reading_now = LIVE_READ
                 reading = await read_live(session, profile, SecretHasher(), query, lambda _: ())
                 tree = reading.rescue.tree
                 if tree is None:
-                    raise ProviderError(
-                        reading.rescue.error or "the Rescue hierarchy could not be read", service="rescue"
-                    )
+                    reading_now = HIERARCHY_READ
+                    raise ProviderError(reading.rescue.error or "no reply")  # the message names the service
+                reading_now = REPORT_READ
                 report = await _report(loaded, conn, options, stats, tree.root_id, since, until)
+                reading_now = SESSION_ROWS_READ
                 delivered = await delivered_task
             finally:
                 delivered_task.cancel()
                 await asyncio.gather(delivered_task, return_exceptions=True)
     except ReconcileError as exc:
-        return _with_requests(unknown_health(loaded.name, since, until, exc.message), stats)
+        error = Unread(reading_now, exc.message).text
+        return _with_requests(unknown_health(loaded.name, since, until, error), stats)
     group_paths, technician_groups, technician_names = _tree_maps(tree)
     inputs = HealthInputs(
         tenant=loaded.name,
@@ -147,6 +173,7 @@ async def check_tenant(
         delivered=delivered,
         prerequisites=_prerequisites(reading, profile, app_id),
         technician_names=technician_names,
+        unreadable_nodes=tuple(o.label for o in tree.odd),
     )
     return _with_requests(evaluate(inputs), stats)
 

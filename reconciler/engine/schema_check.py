@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.config import Tenant
-from reconciler.profile import SolutionProfile
+from reconciler.engine.needs import tenant_needs
+from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.metadata import MetadataReader, TableInfo
 
@@ -50,15 +51,9 @@ class SchemaProblem:
 
 
 def needed_sections(model: Tenant) -> list[str]:
-    """The solution tables the tenant's declared kinds read or write."""
-    sections = []
-    if model.integration is not None:
-        sections.append("integration")
-    if model.technicians:
-        sections.append("technician_settings")
-    if model.session_key is not None:
-        sections.append("session")
-    return sections
+    """The solution tables the tenant's declared kinds read or write (``engine/needs.py``, where
+    every source of needs is listed: technicians by rule use the settings table too)."""
+    return list(tenant_needs(model, effective_profile(model.profile)).sections)
 
 
 async def check_schema(

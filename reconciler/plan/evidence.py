@@ -27,7 +27,9 @@ def _observed(step: Manual, group: GroupHealth) -> Manual:
 
 
 def finding(group: GroupHealth) -> str:
-    causes = "; ".join(c.text for c in group.causes) or "cause unknown"
+    causes = "; ".join(c.text for c in group.causes) or (
+        "not checked: " + "; ".join(u.text for u in group.unread) if group.unread else "cause unknown"
+    )
     return (
         f"Rescue group {group.path!r} is confirmed ({group.confirmed}) but its sessions do not reach "
         f"Dynamics: {group.delivered} of {group.sessions} arrived; likely cause: {causes}"
@@ -36,9 +38,11 @@ def finding(group: GroupHealth) -> str:
 
 def with_health(plan: TenantPlan, health: TenantHealth) -> TenantPlan:
     """The tenant's plan with its manual export steps and findings informed by ``health``."""
-    if health.verdict == "unknown":
+    if health.error is not None:
         note = f"session-flow health unknown: {health.error}"
         return dataclasses.replace(plan, notes=(*plan.notes, note))
+    # A read that failed is said, never taken as evidence either way.
+    unread = tuple(f"session-flow health incomplete: {u.text}" for u in health.unread)
     groups = {g.path.casefold(): g for g in health.groups}
     changes: list[Change] = []
     for change in plan.changes:
@@ -47,4 +51,6 @@ def with_health(plan: TenantPlan, health: TenantHealth) -> TenantPlan:
             change = _observed(change, group)
         changes.append(change)
     findings = tuple(finding(g) for g in health.groups if g.evidence == "confirmed_not_arriving")
-    return dataclasses.replace(plan, changes=tuple(changes), findings=(*plan.findings, *findings))
+    return dataclasses.replace(
+        plan, changes=tuple(changes), findings=(*plan.findings, *findings), notes=(*plan.notes, *unread)
+    )

@@ -6,6 +6,23 @@ its likely cause. The causes are inferred the way an admin would: prerequisites 
 session first (Session Key, application user and role, consent), then technicians whose
 settings row does not hold their Rescue node ID, and only when all of that is in place and none
 of a group's sessions arrived, the export setting of that group (no API can read it).
+
+A cause is blamed only when every read it depends on succeeded: a group that loses sessions
+while a check its cause depends on could not be read is Unknown, naming what could not be read,
+never "export setting missing" by elimination over a failed read. What each depends on:
+
+=============================  ==============================================================
+every verdict                  the session report, the LogMeIn Session rows, the hierarchy
+                               (a failure: the tenant is Unknown, ``unknown_health``); a group
+                               or lost session the partial hierarchy cannot place: Unknown
+session_key_not_active         the Session Key's metadata (``SESSION_KEY_READ``)
+application_user_missing       the application user (``APPLICATION_USER_READ``)
+role_missing                   its roles (``ROLES_READ``)
+consent_missing                the service principal lookup (``CONSENT_READ``)
+technician_mapping             the settings rows (``SETTINGS_READ``)
+export_missing, partial_loss   all of the above (by elimination)
+recovered                      the settings rows (a technician still unmapped is not recovered)
+=============================  ==============================================================
 """
 
 from __future__ import annotations
@@ -14,6 +31,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from reconciler.errors import EXIT_CHANGES, EXIT_INCOMPLETE, EXIT_OK
 
 Verdict = Literal["healthy", "recovered", "idle", "degraded", "failing", "not_visible", "unknown"]
 CauseCode = Literal[
@@ -69,6 +88,26 @@ class Cause:
 
 
 @dataclass(frozen=True)
+class Unread:
+    """A read that failed: what it would have shown, and why it failed."""
+
+    what: str
+    reason: str
+
+    @property
+    def text(self) -> str:
+        return f"could not read {self.what}: {self.reason}" if self.reason else f"could not read {self.what}"
+
+
+# What each prerequisite check reads (the names health shows when the read fails).
+SESSION_KEY_READ = "the Session Key status"
+APPLICATION_USER_READ = "the application user"
+ROLES_READ = "the application user's roles"
+CONSENT_READ = "admin consent (the LogMeIn app's service principal)"
+SETTINGS_READ = "the technicians' LogMeIn settings rows"
+
+
+@dataclass(frozen=True)
 class DeclaredGroup:
     """A group of the tenant file that declares an export (its manual step)."""
 
@@ -86,6 +125,8 @@ class Prerequisites:
     has_role: bool | None
     consent: bool | None
     mapped_technician_ids: frozenset[str] | None
+    # Why a check above is None, by its read's name (``SETTINGS_READ``...): shown with it.
+    reasons: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -100,6 +141,8 @@ class HealthInputs:
     delivered: tuple[DynamicsSession, ...]  # the LogMeIn Session rows created in the window
     prerequisites: Prerequisites
     technician_names: Mapping[str, str] = field(default_factory=dict)  # node id -> name
+    # Hierarchy records that could not be read (labels): a technician or group may be one.
+    unreadable_nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,6 +159,8 @@ class GroupHealth:
     # The Dynamics-only view: the group's rows in the window, per technician (else None / ()).
     in_dynamics: int | None = None
     technicians: tuple[TechnicianSessions, ...] = ()
+    # Verdict "unknown": the reads its verdict or cause depends on that failed.
+    unread: tuple[Unread, ...] = ()
 
     @property
     def ratio(self) -> float | None:
@@ -136,8 +181,10 @@ class TenantHealth:
     last_dynamics_session: str | None = None
     blockers: tuple[Cause, ...] = ()
     notes: tuple[str, ...] = ()
-    error: str | None = None
+    error: str | None = None  # a read every verdict depends on failed: no group was evaluated
     requests: Mapping[str, object] = field(default_factory=dict)
+    # Every read that failed without failing the tenant (a prerequisite, a hierarchy record...).
+    unread: tuple[Unread, ...] = ()
 
     def group(self, path: str) -> GroupHealth | None:
         return next((g for g in self.groups if g.path.casefold() == path.casefold()), None)
@@ -147,12 +194,16 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="seconds") if value is not None else None
 
 
-def blockers_of(pre: Prerequisites) -> tuple[list[Cause], list[str]]:
-    """Problems that stop every session, and what could not be checked."""
+def blockers_of(pre: Prerequisites) -> tuple[list[Cause], list[Unread]]:
+    """Problems that stop every session, and the checks whose read failed."""
     causes: list[Cause] = []
-    unchecked: list[str] = []
+    unchecked: list[Unread] = []
+
+    def unread(what: str) -> None:
+        unchecked.append(Unread(what, pre.reasons.get(what, "")))
+
     if pre.session_key_status is None:
-        unchecked.append("the Session Key status")
+        unread(SESSION_KEY_READ)
     elif pre.session_key_status != "Active":
         causes.append(
             Cause(
@@ -161,17 +212,19 @@ def blockers_of(pre: Prerequisites) -> tuple[list[Cause], list[str]]:
             )
         )
     if pre.application_user is None:
-        unchecked.append("the application user")
+        unread(APPLICATION_USER_READ)
     elif not pre.application_user:
         causes.append(Cause("application_user_missing", "the LogMeIn application user does not exist"))
-    elif pre.has_role is False:
+    elif pre.has_role is None:
+        unread(ROLES_READ)
+    elif not pre.has_role:
         causes.append(Cause("role_missing", f"the application user lacks the role {pre.role!r}"))
     if pre.consent is None:
-        unchecked.append("admin consent")
+        unread(CONSENT_READ)
     elif not pre.consent:
         causes.append(Cause("consent_missing", "admin consent to the LogMeIn app is not granted"))
     if pre.mapped_technician_ids is None:
-        unchecked.append("the technicians' settings rows")
+        unread(SETTINGS_READ)
     return causes, unchecked
 
 
@@ -197,15 +250,20 @@ def _group(
     sessions: list[ObservedSession],
     inputs: HealthInputs,
     delivered: Mapping[str, dt.datetime],
-    blockers: list[Cause],
+    checks: tuple[list[Cause], list[Unread]],
     declared: DeclaredGroup | None,
 ) -> GroupHealth:
+    """The group's verdict and causes; ``checks`` are the prerequisites found broken and the
+    ones that could not be read (then no cause is blamed by elimination: the group is Unknown)."""
+    blockers, unchecked = checks
     in_flight = [s for s in sessions if s.session_id not in delivered and _recent(s, inputs.until)]
     sessions = [s for s in sessions if s not in in_flight]
     arrived = [s for s in sessions if s.session_id in delivered]
     last = max((s.end or delivered[s.session_id] for s in arrived), default=None)
     missing = [s for s in sessions if s.session_id not in delivered]
     causes: list[Cause] = []
+    unread: tuple[Unread, ...] = ()
+    lost = bool(missing)
     if not sessions:
         verdict: Verdict = "idle"
     elif not missing:
@@ -222,7 +280,14 @@ def _group(
         if unmapped:
             causes.append(_mapping_cause(unmapped))
         unexplained = [s for s in missing if s.technician_id not in unmapped]
-        if unexplained and not blockers:
+        # Every loss before the first arrival: whatever stopped sessions works now, so only the
+        # mapping (technicians still unmapped) matters; otherwise every check does.
+        again = bool(arrived) and max(s.start for s in unexplained or missing) < min(s.start for s in arrived)
+        needed = [u for u in unchecked if u.what == SETTINGS_READ] if again else unchecked
+        if unexplained and not blockers and needed:
+            # Whatever is left would be blamed by elimination over a read that failed.
+            verdict, unread = "unknown", tuple(needed)
+        elif unexplained and not blockers:
             if not arrived:
                 causes.append(
                     Cause(
@@ -232,9 +297,9 @@ def _group(
                         "Admin Center only) is likely missing or wrong",
                     )
                 )
-            elif max(s.start for s in unexplained) < min(s.start for s in arrived):
+            elif again:
                 if not unmapped:  # technicians whose sessions are lost now: not recovered
-                    verdict = "recovered"
+                    verdict, lost = "recovered", False
                 first = _iso(min(s.start for s in arrived))
                 causes.append(
                     Cause(
@@ -253,8 +318,8 @@ def _group(
     evidence: Evidence | None = None
     if declared is not None and declared.confirmed is None and arrived:
         evidence = "observed_working"
-    elif declared is not None and declared.confirmed is not None and verdict in BAD_VERDICTS:
-        evidence = "confirmed_not_arriving"
+    elif declared is not None and declared.confirmed is not None and lost:
+        evidence = "confirmed_not_arriving"  # observed whether or not its cause could be checked
     return GroupHealth(
         path=path,
         verdict=verdict,
@@ -265,6 +330,21 @@ def _group(
         confirmed=declared.confirmed if declared else None,
         declared=declared is not None,
         evidence=evidence,
+        unread=unread,
+    )
+
+
+def _unknown_group(path: str, declared: DeclaredGroup | None, unread: Unread) -> GroupHealth:
+    """A declared group the hierarchy does not show while some of its records could not be read."""
+    return GroupHealth(
+        path=path,
+        verdict="unknown",
+        sessions=None,
+        delivered=None,
+        last_delivered=None,
+        confirmed=declared.confirmed if declared else None,
+        declared=declared is not None,
+        unread=(unread,),
     )
 
 
@@ -354,9 +434,15 @@ def _dynamics_only(
     if empty:
         notes.append(f"{len(empty)} group(s) with no LogMeIn Session row in the window: {', '.join(empty)}")
     if outside:
+        unreadable = (
+            f"; the Rescue hierarchy records of {', '.join(inputs.unreadable_nodes[:5])} could not be read "
+            "and may hold their technicians"
+            if inputs.unreadable_nodes
+            else ""
+        )
         notes.append(
             f"{outside} LogMeIn Session row(s) name no technician of a technician group "
-            "(no technician ID, or one not in the Rescue hierarchy): not counted per group"
+            f"(no technician ID, or one not in the Rescue hierarchy): not counted per group{unreadable}"
         )
     return tuple(groups), notes
 
@@ -375,13 +461,21 @@ def _worst(verdicts: Iterable[Verdict]) -> Verdict:
     return next((v for v in order if v in found), "idle")
 
 
+def _hierarchy_unread(inputs: HealthInputs, what: str) -> Unread:
+    names = ", ".join(inputs.unreadable_nodes[:5])
+    more = f" and {len(inputs.unreadable_nodes) - 5} more" if len(inputs.unreadable_nodes) > 5 else ""
+    return Unread(what, f"the Rescue hierarchy records of {names}{more} could not be read (it may be one)")
+
+
 def evaluate(inputs: HealthInputs) -> TenantHealth:
     """The tenant's health over the window: one verdict per Rescue technician group."""
     blockers, unchecked = blockers_of(inputs.prerequisites)
-    notes = [f"could not check {what}" for what in unchecked]
+    unread = list(unchecked)
+    notes = [u.text for u in unchecked]
     declared = {d.path.casefold(): d for d in inputs.declared}
     rows = [r for r in inputs.delivered if inputs.since <= r.created <= inputs.until]
     in_window = [r.created for r in rows]
+    live_paths = set(inputs.group_paths.values())
 
     def result(verdict: Verdict, groups: tuple[GroupHealth, ...]) -> TenantHealth:
         return TenantHealth(
@@ -395,21 +489,24 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
             last_dynamics_session=_iso(max(in_window, default=None)),
             blockers=tuple(blockers),
             notes=tuple(notes),
+            unread=tuple(dict.fromkeys(unread)),
         )
 
-    paths = sorted(set(inputs.group_paths.values()) | {d.path for d in inputs.declared}, key=str.casefold)
+    paths = sorted(live_paths | {d.path for d in inputs.declared}, key=str.casefold)
     if inputs.report is None:
-        groups, view_notes = _dynamics_only(inputs, paths, rows, blockers, declared)
+        view, view_notes = _dynamics_only(inputs, paths, rows, blockers, declared)
         notes[:0] = view_notes
-        return result("not_visible", groups)
+        # What the view decides is whether a prerequisite blocks every session: not when one of
+        # them could not be checked and none of the others was found broken.
+        return result("unknown" if unchecked and not blockers else "not_visible", view)
     delivered = match_sessions(inputs.report, inputs.delivered)
     by_group: dict[str, list[ObservedSession]] = {p: [] for p in paths}
-    outside = 0
+    outside: list[ObservedSession] = []
     for session in inputs.report:
         group_id = inputs.technician_groups.get(session.technician_id)
         path = inputs.group_paths.get(group_id or "")
         if path is None:
-            outside += 1
+            outside.append(session)
             continue
         by_group[path].append(session)
     recent = sum(1 for s in inputs.report if s.session_id not in delivered and _recent(s, inputs.until))
@@ -417,15 +514,39 @@ def evaluate(inputs: HealthInputs) -> TenantHealth:
         notes.append(
             f"{recent} session(s) ended in the last 5 minutes and may still be on their way: not counted"
         )
-    if outside:
-        notes.append(f"{outside} session(s) of technicians outside every technician group were not counted")
-    for d in inputs.declared:
-        if d.path not in inputs.group_paths.values():
-            notes.append(f"group {d.path!r} of the tenant file does not exist in Rescue")
-    groups = tuple(
-        _group(p, by_group[p], inputs, delivered, blockers, declared.get(p.casefold())) for p in paths
-    )
-    return result(_worst(g.verdict for g in groups), groups)
+    lost_outside = [s for s in outside if s.session_id not in delivered and not _recent(s, inputs.until)]
+    tenant_unknown = False
+    if outside and inputs.unreadable_nodes and lost_outside:
+        # Their group is one no verdict can be given for: it is unknown, and so is the tenant's.
+        technicians = ", ".join(sorted({f"{s.technician_name} ({s.technician_id})" for s in lost_outside}))
+        unread.append(
+            _hierarchy_unread(
+                inputs,
+                f"the technician group of {technicians}, whose {len(lost_outside)} session(s) did not arrive",
+            )
+        )
+        notes.append(unread[-1].text)
+        tenant_unknown = True
+    elif outside:
+        notes.append(
+            f"{len(outside)} session(s) of technicians outside every technician group were not counted"
+        )
+    groups: list[GroupHealth] = []
+    for p in paths:
+        group_declared = declared.get(p.casefold())
+        if p not in live_paths and inputs.unreadable_nodes:
+            missing = _hierarchy_unread(inputs, f"Rescue group {p!r} of the tenant file (not found)")
+            unread.append(missing)
+            groups.append(_unknown_group(p, group_declared, missing))
+            continue
+        if p not in live_paths:
+            notes.append(f"group {p!r} of the tenant file does not exist in Rescue")
+        groups.append(_group(p, by_group[p], inputs, delivered, (blockers, unchecked), group_declared))
+    unread.extend(u for g in groups for u in g.unread)
+    shown = {u.text for g in groups for u in g.unread}  # said on the group already
+    notes[:] = [n for n in notes if n not in shown]
+    verdict = _worst(g.verdict for g in groups)
+    return result("unknown" if tenant_unknown else verdict, tuple(groups))
 
 
 def unknown_health(tenant: str, since: dt.datetime, until: dt.datetime, error: str) -> TenantHealth:
@@ -440,10 +561,19 @@ def unknown_health(tenant: str, since: dt.datetime, until: dt.datetime, error: s
     )
 
 
-def health_exit_code(tenants: Iterable[TenantHealth]) -> int:
-    """3 when a tenant is Unknown, else 2 when a group loses sessions or a prerequisite blocks
-    every session (seen even without a report), else 0."""
-    tenants = list(tenants)
-    if any(t.verdict == "unknown" for t in tenants):
-        return 3
-    return 2 if any(t.verdict in BAD_VERDICTS or t.blockers for t in tenants) else 0
+@dataclass(frozen=True)
+class HealthResult:
+    """Every tenant's health in one run; it decides the run's exit code."""
+
+    tenants: tuple[TenantHealth, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """3 when a tenant or a group is Unknown (a read its verdict or cause depends on failed),
+        else 2 when a group loses sessions or a prerequisite blocks every session (seen even
+        without a report), else 0."""
+        if any(t.verdict == "unknown" or any(g.verdict == "unknown" for g in t.groups) for t in self.tenants):
+            return EXIT_INCOMPLETE
+        if any(t.verdict in BAD_VERDICTS or t.blockers for t in self.tenants):
+            return EXIT_CHANGES
+        return EXIT_OK

@@ -33,6 +33,8 @@ def _cell(value: object) -> str:
 
 
 def ratio(group: GroupHealth) -> str:
+    if group.verdict == "unknown" and group.sessions is None:
+        return "not evaluated"
     if group.sessions is None and group.in_dynamics is not None:
         if not group.in_dynamics:
             return "NONE in Dynamics (sessions in Rescue not visible)"
@@ -53,6 +55,11 @@ def evidence_line(group: GroupHealth) -> str | None:
     return None
 
 
+def unread_lines(group: GroupHealth) -> list[str]:
+    """Why the group is Unknown: each read its verdict or cause depends on that failed."""
+    return [f"cause not checked: {u.text}" for u in group.unread]
+
+
 def technician_line(tech: TechnicianSessions, shown: Callable[[object], str]) -> str:
     """One technician of the Dynamics-only view, each value through ``shown`` (its escaping)."""
     last = shown(tech.last) if tech.last else "none"
@@ -69,7 +76,7 @@ def render_health_text(tenants: Sequence[TenantHealth]) -> str:
         lines.append(_plain(_tenant_head(t)))
         if t.error:
             lines.append(f"  error: {_plain(t.error)}")
-        if t.dynamics_sessions is not None and t.verdict != "unknown":
+        if t.dynamics_sessions is not None and t.error is None:
             last = t.last_dynamics_session or "none"
             lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")
         for cause in t.blockers:
@@ -85,6 +92,7 @@ def render_health_text(tenants: Sequence[TenantHealth]) -> str:
                 if cause not in t.blockers:
                     label = "since" if cause.code == "recovered" else "likely cause"
                     lines.append(f"    {label}: {_plain(cause.text)}")
+            lines.extend(f"    {_plain(line)}" for line in unread_lines(g))
             if (line := evidence_line(g)) is not None:
                 lines.append(f"    manual step: {_plain(line)}")
         for note in t.notes:
@@ -111,7 +119,10 @@ def render_health_markdown(tenants: Sequence[TenantHealth]) -> str:
                 "|---|---|---|---|---|",
             ]
             for g in t.groups:
-                causes = "; ".join(_cell(c.text) for c in g.causes if c not in t.blockers)
+                causes = "; ".join(
+                    [_cell(c.text) for c in g.causes if c not in t.blockers]
+                    + [_cell(u) for u in unread_lines(g)]
+                )
                 if (line := evidence_line(g)) is not None:
                     causes = "; ".join(p for p in (causes, f"manual step: {_cell(line)}") if p)
                 last = _cell(g.last_delivered) if g.last_delivered else ""

@@ -464,6 +464,28 @@ async def revoke_consent(sandbox: Sandbox, request: Request) -> Any:
     return {"service_principals": [sp.__dict__ for sp in principals]}
 
 
+async def revoke_graph_permission(sandbox: Sandbox, request: Request) -> Any:
+    """An admin removes a Graph application permission (or its consent) from the reconciler's
+    app: its group member reads are then refused (403 Authorization_RequestDenied)."""
+    tenant = _tenant(sandbox, request)
+    permission = request.path_params["permission"]
+    granted = tenant.identity.directory.app_permissions.setdefault(tenant.client.client_id.lower(), [])
+    granted[:] = [p for p in granted if p.casefold() != permission.casefold()]
+    return {"graph_permissions": list(granted)}
+
+
+async def grant_graph_permission(sandbox: Sandbox, request: Request) -> Any:
+    """``{"permission": "GroupMember.Read.All"}``: granted to the reconciler's app, with consent."""
+    tenant = _tenant(sandbox, request)
+    permission = str((await _body(request)).get("permission") or "")
+    if not permission:
+        raise ControlError(400, 'give {"permission": "<Graph application permission>"}')
+    granted = tenant.identity.directory.app_permissions.setdefault(tenant.client.client_id.lower(), [])
+    if permission not in granted:
+        granted.append(permission)
+    return {"graph_permissions": list(granted)}
+
+
 # -- the integration's traffic: sessions, and the clock they run on ---------------------------
 
 
@@ -530,6 +552,8 @@ def create_controls_app(sandbox: Sandbox) -> Starlette:
             route(f"{t}/federated-token", federated_token, "POST"),
             route(f"{t}/identity/service-principals", grant_consent, "POST"),
             route(f"{t}/identity/service-principals/{{app_id}}", revoke_consent, "DELETE"),
+            route(f"{t}/identity/graph-permissions", grant_graph_permission, "POST"),
+            route(f"{t}/identity/graph-permissions/{{permission}}", revoke_graph_permission, "DELETE"),
             route(f"{t}/rescue/sessions", run_sessions, "POST"),
             route(f"{t}/rescue/sessions", list_sessions, "GET"),
             route(f"{t}/rescue/clock", advance_clock, "POST"),

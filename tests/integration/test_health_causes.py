@@ -27,14 +27,19 @@ ROLE = "LogMeIn%20Integration%20User"
 TIER1, TIER2 = "Support/Tier 1", "Support/Tier 2"
 
 
+def prerequisites_in_place(handle: SandboxHandle) -> None:
+    """Consent, the role and every technician's settings row, as a person puts them in place."""
+    control(handle, "POST", f"{T}/identity/service-principals", {})
+    control(handle, "POST", f"{T}/dynamics/application-user/roles", {})
+    for user, node in (("dave@contoso.com", "41004"), ("erin@contoso.com", "41005")):
+        control(handle, "PATCH", f"{T}/dynamics/settings/{user}", {"technician_id": node})
+
+
 @pytest.fixture(scope="module")
 def ready() -> Iterator[SandboxHandle]:
     """The demo sandbox with consent, the role and every technician's settings row in place."""
     with running_sandbox(index_job_seconds=0.05) as handle:
-        control(handle, "POST", f"{T}/identity/service-principals", {})
-        control(handle, "POST", f"{T}/dynamics/application-user/roles", {})
-        for user, node in (("dave@contoso.com", "41004"), ("erin@contoso.com", "41005")):
-            control(handle, "PATCH", f"{T}/dynamics/settings/{user}", {"technician_id": node})
+        prerequisites_in_place(handle)
         yield handle
 
 

@@ -20,11 +20,11 @@ from reconciler.plan.health import (
     DeclaredGroup,
     DynamicsSession,
     HealthInputs,
+    HealthResult,
     ObservedSession,
     Prerequisites,
     TenantHealth,
     evaluate,
-    health_exit_code,
     unknown_health,
 )
 from reconciler.plan.model import Plan
@@ -88,7 +88,7 @@ def test_a_group_whose_sessions_never_arrive_is_failing_for_its_export_setting()
     assert (tier1.verdict, tier1.delivered, tier1.sessions, tier1.causes) == ("healthy", 2, 2, ())
     assert (tier2.verdict, tier2.delivered, tier2.sessions) == ("failing", 0, 2)
     assert _codes(health, "Tier 2") == ["export_missing"]
-    assert health.verdict == "failing" and health_exit_code([health]) == 2
+    assert health.verdict == "failing" and HealthResult((health,)).exit_code == 2
     assert tier1.last_delivered == (REPORT[1].end.isoformat() if REPORT[1].end else None)
 
 
@@ -138,7 +138,7 @@ def test_a_group_whose_losses_all_precede_its_first_delivery_has_recovered() -> 
     health = evaluate(_inputs(delivered=_rows({"s1": NOW, "s2": NOW, "s4": NOW})))
     group = health.group("Tier 2")
     assert group is not None and group.verdict == "recovered" and _codes(health, "Tier 2") == ["recovered"]
-    assert health_exit_code([health]) == 0
+    assert HealthResult((health,)).exit_code == 0
 
 
 def test_the_manual_step_learns_from_evidence() -> None:
@@ -157,12 +157,12 @@ def test_without_a_report_the_view_is_dynamics_only_and_says_what_it_cannot_see(
     assert health.verdict == "not_visible" and not health.rescue_visible
     assert all(g.verdict == "not_visible" and g.sessions is None for g in health.groups)
     assert health.dynamics_sessions == 2 and "cannot be seen" in health.notes[0]
-    assert health_exit_code([health]) == 0
+    assert HealthResult((health,)).exit_code == 0
 
 
 def test_an_unknown_tenant_is_never_healthy() -> None:
     unknown = unknown_health("fabrikam", SINCE, NOW, "getReport_v2: HTTP 500")
-    assert unknown.verdict == "unknown" and health_exit_code([evaluate(_inputs()), unknown]) == 3
+    assert unknown.verdict == "unknown" and HealthResult((evaluate(_inputs()), unknown)).exit_code == 3
     assert "UNKNOWN" in render_health_text([unknown])
 
 
@@ -288,7 +288,7 @@ def test_the_dynamics_only_view_counts_rows_per_group_and_technician_and_flags_e
     assert [(t.name, t.sessions) for t in tier1.technicians] == [("Alice", 2), ("Bob", 1)]
     assert tier1.last_delivered == rows[2].end.isoformat() if rows[2].end else False
     assert (tier2.in_dynamics, tier2.technicians) == (0, ())
-    assert health.dynamics_sessions == 5 and health_exit_code([health]) == 0
+    assert health.dynamics_sessions == 5 and HealthResult((health,)).exit_code == 0
     assert "sessions that never reached Dynamics" in health.notes[0]
     assert health.notes[1] == "1 group(s) with no LogMeIn Session row in the window: Tier 2"
     assert health.notes[2].startswith("2 LogMeIn Session row(s) name no technician of a technician group")
