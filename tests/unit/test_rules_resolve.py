@@ -10,7 +10,8 @@ import pytest
 from reconciler.config.models import Prune, Tenant
 from reconciler.config.templates import check_template, expand, member_values, placeholders
 from reconciler.diff import DesiredState, Directories, RescueDirectory, diff_tenant, resolve
-from reconciler.diff.rules import DirectoryTechnician, EntraGroup, EntraUser, rule_label
+from reconciler.diff.resolve import DynamicsUser
+from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician, EntraGroup, EntraUser, rule_label
 from reconciler.plan import Create, Plan, SafetySettings, TenantPlan
 from reconciler.plan.serialize import encode_plan
 from reconciler.render.markdown import render_markdown
@@ -18,11 +19,18 @@ from reconciler.render.text import render_text
 from reconciler.resources import LiveState, RescueTechnician, TechnicianSettings
 
 GROUP = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
+GROUPS = (
+    DirectoryGroup("1", ("Support",)),
+    DirectoryGroup("2", ("Support", "Tier 1")),
+    DirectoryGroup("3", ("Support", "Tier 1", "Night")),
+    DirectoryGroup("4", ("Sales",)),
+    DirectoryGroup("5", ("Supportive",)),
+)
 TECHS = (
-    DirectoryTechnician("11", "ann@x.com", "Support/Tier 1"),
-    DirectoryTechnician("12", "ben@x.com", "Support/Tier 1/Night"),
-    DirectoryTechnician("13", "cy@x.com", "Sales"),
-    DirectoryTechnician("14", "dee@x.com", "Supportive"),  # not below "Support"
+    DirectoryTechnician("11", "ann@x.com", ("1", "2")),
+    DirectoryTechnician("12", "ben@x.com", ("1", "2", "3")),
+    DirectoryTechnician("13", "cy@x.com", ("4",)),
+    DirectoryTechnician("14", "dee@x.com", ("5",)),  # not below "Support"
 )
 
 
@@ -45,20 +53,20 @@ def _tenant(**fields: Any) -> Tenant:
 def _directories(
     entra: dict[str, EntraGroup] | None = None, *, rescue: bool = True, users: Any = "all"
 ) -> Directories:
-    emails = {t.email: t.node_id for t in TECHS} | {"eve@x.com": "15"}
-    directory = RescueDirectory(
-        by_email=emails,
-        node_ids=frozenset(emails.values()),
-        technicians=TECHS,
-        groups=frozenset({"support", "support/tier 1", "support/tier 1/night", "sales", "supportive"}),
-    )
+    directory = RescueDirectory(technicians=(*TECHS, DirectoryTechnician("15", "eve@x.com")), groups=GROUPS)
+    emails = [t.email for t in directory.technicians]
     everyone = {e: f"uid-{e}" for e in [*emails, "eve.smith@x.com", "ann.b@x.com"]}
     return Directories(
         rescue=directory if rescue else None,
         rescue_error="" if rescue else "HTTP 503",
-        user_ids=everyone if users == "all" else users,
+        user_ids=user_directory(everyone if users == "all" else users),
         entra_groups=entra or {},
     )
+
+
+def user_directory(users: dict[str, str]) -> dict[str, tuple[DynamicsUser, ...]]:
+    """UPN -> systemuserid, as the Dynamics reader hands them over (one enabled user each)."""
+    return {upn: (DynamicsUser(uid, upn),) for upn, uid in users.items()}
 
 
 def _resolve(tenant: Tenant, directories: Directories) -> DesiredState:
