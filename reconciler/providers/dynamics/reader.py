@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Collection, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -218,15 +218,22 @@ class DynamicsReader:
                 chunk = upns[start : start + USER_LOOKUP_CHUNK]
                 condition = " or ".join(f"domainname eq {odata_string(u)}" for u in chunk)
                 rows += await self.client.list_all("systemusers", select=select, filter=condition)
-        found: dict[str, dict[str, DynamicsUser]] = {}
-        for row in rows:
-            upn = str(row.get("domainname") or "")
-            key = name_key(upn)
-            if upn and key in wanted:
-                user = DynamicsUser(str(row["systemuserid"]).lower(), upn, row.get("isdisabled") is True)
-                found.setdefault(key, {})[user.id] = user
-        live.user_ids.update(
-            {key: tuple(sorted(users.values(), key=lambda u: u.id)) for key, users in found.items()}
-        )
+        found = users_by_upn(rows, wanted)
+        live.user_ids.update(found)
         live.missing_users = [u for u in upns if name_key(u) not in found]
         live.users_read = True
+
+
+def users_by_upn(
+    rows: Iterable[Mapping[str, Any]], wanted: Collection[str]
+) -> dict[str, tuple[DynamicsUser, ...]]:
+    """``systemusers`` rows -> every user of each wanted UPN (``name_key``), disabled ones too,
+    in a stable order: several users of one UPN are the caller's ambiguity, not a choice here."""
+    found: dict[str, dict[str, DynamicsUser]] = {}
+    for row in rows:
+        upn = str(row.get("domainname") or "")
+        key = name_key(upn)
+        if upn and key in wanted:
+            user = DynamicsUser(str(row["systemuserid"]).lower(), upn, row.get("isdisabled") is True)
+            found.setdefault(key, {})[user.id] = user
+    return {key: tuple(sorted(users.values(), key=lambda u: u.id)) for key, users in found.items()}
