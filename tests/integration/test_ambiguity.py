@@ -40,10 +40,12 @@ def _fast_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _seed(
     rescue_groups: list[dict[str, Any]] | None = None, users: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The demo seed, contoso with more top-level Rescue groups and more Dynamics users."""
+    """The demo seed, contoso with more top-level Rescue groups (listed first) and Dynamics users
+    (listed last): where the old "first found" and "last found" lookups picked them."""
     seed = copy.deepcopy(load_seed(demo_seed_path()))
     contoso = seed["tenants"]["contoso"]
-    contoso["rescue"]["groups"] += list(rescue_groups or [])
+    # Listed first: the old "first one found" lookups met the hostile object first.
+    contoso["rescue"]["groups"] = list(rescue_groups or []) + contoso["rescue"]["groups"]
     contoso["dataverse"]["users"] += list(users or [])
     return seed
 
