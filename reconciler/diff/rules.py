@@ -151,7 +151,10 @@ def expand_rules(
     out = Expansion()
     technicians = list(rescue or ())
     groups = Index(rescue_groups or (), key=lambda g: g.key)
+    # By the user's normal form (``name_key``): two members whose UPNs differ only in form map
+    # one Dynamics user, and are one mapping or a conflict, never two settings rows.
     by_user: dict[str, RuleMapping] = {}
+    claimed = {name_key(u) for u in claimed_users}
     by_node: dict[str, RuleMapping] = {}
     conflicted: set[str] = set()  # users and node IDs two rules disagree on: neither mapping is used
     for index, rule in enumerate(tenant.technician_rules):
@@ -198,20 +201,20 @@ def expand_rules(
                 ),
             )
             out.covered.add(mapping.user)
-            if mapping.user in claimed_users or mapping.technician_id in claimed_technicians:
+            if name_key(mapping.user) in claimed or mapping.technician_id in claimed_technicians:
                 continue
             problem = _conflict(mapping, by_user, by_node, tenant, locate)
             if problem:
                 out.problems.append(f"{where}: {problem}")
-                conflicted.update(filter(None, (mapping.user, mapping.technician_id)))
+                conflicted.update(filter(None, (name_key(mapping.user), mapping.technician_id)))
                 continue
-            if mapping.user in by_user:
+            if name_key(mapping.user) in by_user:
                 continue  # the same mapping from another rule: one is enough
-            by_user[mapping.user] = mapping
+            by_user[name_key(mapping.user)] = mapping
             if mapping.technician_id is not None:
                 by_node[mapping.technician_id] = mapping
             out.mappings.append(mapping)
-    out.mappings = [m for m in out.mappings if not {m.user, m.technician_id} & conflicted]
+    out.mappings = [m for m in out.mappings if not {name_key(m.user), m.technician_id} & conflicted]
     return out
 
 
@@ -223,7 +226,7 @@ def _conflict(
     locate: Callable[[YamlPath], str],
 ) -> str:
     """Why ``mapping`` contradicts an earlier rule's mapping ('' when it does not)."""
-    earlier = by_user.get(mapping.user)
+    earlier = by_user.get(name_key(mapping.user))
     if earlier is not None:
         same = (earlier.sso_id, earlier.technician_id, earlier.rescue_email) == (
             mapping.sso_id,

@@ -274,3 +274,23 @@ def _tenant(**fields: Any) -> Tenant:
         },
     }
     return Tenant.model_validate(base | fields)
+
+
+def test_entra_members_whose_upns_differ_only_in_form_never_make_two_rows() -> None:
+    from reconciler.diff.rules import EntraGroup, EntraUser
+
+    group = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
+    tenant = _tenant(technician_rules=[{"entra_group": group, "sso_id": "{local}"}])
+    tree = _tree(_blocks(("10", "1", "Support")), techs=(("101", "10", "alice@contoso.com"),))
+    members = EntraGroup((EntraUser("1", "alice@contoso.com"), EntraUser("2", "ali\u200bce@contoso.com")))
+    state = resolve(
+        tenant,
+        DesiredState(),
+        Directories(
+            rescue=tree.directory(),
+            user_ids=_users({"alice@contoso.com": "u1"}),
+            entra_groups={group: members},
+        ),
+    )
+    assert not [r for r in state.resources if isinstance(r, TechnicianSettings)]
+    assert "maps user" in state.problems[0] and "differently" in state.problems[0]
