@@ -105,13 +105,13 @@ class Directories:
     rescue: RescueDirectory | None = None
     rescue_error: str = ""
     # name_key(UPN) -> every Dynamics user with that domainname (disabled ones too).
-    user_ids: Mapping[str, Sequence[DynamicsUser]] | None = None
+    users: Mapping[str, Sequence[DynamicsUser]] | None = None
     # Entra group ID -> its transitive user members (or why they could not be read).
     entra_groups: Mapping[str, EntraGroup] = dataclasses.field(default_factory=dict)
 
     def user(self, upn: str) -> Match[DynamicsUser]:
         """The Dynamics users a UPN names (none when the users could not be read)."""
-        return match(self.user_ids.get(name_key(upn), ()) if self.user_ids is not None else ())
+        return match(self.users.get(name_key(upn), ()) if self.users is not None else ())
 
 
 Resolver = Callable[[Tenant, DesiredState, Directories, Locate], None]
@@ -317,7 +317,7 @@ def dynamics_users(tenant: Tenant, state: DesiredState, directories: Directories
     located where the mapping was declared (its entry, or the rule that produced it); one that
     names several users (a disabled one among them: Dataverse keeps the domainname of a disabled
     user) or only a disabled user is Unknown, every user named: no row is written for it."""
-    if directories.user_ids is None:
+    if directories.users is None:
         return  # the users could not be read: the settings rows are unknown in live state
     pins = {t.user: t.dynamics_user_id for t in tenant.technicians if t.dynamics_user_id}
     user_ids: dict[str, str] = {}

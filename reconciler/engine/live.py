@@ -55,7 +55,7 @@ class LiveReading:
         return Directories(
             rescue=self.rescue.directory,
             rescue_error=self.rescue.error,
-            user_ids=self.dynamics.user_ids if self.dynamics.users_read else None,
+            users=self.dynamics.users_by_upn if self.dynamics.users_read else None,
             entra_groups=self.entra_groups,
         )
 

@@ -277,14 +277,14 @@ def test_resolve_carries_user_ids_and_locates_unknown_upns(tenant_model: Any) ->
     }
     desired = _resolved(
         tenant_model,
-        Directories(rescue=directory, user_ids={u: (DynamicsUser(i, u),) for u, i in users.items()}),
+        Directories(rescue=directory, users={u: (DynamicsUser(i, u),) for u, i in users.items()}),
     )
     assert not [r for r in desired.resources if isinstance(r, TechnicianSettings)]
     assert "no Dynamics user with UPN 'alice@contoso.com'" in desired.problems[-1]
     found = _resolved(
         tenant_model,
         Directories(
-            rescue=directory, user_ids={"alice@contoso.com": (DynamicsUser("u-1", "alice@contoso.com"),)}
+            rescue=directory, users={"alice@contoso.com": (DynamicsUser("u-1", "alice@contoso.com"),)}
         ),
     )
     (row,) = [r for r in found.resources if isinstance(r, TechnicianSettings)]

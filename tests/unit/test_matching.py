@@ -182,7 +182,7 @@ def test_two_entra_members_reaching_one_technician_are_both_refused_whatever_the
         DesiredState(),
         Directories(
             rescue=tree.directory(),
-            user_ids=_users({"ann@contoso.com": "u1", "bob@contoso.com": "u2"}),
+            users=_users({"ann@contoso.com": "u1", "bob@contoso.com": "u2"}),
             entra_groups={group: members},
         ),
     )
@@ -211,7 +211,7 @@ def test_a_upn_of_two_users_is_unknown_and_a_pin_chooses() -> None:
         techs=(("101", "10", "alice@contoso.com"), ("102", "10", "bob@contoso.com")),
     )
     tenant = _tenant(technicians=[{"user": "alice@contoso.com"}, {"user": "bob@contoso.com"}])
-    state = resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), user_ids=users))
+    state = resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), users=users))
     reasons = {u.key: u.reason for u in state.unknown}
     assert "aaaa ('alice@contoso.com')" in reasons["alice@contoso.com"]
     assert "bbbb ('Alice@Contoso.com ', disabled)" in reasons["alice@contoso.com"]
@@ -225,14 +225,14 @@ def test_a_upn_of_two_users_is_unknown_and_a_pin_chooses() -> None:
         )
     }
     tenant = _tenant(technicians=[{"user": "alice@contoso.com", "dynamics_user_id": pin}])
-    state = resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), user_ids=users))
+    state = resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), users=users))
     assert [r.user_id for r in state.resources if isinstance(r, TechnicianSettings)] == [pin]
     stray = _tenant(
         technicians=[
             {"user": "alice@contoso.com", "dynamics_user_id": "bbbbbbbb-0000-4000-8000-000000000000"}
         ]
     )
-    state = resolve(stray, DesiredState(), Directories(rescue=tree.directory(), user_ids=users))
+    state = resolve(stray, DesiredState(), Directories(rescue=tree.directory(), users=users))
     assert "dynamics_user_id: no Dynamics user with UPN 'alice@contoso.com' has the ID" in state.problems[0]
 
 
@@ -251,7 +251,7 @@ def _users(users: dict[str, str]) -> dict[str, tuple[DynamicsUser, ...]]:
 
 
 def _resolve(tenant: Tenant, tree: RescueTree, users: dict[str, str]) -> DesiredState:
-    return resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), user_ids=_users(users)))
+    return resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), users=_users(users)))
 
 
 def _diff(desired: DesiredState, live: LiveState) -> Any:
@@ -288,7 +288,7 @@ def test_entra_members_whose_upns_differ_only_in_form_never_make_two_rows() -> N
         DesiredState(),
         Directories(
             rescue=tree.directory(),
-            user_ids=_users({"alice@contoso.com": "u1"}),
+            users=_users({"alice@contoso.com": "u1"}),
             entra_groups={group: members},
         ),
     )

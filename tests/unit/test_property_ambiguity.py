@@ -134,7 +134,7 @@ def _plan(world: World, paths: list[tuple[str, ...]], emails: list[str]) -> tupl
     desired = resolve(
         tenant,
         build_desired(tenant, default_profile(), sso_password=None),
-        Directories(rescue=tree.directory(), user_ids=users),
+        Directories(rescue=tree.directory(), users=users),
     )
     plan = diff_tenant(
         "t", desired, live, prune=Prune(), entra_tenant_id="x", desired_digest="d", safety=SafetySettings()

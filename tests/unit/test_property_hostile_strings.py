@@ -111,7 +111,7 @@ NOT_SHOWN = {
 }
 # Rescue knows alice (41001) and not bob: bob's technician is planned for creation by e-mail.
 DIRECTORIES = Directories(
-    rescue=RescueDirectory(technicians=(DirectoryTechnician("41001", "alice@acme.com"),)), user_ids={}
+    rescue=RescueDirectory(technicians=(DirectoryTechnician("41001", "alice@acme.com"),)), users={}
 )
 
 

@@ -59,7 +59,7 @@ def _directories(
     return Directories(
         rescue=directory if rescue else None,
         rescue_error="" if rescue else "HTTP 503",
-        user_ids=user_directory(everyone if users == "all" else users),
+        users=user_directory(everyone if users == "all" else users),
         entra_groups=entra or {},
     )
 

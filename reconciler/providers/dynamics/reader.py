@@ -39,7 +39,7 @@ class DynamicsLive:
     state: LiveState = field(default_factory=LiveState)
     # name_key(UPN) -> every Dynamics user with that domainname, disabled ones too: one UPN
     # naming several users is ambiguous (diff/resolve.py), never "the last one listed".
-    user_ids: dict[str, tuple[DynamicsUser, ...]] = field(default_factory=dict)
+    users_by_upn: dict[str, tuple[DynamicsUser, ...]] = field(default_factory=dict)
     users_read: bool = False
     missing_users: list[str] = field(default_factory=list)
     root_business_unit: tuple[str, str] | None = None  # (id, name)
@@ -191,7 +191,7 @@ class DynamicsReader:
             return  # the settings rows could not be read: they are unknown already
         earlier = list(live.missing_users)
         try:
-            await self._resolve_users(live, sorted({u for u in upns if name_key(u) not in live.user_ids}))
+            await self._resolve_users(live, sorted({u for u in upns if name_key(u) not in live.users_by_upn}))
         except AuthError:
             raise
         except ProviderError as exc:
@@ -219,7 +219,7 @@ class DynamicsReader:
                 condition = " or ".join(f"domainname eq {odata_string(u)}" for u in chunk)
                 rows += await self.client.list_all("systemusers", select=select, filter=condition)
         found = users_by_upn(rows, wanted)
-        live.user_ids.update(found)
+        live.users_by_upn.update(found)
         live.missing_users = [u for u in upns if name_key(u) not in found]
         live.users_read = True
 
