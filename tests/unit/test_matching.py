@@ -294,3 +294,15 @@ def test_entra_members_whose_upns_differ_only_in_form_never_make_two_rows() -> N
     )
     assert not [r for r in state.resources if isinstance(r, TechnicianSettings)]
     assert "maps user" in state.problems[0] and "differently" in state.problems[0]
+
+
+def test_a_technician_to_create_in_an_ambiguous_group_is_unknown_not_created() -> None:
+    tenant = _tenant(
+        technicians=[{"user": "new@x.com", "create": {"group": "Support", "name": "New"}}],
+        rescue_groups=[{"path": "Support"}],
+    )
+    state = _resolve(tenant, CASE_1, {"new@x.com": "u1"})
+    (unknown,) = state.unknown
+    assert "create.group 'Support' names 2 Rescue groups" in unknown.reason
+    assert "node 10" in unknown.reason and "node 30" in unknown.reason
+    assert not [r for r in state.resources if r.kind in ("technician", "rescue_technician")]

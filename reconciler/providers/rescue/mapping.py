@@ -57,13 +57,17 @@ class RescueTree:
 
     @cached_property
     def _directory(self) -> RescueDirectory:
+        # By node ID, so candidates are named in the same order in every plan.
         return RescueDirectory(
             technicians=tuple(
                 DirectoryTechnician(n.node_id, n.email, self.group_chain.get(n.parent_id, ()))
-                for n in self.nodes.values()
+                for n in sorted(self.nodes.values(), key=lambda n: _node_order(n.node_id))
                 if n.type in TECHNICIAN_TYPES
             ),
-            groups=tuple(DirectoryGroup(node_id, names) for node_id, names in self.group_names.items()),
+            groups=tuple(
+                DirectoryGroup(node_id, self.group_names[node_id])
+                for node_id in sorted(self.group_names, key=_node_order)
+            ),
             incomplete=self.odd_labels() if self.odd else "",
         )
 
@@ -89,6 +93,10 @@ class RescueTree:
         """E-mails several technicians share (in normal form), with them."""
         index = Index(self._directory.technicians, key=lambda t: name_key(t.email))
         return {email: techs for email, techs in index.ambiguous().items() if email}
+
+
+def _node_order(node_id: str) -> tuple[int, str]:
+    return (int(node_id), "") if node_id.isascii() and node_id.isdigit() else (0, node_id)
 
 
 def build_tree(blocks: Iterable[Mapping[str, str]], odd: Sequence[OddRecord] = ()) -> RescueTree:
