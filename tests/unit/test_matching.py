@@ -7,6 +7,7 @@ import unicodedata
 from typing import Any
 
 import pytest
+from tenant_models import tenant_model
 
 from reconciler.config.models import Prune, Tenant
 from reconciler.diff import DesiredState, Directories, build_desired, diff_tenant, resolve
@@ -102,7 +103,7 @@ def test_a_name_in_another_unicode_form_is_the_declared_group_not_a_new_one() ->
     assert "not NFC" in read.notes[0]
     desired = DesiredState(
         resources=build_desired(
-            _tenant(rescue_groups=[{"path": "Café"}]), default_profile(), sso_password=None
+            tenant_model(rescue_groups=[{"path": "Café"}]), default_profile(), sso_password=None
         ).resources
     )
     live = LiveState(listed={"rescue_group"})
@@ -129,13 +130,13 @@ def test_a_rule_takes_the_technicians_inside_the_group_node_never_a_path_prefix(
         _blocks(("10", "1", "Support"), ("11", "10", "Tier 2"), ("20", "1", "Support/Tier 3")),
         techs=(("101", "11", "ann@x.com"), ("102", "20", "mallory@x.com")),
     )
-    tenant = _tenant(technician_rules=[{"rescue_group": "Support"}])
+    tenant = tenant_model(technician_rules=[{"rescue_group": "Support"}])
     state = _resolve(tenant, tree, {"ann@x.com": "u1", "mallory@x.com": "u2"})
     assert [(r.user, r.technician_id) for r in state.resources if isinstance(r, TechnicianSettings)] == [
         ("ann@x.com", "101")
     ]
     ambiguous = _resolve(
-        _tenant(technician_rules=[{"rescue_group": "Support/Tier 2"}]), CASE_1, {"ann@x.com": "u1"}
+        tenant_model(technician_rules=[{"rescue_group": "Support/Tier 2"}]), CASE_1, {"ann@x.com": "u1"}
     )
     (unknown,) = ambiguous.unknown
     assert (
@@ -154,7 +155,7 @@ CASE_2 = _tree(
 
 
 def test_a_shared_email_is_unknown_with_both_technicians_named() -> None:
-    tenant = _tenant(technicians=[{"user": "alice@contoso.com", "sso_id": "alice"}])
+    tenant = tenant_model(technicians=[{"user": "alice@contoso.com", "sso_id": "alice"}])
     state = _resolve(tenant, CASE_2, {"alice@contoso.com": "u1"})
     (unknown,) = state.unknown
     assert (
@@ -163,7 +164,7 @@ def test_a_shared_email_is_unknown_with_both_technicians_named() -> None:
     assert "pin technician_id" in unknown.reason
     assert not [r for r in state.resources if r.kind in ("technician", "rescue_technician")]
     pinned = _resolve(
-        _tenant(technicians=[{"user": "alice@contoso.com", "technician_id": "101"}]),
+        tenant_model(technicians=[{"user": "alice@contoso.com", "technician_id": "101"}]),
         CASE_2,
         {"alice@contoso.com": "u1"},
     )
@@ -174,7 +175,7 @@ def test_two_entra_members_reaching_one_technician_are_both_refused_whatever_the
     from reconciler.diff.rules import EntraGroup, EntraUser
 
     group = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
-    tenant = _tenant(technician_rules=[{"entra_group": group, "rescue_email": "tech@contoso.com"}])
+    tenant = tenant_model(technician_rules=[{"entra_group": group, "rescue_email": "tech@contoso.com"}])
     tree = _tree(_blocks(("10", "1", "Support")), techs=(("101", "10", "tech@contoso.com"),))
     members = EntraGroup((EntraUser("1", "ann@contoso.com"), EntraUser("2", "bob@contoso.com")))
     state = resolve(
@@ -193,7 +194,9 @@ def test_two_entra_members_reaching_one_technician_are_both_refused_whatever_the
 # Case 3 for e-mails: a zero-width space in the live e-mail.
 def test_an_invisible_character_in_a_live_email_is_the_declared_one() -> None:
     tree = _tree(_blocks(("10", "1", "Support")), techs=(("101", "10", "ali\u200bce@contoso.com"),))
-    state = _resolve(_tenant(technicians=[{"user": "alice@contoso.com"}]), tree, {"alice@contoso.com": "u1"})
+    state = _resolve(
+        tenant_model(technicians=[{"user": "alice@contoso.com"}]), tree, {"alice@contoso.com": "u1"}
+    )
     assert [r.technician_id for r in state.resources if isinstance(r, TechnicianSettings)] == ["101"]
 
 
@@ -210,7 +213,7 @@ def test_a_upn_of_two_users_is_unknown_and_a_pin_chooses() -> None:
         _blocks(("10", "1", "Support")),
         techs=(("101", "10", "alice@contoso.com"), ("102", "10", "bob@contoso.com")),
     )
-    tenant = _tenant(technicians=[{"user": "alice@contoso.com"}, {"user": "bob@contoso.com"}])
+    tenant = tenant_model(technicians=[{"user": "alice@contoso.com"}, {"user": "bob@contoso.com"}])
     state = resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), users=users))
     reasons = {u.key: u.reason for u in state.unknown}
     assert "aaaa ('alice@contoso.com')" in reasons["alice@contoso.com"]
@@ -224,10 +227,10 @@ def test_a_upn_of_two_users_is_unknown_and_a_pin_chooses() -> None:
             DynamicsUser("bbbb", "alice@contoso.com", True),
         )
     }
-    tenant = _tenant(technicians=[{"user": "alice@contoso.com", "dynamics_user_id": pin}])
+    tenant = tenant_model(technicians=[{"user": "alice@contoso.com", "dynamics_user_id": pin}])
     state = resolve(tenant, DesiredState(), Directories(rescue=tree.directory(), users=users))
     assert [r.user_id for r in state.resources if isinstance(r, TechnicianSettings)] == [pin]
-    stray = _tenant(
+    stray = tenant_model(
         technicians=[
             {"user": "alice@contoso.com", "dynamics_user_id": "bbbbbbbb-0000-4000-8000-000000000000"}
         ]
@@ -237,7 +240,7 @@ def test_a_upn_of_two_users_is_unknown_and_a_pin_chooses() -> None:
 
 
 def test_unknown_technicians_become_unknown_changes_never_creates() -> None:
-    tenant = _tenant(technicians=[{"user": "alice@contoso.com"}])
+    tenant = tenant_model(technicians=[{"user": "alice@contoso.com"}])
     state = _resolve(tenant, CASE_2, {"alice@contoso.com": "u1"})
     plan = _diff(state, LiveState(listed={"technician", "rescue_technician"}))
     assert [type(c) for c in plan.changes] == [UnknownChange] and not any(
@@ -260,27 +263,11 @@ def _diff(desired: DesiredState, live: LiveState) -> Any:
     )
 
 
-def _tenant(**fields: Any) -> Tenant:
-    base: dict[str, Any] = {
-        "tenant": "t",
-        "connection": {
-            "dynamics": {
-                "org_url": "https://t.crm.dynamics.com",
-                "tenant_id": "11111111-2222-4333-8444-555555555555",
-                "client_id": "22222222-3333-4444-8555-666666666666",
-                "credential": {"client_secret": {"env": "X"}},
-            },
-            "rescue": {"authcode": {"env": "Y"}},
-        },
-    }
-    return Tenant.model_validate(base | fields)
-
-
 def test_entra_members_whose_upns_differ_only_in_form_never_make_two_rows() -> None:
     from reconciler.diff.rules import EntraGroup, EntraUser
 
     group = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
-    tenant = _tenant(technician_rules=[{"entra_group": group, "sso_id": "{local}"}])
+    tenant = tenant_model(technician_rules=[{"entra_group": group, "sso_id": "{local}"}])
     tree = _tree(_blocks(("10", "1", "Support")), techs=(("101", "10", "alice@contoso.com"),))
     members = EntraGroup((EntraUser("1", "alice@contoso.com"), EntraUser("2", "ali\u200bce@contoso.com")))
     state = resolve(
@@ -297,7 +284,7 @@ def test_entra_members_whose_upns_differ_only_in_form_never_make_two_rows() -> N
 
 
 def test_a_technician_to_create_in_an_ambiguous_group_is_unknown_not_created() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technicians=[{"user": "new@x.com", "create": {"group": "Support", "name": "New"}}],
         rescue_groups=[{"path": "Support"}],
     )

@@ -19,8 +19,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tenant_models import tenant_model
 
-from reconciler.config.models import Prune, Tenant
+from reconciler.config.models import Prune
 from reconciler.diff import Directories, build_desired, diff_tenant, resolve
 from reconciler.plan import Create, SafetySettings, TenantPlan, UnknownChange, Update
 from reconciler.profile import default_profile
@@ -118,7 +119,7 @@ declared_emails = st.lists(st.sampled_from(EMAIL_BASES), max_size=3, unique=True
 
 
 def _plan(world: World, paths: list[tuple[str, ...]], emails: list[str]) -> tuple[TenantPlan, LiveState]:
-    tenant = _tenant(
+    tenant = tenant_model(
         rescue_groups=[{"path": "/".join(p)} for p in paths],
         technicians=[{"user": e, "sso_id": f"sso-{i}"} for i, e in enumerate(emails)],
     )
@@ -264,19 +265,3 @@ def test_the_generator_reaches_every_hostile_shape() -> None:
         "disabled user",
         "resolved technician",
     }, seen
-
-
-def _tenant(**fields: Any) -> Tenant:
-    base: dict[str, Any] = {
-        "tenant": "t",
-        "connection": {
-            "dynamics": {
-                "org_url": "https://t.crm.dynamics.com",
-                "tenant_id": "11111111-2222-4333-8444-555555555555",
-                "client_id": "22222222-3333-4444-8555-666666666666",
-                "credential": {"client_secret": {"env": "X"}},
-            },
-            "rescue": {"authcode": {"env": "Y"}},
-        },
-    }
-    return Tenant.model_validate(base | fields)

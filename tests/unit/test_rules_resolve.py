@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tenant_models import tenant_model
 
 from reconciler.config.models import Prune, Tenant
 from reconciler.config.templates import check_template, expand, member_values, placeholders
@@ -32,22 +33,6 @@ TECHS = (
     DirectoryTechnician("13", "cy@x.com", ("4",)),
     DirectoryTechnician("14", "dee@x.com", ("5",)),  # not below "Support"
 )
-
-
-def _tenant(**fields: Any) -> Tenant:
-    base: dict[str, Any] = {
-        "tenant": "t",
-        "connection": {
-            "dynamics": {
-                "org_url": "https://t.crm.dynamics.com",
-                "tenant_id": "11111111-2222-4333-8444-555555555555",
-                "client_id": "22222222-3333-4444-8555-666666666666",
-                "credential": {"client_secret": {"env": "X"}},
-            },
-            "rescue": {"authcode": {"env": "Y"}},
-        },
-    }
-    return Tenant.model_validate(base | fields)
 
 
 def _directories(
@@ -93,7 +78,7 @@ def test_templates() -> None:
 
 
 def test_a_rescue_group_rule_takes_every_technician_below_the_path() -> None:
-    tenant = _tenant(technician_rules=[{"rescue_group": "support", "sso_id": "{local}"}])
+    tenant = tenant_model(technician_rules=[{"rescue_group": "support", "sso_id": "{local}"}])
     state = _resolve(tenant, _directories())
     label = 'technician_rules[0] rescue_group "support"'
     assert _settings(state) == {"ann@x.com": ("11", "ann", label), "ben@x.com": ("12", "ben", label)}
@@ -110,14 +95,16 @@ def test_an_entra_rule_maps_upn_to_user_and_mail_to_the_rescue_technician() -> N
         EntraUser("o2", "eve.smith@x.com", "eve@x.com"),
         EntraUser("o3", "boss@x.com", ""),
     )
-    tenant = _tenant(technician_rules=[{"entra_group": GROUP, "sso_id": "{id}", "exclude": ["BOSS@x.com"]}])
+    tenant = tenant_model(
+        technician_rules=[{"entra_group": GROUP, "sso_id": "{id}", "exclude": ["BOSS@x.com"]}]
+    )
     state = _resolve(tenant, _directories({GROUP: EntraGroup(members)}))
     label = f'technician_rules[0] entra_group "{GROUP}"'
     assert _settings(state) == {"ann.b@x.com": ("11", "o1", label), "eve.smith@x.com": ("15", "o2", label)}
 
 
 def test_explicit_entries_win_for_the_same_user_or_technician() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technicians=[
             {"user": "ann@x.com", "sso_id": "A"},
             {"user": "other@x.com", "rescue_email": "ben@x.com"},
@@ -133,7 +120,7 @@ def test_explicit_entries_win_for_the_same_user_or_technician() -> None:
 
 
 def test_two_rules_mapping_a_user_differently_is_a_located_problem_and_neither_is_used() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technician_rules=[
             {"rescue_group": "Support/Tier 1", "sso_id": "{local}"},
             {"rescue_group": "Support", "sso_id": "{node_id}"},
@@ -150,12 +137,12 @@ def test_two_rules_mapping_a_user_differently_is_a_located_problem_and_neither_i
     )
     assert "also at technician_rules.0" in state.problems[0]
     # The same mapping from two rules is one mapping.
-    same = _tenant(technician_rules=[{"rescue_group": "Support"}, {"rescue_group": "Support/Tier 1"}])
+    same = tenant_model(technician_rules=[{"rescue_group": "Support"}, {"rescue_group": "Support/Tier 1"}])
     assert set(_settings(_resolve(same, _directories()))) == {"ann@x.com", "ben@x.com"}
 
 
 def test_missing_path_missing_user_and_missing_technician_are_located_problems() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technician_rules=[
             {"rescue_group": "Nowhere"},
             {"rescue_group": "Sales"},
@@ -193,7 +180,7 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
     live.add(TechnicianSettings(user="ann.b@x.com", technician_id="11", sso_id="o1"))
     live.add(TechnicianSettings(user="stranger@x.com", technician_id="99"))
     live.listed.add("technician")
-    tenant = _tenant(
+    tenant = tenant_model(
         prune={"technicians": True},
         technician_rules=[{"entra_group": GROUP, "sso_id": "{id}"}, {"rescue_group": "Sales"}],
     )
@@ -217,7 +204,7 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
 
 
 def test_the_rule_behind_a_change_is_shown_escaped_in_every_format() -> None:
-    tenant = _tenant(technician_rules=[{"rescue_group": 'Sup"port\n```<b>'}])
+    tenant = tenant_model(technician_rules=[{"rescue_group": 'Sup"port\n```<b>'}])
     label = rule_label(tenant.technician_rules[0], 0)
     assert label == 'technician_rules[0] rescue_group "Sup\\"port\\n```<b>"'
     change = Create("technician", "ann@x.com", (), desired=TechnicianSettings(user="ann@x.com", source=label))
