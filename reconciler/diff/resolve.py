@@ -321,56 +321,62 @@ def dynamics_users(tenant: Tenant, state: DesiredState, directories: Directories
         return  # the users could not be read: the settings rows are unknown in live state
     pins = {t.user: t.dynamics_user_id for t in tenant.technicians if t.dynamics_user_id}
     user_ids: dict[str, str] = {}
-    unresolved: set[tuple[str, str | None]] = set()  # (user, its Rescue node ID) left out
+    left_out: set[str | None] = set()  # Rescue node IDs of mappings whose user is not decided
     rows = [r for r in state.resources if isinstance(r, TechnicianSettings)]
     for row in sorted(rows, key=lambda r: r.user):
         path = state.technician_paths.get(row.user, ("technicians",))
         found = directories.user(row.user)
         pin = pins.get(row.user)
         if pin is not None and found.candidates:
-            pinned = found.pinned(pin, lambda u: u.id)
-            if pinned.none:
+            if found.pinned(pin, _user_id).none:
                 state.problems.append(
                     f"{locate((*path[:-1], 'dynamics_user_id'))}: {dotted_path(path[:-1])}.dynamics_user_id: "
                     f"no Dynamics user with UPN {excerpt(row.user)} has the ID {pin} (the users with it: "
                     f"{found.named(DynamicsUser.shown)})"
                 )
-                unresolved.add((row.user, row.technician_id))
+                left_out.add(row.technician_id)
                 continue
-            found = pinned
-        user = found.one
-        if found.none:
+            found = found.pinned(pin, _user_id)
+        if found.one is None and not found.ambiguous:
             shown = f"{dotted_path(path[:-1])}: member {row.user}" if row.source else dotted_path(path)
             state.problems.append(
                 f"{locate(path)}: {shown}: no Dynamics user with UPN {row.user!r} "
                 "(check the spelling, or that the user exists and is licensed)"
             )
             continue
-        if user is None:
-            reason = (
-                f"{len(found.candidates)} Dynamics users have the UPN {excerpt(row.user)}: "
-                f"{found.named(DynamicsUser.shown)}; nothing is written for it: pin the one meant "
-                "with dynamics_user_id in a technicians entry, or fix the users in Dynamics"
-            )
+        reason = _undecided(row.user, found)
+        if reason:
             state.unknown.append(Unknown("technician", row.user, reason))
-        elif user.disabled:
-            reason = (
-                f"its Dynamics user {user.shown()} is disabled; no settings row is written for a "
-                "disabled user: enable the user in Dynamics, or remove the mapping"
-            )
-            state.unknown.append(Unknown("technician", row.user, reason))
-        else:
-            user_ids[row.user] = user.id
-            continue
-        unresolved.add((row.user, row.technician_id))
-    left_out = {node for _, node in unresolved if node}
+            left_out.add(row.technician_id)
+        elif found.one is not None:
+            user_ids[row.user] = found.one.id
     state.resources = [
         dataclasses.replace(r, user_id=user_ids[r.user]) if isinstance(r, TechnicianSettings) else r
         for r in state.resources
         if not (isinstance(r, TechnicianSettings) and r.user not in user_ids)
-        # The Rescue side of a mapping whose Dynamics user is not known is not written either.
+        # The Rescue side of a mapping whose Dynamics user is not decided is not written either.
         and not (isinstance(r, RescueTechnician) and r.technician_id in left_out)
     ]
+
+
+def _user_id(user: DynamicsUser) -> str:
+    return user.id
+
+
+def _undecided(upn: str, found: Match[DynamicsUser]) -> str:
+    """Why no settings row may be written for ``upn``'s users ('' when one enabled user)."""
+    if found.ambiguous:
+        return (
+            f"{len(found.candidates)} Dynamics users have the UPN {excerpt(upn)}: "
+            f"{found.named(DynamicsUser.shown)}; nothing is written for it: pin the one meant "
+            "with dynamics_user_id in a technicians entry, or fix the users in Dynamics"
+        )
+    if found.one is not None and found.one.disabled:
+        return (
+            f"its Dynamics user {found.one.shown()} is disabled; no settings row is written for a "
+            "disabled user: enable the user in Dynamics, or remove the mapping"
+        )
+    return ""
 
 
 # In order: technicians must exist before their users are looked up.
