@@ -115,7 +115,8 @@ def test_tree_paths_and_technicians_by_email() -> None:
     assert tree.group_id("support/tier 1") == "11"
     # Two technicians share alice's e-mail: neither is matched by it, both are named.
     assert tree.technicians_by_email == {}
-    assert [t.node_id for t in tree.ambiguous_emails()["alice@contoso.com"]] == ["101", "102"]
+    assert tree.duplicate_emails == ["alice@contoso.com"]
+    assert [t.node_id for t in tree.directory().technician("alice@contoso.com").candidates] == ["101", "102"]
     assert tree.directory().node_ids == frozenset({"101", "102"})
 
 

@@ -48,6 +48,7 @@ class RescueTree:
     paths_by_id: dict[str, str] = field(default_factory=dict)  # node id -> path as named, joined
     # e-mail -> node ID of the e-mails exactly one technician has (in normal form)
     technicians_by_email: dict[str, str] = field(default_factory=dict)
+    duplicate_emails: list[str] = field(default_factory=list)  # shared by several (normal form)
     odd: list[OddRecord] = field(default_factory=list)  # records the reply could not frame
 
     def odd_labels(self) -> str:
@@ -88,11 +89,6 @@ class RescueTree:
                 f"{found.named(DirectoryGroup.shown)}; rename one in the Rescue Admin Center"
             )
         return found.one.node_id if found.one is not None else None
-
-    def ambiguous_emails(self) -> dict[str, tuple[DirectoryTechnician, ...]]:
-        """E-mails several technicians share (in normal form), with them."""
-        index = Index(self._directory.technicians, key=lambda t: name_key(t.email))
-        return {email: techs for email, techs in index.ambiguous().items() if email}
 
 
 def _node_order(node_id: str) -> tuple[int, str]:
@@ -137,6 +133,7 @@ def build_tree(blocks: Iterable[Mapping[str, str]], odd: Sequence[OddRecord] = (
         key=lambda n: name_key(n.email),
     )
     tree.technicians_by_email = {email: node.node_id for email, node in emails.unique().items()}
+    tree.duplicate_emails = sorted(emails.ambiguous())
     return tree
 
 

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from reconciler.config.text import excerpt
 from reconciler.diff import RescueDirectory
 from reconciler.errors import AuthError, ProviderError
 from reconciler.providers.rescue.client import RescueClient
@@ -72,16 +71,10 @@ class RescueReader:
         live.state.listed.add("rescue_group")
         if tree.odd:
             self._odd_records(live, tree, group_paths)
-        shared = tree.ambiguous_emails()
-        if shared:
-            # Each technician mapped by one of these e-mails is Unknown (diff/resolve.py); none is chosen.
+        if tree.duplicate_emails:
             live.state.notes.append(
-                f"{len(shared)} e-mail(s) are shared by several Rescue technicians, so none of them is "
-                "matched by e-mail: "
-                + "; ".join(
-                    f"{excerpt(email)}: {', '.join(t.shown() for t in techs)}"
-                    for email, techs in sorted(shared.items())[:10]
-                )
+                "several Rescue technicians share an email (none is chosen: a mapping by it is unknown): "
+                + ", ".join(sorted(set(tree.duplicate_emails))[:10])
             )
         return live
 
