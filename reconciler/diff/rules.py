@@ -6,7 +6,10 @@ one mapping: the Dynamics user, the Rescue technician (node ID, or the e-mail to
 the SSO ID, from the rule's templates. What cannot be decided is never guessed:
 
 - a source that could not be read makes the rule *unknown* (the caller marks its whole derived
-  set unknown and keeps every live settings row out of "unmanaged" and prune);
+  set unknown and keeps every live settings row out of "unmanaged" and prune), and so does a
+  Rescue group path that names several live groups (``resources/matching.py``: every one named);
+- a Rescue rule's members are the technicians inside the one group node it names, by node, never
+  by a path prefix (a sibling literally named ``Support/Tier 2`` is not inside ``Support``);
 - an explicit ``technicians`` entry wins over a rule for the same user or the same Rescue
   technician (``claimed``); the member is dropped, silently, since the YAML says so;
 - two rules mapping one user (or one technician) differently is a located problem, and neither

@@ -1,5 +1,6 @@
-"""Pure mapping of Rescue API blocks to resources: the hierarchy tree, groups by path,
-technicians by email. Keys of blocks are upper-cased by the text parser."""
+"""Pure mapping of Rescue API blocks to resources: the hierarchy tree, groups by path (a tuple of
+names), technicians by email, each looked up through ``resources/matching.py`` (every candidate,
+never the first). Keys of blocks are upper-cased by the text parser."""
 
 from __future__ import annotations
 
