@@ -292,6 +292,13 @@ class Technician(_Model):
     create: RescueTechnicianCreate | None = Field(
         default=None, description="Create the Rescue technician in this group when it does not exist."
     )
+    dynamics_user_id: Guid | None = Field(
+        default=None,
+        description=(
+            "Pin the Dynamics user (systemuserid) when several Dynamics users have the UPN `user` (the plan "
+            "names them); it must be one of them."
+        ),
+    )
 
     @property
     def lookup_email(self) -> str:
@@ -409,6 +416,14 @@ class RescueGroup(_Model):
     """A Rescue technician group, by path below the Technicians root."""
 
     path: GroupPath = Field(description="Group path, e.g. Support/Tier 1.")
+    node_id: Digits | None = Field(
+        default=None,
+        description=(
+            "Pin the Rescue group node ID when the path names several live groups (the plan names them: a "
+            "group literally named `Support/Tier 2`, or names that differ only in case, spaces or Unicode "
+            "form); it must be one of them."
+        ),
+    )
     export: ExportSettings | None = Field(
         default=None, description="Export settings (Admin Center only: planned as a manual step)."
     )

@@ -18,12 +18,21 @@ Pure: the directories are read elsewhere (``engine/live.py``) and passed in.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from reconciler.config.models import Tenant
+from reconciler.config.text import excerpt
 from reconciler.diff.desired import ANY_KEY, DesiredState, Locate
-from reconciler.diff.rules import DirectoryTechnician, EntraGroup, expand_rules, rule_label
+from reconciler.diff.rules import (
+    DirectoryGroup,
+    DirectoryTechnician,
+    EntraGroup,
+    RuleMapping,
+    expand_rules,
+    rule_label,
+)
 from reconciler.resources import (
     NEW_TECHNICIAN_PREFIX,
     RescueTechnician,
@@ -31,22 +40,58 @@ from reconciler.resources import (
     Unknown,
     placeholder_email,
 )
+from reconciler.resources.matching import Index, Match, declared_path_key, match, name_key
 
 
 @dataclass(frozen=True)
 class RescueDirectory:
-    """What the Rescue hierarchy says about technicians (read once per tenant)."""
+    """What the Rescue hierarchy says about technicians and groups (read once per tenant).
 
-    by_email: Mapping[str, str]  # lower-case email -> node ID
-    node_ids: frozenset[str]  # node IDs of technicians
-    technicians: tuple[DirectoryTechnician, ...] = ()  # with their group paths (for rules)
-    groups: frozenset[str] = frozenset()  # casefolded group paths
+    Every technician and group is kept, those sharing an e-mail or a path too: a reference that
+    names several is ambiguous (``resources/matching.py``), never resolved to one of them.
+    """
+
+    technicians: tuple[DirectoryTechnician, ...] = ()
+    groups: tuple[DirectoryGroup, ...] = ()
     # Some hierarchy records could not be read (named): a rule below a group may miss members.
     incomplete: str = ""
 
-    def rule_groups(self) -> frozenset[str] | None:
-        """The group paths technician rules may expand, or None when the tree is incomplete."""
+    @cached_property
+    def node_ids(self) -> frozenset[str]:
+        """Node IDs of technicians."""
+        return frozenset(t.node_id for t in self.technicians)
+
+    @cached_property
+    def _emails(self) -> Index[str, DirectoryTechnician]:
+        return Index(self.technicians, key=lambda t: name_key(t.email))
+
+    @cached_property
+    def _paths(self) -> Index[tuple[str, ...], DirectoryGroup]:
+        return Index(self.groups, key=lambda g: g.key)
+
+    def technician(self, email: str) -> Match[DirectoryTechnician]:
+        """The technicians an e-mail names (compared in normal form)."""
+        return self._emails.find(name_key(email))
+
+    def group(self, path: str) -> Match[DirectoryGroup]:
+        """The groups a declared path names (``Support/Tier 2``: also a group of that name)."""
+        return self._paths.find(declared_path_key(path))
+
+    def rule_groups(self) -> tuple[DirectoryGroup, ...] | None:
+        """The groups technician rules may expand, or None when the tree is incomplete."""
         return None if self.incomplete else self.groups
+
+
+@dataclass(frozen=True)
+class DynamicsUser:
+    """A Dynamics user (``systemuser``) a UPN may name."""
+
+    id: str
+    upn: str  # domainname as read
+    disabled: bool = False
+
+    def shown(self) -> str:
+        return f"{self.id} ({excerpt(self.upn)}{', disabled' if self.disabled else ''})"
 
 
 @dataclass(frozen=True)
@@ -59,9 +104,14 @@ class Directories:
 
     rescue: RescueDirectory | None = None
     rescue_error: str = ""
-    user_ids: Mapping[str, str] | None = None  # lower-case UPN -> systemuserid
+    # name_key(UPN) -> every Dynamics user with that domainname (disabled ones too).
+    users: Mapping[str, Sequence[DynamicsUser]] | None = None
     # Entra group ID -> its transitive user members (or why they could not be read).
     entra_groups: Mapping[str, EntraGroup] = dataclasses.field(default_factory=dict)
+
+    def user(self, upn: str) -> Match[DynamicsUser]:
+        """The Dynamics users a UPN names (none when the users could not be read)."""
+        return match(self.users.get(name_key(upn), ()) if self.users is not None else ())
 
 
 Resolver = Callable[[Tenant, DesiredState, Directories, Locate], None]
@@ -93,7 +143,23 @@ def technician_nodes(tenant: Tenant, state: DesiredState, directories: Directori
             )
             continue
         else:
-            technician_id = directory.by_email.get(tech.lookup_email)
+            found = directory.technician(tech.lookup_email)
+            if found.ambiguous:
+                state.unknown.append(Unknown("technician", tech.user, shared_email(tech.lookup_email, found)))
+                continue
+            technician_id = found.one.node_id if found.one is not None else None
+            if technician_id is None and tech.create is not None:
+                parent = directory.group(tech.create.group)
+                if parent.ambiguous:
+                    state.unknown.append(
+                        Unknown(
+                            "technician",
+                            tech.user,
+                            f"its create.group {excerpt(tech.create.group)} names "
+                            f"{ambiguous_groups(parent)}; the technician is not created",
+                        )
+                    )
+                    continue
             if technician_id is None:
                 if tech.create is None:
                     state.problems.append(
@@ -171,24 +237,27 @@ def technician_rules(tenant: Tenant, state: DesiredState, directories: Directori
         )
         state.declared.add(("technician", ANY_KEY))
     owners = {r.technician_id: r.user for r in settings if r.technician_id}
+    nodes: list[tuple[RuleMapping, str]] = []
     for mapping in expansion.mappings:
-        rule = tenant.technician_rules[mapping.rule]
-        label = rule_label(rule, mapping.rule)
-        where = f"{locate((*mapping.path, rule.source))}: technician_rules.{mapping.rule}: member {mapping.member}"
-        state.declared.add(("technician", mapping.user))
+        where = _member_at(tenant, mapping, locate)
         node = mapping.technician_id
         if node is None:
             if directory is None:
                 reason = f"Rescue hierarchy could not be read: {directories.rescue_error}"
                 state.unknown.append(Unknown("technician", mapping.user, reason))
                 continue
-            node = directory.by_email.get(mapping.rescue_email or "")
-            if node is None:
+            email = mapping.rescue_email or ""
+            found = directory.technician(email)
+            if found.ambiguous:
+                state.unknown.append(Unknown("technician", mapping.user, shared_email(email, found)))
+                continue
+            if found.one is None:
                 state.problems.append(
-                    f"{where}: no Rescue technician has email {mapping.rescue_email!r} (set the rule's "
+                    f"{where}: no Rescue technician has email {excerpt(email)} (set the rule's "
                     "rescue_email template, or exclude the member)"
                 )
                 continue
+            node = found.one.node_id
         owner = owners.get(node)
         if owner is not None and owner != mapping.user:
             state.problems.append(
@@ -196,7 +265,23 @@ def technician_rules(tenant: Tenant, state: DesiredState, directories: Directori
                 "belong to one Dynamics user only"
             )
             continue
-        owners[node] = mapping.user
+        nodes.append((mapping, node))
+    # Two members (of Entra rules: their e-mails are looked up only now) reaching one technician:
+    # neither is the one, whatever the order of the members.
+    users_by_node: dict[str, set[str]] = {}
+    for mapping, node in nodes:
+        users_by_node.setdefault(node, set()).add(mapping.user)
+    for mapping, node in nodes:
+        rule = tenant.technician_rules[mapping.rule]
+        label = rule_label(rule, mapping.rule)
+        if len(users_by_node[node]) > 1:
+            others = ", ".join(excerpt(u) for u in sorted(users_by_node[node] - {mapping.user}))
+            state.problems.append(
+                f"{_member_at(tenant, mapping, locate)}: maps Rescue technician {node} to "
+                f"{excerpt(mapping.user)}, and so do the rules' members of {others}; a technician "
+                "belongs to one Dynamics user (exclude all but one, or list the user in technicians)"
+            )
+            continue
         state.technician_paths[mapping.user] = (*mapping.path, rule.source)
         state.resources.append(
             TechnicianSettings(user=mapping.user, technician_id=node, sso_id=mapping.sso_id, source=label)
@@ -205,25 +290,93 @@ def technician_rules(tenant: Tenant, state: DesiredState, directories: Directori
             state.resources.append(RescueTechnician(technician_id=node, sso_id=mapping.sso_id, source=label))
 
 
+def _member_at(tenant: Tenant, mapping: RuleMapping, locate: Locate) -> str:
+    rule = tenant.technician_rules[mapping.rule]
+    return f"{locate((*mapping.path, rule.source))}: technician_rules.{mapping.rule}: member {mapping.member}"
+
+
+def shared_email(email: str, found: Match[DirectoryTechnician]) -> str:
+    """Why a technician whose e-mail names several Rescue technicians is Unknown."""
+    return (
+        f"{len(found.candidates)} Rescue technicians have the e-mail {excerpt(email)} (compared "
+        f"without case, spaces or invisible characters): {found.named(DirectoryTechnician.shown)}; "
+        "nothing is written for it: pin technician_id in a technicians entry, or fix the e-mails "
+        "in the Rescue Admin Center"
+    )
+
+
+def ambiguous_groups(found: Match[DirectoryGroup]) -> str:
+    return (
+        f"{len(found.candidates)} Rescue groups: {found.named(DirectoryGroup.shown)} (rename one in the "
+        "Rescue Admin Center, or pin node_id in rescue_groups)"
+    )
+
+
 def dynamics_users(tenant: Tenant, state: DesiredState, directories: Directories, locate: Locate) -> None:
-    """Each settings row -> its user's systemuserid; a UPN with no Dynamics user is a problem
-    located where the mapping was declared (its entry, or the rule that produced it)."""
-    user_ids = directories.user_ids
-    if user_ids is None:
+    """Each settings row -> its user's systemuserid. A UPN with no Dynamics user is a problem
+    located where the mapping was declared (its entry, or the rule that produced it); one that
+    names several users (a disabled one among them: Dataverse keeps the domainname of a disabled
+    user) or only a disabled user is Unknown, every user named: no row is written for it."""
+    if directories.users is None:
         return  # the users could not be read: the settings rows are unknown in live state
+    pins = {t.user: t.dynamics_user_id for t in tenant.technicians if t.dynamics_user_id}
+    user_ids: dict[str, str] = {}
+    left_out: set[str | None] = set()  # Rescue node IDs of mappings whose user is not decided
     rows = [r for r in state.resources if isinstance(r, TechnicianSettings)]
-    for row in sorted((r for r in rows if r.user not in user_ids), key=lambda r: r.user):
+    for row in sorted(rows, key=lambda r: r.user):
         path = state.technician_paths.get(row.user, ("technicians",))
-        shown = f"{dotted_path(path[:-1])}: member {row.user}" if row.source else dotted_path(path)
-        state.problems.append(
-            f"{locate(path)}: {shown}: no Dynamics user with UPN {row.user!r} "
-            "(check the spelling, or that the user exists and is licensed)"
-        )
+        found = directories.user(row.user)
+        pin = pins.get(row.user)
+        if pin is not None and found.candidates:
+            if found.pinned(pin, _user_id).none:
+                state.problems.append(
+                    f"{locate((*path[:-1], 'dynamics_user_id'))}: {dotted_path(path[:-1])}.dynamics_user_id: "
+                    f"no Dynamics user with UPN {excerpt(row.user)} has the ID {pin} (the users with it: "
+                    f"{found.named(DynamicsUser.shown)})"
+                )
+                left_out.add(row.technician_id)
+                continue
+            found = found.pinned(pin, _user_id)
+        if found.one is None and not found.ambiguous:
+            shown = f"{dotted_path(path[:-1])}: member {row.user}" if row.source else dotted_path(path)
+            state.problems.append(
+                f"{locate(path)}: {shown}: no Dynamics user with UPN {row.user!r} "
+                "(check the spelling, or that the user exists and is licensed)"
+            )
+            continue
+        reason = _undecided(row.user, found)
+        if reason:
+            state.unknown.append(Unknown("technician", row.user, reason))
+            left_out.add(row.technician_id)
+        elif found.one is not None:
+            user_ids[row.user] = found.one.id
     state.resources = [
         dataclasses.replace(r, user_id=user_ids[r.user]) if isinstance(r, TechnicianSettings) else r
         for r in state.resources
         if not (isinstance(r, TechnicianSettings) and r.user not in user_ids)
+        # The Rescue side of a mapping whose Dynamics user is not decided is not written either.
+        and not (isinstance(r, RescueTechnician) and r.technician_id in left_out)
     ]
+
+
+def _user_id(user: DynamicsUser) -> str:
+    return user.id
+
+
+def _undecided(upn: str, found: Match[DynamicsUser]) -> str:
+    """Why no settings row may be written for ``upn``'s users ('' when one enabled user)."""
+    if found.ambiguous:
+        return (
+            f"{len(found.candidates)} Dynamics users have the UPN {excerpt(upn)}: "
+            f"{found.named(DynamicsUser.shown)}; nothing is written for it: pin the one meant "
+            "with dynamics_user_id in a technicians entry, or fix the users in Dynamics"
+        )
+    if found.one is not None and found.one.disabled:
+        return (
+            f"its Dynamics user {found.one.shown()} is disabled; no settings row is written for a "
+            "disabled user: enable the user in Dynamics, or remove the mapping"
+        )
+    return ""
 
 
 # In order: technicians must exist before their users are looked up.

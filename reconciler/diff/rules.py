@@ -6,7 +6,10 @@ one mapping: the Dynamics user, the Rescue technician (node ID, or the e-mail to
 the SSO ID, from the rule's templates. What cannot be decided is never guessed:
 
 - a source that could not be read makes the rule *unknown* (the caller marks its whole derived
-  set unknown and keeps every live settings row out of "unmanaged" and prune);
+  set unknown and keeps every live settings row out of "unmanaged" and prune), and so does a
+  Rescue group path that names several live groups (``resources/matching.py``: every one named);
+- a Rescue rule's members are the technicians inside the one group node it names, by node, never
+  by a path prefix (a sibling literally named ``Support/Tier 2`` is not inside ``Support``);
 - an explicit ``technicians`` entry wins over a rule for the same user or the same Rescue
   technician (``claimed``); the member is dropped, silently, since the YAML says so;
 - two rules mapping one user (or one technician) differently is a located problem, and neither
@@ -21,17 +24,39 @@ from dataclasses import dataclass, field
 
 from reconciler.config.models import TechnicianRule, Tenant
 from reconciler.config.templates import expand, member_values
+from reconciler.config.text import excerpt
+from reconciler.resources.matching import Index, Match, name_key, path_key, show_path
 
 YamlPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
+class DirectoryGroup:
+    """A Rescue technician group as the hierarchy lists it: its path as names (root first), never
+    joined with ``/`` (a name may hold one)."""
+
+    node_id: str
+    names: tuple[str, ...]
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return path_key(self.names)
+
+    def shown(self) -> str:
+        return f"node {self.node_id} {show_path(self.names)}"
+
+
+@dataclass(frozen=True)
 class DirectoryTechnician:
-    """A Rescue technician as the hierarchy lists it, with the path of its group."""
+    """A Rescue technician as the hierarchy lists it: ``groups`` are the node IDs of the groups
+    it is in, outermost first (empty when it is in none)."""
 
     node_id: str
     email: str
-    group: str
+    groups: tuple[str, ...] = ()
+
+    def shown(self) -> str:
+        return f"node {self.node_id} ({excerpt(self.email)})"
 
 
 @dataclass(frozen=True)
@@ -84,27 +109,30 @@ def rule_label(rule: TechnicianRule, index: int) -> str:
     return f"technician_rules[{index}] {rule.source} {json.dumps(rule.source_value, ensure_ascii=False)}"
 
 
-def _below(group: str, path: str) -> bool:
-    g, p = group.casefold(), path.casefold()
-    return g == p or g.startswith(p + "/")
+def rule_group(rule_path: str, groups: Index[tuple[str, ...], DirectoryGroup]) -> Match[DirectoryGroup]:
+    """The live groups a rule's ``rescue_group`` path may name (``resources/matching.py``)."""
+    return groups.find(path_key((rule_path,)))
 
 
 def _members(
     rule: TechnicianRule,
     rescue: Iterable[DirectoryTechnician],
     entra: EntraGroup | None,
+    group_id: str,
 ) -> Iterable[tuple[str, str, dict[str, str]]]:
-    """(member shown, e-mail, template values) of each member the rule does not exclude."""
-    excluded = set(rule.exclude)
+    """(member shown, e-mail, template values) of each member the rule does not exclude: for a
+    Rescue rule, the technicians inside the group node ``group_id`` (by node, never by a path
+    prefix: a sibling literally named ``Support/Tier 2`` is not inside ``Support``)."""
+    excluded = {name_key(e) for e in rule.exclude}
     if rule.rescue_group is not None:
-        for tech in sorted(rescue, key=lambda t: t.email):
-            if _below(tech.group, rule.rescue_group) and tech.email not in excluded:
+        for tech in sorted(rescue, key=lambda t: (t.email, t.node_id)):
+            if group_id in tech.groups and name_key(tech.email) not in excluded:
                 values = member_values(email=tech.email, upn=tech.email, extra={"node_id": tech.node_id})
                 yield tech.email, tech.email, values
         return
-    for user in sorted(entra.members or () if entra else (), key=lambda u: u.upn):
+    for user in sorted(entra.members or () if entra else (), key=lambda u: (u.upn, u.id)):
         upn, mail = user.upn.lower(), user.mail.lower()
-        if upn in excluded or (mail and mail in excluded):
+        if name_key(upn) in excluded or (mail and name_key(mail) in excluded):
             continue
         yield upn, mail or upn, member_values(email=mail or upn, upn=upn, extra={"id": user.id})
 
@@ -113,38 +141,56 @@ def expand_rules(
     tenant: Tenant,
     *,
     rescue: Iterable[DirectoryTechnician] | None,
-    rescue_groups: Collection[str] | None,
+    rescue_groups: Iterable[DirectoryGroup] | None,
     entra: Mapping[str, EntraGroup],
     claimed_users: Collection[str] = (),
     claimed_technicians: Collection[str] = (),
     locate: Callable[[YamlPath], str],
 ) -> Expansion:
     """Every rule's mappings. ``rescue``/``rescue_groups`` are ``None`` when the hierarchy could
-    not be read (``rescue_groups``: casefolded group paths); ``entra`` maps a group ID to what was
-    read; ``claimed_*`` are the users and node IDs explicit entries already map."""
+    not be read (in full); ``entra`` maps a group ID to what was read; ``claimed_*`` are the users
+    and node IDs explicit entries already map. A rule whose path names several live groups is
+    unknown, every group named: its members are never guessed."""
     out = Expansion()
     technicians = list(rescue or ())
+    groups = Index(rescue_groups or (), key=lambda g: g.key)
+    # By the user's normal form (``name_key``): two members whose UPNs differ only in form map
+    # one Dynamics user, and are one mapping or a conflict, never two settings rows.
     by_user: dict[str, RuleMapping] = {}
+    claimed = {name_key(u) for u in claimed_users}
     by_node: dict[str, RuleMapping] = {}
     conflicted: set[str] = set()  # users and node IDs two rules disagree on: neither mapping is used
     for index, rule in enumerate(tenant.technician_rules):
         where = f"{locate(('technician_rules', index, rule.source))}: technician_rules.{index}"
         group = entra.get(rule.entra_group) if rule.entra_group is not None else None
+        group_id = ""
         if rule.rescue_group is not None:
             if rescue_groups is None:
                 out.unknown.append((index, "the Rescue hierarchy could not be read (in full)"))
                 continue
-            if rule.rescue_group.casefold() not in rescue_groups:
+            found = rule_group(rule.rescue_group, groups)
+            if found.ambiguous:
+                out.unknown.append(
+                    (
+                        index,
+                        f"the path names {len(found.candidates)} Rescue groups: "
+                        f"{found.named(DirectoryGroup.shown)} (rename one in the Rescue Admin Center, "
+                        "or list its technicians in technicians with technician_id)",
+                    )
+                )
+                continue
+            if found.one is None:
                 out.problems.append(
-                    f"{where}: no Rescue technician group has path {rule.rescue_group!r} "
+                    f"{where}: no Rescue technician group has path {excerpt(rule.rescue_group)} "
                     "(paths start below the Technicians root, e.g. Support/Tier 1)"
                 )
                 continue
+            group_id = found.one.node_id
         elif group is None or group.members is None:
             reason = group.error if group is not None else "not read"
             out.unknown.append((index, f"Entra group {rule.entra_group} could not be read: {reason}"))
             continue
-        for member, _, values in _members(rule, technicians, group):
+        for member, _, values in _members(rule, technicians, group, group_id):
             mapping = RuleMapping(
                 rule=index,
                 member=member,
@@ -158,20 +204,20 @@ def expand_rules(
                 ),
             )
             out.covered.add(mapping.user)
-            if mapping.user in claimed_users or mapping.technician_id in claimed_technicians:
+            if name_key(mapping.user) in claimed or mapping.technician_id in claimed_technicians:
                 continue
             problem = _conflict(mapping, by_user, by_node, tenant, locate)
             if problem:
                 out.problems.append(f"{where}: {problem}")
-                conflicted.update(filter(None, (mapping.user, mapping.technician_id)))
+                conflicted.update(filter(None, (name_key(mapping.user), mapping.technician_id)))
                 continue
-            if mapping.user in by_user:
+            if name_key(mapping.user) in by_user:
                 continue  # the same mapping from another rule: one is enough
-            by_user[mapping.user] = mapping
+            by_user[name_key(mapping.user)] = mapping
             if mapping.technician_id is not None:
                 by_node[mapping.technician_id] = mapping
             out.mappings.append(mapping)
-    out.mappings = [m for m in out.mappings if not {m.user, m.technician_id} & conflicted]
+    out.mappings = [m for m in out.mappings if not {name_key(m.user), m.technician_id} & conflicted]
     return out
 
 
@@ -183,7 +229,7 @@ def _conflict(
     locate: Callable[[YamlPath], str],
 ) -> str:
     """Why ``mapping`` contradicts an earlier rule's mapping ('' when it does not)."""
-    earlier = by_user.get(mapping.user)
+    earlier = by_user.get(name_key(mapping.user))
     if earlier is not None:
         same = (earlier.sso_id, earlier.technician_id, earlier.rescue_email) == (
             mapping.sso_id,

@@ -37,6 +37,8 @@ class LiveQuery:
     entra_groups: tuple[str, ...] = ()  # IDs of the Entra groups whose user members are wanted
     rescue_groups: tuple[str, ...] = ()  # declared Rescue group paths (unknown if the tree is partial)
     rescue_permissions: tuple[str, ...] = ()  # paths of the groups whose permissions are declared
+    # (casefolded declared path, node ID) of the groups the tenant files pin (an ambiguous path)
+    rescue_group_pins: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -53,7 +55,7 @@ class LiveReading:
         return Directories(
             rescue=self.rescue.directory,
             rescue_error=self.rescue.error,
-            user_ids=self.dynamics.user_ids if self.dynamics.users_read else None,
+            users=self.dynamics.users_by_upn if self.dynamics.users_read else None,
             entra_groups=self.entra_groups,
         )
 
@@ -102,7 +104,7 @@ async def read_live(
     }
     pending = [t for t in (dynamics_task, consent_task, *group_tasks.values()) if t is not None]
     try:
-        rescue = await rescue_reader.read_tree(query.rescue_groups)
+        rescue = await rescue_reader.read_tree(query.rescue_groups, dict(query.rescue_group_pins))
         reading = LiveReading(await dynamics_task, rescue)
         reading.entra_groups = {group_id: await task for group_id, task in group_tasks.items()}
         if rule_users is not None:

@@ -166,6 +166,7 @@ async def _read_and_diff(
         entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
         rescue_groups=tuple(g.path for g in model.rescue_groups),
         rescue_permissions=tuple(g.path for g in model.rescue_groups if g.permissions is not None),
+        rescue_group_pins=tuple((g.path.casefold(), g.node_id) for g in model.rescue_groups if g.node_id),
     )
     async with TenantSession(conn, options.settings, stats) as session:
         # The profile's names are checked against the org's metadata before anything is read:

@@ -8,6 +8,8 @@ import pytest
 
 from reconciler.config.models import Prune
 from reconciler.diff import DesiredState, Directories, RescueDirectory, build_desired, diff_tenant, resolve
+from reconciler.diff.resolve import DynamicsUser
+from reconciler.diff.rules import DirectoryTechnician
 from reconciler.plan import Action, Create, Delete, Manual, SafetySettings, UnknownChange, Update
 from reconciler.profile import default_profile
 from reconciler.resources import (
@@ -254,7 +256,7 @@ def _resolved(tenant_model: Any, directories: Directories) -> DesiredState:
 
 
 def test_resolve_maps_emails_and_reports_unknown_ones(tenant_model: Any) -> None:
-    directory = RescueDirectory(by_email={"alice@contoso.com": "101"}, node_ids=frozenset({"101"}))
+    directory = RescueDirectory(technicians=(DirectoryTechnician("101", "alice@contoso.com"),))
     desired = _resolved(tenant_model, Directories(rescue=directory))
     settings = [r for r in desired.resources if isinstance(r, TechnicianSettings)]
     assert [(s.user, s.technician_id) for s in settings] == [("alice@contoso.com", "101")]
@@ -269,14 +271,22 @@ def test_resolve_without_directory_marks_technicians_unknown(tenant_model: Any) 
 
 
 def test_resolve_carries_user_ids_and_locates_unknown_upns(tenant_model: Any) -> None:
-    directory = RescueDirectory(by_email={"alice@contoso.com": "101"}, node_ids=frozenset({"101"}))
+    directory = RescueDirectory(technicians=(DirectoryTechnician("101", "alice@contoso.com"),))
     users = {
         t.user: f"id-{i}" for i, t in enumerate(tenant_model.technicians) if t.user != "alice@contoso.com"
     }
-    desired = _resolved(tenant_model, Directories(rescue=directory, user_ids=users))
+    desired = _resolved(
+        tenant_model,
+        Directories(rescue=directory, users={u: (DynamicsUser(i, u),) for u, i in users.items()}),
+    )
     assert not [r for r in desired.resources if isinstance(r, TechnicianSettings)]
     assert "no Dynamics user with UPN 'alice@contoso.com'" in desired.problems[-1]
-    found = _resolved(tenant_model, Directories(rescue=directory, user_ids={"alice@contoso.com": "u-1"}))
+    found = _resolved(
+        tenant_model,
+        Directories(
+            rescue=directory, users={"alice@contoso.com": (DynamicsUser("u-1", "alice@contoso.com"),)}
+        ),
+    )
     (row,) = [r for r in found.resources if isinstance(r, TechnicianSettings)]
     assert row.user_id == "u-1" and "user_id" not in row.content()
 

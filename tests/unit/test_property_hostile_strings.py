@@ -22,6 +22,7 @@ from markdown_checks import CONTROL, assert_inert
 from reconciler.config import load_tenants
 from reconciler.diff import build_desired, diff_tenant
 from reconciler.diff.resolve import Directories, RescueDirectory, resolve
+from reconciler.diff.rules import DirectoryTechnician
 from reconciler.errors import ConfigErrors
 from reconciler.plan import Plan, SafetySettings
 from reconciler.profile import effective_profile
@@ -110,7 +111,7 @@ NOT_SHOWN = {
 }
 # Rescue knows alice (41001) and not bob: bob's technician is planned for creation by e-mail.
 DIRECTORIES = Directories(
-    rescue=RescueDirectory(by_email={"alice@acme.com": "41001"}, node_ids=frozenset({"41001"})), user_ids={}
+    rescue=RescueDirectory(technicians=(DirectoryTechnician("41001", "alice@acme.com"),)), users={}
 )
 
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tenant_models import tenant_model
 
 from reconciler.config.models import Prune, Tenant
 from reconciler.config.templates import check_template, expand, member_values, placeholders
 from reconciler.diff import DesiredState, Directories, RescueDirectory, diff_tenant, resolve
-from reconciler.diff.rules import DirectoryTechnician, EntraGroup, EntraUser, rule_label
+from reconciler.diff.resolve import DynamicsUser
+from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician, EntraGroup, EntraUser, rule_label
 from reconciler.plan import Create, Plan, SafetySettings, TenantPlan
 from reconciler.plan.serialize import encode_plan
 from reconciler.render.markdown import render_markdown
@@ -18,47 +20,38 @@ from reconciler.render.text import render_text
 from reconciler.resources import LiveState, RescueTechnician, TechnicianSettings
 
 GROUP = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
-TECHS = (
-    DirectoryTechnician("11", "ann@x.com", "Support/Tier 1"),
-    DirectoryTechnician("12", "ben@x.com", "Support/Tier 1/Night"),
-    DirectoryTechnician("13", "cy@x.com", "Sales"),
-    DirectoryTechnician("14", "dee@x.com", "Supportive"),  # not below "Support"
+GROUPS = (
+    DirectoryGroup("1", ("Support",)),
+    DirectoryGroup("2", ("Support", "Tier 1")),
+    DirectoryGroup("3", ("Support", "Tier 1", "Night")),
+    DirectoryGroup("4", ("Sales",)),
+    DirectoryGroup("5", ("Supportive",)),
 )
-
-
-def _tenant(**fields: Any) -> Tenant:
-    base: dict[str, Any] = {
-        "tenant": "t",
-        "connection": {
-            "dynamics": {
-                "org_url": "https://t.crm.dynamics.com",
-                "tenant_id": "11111111-2222-4333-8444-555555555555",
-                "client_id": "22222222-3333-4444-8555-666666666666",
-                "credential": {"client_secret": {"env": "X"}},
-            },
-            "rescue": {"authcode": {"env": "Y"}},
-        },
-    }
-    return Tenant.model_validate(base | fields)
+TECHS = (
+    DirectoryTechnician("11", "ann@x.com", ("1", "2")),
+    DirectoryTechnician("12", "ben@x.com", ("1", "2", "3")),
+    DirectoryTechnician("13", "cy@x.com", ("4",)),
+    DirectoryTechnician("14", "dee@x.com", ("5",)),  # not below "Support"
+)
 
 
 def _directories(
     entra: dict[str, EntraGroup] | None = None, *, rescue: bool = True, users: Any = "all"
 ) -> Directories:
-    emails = {t.email: t.node_id for t in TECHS} | {"eve@x.com": "15"}
-    directory = RescueDirectory(
-        by_email=emails,
-        node_ids=frozenset(emails.values()),
-        technicians=TECHS,
-        groups=frozenset({"support", "support/tier 1", "support/tier 1/night", "sales", "supportive"}),
-    )
+    directory = RescueDirectory(technicians=(*TECHS, DirectoryTechnician("15", "eve@x.com")), groups=GROUPS)
+    emails = [t.email for t in directory.technicians]
     everyone = {e: f"uid-{e}" for e in [*emails, "eve.smith@x.com", "ann.b@x.com"]}
     return Directories(
         rescue=directory if rescue else None,
         rescue_error="" if rescue else "HTTP 503",
-        user_ids=everyone if users == "all" else users,
+        users=user_directory(everyone if users == "all" else users),
         entra_groups=entra or {},
     )
+
+
+def user_directory(users: dict[str, str]) -> dict[str, tuple[DynamicsUser, ...]]:
+    """UPN -> systemuserid, as the Dynamics reader hands them over (one enabled user each)."""
+    return {upn: (DynamicsUser(uid, upn),) for upn, uid in users.items()}
 
 
 def _resolve(tenant: Tenant, directories: Directories) -> DesiredState:
@@ -85,7 +78,7 @@ def test_templates() -> None:
 
 
 def test_a_rescue_group_rule_takes_every_technician_below_the_path() -> None:
-    tenant = _tenant(technician_rules=[{"rescue_group": "support", "sso_id": "{local}"}])
+    tenant = tenant_model(technician_rules=[{"rescue_group": "support", "sso_id": "{local}"}])
     state = _resolve(tenant, _directories())
     label = 'technician_rules[0] rescue_group "support"'
     assert _settings(state) == {"ann@x.com": ("11", "ann", label), "ben@x.com": ("12", "ben", label)}
@@ -102,14 +95,16 @@ def test_an_entra_rule_maps_upn_to_user_and_mail_to_the_rescue_technician() -> N
         EntraUser("o2", "eve.smith@x.com", "eve@x.com"),
         EntraUser("o3", "boss@x.com", ""),
     )
-    tenant = _tenant(technician_rules=[{"entra_group": GROUP, "sso_id": "{id}", "exclude": ["BOSS@x.com"]}])
+    tenant = tenant_model(
+        technician_rules=[{"entra_group": GROUP, "sso_id": "{id}", "exclude": ["BOSS@x.com"]}]
+    )
     state = _resolve(tenant, _directories({GROUP: EntraGroup(members)}))
     label = f'technician_rules[0] entra_group "{GROUP}"'
     assert _settings(state) == {"ann.b@x.com": ("11", "o1", label), "eve.smith@x.com": ("15", "o2", label)}
 
 
 def test_explicit_entries_win_for_the_same_user_or_technician() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technicians=[
             {"user": "ann@x.com", "sso_id": "A"},
             {"user": "other@x.com", "rescue_email": "ben@x.com"},
@@ -125,7 +120,7 @@ def test_explicit_entries_win_for_the_same_user_or_technician() -> None:
 
 
 def test_two_rules_mapping_a_user_differently_is_a_located_problem_and_neither_is_used() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technician_rules=[
             {"rescue_group": "Support/Tier 1", "sso_id": "{local}"},
             {"rescue_group": "Support", "sso_id": "{node_id}"},
@@ -142,12 +137,12 @@ def test_two_rules_mapping_a_user_differently_is_a_located_problem_and_neither_i
     )
     assert "also at technician_rules.0" in state.problems[0]
     # The same mapping from two rules is one mapping.
-    same = _tenant(technician_rules=[{"rescue_group": "Support"}, {"rescue_group": "Support/Tier 1"}])
+    same = tenant_model(technician_rules=[{"rescue_group": "Support"}, {"rescue_group": "Support/Tier 1"}])
     assert set(_settings(_resolve(same, _directories()))) == {"ann@x.com", "ben@x.com"}
 
 
 def test_missing_path_missing_user_and_missing_technician_are_located_problems() -> None:
-    tenant = _tenant(
+    tenant = tenant_model(
         technician_rules=[
             {"rescue_group": "Nowhere"},
             {"rescue_group": "Sales"},
@@ -185,7 +180,7 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
     live.add(TechnicianSettings(user="ann.b@x.com", technician_id="11", sso_id="o1"))
     live.add(TechnicianSettings(user="stranger@x.com", technician_id="99"))
     live.listed.add("technician")
-    tenant = _tenant(
+    tenant = tenant_model(
         prune={"technicians": True},
         technician_rules=[{"entra_group": GROUP, "sso_id": "{id}"}, {"rescue_group": "Sales"}],
     )
@@ -209,7 +204,7 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
 
 
 def test_the_rule_behind_a_change_is_shown_escaped_in_every_format() -> None:
-    tenant = _tenant(technician_rules=[{"rescue_group": 'Sup"port\n```<b>'}])
+    tenant = tenant_model(technician_rules=[{"rescue_group": 'Sup"port\n```<b>'}])
     label = rule_label(tenant.technician_rules[0], 0)
     assert label == 'technician_rules[0] rescue_group "Sup\\"port\\n```<b>"'
     change = Create("technician", "ann@x.com", (), desired=TechnicianSettings(user="ann@x.com", source=label))

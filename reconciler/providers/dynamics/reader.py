@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Iterable
+from collections.abc import Collection, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.diff.resolve import DynamicsUser
 from reconciler.errors import AuthError, NotFoundError, ProviderError
 from reconciler.profile import SolutionProfile
 from reconciler.providers.dynamics import mapping
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.resources import Kind, LiveState, SecretHasher, Unknown
+from reconciler.resources.matching import name_key
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,9 @@ class DynamicsLive:
     """Live state plus the lookups apply needs (UPN -> systemuserid, BU ids, roles by BU)."""
 
     state: LiveState = field(default_factory=LiveState)
-    user_ids: dict[str, str] = field(default_factory=dict)
+    # name_key(UPN) -> every Dynamics user with that domainname, disabled ones too: one UPN
+    # naming several users is ambiguous (diff/resolve.py), never "the last one listed".
+    users_by_upn: dict[str, tuple[DynamicsUser, ...]] = field(default_factory=dict)
     users_read: bool = False
     missing_users: list[str] = field(default_factory=list)
     root_business_unit: tuple[str, str] | None = None  # (id, name)
@@ -175,8 +179,9 @@ class DynamicsReader:
                 f"{len(settings.orphans)} LogMeIn settings row(s) point at no existing user: "
                 + ", ".join(settings.orphans[:10])
             )
-        live.user_ids.update({upn: uid for uid, upn in users.items()})
-        await self._resolve_users(live, [u for u in wanted if u not in live.user_ids])
+        # Every wanted UPN is looked up among all users, even one whose row named its user: another
+        # user (a disabled one) may have the same domainname, and then neither is chosen.
+        await self._resolve_users(live, wanted)
         live.state.listed.add("technician")
 
     async def read_more_users(self, live: DynamicsLive, upns: Iterable[str]) -> None:
@@ -186,7 +191,7 @@ class DynamicsReader:
             return  # the settings rows could not be read: they are unknown already
         earlier = list(live.missing_users)
         try:
-            await self._resolve_users(live, sorted(set(upns) - live.user_ids.keys()))
+            await self._resolve_users(live, sorted({u for u in upns if name_key(u) not in live.users_by_upn}))
         except AuthError:
             raise
         except ProviderError as exc:
@@ -198,26 +203,37 @@ class DynamicsReader:
         live.missing_users = earlier + live.missing_users
 
     async def _resolve_users(self, live: DynamicsLive, upns: list[str]) -> None:
-        """systemuserid of every wanted user: a few `or` filters, or one paged listing."""
+        """Every user each wanted UPN names (compared in normal form): a few `or` filters, or
+        one paged listing."""
         if not upns:
             live.users_read = True
             return
-        found: dict[str, str] = {}
         select = ["systemuserid", "domainname", "isdisabled"]
+        wanted = {name_key(u) for u in upns}
+        rows: list[dict[str, Any]] = []
         if len(upns) > LIST_ALL_USERS_OVER:
             rows = await self.client.list_all("systemusers", select=select, filter="applicationid eq null")
-            wanted = set(upns)
-            found = {
-                str(r["domainname"]).lower(): str(r["systemuserid"]).lower()
-                for r in rows
-                if r.get("domainname") and str(r["domainname"]).lower() in wanted
-            }
         else:
             for start in range(0, len(upns), USER_LOOKUP_CHUNK):
                 chunk = upns[start : start + USER_LOOKUP_CHUNK]
                 condition = " or ".join(f"domainname eq {odata_string(u)}" for u in chunk)
-                rows = await self.client.list_all("systemusers", select=select, filter=condition)
-                found.update({str(r["domainname"]).lower(): str(r["systemuserid"]).lower() for r in rows})
-        live.user_ids.update(found)
-        live.missing_users = [u for u in upns if u not in found]
+                rows += await self.client.list_all("systemusers", select=select, filter=condition)
+        found = users_by_upn(rows, wanted)
+        live.users_by_upn.update(found)
+        live.missing_users = [u for u in upns if name_key(u) not in found]
         live.users_read = True
+
+
+def users_by_upn(
+    rows: Iterable[Mapping[str, Any]], wanted: Collection[str]
+) -> dict[str, tuple[DynamicsUser, ...]]:
+    """``systemusers`` rows -> every user of each wanted UPN (``name_key``), disabled ones too,
+    in a stable order: several users of one UPN are the caller's ambiguity, not a choice here."""
+    found: dict[str, dict[str, DynamicsUser]] = {}
+    for row in rows:
+        upn = str(row.get("domainname") or "")
+        key = name_key(upn)
+        if upn and key in wanted:
+            user = DynamicsUser(str(row["systemuserid"]).lower(), upn, row.get("isdisabled") is True)
+            found.setdefault(key, {})[user.id] = user
+    return {key: tuple(sorted(users.values(), key=lambda u: u.id)) for key, users in found.items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.diff import RescueDirectory
@@ -32,15 +32,22 @@ class RescueLive:
     error: str = ""
     # One per hierarchy record that could not be read: the plan shows each, declared or not.
     odd_nodes: list[Unknown] = field(default_factory=list)
+    # Casefolded declared group path -> the node ID of the one live group it names.
+    group_ids: dict[str, str] = field(default_factory=dict)
 
 
 class RescueReader:
     def __init__(self, client: RescueClient) -> None:
         self.client = client
 
-    async def read_tree(self, group_paths: Iterable[str] = ()) -> RescueLive:
-        """The hierarchy; ``group_paths`` are the declared groups, unknown (not created) when
-        absent while some record of the reply could not be read: that record may be them."""
+    async def read_tree(
+        self, group_paths: Iterable[str] = (), pins: Mapping[str, str] | None = None
+    ) -> RescueLive:
+        """The hierarchy; ``group_paths`` are the declared groups, keyed as declared when one live
+        group is what a path names, Unknown when several are (every one named; ``pins``,
+        casefolded path -> node ID, choose), and unknown (not created) when absent while some
+        record of the reply could not be read: that record may be them."""
+        group_paths = list(group_paths)
         live = RescueLive()
         try:
             hierarchy = await self.client.get_hierarchy()
@@ -55,14 +62,18 @@ class RescueReader:
         tree = build_tree(hierarchy.blocks, hierarchy.odd)
         live.tree = tree
         live.directory = tree.directory()
-        for group in groups_from_tree(tree):
+        groups = groups_from_tree(tree, group_paths, pins)
+        for group in groups.groups:
             live.state.add(group)
+        live.state.unknown.extend(groups.unknown)
+        live.state.notes.extend(groups.notes)
+        live.group_ids = groups.ids
         live.state.listed.add("rescue_group")
         if tree.odd:
             self._odd_records(live, tree, group_paths)
         if tree.duplicate_emails:
             live.state.notes.append(
-                "several Rescue technicians share an email (the first is used): "
+                "several Rescue technicians share an email (none is chosen: a mapping by it is unknown): "
                 + ", ".join(sorted(set(tree.duplicate_emails))[:10])
             )
         return live
@@ -80,7 +91,7 @@ class RescueReader:
             if record.node_id:
                 live.state.unknown.append(unknown)
         for path in dict.fromkeys(group_paths):
-            if tree.group_id(path) is None:
+            if tree.group_match(path).none:
                 reason = f"not found, and the hierarchy records of {names} could not be read (it may be one)"
                 live.state.unknown.append(Unknown("rescue_group", path, reason))
         live.state.notes.append(
@@ -92,21 +103,21 @@ class RescueReader:
     async def read_group_permissions(self, live: RescueLive, paths: Iterable[str]) -> None:
         """getGroup_v2 of each group whose permissions the tenant declares (one call each: the
         hierarchy does not carry them); a failed read makes that group Unknown."""
-        tree = live.tree
-        if tree is None:
+        if live.tree is None:
             return
-        found = {path: node for path in dict.fromkeys(paths) if (node := tree.group_id(path))}
+        # Only the groups one live group answers to (read_tree): an ambiguous path is Unknown already.
+        found = {path: node for path in dict.fromkeys(paths) if (node := live.group_ids.get(path.casefold()))}
         results = await asyncio.gather(
             *(self.client.get_group(node) for node in found.values()), return_exceptions=True
         )
-        for (path, _), result in zip(found.items(), results, strict=True):
+        for path, result in zip(found, results, strict=True):
             if isinstance(result, ProviderError):
                 reason = f"its permissions could not be read: {result.message}"
-                live.state.unknown.append(Unknown("rescue_group", tree.paths_by_id[found[path]], reason))
+                live.state.unknown.append(Unknown("rescue_group", path, reason))
             elif isinstance(result, BaseException):
                 raise result
             else:
-                live.state.add(group_from_read(tree.paths_by_id[found[path]], result))
+                live.state.add(group_from_read(path, result))
 
     async def read_technicians(self, live: RescueLive, technician_ids: Iterable[str]) -> None:
         """SSO IDs of the given technicians; a failed read makes that one Unknown."""
