@@ -208,3 +208,8 @@ class IncompleteError(ReconcileError):
 class ChangeFailed(IncompleteError):
     """A change could not be carried out; the message says why (no secrets). The applier records
     it as that change's outcome and goes on with the others."""
+
+
+class ApplyLocked(ReconcileError):
+    """Another apply of the same tenant held its lock past the wait allowed: nothing was read
+    or written by this one (exit 1). The message names the lock file and who holds it."""
