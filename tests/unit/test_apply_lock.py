@@ -22,7 +22,9 @@ def tenants(tmp_path: Path) -> list[LoadedTenant]:
     return load_tenants([tmp_path / "tenants"])
 
 
-def test_the_lock_lives_in_the_tenant_folder_or_the_lock_dir(tenants: list[LoadedTenant], tmp_path: Path) -> None:
+def test_the_lock_lives_in_the_tenant_folder_or_the_lock_dir(
+    tenants: list[LoadedTenant], tmp_path: Path
+) -> None:
     contoso = next(t for t in tenants if t.name == "contoso")
     assert lock_path(contoso) == tmp_path / "tenants" / "contoso" / LOCK_FILE
     assert lock_path(contoso, tmp_path / "locks") == tmp_path / "locks" / ".reconcile-apply.contoso.lock"
@@ -35,10 +37,12 @@ def test_a_tenant_given_as_one_file_has_a_lock_of_its_own_name(tmp_path: Path) -
 
 
 def test_a_held_lock_refuses_a_second_apply_naming_the_holder(tenants: list[LoadedTenant]) -> None:
-    with apply_locks(tenants, timeout=0):
-        with pytest.raises(ApplyLocked) as refused:
-            with apply_locks(tenants[:1], timeout=0):
-                pytest.fail("two holders of one tenant's lock")
+    with (
+        apply_locks(tenants, timeout=0),
+        pytest.raises(ApplyLocked) as refused,
+        apply_locks(tenants[:1], timeout=0),
+    ):
+        pytest.fail("two holders of one tenant's lock")
     message = refused.value.format()
     assert "\n" not in message and refused.value.exit_code == 1
     assert f"another apply of tenant {tenants[0].name} holds its lock" in message
@@ -99,15 +103,18 @@ def test_a_lock_file_removed_while_held_is_taken_again_at_its_path(tenants: list
     assert holding.wait(30)
     with apply_locks(tenants[:1], timeout=60, on_wait=on_wait):
         assert path.exists()
-        with pytest.raises(ApplyLocked):  # the file now at the path is the one held
-            with apply_locks(tenants[:1], timeout=0):
-                pass
+        with pytest.raises(ApplyLocked), apply_locks(tenants[:1], timeout=0):  # the file at the path is held
+            pass
     thread.join(30)
 
 
-def test_a_lock_folder_that_cannot_be_written_is_one_error(tenants: list[LoadedTenant], tmp_path: Path) -> None:
+def test_a_lock_folder_that_cannot_be_written_is_one_error(
+    tenants: list[LoadedTenant], tmp_path: Path
+) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("")
-    with pytest.raises(InputError, match="cannot open the apply lock .*--lock-dir"):
-        with apply_locks(tenants, lock_dir=blocked / "locks"):
-            pass
+    with (
+        pytest.raises(InputError, match=r"cannot open the apply lock .*--lock-dir"),
+        apply_locks(tenants, lock_dir=blocked / "locks"),
+    ):
+        pass
