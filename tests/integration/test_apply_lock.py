@@ -36,9 +36,9 @@ from .test_apply_support import FAST, live_view
 pytestmark = pytest.mark.integration
 
 DAVE = "dave@contoso.com"
-# A setUser_v2 that takes 2 s: both applies of a race have read the hierarchy before either
+# A setUser_v2 that takes 3 s: both applies of a race have read the hierarchy before either
 # gives its new node the e-mail, and the first holds its lock long enough to be waited for.
-SLOW_SET_USER = "rescue:latency=2,path=setUser_v2.aspx"
+SLOW_SET_USER = "rescue:latency=3,path=setUser_v2.aspx"
 
 
 def rescue_call(handle: SandboxHandle, tenant: str, method: str, **params: str) -> str:
