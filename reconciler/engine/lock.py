@@ -65,7 +65,7 @@ def apply_locks(
     with contextlib.ExitStack() as held:
         for path, name in paths:
             fd = _acquire(path, name, deadline, timeout, on_wait)
-            held.callback(os.close, fd)  # closing the file releases the lock
+            held.callback(_release, fd)
         yield
 
 
@@ -123,6 +123,14 @@ def _record_holder(fd: int) -> None:
         os.ftruncate(fd, 0)
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, text)
+
+
+def _release(fd: int) -> None:
+    """Forget the holder (the file then names someone only while it is held), then close the
+    file, which releases the lock."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+    os.close(fd)
 
 
 def _holder(fd: int) -> str:

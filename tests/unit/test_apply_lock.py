@@ -47,8 +47,9 @@ def test_a_held_lock_refuses_a_second_apply_naming_the_holder(tenants: list[Load
     assert "\n" not in message and refused.value.exit_code == 1
     assert f"another apply of tenant {tenants[0].name} holds its lock" in message
     assert f"pid {os.getpid()} on " in message and "nothing was read or written" in message
-    with apply_locks(tenants, timeout=0):  # released when the first ended
-        pass
+    assert lock_path(tenants[0]).read_text() == ""  # released, and the holder forgotten
+    with apply_locks(tenants, timeout=0):  # free again
+        assert lock_path(tenants[0]).read_text().startswith(f"pid {os.getpid()} on ")
 
 
 def test_other_tenants_are_not_held_up(tenants: list[LoadedTenant]) -> None:
