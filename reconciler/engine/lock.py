@@ -96,9 +96,15 @@ def _acquire(path: Path, tenant: str, deadline: float, timeout: float, on_wait: 
 
 
 def _open(path: Path) -> int:
+    cloexec = getattr(os, "O_CLOEXEC", 0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | cloexec, 0o666)
+        except PermissionError:
+            # Another user's lock file in a shared checkout: a read-only descriptor locks as
+            # well (flock needs no write access); only the holder line is not written then.
+            return os.open(path, os.O_RDONLY | cloexec)
     except OSError as exc:
         raise InputError(
             f"cannot open the apply lock {printable(str(path))}: {exc.strerror or exc}; "

@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,4 +119,22 @@ def test_a_lock_folder_that_cannot_be_written_is_one_error(
         pytest.raises(InputError, match=r"cannot open the apply lock .*--lock-dir"),
         apply_locks(tenants, lock_dir=blocked / "locks"),
     ):
+        pass
+
+
+def test_another_users_lock_file_that_cannot_be_written_still_locks(
+    tenants: list[LoadedTenant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a shared checkout the lock file may be another user's (0644): open it read-only."""
+    path = lock_path(tenants[0])
+    path.write_text("")
+    real_open = os.open
+
+    def not_writable(file: Any, flags: int, *args: Any) -> int:
+        if Path(file) == path and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(os, "open", not_writable)
+    with apply_locks(tenants[:1], timeout=0), pytest.raises(ApplyLocked), apply_locks(tenants[:1], timeout=0):
         pass
