@@ -33,7 +33,9 @@ def write_atomic(path: Path, content: str | bytes, *, private: bool = False) -> 
 
     The file keeps its mode when it existed; a new file gets the mode a plain ``open`` would
     give it (0o666 less the umask). ``private`` files are always 0o600. A symbolic link is
-    followed, so the link stays and the file it points at is replaced. Raises InputError with
+    followed, so the link stays and the file it points at is replaced. The new file belongs to
+    whoever runs the tool, and a hard link to the old one keeps the old content (a new inode
+    is what makes the write atomic). Raises InputError with
     the reason when the file cannot be written (nothing at ``path`` has changed then).
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
