@@ -2,7 +2,8 @@
 
     ReconcileError                  exit 1
     ├── InputError                  bad YAML / schema / references (never reaches an API)
-    │   └── ConfigErrors            many located problems, reported at once
+    │   ├── ConfigErrors            many located problems, reported at once
+    │   └── PlanFileError           a saved plan file that cannot be read as one (one line each)
     ├── SecretError                 a secret reference that cannot be resolved
     ├── ProviderError               a live API failed
     │   ├── AuthError               credentials refused (which setting to fix)
@@ -14,7 +15,9 @@
     │   └── ProtocolError           a response we cannot parse
     ├── StalePlanError              a saved plan's objects changed since (nothing written)
     ├── ApplyCancelled              the operator did not confirm (nothing written)
+    ├── ApplyLocked                 another apply of the tenant holds its lock (nothing read)
     ├── UnsafePlanError             a safety rail needs --force (exit 4)
+    │   └── PlanMismatchError       a saved plan is not the plan the files give now (exit 4)
     └── IncompleteError             some live state unknown / apply partly failed (exit 3)
         └── ChangeFailed            one change could not be carried out (recorded as its outcome)
 
@@ -232,3 +235,8 @@ class PlanMismatchError(UnsafePlanError):
     """A well-formed saved plan that is not the plan the tenant files and live state give now
     (an edited change, a change or tenant the files do not declare, edited rails), or that
     contradicts itself: refused (exit 4), nothing written; plan again and review."""
+
+
+class ApplyLocked(ReconcileError):
+    """Another apply of the same tenant held its lock past the wait allowed: nothing was read
+    or written by this one (exit 1). The message names the lock file and who holds it."""

@@ -21,9 +21,11 @@ from reconciler.cli.common import (
     target_option,
     tenant_option,
 )
+from reconciler.cli.lock_options import lock_options, say_waiting
 from reconciler.cli.progress import ApplyProgress, ReadProgress, status_line
 from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
+from reconciler.engine.lock import apply_locks
 from reconciler.engine.planner import RunOptions, make_plan, run_plan
 from reconciler.engine.saved_plan import recheck
 from reconciler.errors import ApplyCancelled, InputError
@@ -61,6 +63,7 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @concurrency_option
 @sandbox_option
+@lock_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -74,9 +77,13 @@ def apply(
     fmt: str,
     concurrency: int,
     sandbox: str | None,
+    lock_timeout: float,
+    lock_dir: Path | None,
 ) -> None:
     """Make live state match the tenant files."""
     loaded = load(paths, tenants, shard)
+    # Before live state is read, until the command ends: one apply per tenant (docs/concurrency.md).
+    ctx.with_resource(apply_locks(loaded, timeout=lock_timeout, lock_dir=lock_dir, on_wait=say_waiting))
     with status_line() as line:
         options = RunOptions(
             sandbox=sandbox_info(sandbox),

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.config.shard import Shard, parse_shard
@@ -118,9 +119,6 @@ def render(plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = Fal
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only (plan files: no secrets, but still private)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    """Write a file readable by its owner only (plan files: no secrets, but still private),
+    atomically: a kill leaves the previous file or the new one."""
+    write_atomic(path, text, private=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 from pydantic import SecretStr
 
+from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allowed_hosts
 from reconciler.cli.common import sandbox_info, sandbox_option, write_private
 from reconciler.config import LoadedTenant, load_tenants
@@ -199,8 +200,8 @@ def _write_merged(files: list[Path], defaults: Path | None, exported: str) -> No
         exported,
         defaults=load_yaml_file(defaults).data if defaults is not None else None,
     )
-    for path, text in merged.texts.items():
-        path.write_text(text, "utf-8")
+    for path, text in merged.texts.items():  # each file atomically (a kill leaves each old or new)
+        write_atomic(path, text)
     written = ", ".join(str(p) for p in merged.texts) or "nothing (the files already match live state)"
     click.echo(f"Merged the live state into {written}.", err=True)
     if merged.kept:

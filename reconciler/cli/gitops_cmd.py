@@ -23,6 +23,7 @@ from pathlib import Path
 import click
 
 from reconciler import gitops as ops
+from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
 from reconciler.cli.common import shard_option
 from reconciler.cli.validate_cmd import validate
@@ -34,11 +35,7 @@ GITHUB_MAX_JOBS = ops.GITHUB_MAX_JOBS
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, "utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_atomic(path, text)
 
 
 def _read_text(path: Path, what: str) -> str:

@@ -7,6 +7,7 @@ touch. Only paths discovery matched change: a value equal to the default profile
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
+from reconciler.atomicfile import write_atomic
 from reconciler.config import LoadedTenant
 from reconciler.engine.discover import Match
 from reconciler.errors import InputError
@@ -77,5 +79,6 @@ def write_profile(target: Path, matches: Iterable[Match]) -> None:
         document["profile"] = profile
     else:
         document.pop("profile", None)
-    with target.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle)
+    text = io.StringIO()  # dumped whole first: the file is replaced at once, never left half-written
+    yaml.dump(document, text)
+    write_atomic(target, text.getvalue())

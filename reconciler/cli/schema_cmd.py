@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.atomicfile import write_atomic
 from reconciler.config import reference_markdown, schema_text
 from reconciler.errors import InputError
 
@@ -60,9 +61,5 @@ def schema(check: bool, out: Path, reference: Path) -> None:
         if _current(path) == text:
             click.echo(f"{path} is up to date")
             continue
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_atomic(path, text)
         click.echo(f"wrote {path}")

@@ -267,6 +267,7 @@ def diff_tenant(
         unmanaged=tuple(differ.unmanaged),
         problems=tuple(desired.problems) + tuple(extra_problems),
         notes=tuple(live.notes),
+        findings=tuple(live.findings),
         live_counts=live.counts(),
         safety=safety,
     )

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from reconciler.errors import IncompleteError, InputError, ReconcileError
 from reconciler.plan import Action, Change, Create, Plan, TenantPlan, Update, encode_resource, encode_value
 from reconciler.render import render_markdown
+from reconciler.render.common import finding_parts
 from reconciler.render.escape import line_text, md_code, md_text
 
 LABEL = "reconcile-drift"
@@ -206,7 +207,8 @@ def issue_body(plan: Plan, tenant: TenantPlan, fingerprint: str, *, run_url: str
         "",
         "This issue is updated when the drift changes and closed when the tenant is clean again.",
     ]
-    if tenant.findings:  # session-flow health: only a fix of the cause (or the attestation) clears it
+    # Session-flow health: only a fix of the cause (or the attestation) clears it.
+    if any(finding_parts(f)[0] == "health" for f in tenant.findings):
         resolve[-2:-2] = [
             "- **Health findings** (sessions of a confirmed group do not reach Dynamics): fix the likely "
             "cause shown, e.g. the group's export URL in the Rescue Admin Center, then check with "

@@ -121,6 +121,16 @@ def summary_line(plan: Plan) -> str:
     return text + (" " + "; ".join(extra) + "." if extra else "")
 
 
+def finding_parts(finding: str) -> tuple[str, str]:
+    """(label, text) of a plan finding: session-flow health's carry no label of their own; the
+    others start with theirs (``Rescue: `` for a nameless technician an unfinished create left)."""
+    label, sep, text = finding.partition(": ")
+    return (label, text) if sep and label in FINDING_LABELS else ("health", finding)
+
+
+FINDING_LABELS = frozenset({"Rescue"})
+
+
 def tenant_status(tenant: TenantPlan) -> str:
     if tenant.error:
         return "failed"
@@ -129,7 +139,7 @@ def tenant_status(tenant: TenantPlan) -> str:
     if tenant.has_changes:
         return "changes"
     if tenant.findings:
-        return "health findings"
+        return "findings"
     if tenant.manual:
         return "manual steps only"
     return "no changes"

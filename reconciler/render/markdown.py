@@ -10,6 +10,7 @@ from reconciler.plan import Manual, Plan, TenantPlan
 from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import (
     details,
+    finding_parts,
     headline,
     requests_line,
     summary_line,
@@ -53,8 +54,8 @@ def _tenant_section(tenant: TenantPlan) -> str:
         out.append("")
     for note in tenant.notes:
         out.append(f"- note: {md_text(note)}")
-    for finding in tenant.findings:
-        out.append(f"- :warning: health: {md_text(finding)}")
+    for label, finding in map(finding_parts, tenant.findings):
+        out.append(f"- :warning: {label}: {md_text(finding)}")
     for violation in tenant.violations():
         out.append(f"- :warning: needs `--force`: {md_text(violation.reason)}")
     if tenant.requests:

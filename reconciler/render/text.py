@@ -10,7 +10,15 @@ from collections.abc import Callable
 
 from reconciler.plan import Plan, TenantPlan
 from reconciler.render.collapse import shared_error_lines, shared_errors
-from reconciler.render.common import SYMBOLS, details, headline, requests_line, summary_line, tenant_status
+from reconciler.render.common import (
+    SYMBOLS,
+    details,
+    finding_parts,
+    headline,
+    requests_line,
+    summary_line,
+    tenant_status,
+)
 from reconciler.render.escape import PROSE_CHARS, line_text, value_text
 
 _COLOURS = {
@@ -70,8 +78,8 @@ def _tenant(tenant: TenantPlan, p: Callable[[str, str], str], drift_only: bool, 
             lines.append("  " + p(text, "dim"))
         for note in tenant.notes:
             lines.append("  " + p(f"note: {value_text(note, PROSE_CHARS)}", "dim"))
-    for finding in tenant.findings:
-        lines.append("  " + p(f"! health: {value_text(finding, PROSE_CHARS)}", "delete"))
+    for label, finding in map(finding_parts, tenant.findings):
+        lines.append("  " + p(f"! {label}: {value_text(finding, PROSE_CHARS)}", "delete"))
     for violation in tenant.violations():
         rail = "allowed by --force" if forced else "needs --force"
         lines.append("  " + p(f"{rail}: {value_text(violation.reason, PROSE_CHARS)}", "delete"))

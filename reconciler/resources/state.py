@@ -20,6 +20,9 @@ class LiveState:
     unknown: list[Unknown] = field(default_factory=list)
     listed: set[Kind] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    # Drift apply cannot repair (e.g. a nameless Rescue technician a failed create left): shown
+    # by plan and drift, each text with its own label ("health: ...", "Rescue: ...").
+    findings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
 
     def add(self, resource: Resource) -> None:
@@ -48,4 +51,5 @@ class LiveState:
         self.unknown.extend(other.unknown)
         self.listed |= other.listed
         self.notes.extend(other.notes)
+        self.findings.extend(other.findings)
         self.facts.update(other.facts)

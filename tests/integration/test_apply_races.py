@@ -143,9 +143,16 @@ def test_two_applies_at_once_the_second_says_once_that_another_change_touched_it
         command = [sys.executable, "-m", "reconciler", "apply", str(tmp_path / "tenants"),
                    "--sandbox", str(handle.state_dir), "--auto-approve", "--force"]  # fmt: skip
         env = {**os.environ, "NO_COLOR": "1"}
+        # Two machines (issue 16): on one, the second apply would wait for the first's lock.
         runs = [
-            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-            for _ in range(2)
+            subprocess.Popen(
+                [*command, "--lock-dir", str(tmp_path / f"machine{i}")],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for i in range(2)
         ]
         outputs = []
         for run in runs:

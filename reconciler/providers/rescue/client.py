@@ -267,3 +267,8 @@ class RescueClient(ApiClient):
         """A new technician in the group ``parent``; returns its node ID (fill it with set_user)."""
         reply = await self.call("createUser", {"parent": _node(parent, "parent")}, repeatable=False)
         return self._new_id("createUser", reply)
+
+    async def delete_node(self, node: str) -> None:
+        """``deleteNode``: used only on a nameless technician node this apply's own createUser
+        made and could not complete (its e-mail was taken meanwhile); never on a declared object."""
+        await self.call("deleteNode", {"node": _node(node, "node")}, repeatable=False)

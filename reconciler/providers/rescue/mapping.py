@@ -52,6 +52,11 @@ class RescueTree:
     duplicate_emails: list[str] = field(default_factory=list)  # shared by several (normal form)
     odd: list[OddRecord] = field(default_factory=list)  # records the reply could not frame
 
+    def nodes_with_email(self, key: str) -> list[str]:
+        """The node IDs of the technicians whose e-mail is ``key`` (normal form), in node order."""
+        found = (n for n in self.nodes.values() if n.type in TECHNICIAN_TYPES and name_key(n.email) == key)
+        return sorted((n.node_id for n in found), key=_node_order)
+
     def odd_labels(self) -> str:
         """The odd records, named, for messages (at most five)."""
         names = ", ".join(o.label for o in self.odd[:5])

@@ -19,6 +19,7 @@ from reconciler.providers.rescue.mapping import (
     groups_from_tree,
     technician_from_user,
 )
+from reconciler.providers.rescue.orphans import orphan_findings
 from reconciler.resources import LiveState, Unknown
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class RescueReader:
                 "several Rescue technicians share an email (none is chosen: a mapping by it is unknown): "
                 + ", ".join(sorted(set(tree.duplicate_emails))[:10])
             )
+        live.state.findings.extend(orphan_findings(tree))  # nameless nodes of unfinished creates
         return live
 
     @staticmethod
