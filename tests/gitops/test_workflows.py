@@ -50,18 +50,16 @@ def tool(name: str) -> str:
     return found
 
 
+def assert_clean(*command: str) -> None:
+    """Run a checker over the workflows from the repository root: it must find nothing."""
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=100, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_every_workflow_passes_actionlint_with_shellcheck() -> None:
     files = sorted(str(p) for p in WORKFLOWS.glob("*.y*ml"))
     assert [Path(f).name for f in files] == sorted(NAMES)
-    done = subprocess.run(
-        [tool("actionlint"), f"-shellcheck={tool('shellcheck')}", "-no-color", *files],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=100,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_clean(tool("actionlint"), f"-shellcheck={tool('shellcheck')}", "-no-color", *files)
 
 
 def test_actionlint_does_find_problems(tmp_path: Path) -> None:
@@ -333,15 +331,9 @@ def test_read_only_jobs_sign_in_as_the_read_only_app() -> None:
 
 def test_zizmor_finds_nothing_above_low() -> None:
     """What `make zizmor` runs: zizmor's auditor persona, offline, medium and high findings only."""
-    done = subprocess.run(
-        [tool("zizmor"), "--offline", "--persona", "auditor", "--min-severity", "medium", str(WORKFLOWS)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=100,
-        check=False,
+    assert_clean(
+        tool("zizmor"), "--offline", "--persona", "auditor", "--min-severity", "medium", str(WORKFLOWS)
     )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_zizmor_does_find_the_old_secrets_step(tmp_path: Path) -> None:
