@@ -240,3 +240,9 @@ class PlanMismatchError(UnsafePlanError):
 class ApplyLocked(ReconcileError):
     """Another apply of the same tenant held its lock past the wait allowed: nothing was read
     or written by this one (exit 1). The message names the lock file and who holds it."""
+
+
+class Interrupted(ReconcileError):
+    """The run was interrupted (Ctrl-C): exit 130, as shells report SIGINT."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -4,6 +4,10 @@ Exit codes: 0 success / no changes · 1 error · 2 changes present (`plan --deta
 `drift`) · 3 incomplete · 4 refused by a safety rail. Errors carry their own (`reconciler.errors`),
 plans and apply results decide theirs (`Plan.exit_code`, `ApplyResult.exit_code`); ``main`` only
 passes them on (usage errors are bad input: 1).
+
+The other results decide theirs too (`HealthResult`, `DoctorResult`, `plan/outcomes.py`'s
+`ProfileResult` and `DemoResult`): a command exits with a value's ``exit_code``, never a number
+or a code it picks (tests/unit/test_exit_codes.py checks every product module).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
-from reconciler.errors import EXIT_ERROR, EXIT_INTERRUPTED, ReconcileError
+from reconciler.errors import EXIT_OK, ApplyCancelled, InputError, Interrupted, ReconcileError
 
 _COMMANDS = {
     "validate": ("reconciler.cli.validate_cmd", "validate"),
@@ -157,13 +161,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except click.Abort:  # a prompt ended (Ctrl-C, end of input): nothing was confirmed
         click.echo("Aborted.", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(ApplyCancelled.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_ERROR)  # usage errors are bad input: exit 1, not click's 2 (2 means "changes")
+        sys.exit(InputError.exit_code)  # usage errors are bad input: not click's 2 (2 means "changes")
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(Interrupted.exit_code)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)  # the command returned: success

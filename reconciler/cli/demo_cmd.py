@@ -16,6 +16,7 @@ import click
 import httpx
 
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, EXIT_UNSAFE, ReconcileError
+from reconciler.plan.outcomes import DemoResult, DemoStep
 from reconciler.providers.http import make_ssl_context
 from reconciler.sandbox import running_sandbox
 
@@ -52,7 +53,7 @@ def _control(url: str, ca_file: Path, method: str, path: str, body: dict[str, An
 
 
 def _session_flow_steps(
-    url: str, ca_file: Path, paths: list[str], where: str, expected: list[tuple[str, int, int]]
+    url: str, ca_file: Path, paths: list[str], where: str, expected: list[DemoStep]
 ) -> None:
     """Steps 9-10: sessions run; one group's export was never set; it is set by hand."""
     only = ["--tenant", "contoso", "--sandbox", where]
@@ -69,7 +70,7 @@ def _session_flow_steps(
             {"group": group, "count": 3, "ended_minutes_ago": 180},
         )
     click.echo("Tier 2's export URL was never set in the Admin Center: none of its sessions arrives.")
-    expected.append(("health", _run(["health", *paths, *only]), EXIT_CHANGES))
+    expected.append(DemoStep("health", _run(["health", *paths, *only]), EXIT_CHANGES))
 
     _title(10, "the export URL is set by hand; new sessions arrive; the manual step is observed working")
     export = {"url": "https://dynamics.logmeinrescue.com/api/integration", "at_session_end": True}
@@ -85,9 +86,9 @@ def _session_flow_steps(
     )
     # Rescue serves one report a minute: the sandbox's clock moves on instead of the demo waiting.
     _control(url, ca_file, "POST", "/tenants/contoso/rescue/clock", {"seconds": 61})
-    expected.append(("health", _run(["health", *paths, *only]), EXIT_OK))
+    expected.append(DemoStep("health", _run(["health", *paths, *only]), EXIT_OK))
     _control(url, ca_file, "POST", "/tenants/contoso/rescue/clock", {"seconds": 61})
-    expected.append(("plan --health", _run(["plan", *paths, *only, "--health"]), EXIT_OK))
+    expected.append(DemoStep("plan --health", _run(["plan", *paths, *only, "--health"]), EXIT_OK))
 
 
 @click.command()
@@ -106,7 +107,7 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
         raise click.UsageError(
             f"{tenants_dir} must hold the example tenants contoso/ and fabrikam/ (run from the repo root)"
         )
-    expected: list[tuple[str, int, int]] = []
+    expected: list[DemoStep] = []
     _title(1, "start a local sandbox of Entra ID, Dataverse and Rescue")
     click.echo("It is seeded with the example tenants and realistic drift: two technicians never mapped,")
     click.echo("an SSO ID that differs between Dynamics and Rescue, a flipped option, the application user")
@@ -117,20 +118,22 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
         paths = [str(tenants_dir)]
 
         _title(2, "validate the tenant files (no network)")
-        expected.append(("validate", _run(["validate", *paths]), EXIT_OK))
+        expected.append(DemoStep("validate", _run(["validate", *paths]), EXIT_OK))
 
         _title(3, "plan: what differs between the tenant files and the live services")
         expected.append(
-            ("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_CHANGES)
+            DemoStep("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_CHANGES)
         )
 
         _title(4, "apply without --force: a safety rail holds back the role change")
         click.echo("Any change to the application user's security roles needs a person to say so.")
-        expected.append(("apply", _run(["apply", *paths, "--sandbox", where, "--auto-approve"]), EXIT_UNSAFE))
+        expected.append(
+            DemoStep("apply", _run(["apply", *paths, "--sandbox", where, "--auto-approve"]), EXIT_UNSAFE)
+        )
 
         _title(5, "apply --force after review")
         expected.append(
-            (
+            DemoStep(
                 "apply --force",
                 _run(["apply", *paths, "--sandbox", where, "--auto-approve", "--force"]),
                 EXIT_OK,
@@ -138,7 +141,9 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
         )
 
         _title(6, "plan again: no changes (the export URL stays a manual step: no API can set it)")
-        expected.append(("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_OK))
+        expected.append(
+            DemoStep("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_OK)
+        )
 
         _title(7, "someone changes things by hand in the admin consoles")
         click.echo("In Dynamics, the 'reassign case at session start' option is switched off;")
@@ -159,15 +164,17 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
         )
 
         _title(8, "scheduled drift detection catches it (exit code 2)")
-        expected.append(("drift", _run(["drift", *paths, "--sandbox", where]), EXIT_CHANGES))
+        expected.append(DemoStep("drift", _run(["drift", *paths, "--sandbox", where]), EXIT_CHANGES))
 
         _session_flow_steps(sb.url, sb.ca_file, paths, where, expected)
 
-    wrong = [f"{name} exited {got}, expected {want}" for name, got, want in expected if got != want]
+    result = DemoResult(tuple(expected))
     click.echo("")
-    if wrong:
-        click.secho("The demo did not go as expected: " + "; ".join(wrong), fg="red", err=True)
-        ctx.exit(1)
+    if result.unexpected:
+        click.secho(
+            "The demo did not go as expected: " + "; ".join(map(str, result.unexpected)), fg="red", err=True
+        )
+        ctx.exit(result.exit_code)
     click.secho(
         "Done. To accept a drift instead of reverting it: reconcile export --tenant contoso --overwrite.",
         bold=True,

@@ -15,7 +15,7 @@ from reconciler.cli.profile_write import profile_file, write_profile
 from reconciler.engine.discover import run_discover
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.schema_check import needed_sections
-from reconciler.errors import EXIT_ERROR, EXIT_OK
+from reconciler.plan.outcomes import ProfileResult
 from reconciler.profile import default_profile, effective_profile
 
 
@@ -62,22 +62,22 @@ def discover_cmd(
             f"  {shown(match.path)} = {shown(json.dumps(match.value, ensure_ascii=False))}  ({shown(match.why)})"
         )
     needed = set(needed_sections(loaded.model))
-    blocking = [p for p in found.problems if p.split(".", 1)[0] in needed]
+    result = ProfileResult(blocking=tuple(p for p in found.problems if p.split(".", 1)[0] in needed))
     for text in found.problems:
-        click.echo(f"  {'PROBLEM' if text in blocking else 'note'}: {shown(text)}")
+        click.echo(f"  {'PROBLEM' if text in result.blocking else 'note'}: {shown(text)}")
     overrides = found.overrides()
     if not overrides:
         click.echo("The org matches the default profile: no `profile:` overrides needed.")
     else:
         click.echo("Differs from the defaults:")
         click.echo(yaml.safe_dump({"profile": overrides}, sort_keys=False, allow_unicode=True), nl=False)
-    if blocking:
+    if result.blocking:
         click.echo(
             "Not written: resolve the problems above by hand (`profile:` in the tenant file).", err=True
         )
-        ctx.exit(EXIT_ERROR)
+        ctx.exit(result.exit_code)
     if write:
         target = profile_file(loaded)
         write_profile(target, found.matches)
         click.echo(f"Wrote the `profile:` of {target}")
-    ctx.exit(EXIT_OK)
+    ctx.exit(result.exit_code)

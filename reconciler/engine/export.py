@@ -19,7 +19,7 @@ import yaml
 from reconciler import __version__
 from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, DEFAULT_ROLE, IntegrationOptions
 from reconciler.engine.connection import TenantConnection
-from reconciler.engine.live import LiveQuery, LiveReading, read_live
+from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError
 from reconciler.profile import SolutionProfile
@@ -107,15 +107,9 @@ async def read_and_export(
         consent_app_id=DEFAULT_APP_ID,
     )
 
-    def technicians(reading: LiveReading) -> list[str]:
-        """The Rescue technicians the settings rows point at (those that exist)."""
-        directory = reading.rescue.directory
-        rows = reading.dynamics.state.of_kind("technician")
-        ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
-        return [i for i in ids if directory is not None and i in directory.node_ids]
-
     async with TenantSession(conn, settings, stats) as session:
-        reading = await read_live(session, profile, hasher, query, technicians)
+        reading = await read_directories(session, profile, hasher, query)
+        reading = await read_details(session, reading, DetailQuery(technicians=reading.mapped_technicians()))
     dynamics, rescue = reading.dynamics, reading.rescue
     rows = [r for r in dynamics.state.of_kind("technician") if isinstance(r, TechnicianSettings)]
     granted = next((r for r in reading.consent.of_kind("consent") if isinstance(r, Consent)), None)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from reconciler.config import LoadedTenant
 from reconciler.config.models import DEFAULT_APP_ID
 from reconciler.engine.connection import TenantConnection, connect
-from reconciler.engine.live import LiveQuery, LiveReading, read_live
+from reconciler.engine.live import LiveQuery, LiveReading, read_directories
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError, ReconcileError
@@ -142,7 +142,7 @@ async def check_tenant(
             delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
             try:
                 reading_now = LIVE_READ
-                reading = await read_live(session, profile, SecretHasher(), query, lambda _: ())
+                reading = await read_directories(session, profile, SecretHasher(), query)
                 tree = reading.rescue.tree
                 if tree is None:
                     reading_now = HIERARCHY_READ

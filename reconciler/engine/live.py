@@ -1,16 +1,23 @@
-"""One live read for every command (plan, drift, apply's re-check, export).
+"""One live read for every command (plan, drift, apply's re-check, export, health), in steps.
 
-Dynamics, the Rescue hierarchy and (when wanted) Graph's consent lookup and the members of the
-technician rules' Entra groups are read concurrently; then the Dynamics users of the rules'
-members (known only now), and the SSO IDs of the Rescue technicians the caller picks (they
-depend on the hierarchy just read). When one part fails the others are cancelled and collected, so nothing is left running
-when the session closes.
+1. ``read_directories``: Dynamics (its settings rows and the users they name), the Rescue
+   hierarchy, Graph's consent lookup and the members of the technician rules' Entra groups,
+   concurrently: what references are resolved against (health needs no more).
+2. ``read_users``: the Dynamics users known only now (the technician rules' members).
+3. The caller resolves (``diff/resolve.py:resolve``, pure) and asks for what that needs:
+4. ``read_details``: the SSO IDs of the Rescue technicians by node ID, the permissions of the
+   declared groups one live group answers to.
+
+Each step takes values and returns a new ``LiveReading``; none calls back into its caller or
+changes the reading it was given (the readers fill fresh records). Within a step, when one part
+fails the others are cancelled and collected, so nothing is left running when the session closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.diff import Directories
@@ -21,12 +28,12 @@ from reconciler.profile import SolutionProfile
 from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.graph import read_group
 from reconciler.providers.rescue.reader import RescueLive, RescueReader
-from reconciler.resources import Consent, LiveState, SecretHasher, Unknown
+from reconciler.resources import Consent, LiveState, SecretHasher, TechnicianSettings, Unknown
 
 
 @dataclass(frozen=True)
 class LiveQuery:
-    """What to read (``None``, ``False`` or empty: not wanted)."""
+    """What the directory step reads (``None``, ``False`` or empty: not wanted)."""
 
     solution_name: str | None = None
     integration: bool = False
@@ -36,19 +43,26 @@ class LiveQuery:
     consent_app_id: str | None = None
     entra_groups: tuple[str, ...] = ()  # IDs of the Entra groups whose user members are wanted
     rescue_groups: tuple[str, ...] = ()  # declared Rescue group paths (unknown if the tree is partial)
-    rescue_permissions: tuple[str, ...] = ()  # paths of the groups whose permissions are declared
     # (casefolded declared path, node ID) of the groups the tenant files pin (an ambiguous path)
     rescue_group_pins: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass
+@dataclass(frozen=True)
+class DetailQuery:
+    """What the details step reads, known once references are resolved."""
+
+    technicians: tuple[str, ...] = ()  # Rescue node IDs whose SSO ID is wanted
+    rescue_permissions: tuple[str, ...] = ()  # paths of the groups whose permissions are declared
+
+
+@dataclass(frozen=True)
 class LiveReading:
-    """What one read found, per service, and the directories references resolve against."""
+    """What the steps so far found, per service, and the directories references resolve against."""
 
     dynamics: DynamicsLive
     rescue: RescueLive
     consent: LiveState = field(default_factory=LiveState)
-    entra_groups: dict[str, EntraGroup] = field(default_factory=dict)
+    entra_groups: Mapping[str, EntraGroup] = field(default_factory=dict)
 
     @property
     def directories(self) -> Directories:
@@ -59,33 +73,31 @@ class LiveReading:
             entra_groups=self.entra_groups,
         )
 
+    @property
+    def root_business_unit(self) -> str | None:
+        """The name of the org's root business unit (the default of an application user's)."""
+        return self.dynamics.state.facts.get("root_business_unit")
+
+    def mapped_technicians(self) -> tuple[str, ...]:
+        """The Rescue technicians the settings rows point at (those the hierarchy holds)."""
+        directory = self.rescue.directory
+        if directory is None:
+            return ()
+        rows = self.dynamics.state.of_kind("technician")
+        ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
+        return tuple(i for i in ids if i in directory.node_ids)
+
     def state(self) -> LiveState:
         """Everything read, merged into one live state."""
-        live = LiveState()
-        for part in (self.dynamics.state, self.rescue.state, self.consent):
-            live.merge(part)
-        return live
+        return _merged(self.dynamics.state, self.rescue.state, self.consent)
 
 
-TechnicianPicker = Callable[[LiveReading], Iterable[str]]
-UserPicker = Callable[[LiveReading], Iterable[str]]
-
-
-async def read_live(
-    session: TenantSession,
-    profile: SolutionProfile,
-    hasher: SecretHasher,
-    query: LiveQuery,
-    technicians: TechnicianPicker,
-    rule_users: UserPicker | None = None,
+async def read_directories(
+    session: TenantSession, profile: SolutionProfile, hasher: SecretHasher, query: LiveQuery
 ) -> LiveReading:
-    """Read what ``query`` asks for; ``rule_users`` picks, from the first reads, more Dynamics
-    users to look up (the technician rules' members); ``technicians`` then picks the Rescue
-    technicians whose SSO ID to read."""
-    rescue_reader = RescueReader(session.rescue)
-    dynamics_reader = DynamicsReader(session.dataverse, profile, hasher)
+    """Step 1: Dynamics, the Rescue hierarchy, consent and the Entra groups, concurrently."""
     dynamics_task = asyncio.ensure_future(
-        dynamics_reader.read(
+        DynamicsReader(session.dataverse, profile, hasher).read(
             solution_name=query.solution_name,
             integration=query.integration,
             app_id=query.app_id,
@@ -104,25 +116,69 @@ async def read_live(
     }
     pending = [t for t in (dynamics_task, consent_task, *group_tasks.values()) if t is not None]
     try:
-        rescue = await rescue_reader.read_tree(query.rescue_groups, dict(query.rescue_group_pins))
-        reading = LiveReading(await dynamics_task, rescue)
-        reading.entra_groups = {group_id: await task for group_id, task in group_tasks.items()}
-        if rule_users is not None:
-            await dynamics_reader.read_more_users(reading.dynamics, rule_users(reading))
-        wanted = technicians(reading)
-        if rescue.directory is not None:
-            await rescue_reader.read_technicians(rescue, wanted)
-            # After, not beside: a failure of one never leaves the other running unawaited.
-            await rescue_reader.read_group_permissions(rescue, query.rescue_permissions)
-        if consent_task is not None:
-            reading.consent = await consent_task
+        rescue = await RescueReader(session.rescue).read_tree(
+            query.rescue_groups, dict(query.rescue_group_pins)
+        )
+        dynamics = await dynamics_task
+        groups = {group_id: await task for group_id, task in group_tasks.items()}
+        consent = await consent_task if consent_task is not None else LiveState()
     finally:
         # One part failed (e.g. credentials refused): stop the others and collect their
         # outcome, so nothing is left running or unretrieved when the session closes.
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-    return reading
+    return LiveReading(dynamics, rescue, consent, groups)
+
+
+async def read_users(
+    session: TenantSession,
+    profile: SolutionProfile,
+    hasher: SecretHasher,
+    reading: LiveReading,
+    upns: Iterable[str],
+) -> LiveReading:
+    """Step 2: ``reading`` with the Dynamics users of ``upns`` looked up too (those not yet)."""
+    upns = list(upns)
+    if not upns:
+        return reading
+    dynamics = dataclasses.replace(
+        reading.dynamics,
+        state=_merged(reading.dynamics.state),
+        users_by_upn=dict(reading.dynamics.users_by_upn),
+        missing_users=list(reading.dynamics.missing_users),
+    )
+    await DynamicsReader(session.dataverse, profile, hasher).read_more_users(dynamics, upns)
+    return dataclasses.replace(reading, dynamics=dynamics)
+
+
+async def read_details(session: TenantSession, reading: LiveReading, wanted: DetailQuery) -> LiveReading:
+    """Step 4: ``reading`` with what ``wanted`` names read too (nothing without a hierarchy)."""
+    rescue = reading.rescue
+    if rescue.directory is None:
+        return reading
+    details = RescueLive(
+        tree=rescue.tree,
+        directory=rescue.directory,
+        error=rescue.error,
+        odd_nodes=list(rescue.odd_nodes),
+        group_ids=dict(rescue.group_ids),
+    )
+    reader = RescueReader(session.rescue)
+    await reader.read_technicians(details, wanted.technicians)
+    # After, not beside: a failure of one never leaves the other running unawaited.
+    await reader.read_group_permissions(details, wanted.rescue_permissions)
+    # The details follow the hierarchy's records: a group read with its permissions replaces it.
+    return dataclasses.replace(
+        reading, rescue=dataclasses.replace(details, state=_merged(rescue.state, details.state))
+    )
+
+
+def _merged(*parts: LiveState) -> LiveState:
+    merged = LiveState()
+    for part in parts:
+        merged.merge(part)
+    return merged
 
 
 async def _read_consent(session: TenantSession, app_id: str) -> LiveState:

@@ -1,5 +1,6 @@
-"""load -> read live (engine/live.py) -> resolve references (diff/resolve.py) -> diff -> plan,
-for every tenant, concurrently.
+"""load -> read the live directories (engine/live.py) -> resolve references (diff/resolve.py)
+-> read the details the resolved state needs (engine/live.py) -> diff -> plan, for every tenant,
+concurrently.
 
 One tenant's failure (credentials refused, a secret missing) never stops the others: it is
 recorded on that tenant's plan and decides the exit code at the end.
@@ -17,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconciler import __version__
-from reconciler.config import LoadedTenant
+from reconciler.config import LoadedTenant, Tenant
 from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve, rule_users
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
-from reconciler.engine.live import LiveQuery, LiveReading, read_live
+from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories, read_users
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
@@ -137,23 +138,6 @@ async def _read_and_diff(
         value = conn.resolver(loaded).resolve(ref)
         sso_password = hasher.sensitive(value.get_secret_value(), ref.ref)
 
-    desired = DesiredState()
-
-    def technicians(reading: LiveReading) -> list[str]:
-        nonlocal desired
-        declared = build_desired(
-            model,
-            profile,
-            sso_password=sso_password,
-            root_business_unit=reading.dynamics.state.facts.get("root_business_unit"),
-        )
-        desired = resolve(model, declared, reading.directories, lambda path: str(loaded.locate(path)))
-        return [
-            r.technician_id
-            for r in desired.resources
-            if isinstance(r, RescueTechnician) and placeholder_email(r.technician_id) is None
-        ]
-
     query = LiveQuery(
         solution_name=(model.solution.unique_name or profile.solution.unique_name)
         if model.solution
@@ -165,7 +149,6 @@ async def _read_and_diff(
         consent_app_id=model.consent.app_id if (model.consent is not None and model.consent.check) else None,
         entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
         rescue_groups=tuple(g.path for g in model.rescue_groups),
-        rescue_permissions=tuple(g.path for g in model.rescue_groups if g.permissions is not None),
         rescue_group_pins=tuple((g.path.casefold(), g.node_id) for g in model.rescue_groups if g.node_id),
     )
     async with TenantSession(conn, options.settings, stats) as session:
@@ -180,12 +163,17 @@ async def _read_and_diff(
             schema_problems = []
         if schema_problems:
             raise InputError(schema_message(loaded.name, schema_problems))
-        reading = await read_live(
-            session, profile, hasher, query, technicians, lambda r: rule_users(model, r.directories)
+        # The live read's steps (engine/live.py), each fed the values the previous ones gave.
+        reading = await read_directories(session, profile, hasher, query)
+        reading = await read_users(session, profile, hasher, reading, rule_users(model, reading.directories))
+        declared = build_desired(
+            model, profile, sso_password=sso_password, root_business_unit=reading.root_business_unit
         )
+        desired = resolve(model, declared, reading.directories, lambda path: str(loaded.locate(path)))
+        reading = await read_details(session, reading, _details(model, desired))
     live = reading.state()
-    declared = {r.ident for r in desired.resources}
-    desired.unknown.extend(u for u in reading.rescue.odd_nodes if (u.kind, u.key) not in declared)
+    idents = {r.ident for r in desired.resources}
+    desired.unknown.extend(u for u in reading.rescue.odd_nodes if (u.kind, u.key) not in idents)
     plan = diff_tenant(
         loaded.name,
         desired,
@@ -196,6 +184,19 @@ async def _read_and_diff(
         safety=safety,
     )
     return TenantReading(plan, live)
+
+
+def _details(model: Tenant, desired: DesiredState) -> DetailQuery:
+    """What the resolved desired state needs read: the SSO IDs of the Rescue technicians it
+    manages (not those still to be created), the permissions of the groups that declare them."""
+    return DetailQuery(
+        technicians=tuple(
+            r.technician_id
+            for r in desired.resources
+            if isinstance(r, RescueTechnician) and placeholder_email(r.technician_id) is None
+        ),
+        rescue_permissions=tuple(g.path for g in model.rescue_groups if g.permissions is not None),
+    )
 
 
 async def plan_tenants(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[TenantReading]:
