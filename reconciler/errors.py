@@ -18,11 +18,14 @@
     ├── ApplyLocked                 another apply of the tenant holds its lock (nothing read)
     ├── UnsafePlanError             a safety rail needs --force (exit 4)
     │   └── PlanMismatchError       a saved plan is not the plan the files give now (exit 4)
-    └── IncompleteError             some live state unknown / apply partly failed (exit 3)
-        └── ChangeFailed            one change could not be carried out (recorded as its outcome)
+    ├── IncompleteError             some live state unknown / apply partly failed (exit 3)
+    │   └── ChangeFailed            one change could not be carried out (recorded as its outcome)
+    └── Interrupted                 Ctrl-C (exit 130, as shells report SIGINT)
 
-Exit codes are decided here (errors), by ``Plan.exit_code`` and by ``ApplyResult.exit_code``;
-the CLI only passes them on.
+Exit codes are decided here (errors) and by result values: ``Plan.exit_code``,
+``ApplyResult.exit_code``, ``HealthResult.exit_code``, ``DoctorResult.exit_code`` and the results of
+``plan/outcomes.py``; the CLI only passes them on (``tests/unit/test_exit_codes.py`` fails on a
+numeric exit anywhere else).
 
 Messages never contain secret values: callers pass only safe, short payloads.
 """
