@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from reconciler.errors import InputError
-from reconciler.sandbox import integration, load_seed
-from reconciler.sandbox.seed import SandboxTenant, build_tenant, demo_seed_path
+from rescue_sandbox import load_seed
+from rescue_sandbox.integration import traffic as integration
+from rescue_sandbox.seed import build_tenant, demo_seed_path
+from rescue_sandbox.tenant import SandboxTenant
 
 LOGMEIN_APP = "1e2716f5-fee6-4370-a121-baea6d360668"
 
