@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from rescue_sandbox.dataverse import security
 from rescue_sandbox.dataverse.errors import DataverseError
+from rescue_sandbox.dataverse.solution_schema import INTEGRATION_OPTIONS
 from rescue_sandbox.entra.tenant import ServicePrincipal
 from rescue_sandbox.errors import InputError
 from rescue_sandbox.integration import traffic
@@ -29,12 +30,6 @@ from rescue_sandbox.state import SandboxState, save_state
 from rescue_sandbox.tenant import SandboxTenant
 
 RELATIONSHIP_USER_ROLES = "systemuserroles_association"
-_OPTIONS = (
-    "require_active_technician_console",
-    "close_ticket_on_session_end",
-    "reassign_case_on_session_start",
-    "do_not_pass_custom_field_1",
-)
 _EXPORT_KEYS = {"url", "at_session_start", "at_session_end", "format"}
 
 
@@ -170,7 +165,7 @@ async def set_integration(sandbox: SandboxState, request: Request) -> Any:
             if not isinstance(value, str) or value not in prof.instance_values:
                 raise ControlError(400, f"instance must be one of {', '.join(prof.instance_values)}")
             value = prof.instance_values[value]
-        elif name in _OPTIONS and not isinstance(value, bool):
+        elif name in INTEGRATION_OPTIONS and not isinstance(value, bool):
             raise ControlError(400, f"{name} must be true or false")
         changes[columns[name]] = value
     with tenant.org.lock:

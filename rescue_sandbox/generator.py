@@ -22,16 +22,10 @@ from typing import Any
 
 import yaml
 
-from rescue_sandbox.dataverse.solution_schema import default_schema
+from rescue_sandbox.dataverse.solution_schema import INTEGRATION_OPTIONS, default_schema
 from rescue_sandbox.errors import InputError
 
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_OPTIONS = (
-    "require_active_technician_console",
-    "close_ticket_on_session_end",
-    "reassign_case_on_session_start",
-    "do_not_pass_custom_field_1",
-)
 _DRIFTS = ("missing_row", "rescue_sso_id", "dynamics_sso_id", "technician_id")
 _GROUP_SIZE = 250
 _DEFAULTS = {
@@ -66,9 +60,9 @@ def _tenant(
     org_url = f"https://{name}.crm.dynamics.com"
     company_id = str(3_000_000 + index)
     sso_password = f"{name}-sso-{rng.getrandbits(48):012x}"
-    options = {opt: rng.random() < 0.5 for opt in _OPTIONS}
+    options = {opt: rng.random() < 0.5 for opt in INTEGRATION_OPTIONS}
     live_options = dict(options)
-    for opt in _OPTIONS:
+    for opt in INTEGRATION_OPTIONS:
         if rng.random() < drift:
             live_options[opt] = not live_options[opt]
             drifted["option"] += 1

@@ -35,15 +35,7 @@ from typing import Any
 from rescue_sandbox.dataverse import components, security
 from rescue_sandbox.dataverse.errors import DataverseError
 from rescue_sandbox.dataverse.org_interface import OrgInterface
-
-_INTEGRATION_FIELDS = ("endpoint", "company_id", "sso_password", "org_url", "office365_tenant_id")
-_OPTIONS = (
-    "require_active_technician_console",
-    "close_ticket_on_session_end",
-    "reassign_case_on_session_start",
-    "do_not_pass_custom_field_1",
-)
-_SETTINGS_FIELDS = ("technician_id", "sso_id", "auth_code")
+from rescue_sandbox.dataverse.solution_schema import INTEGRATION_FIELDS, INTEGRATION_OPTIONS, SETTINGS_COLUMNS
 
 
 def seed_id(org: OrgInterface, table: str, natural_key: str) -> str:
@@ -215,7 +207,7 @@ def _business_units(org: OrgInterface, units: list[Any]) -> dict[str, str]:
 
 def _integration(org: OrgInterface, cfg: Mapping[str, Any]) -> None:
     path = "dataverse.integration"
-    _unknown(path, cfg, ("instance", *_INTEGRATION_FIELDS, "options"))
+    _unknown(path, cfg, ("instance", *INTEGRATION_FIELDS, "options"))
     integ = org.schema.integration
     row: dict[str, Any] = {}
     instance = cfg.get("instance")
@@ -226,11 +218,11 @@ def _integration(org: OrgInterface, cfg: Mapping[str, Any]) -> None:
             row[integ.columns["instance"]] = integ.instance_values[instance]
         else:
             raise ValueError(f"{path}.instance: unknown instance {instance!r}")
-    for name in _INTEGRATION_FIELDS:
+    for name in INTEGRATION_FIELDS:
         if cfg.get(name) is not None:
             row[integ.columns[name]] = str(cfg[name])
     options = cfg.get("options") or {}
-    _unknown(f"{path}.options", options, _OPTIONS)
+    _unknown(f"{path}.options", options, INTEGRATION_OPTIONS)
     for name, value in options.items():
         row[integ.columns[name]] = bool(value)
     row[integ.id_column] = seed_id(org, integ.table, "singleton")
@@ -238,7 +230,7 @@ def _integration(org: OrgInterface, cfg: Mapping[str, Any]) -> None:
 
 
 def _settings(org: OrgInterface, path: str, entry: Mapping[str, Any], user_ids: dict[str, str]) -> None:
-    _unknown(path, entry, ("user", *_SETTINGS_FIELDS, "id"))
+    _unknown(path, entry, ("user", *SETTINGS_COLUMNS, "id"))
     tech = org.schema.technician_settings
     user = str(entry.get("user") or "")
     if user.casefold() not in user_ids:
@@ -247,7 +239,7 @@ def _settings(org: OrgInterface, path: str, entry: Mapping[str, Any], user_ids: 
         tech.id_column: entry.get("id") or seed_id(org, tech.table, user),
         tech.user_value_column: user_ids[user.casefold()],
     }
-    for name in _SETTINGS_FIELDS:
+    for name in SETTINGS_COLUMNS:
         if entry.get(name) is not None:
             row[tech.columns[name]] = str(entry[name])
     org.insert(tech.table, row)

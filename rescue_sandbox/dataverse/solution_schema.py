@@ -20,19 +20,18 @@ import yaml
 
 Labels = Mapping[int, str]  # LCID -> text (1033 English, 1040 Italian...)
 
-_INTEGRATION_COLUMNS = (
-    "instance",
-    "endpoint",
-    "company_id",
-    "sso_password",
-    "org_url",
-    "office365_tenant_id",
+# The integration configuration's columns by role, declared once for the whole sandbox (the seed
+# reader, the controls and the seed generator take them from here): its settings, its four on/off
+# options (Boolean columns), and the instance choice; then the technician settings' columns.
+INTEGRATION_FIELDS = ("endpoint", "company_id", "sso_password", "org_url", "office365_tenant_id")
+INTEGRATION_OPTIONS = (
     "require_active_technician_console",
     "close_ticket_on_session_end",
     "reassign_case_on_session_start",
     "do_not_pass_custom_field_1",
 )
-_SETTINGS_COLUMNS = ("technician_id", "sso_id", "auth_code")
+_INTEGRATION_COLUMNS = ("instance", *INTEGRATION_FIELDS, *INTEGRATION_OPTIONS)
+SETTINGS_COLUMNS = ("technician_id", "sso_id", "auth_code")
 _SESSION_COLUMNS = ("technician_id", "start_time", "end_time")
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "solution": ("unique_name", "labels"),
@@ -235,7 +234,7 @@ def build_schema(data: Mapping[str, Any], where: str) -> SolutionSchema:
         ),
         technician_settings=SettingsSchema(
             **_table_fields(tech, f"{where}.technician_settings"),
-            columns=_columns(tech, _SETTINGS_COLUMNS, f"{where}.technician_settings"),
+            columns=_columns(tech, SETTINGS_COLUMNS, f"{where}.technician_settings"),
             user_lookup=_text(tech, "user_lookup", f"{where}.technician_settings"),
             user_navigation=_text(tech, "user_navigation", f"{where}.technician_settings"),
         ),
