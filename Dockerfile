@@ -10,6 +10,8 @@ WORKDIR /src
 RUN python -m pip install --no-cache-dir build==1.6.1
 COPY pyproject.toml README.md ./
 COPY reconciler ./reconciler
+# The local sandbox ships in the same wheel (`reconcile demo`, `reconcile sandbox`).
+COPY rescue_sandbox ./rescue_sandbox
 RUN python -m build --wheel --outdir /dist
 
 # Stage 2: the wheel and its dependencies, run as an unprivileged user.

@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check reconciler tests benchmarks
-	$(BIN)/ruff format --check reconciler tests benchmarks
+	$(BIN)/ruff check reconciler rescue_sandbox tests benchmarks
+	$(BIN)/ruff format --check reconciler rescue_sandbox tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -53,7 +53,7 @@ from common import (
 )
 
 from reconciler.profile import default_profile
-from reconciler.sandbox import generate
+from rescue_sandbox import generate
 
 BATCH = 1000  # ClientSettings.batch_size default (Dataverse's maximum)
 BATCH_CONSTANT = 2  # writes besides the settings rows' $batch requests allowed by the rule

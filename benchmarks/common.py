@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from reconciler.sandbox import generate
+from rescue_sandbox import generate
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable

@@ -18,7 +18,7 @@ import httpx
 from reconciler.errors import EXIT_CHANGES, EXIT_OK, EXIT_UNSAFE, ReconcileError
 from reconciler.plan.outcomes import DemoResult, DemoStep
 from reconciler.providers.http import make_ssl_context
-from reconciler.sandbox import running_sandbox
+from rescue_sandbox import running_sandbox
 
 RULE = "─" * 78
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler.errors import InputError
-from reconciler.sandbox import SandboxHandle, generate, serve
+from rescue_sandbox import SandboxHandle, generate, serve
 
 
 @click.group("sandbox")

@@ -14,7 +14,7 @@ import pytest
 from reconciler.plan import FieldChange, Plan, TenantPlan, Update
 from reconciler.render import render_text
 from reconciler.resources import ApplicationUser
-from reconciler.sandbox.faults import FaultInjector, rule_from_mapping
+from rescue_sandbox.faults import FaultInjector, rule_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ import yaml
 from reconciler.config import yamlpos
 from reconciler.config.yamlpos import YamlDocument, parse_yaml
 from reconciler.errors import ConfigErrors
-from reconciler.sandbox.generator import generate
+from rescue_sandbox.generator import generate
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "tenants").rglob("*.yaml"))

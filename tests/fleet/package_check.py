@@ -9,6 +9,7 @@ reasons on stderr.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -20,7 +21,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 # Data files the tool reads at run time: without them an installed `reconcile` breaks.
 WHEEL_DATA = (
-    "reconciler/sandbox/seeds/demo.yaml",
+    # The sandbox is its own top-level package in the same wheel (`reconcile demo`, `--sandbox`).
+    "rescue_sandbox/__init__.py",
+    "rescue_sandbox/README.md",
+    "rescue_sandbox/seeds/demo.yaml",
+    "rescue_sandbox/dataverse/solution_schema.yaml",
+    "rescue_sandbox/rescue/permissions.yaml",
+    "rescue_sandbox/py.typed",
     "reconciler/profile/solution_profile.yaml",
     "reconciler/py.typed",
 )
@@ -84,6 +91,20 @@ def main() -> int:
         run(reconcile, "schema", "--out", str(schema), "--reference", str(reference), env=env, cwd=Path(tmp))
         if schema.read_text("utf-8") != (REPO / "schemas" / "tenant.schema.json").read_text("utf-8"):
             problems.append("the installed reconcile generates a different tenant schema")
+        # The installed wheel tells the demo's story from its own sandbox package (on a copy of the
+        # example tenants: the demo writes nothing into them, but the repo must never be its stage).
+        shutil.copytree(REPO / "tenants", Path(tmp) / "tenants")
+        demo = subprocess.run(
+            [reconcile, "demo", "--tenants", str(Path(tmp) / "tenants")],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp,
+            timeout=600,
+            check=False,
+        )
+        if demo.returncode != 0:
+            problems.append(f"the installed reconcile demo exited {demo.returncode}:\n{demo.stderr[-3000:]}")
     for problem in problems:
         print(f"package-check: {problem}", file=sys.stderr)
     print(

@@ -83,6 +83,9 @@ def test_the_image_is_multi_stage_pinned_non_root_and_installs_the_wheel() -> No
     assert any("pip install" in line and ".whl" in line for line in lines)
     ignored = (REPO / ".dockerignore").read_text("utf-8").splitlines()
     assert ignored[1] == "*" and "!reconciler/" in ignored  # nothing else (.venv, .git) is sent
+    # The sandbox is a package of the same wheel: without it the image's wheel has no sandbox.
+    assert "!rescue_sandbox/" in ignored
+    assert any(line.startswith("COPY rescue_sandbox ") for line in lines)
 
 
 @pytest.mark.parametrize("name", POD_MANIFESTS)

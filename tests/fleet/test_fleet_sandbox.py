@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.errors import ReconcileError
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 pytestmark = pytest.mark.integration
 

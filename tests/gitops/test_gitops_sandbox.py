@@ -17,7 +17,7 @@ from reconciler.cli import cli
 from reconciler.cli.gitops_cmd import gitops
 from reconciler.config.shard import shard_of
 from reconciler.render.markdown import MARKER
-from reconciler.sandbox import SandboxHandle, demo_seed_path, load_seed, running_sandbox
+from rescue_sandbox import SandboxHandle, demo_seed_path, load_seed, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, invoke
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from reconciler.cli import cli
 from reconciler.errors import ReconcileError
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TENANTS = REPO / "tenants"

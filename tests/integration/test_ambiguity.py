@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
-from reconciler.sandbox.seed import demo_seed_path, load_seed
+from rescue_sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox.seed import demo_seed_path, load_seed
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 from .test_apply_support import client_settings, live_view, plan_json, writes

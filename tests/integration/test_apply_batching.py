@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.sandbox import running_sandbox
+from rescue_sandbox import running_sandbox
 
 from .conftest import invoke
 from .test_apply_support import FAST, actionable, client_settings, generated_tenants, plan_json, writes

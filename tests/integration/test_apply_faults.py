@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, invoke
 from .test_apply_support import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import running_sandbox
+from rescue_sandbox import running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import REPO, invoke
 from .test_apply_support import (

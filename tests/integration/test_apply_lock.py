@@ -29,7 +29,7 @@ from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.connection import SandboxInfo
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import Plan
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import REPO, control, invoke
 from .test_apply_support import FAST, live_view

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from reconciler.providers.dynamics.writer import stable_id
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import control, invoke
 from .test_apply_support import (

@@ -28,8 +28,8 @@ from reconciler.engine.connection import SandboxInfo
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.plan import ApplyResult, Plan
 from reconciler.render import render_apply_text
-from reconciler.sandbox import SandboxHandle, running_sandbox
-from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
+from rescue_sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox.dataverse.solution_schema import schema_from_seed
 
 from .conftest import control
 from .test_apply_support import (

@@ -21,7 +21,7 @@ import yaml
 from reconciler.cli import apply_cmd
 from reconciler.plan.serialize import decode_plan_data
 from reconciler.render import render_json
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import invoke
 from .test_apply_support import (

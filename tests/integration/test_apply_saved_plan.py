@@ -26,7 +26,7 @@ import yaml
 
 from reconciler.plan.serialize import decode_plan_data
 from reconciler.render import render_json
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 from .test_apply_support import (

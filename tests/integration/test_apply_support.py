@@ -22,8 +22,8 @@ from reconciler.cli import apply_cmd, plan_cmd
 from reconciler.engine.applier import ApplyOptions
 from reconciler.engine.planner import RunOptions
 from reconciler.providers.http import ClientSettings
-from reconciler.sandbox import SandboxHandle, generate
-from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
+from rescue_sandbox import SandboxHandle, generate
+from rescue_sandbox.dataverse.solution_schema import schema_from_seed
 
 from .conftest import control
 

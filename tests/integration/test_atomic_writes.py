@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.atomicfile import TEMP_SUFFIX
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, REPO, invoke
 from .test_apply_support import generated_tenants

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import SandboxHandle, generate, running_sandbox
+from rescue_sandbox import SandboxHandle, generate, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 

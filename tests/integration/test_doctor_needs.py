@@ -19,7 +19,7 @@ import yaml
 from reconciler.config import load_tenants
 from reconciler.engine.needs import tenant_needs
 from reconciler.profile import effective_profile
-from reconciler.sandbox import SandboxHandle, demo_seed_path, running_sandbox
+from rescue_sandbox import SandboxHandle, demo_seed_path, running_sandbox
 
 from .conftest import control, invoke
 from .test_apply_support import client_settings, is_write, plan_json

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from reconciler.sandbox import SandboxHandle, generate, running_sandbox
+from rescue_sandbox import SandboxHandle, generate, running_sandbox
 
 from .conftest import control, invoke
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import control
 from .test_health import _group, _health

@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.cli import health_cmd
 from reconciler.engine.planner import RunOptions
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 from .test_apply_support import FAST

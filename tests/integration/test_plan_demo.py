@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from reconciler.profile import default_profile
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import EXAMPLE_TENANTS, Run, control, invoke
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from reconciler.profile import default_profile
-from reconciler.sandbox import SandboxHandle, generate, running_sandbox
+from rescue_sandbox import SandboxHandle, generate, running_sandbox
 
 from .conftest import invoke
 

@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.cli import progress
 from reconciler.cli.progress import StatusLine
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import EXAMPLE_TENANTS, invoke
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.sandbox import load_seed, running_sandbox
-from reconciler.sandbox.seed import demo_seed_path
+from rescue_sandbox import load_seed, running_sandbox
+from rescue_sandbox.seed import demo_seed_path
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 

@@ -19,7 +19,7 @@ from reconciler.providers.rescue.client import RescueClient
 from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.providers.retry import ClientTransportError
 from reconciler.providers.transport import _httpx_error
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 from .conftest import control
 

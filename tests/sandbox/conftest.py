@@ -16,10 +16,10 @@ import httpx
 import pytest
 from dataverse_harness import API_PATH, HOST, ODATA_HEADERS
 
-from reconciler.sandbox import SandboxHandle, load_seed, running_sandbox
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
-from reconciler.sandbox.seed import demo_seed_path
+from rescue_sandbox import SandboxHandle, load_seed, running_sandbox
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+from rescue_sandbox.seed import demo_seed_path
 
 # Passwords a test needs for requestAuthCode (the demo seed generates them).
 ADMIN_PASSWORD = "Adm1n-pass"

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LOCAL_APP_ID, StandaloneServer
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.standalone import LOCAL_APP_ID, StandaloneServer
 
 HOST = "contoso.crm.dynamics.com"
 API_PATH = "/api/data/v9.2/"

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from dataverse_harness import HOST, install_org
 
-from reconciler.sandbox.dataverse import DataverseOrg, actions
-from reconciler.sandbox.dataverse.standalone import StandaloneServer
+from rescue_sandbox.dataverse import DataverseOrg, actions
+from rescue_sandbox.dataverse.standalone import StandaloneServer
 
 pytestmark = pytest.mark.integration
 

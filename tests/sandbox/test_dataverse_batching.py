@@ -11,8 +11,8 @@ import httpx
 import pytest
 from dataverse_harness import HOST, install_org
 
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import StandaloneServer
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.standalone import StandaloneServer
 
 pytestmark = pytest.mark.integration
 

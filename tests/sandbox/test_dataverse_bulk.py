@@ -19,9 +19,9 @@ from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.upsert import UpsertItem
 
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.bulk import MAX_TARGETS
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.bulk import MAX_TARGETS
+from rescue_sandbox.dataverse.standalone import LocalTokens, StandaloneServer
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from dataverse_harness import HOST, error_of, install_org
 
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.standalone import LocalTokens, StandaloneServer
 
 pytestmark = pytest.mark.integration
 

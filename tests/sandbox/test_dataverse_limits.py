@@ -11,9 +11,9 @@ import httpx
 import pytest
 from dataverse_harness import with_caller
 
-from reconciler.sandbox.dataverse import DataverseError, DataverseOrg, ServiceLimits
-from reconciler.sandbox.dataverse.limits import ServiceProtection
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+from rescue_sandbox.dataverse import DataverseError, DataverseOrg, ServiceLimits
+from rescue_sandbox.dataverse.limits import ServiceProtection
+from rescue_sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
 
 pytestmark = pytest.mark.integration
 

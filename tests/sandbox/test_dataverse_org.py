@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox.dataverse import DataverseError, DataverseOrg
-from reconciler.sandbox.dataverse.odata_filter import compile_filter
-from reconciler.sandbox.dataverse.query import ListSource, Query, fetch, resolver
-from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
+from rescue_sandbox.dataverse import DataverseError, DataverseOrg
+from rescue_sandbox.dataverse.odata_filter import compile_filter
+from rescue_sandbox.dataverse.query import ListSource, Query, fetch, resolver
+from rescue_sandbox.dataverse.solution_schema import schema_from_seed
 
 APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"
 
@@ -211,7 +211,7 @@ def test_snapshot_restore_round_trip_keeps_state_and_pending_jobs() -> None:
     clock = [1000.0]
     org = DataverseOrg.from_seed(seed(session_key={"status": "Failed"}), clock=lambda: clock[0])
     with org.transaction():
-        from reconciler.sandbox.dataverse import jobs
+        from rescue_sandbox.dataverse import jobs
 
         jobs.submit_index_job(org, "lmi_logmeinsession", "lmi_sessionkey")
     data = json.loads(json.dumps(org.snapshot()))

@@ -20,8 +20,8 @@ from PowerPlatform.Dataverse.client import DataverseClient
 from PowerPlatform.Dataverse.core.errors import HttpError
 from PowerPlatform.Dataverse.models.upsert import UpsertItem
 
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.standalone import LocalTokens, StandaloneServer, serve_standalone
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from dataverse_harness import HOST, error_of, install_org
 
-from reconciler.sandbox import SandboxHandle
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.standalone import LOCAL_APP_ID, StandaloneServer
+from rescue_sandbox import SandboxHandle
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.standalone import LOCAL_APP_ID, StandaloneServer
 
 pytestmark = pytest.mark.integration
 

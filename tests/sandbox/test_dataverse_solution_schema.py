@@ -9,9 +9,9 @@ import httpx
 import pytest
 from dataverse_harness import HOST, install_org
 
-from reconciler.sandbox.dataverse import DataverseOrg
-from reconciler.sandbox.dataverse.solution_schema import default_schema, schema_from_seed
-from reconciler.sandbox.dataverse.standalone import StandaloneServer
+from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.solution_schema import default_schema, schema_from_seed
+from rescue_sandbox.dataverse.standalone import StandaloneServer
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from reconciler.errors import InputError
-from reconciler.sandbox import SandboxHandle, running_sandbox
-from reconciler.sandbox.faults import FaultInjector, parse_spec
-from reconciler.sandbox.forbidden import caller_id
-from reconciler.sandbox.requestlog import split_path, template_of
+from rescue_sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox.faults import FaultInjector, parse_spec
+from rescue_sandbox.forbidden import caller_id
+from rescue_sandbox.requestlog import split_path, template_of
 
 pytestmark = pytest.mark.integration
 

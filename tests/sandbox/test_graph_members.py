@@ -16,8 +16,8 @@ from conftest import demo_seed_with_passwords, http_client, ssl_context, token_f
 from reconciler.errors import ProtocolError
 from reconciler.providers.graph import GraphClient, read_group
 from reconciler.providers.http import ClientSettings, RequestStats
-from reconciler.sandbox import SandboxHandle, running_sandbox
-from reconciler.sandbox.seed import SandboxTenant
+from rescue_sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox.tenant import SandboxTenant
 
 ROOT = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"  # "Rescue technicians" (holds Tier 1 as a nested group)
 TIER1 = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e02"

@@ -18,9 +18,10 @@ import msal
 import pytest
 import requests
 
-from reconciler.sandbox import SandboxHandle
-from reconciler.sandbox.identity import AppClient, IdentityService, IdentityTenant
-from reconciler.sandbox.tls import key_to_pem, new_rsa_key, self_signed_client_cert, sha1_thumbprint
+from rescue_sandbox import SandboxHandle
+from rescue_sandbox.entra.identity import IdentityService
+from rescue_sandbox.entra.tenant import AppClient, IdentityTenant
+from rescue_sandbox.tls import key_to_pem, new_rsa_key, self_signed_client_cert, sha1_thumbprint
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from reconciler.errors import InputError
-from reconciler.sandbox import integration, load_seed
-from reconciler.sandbox.seed import SandboxTenant, build_tenant, demo_seed_path
+from rescue_sandbox import load_seed
+from rescue_sandbox.integration import traffic
+from rescue_sandbox.seed import build_tenant, demo_seed_path
+from rescue_sandbox.tenant import SandboxTenant
 
 LOGMEIN_APP = "1e2716f5-fee6-4370-a121-baea6d360668"
 
@@ -36,7 +38,7 @@ def _contoso(**changes: Any) -> SandboxTenant:
 
 
 def _rows(tenant: SandboxTenant) -> list[str]:
-    names = integration.solution_names(tenant)
+    names = traffic.solution_names(tenant)
     return [r[names.session_key_column] for r in tenant.org.rows(names.session_table)]
 
 
@@ -73,23 +75,23 @@ def test_each_missing_prerequisite_stops_delivery_with_its_own_cause(
     changes: dict[str, Any], email: str, cause: str
 ) -> None:
     tenant = _contoso(**changes)
-    technician = integration.technicians_of(tenant, email=email, group=None)
-    (session,) = integration.run_sessions(tenant, technician, count=1)
+    technician = traffic.technicians_of(tenant, email=email, group=None)
+    (session,) = traffic.run_sessions(tenant, technician, count=1)
     assert session.delivery == cause
     assert _rows(tenant) == []
 
 
 def test_the_export_set_by_hand_makes_later_sessions_arrive() -> None:
     tenant = _contoso()
-    tier2 = integration.technicians_of(tenant, email=None, group="Support/Tier 2")
+    tier2 = traffic.technicians_of(tenant, email=None, group="Support/Tier 2")
     assert [t.email for t in tier2] == ["dave@contoso.com", "erin@contoso.com"]
-    before = integration.run_sessions(tenant, tier2, count=1)
+    before = traffic.run_sessions(tenant, tier2, count=1)
     group = tenant.rescue.group_by_path("Support/Tier 2")
     assert group is not None
-    group.export = {"url": integration.INTEGRATION_URLS[0], "at_session_end": True, "format": "form"}
+    group.export = {"url": traffic.INTEGRATION_URLS[0], "at_session_end": True, "format": "form"}
     # Erin's first PIN request creates her settings row; dave has none, so his still do not arrive.
     assert tenant.org.record_pin_request("erin@contoso.com", "41005") is not None
-    after = integration.run_sessions(tenant, tier2, count=1)
+    after = traffic.run_sessions(tenant, tier2, count=1)
     assert [s.delivery for s in before] == ["no_export", "no_export"]
     assert [s.delivery for s in after] == ["technician_unmapped", "delivered"]
 

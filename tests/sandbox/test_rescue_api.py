@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from conftest import ADMIN_PASSWORD, demo_seed_with_passwords, http_client
 
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from reconciler.errors import InputError
-from reconciler.sandbox import demo_seed_path, load_seed
-from reconciler.sandbox.dataverse.solution_schema import schema_from_seed
-from reconciler.sandbox.seed import build_tenant, check_seed
+from rescue_sandbox import demo_seed_path, load_seed
+from rescue_sandbox.dataverse.solution_schema import schema_from_seed
+from rescue_sandbox.seed import build_tenant, check_seed
 
 TENANTS = Path(__file__).resolve().parents[2] / "tenants"
 

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from reconciler.cli.sandbox_cmd import sandbox as sandbox_group
 from reconciler.errors import InputError
-from reconciler.sandbox import generate, load_seed
-from reconciler.sandbox.server import Sandbox
+from rescue_sandbox import generate, load_seed
+from rescue_sandbox.server import Sandbox
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "tenants" / "contoso" / "tenant.yaml"
 

@@ -24,7 +24,7 @@ from PowerPlatform.Dataverse.client import DataverseClient
 
 from reconciler.cli.sandbox_cmd import sandbox as sandbox_group
 from reconciler.errors import InputError
-from reconciler.sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 pytestmark = pytest.mark.integration
 

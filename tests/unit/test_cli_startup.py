@@ -17,7 +17,7 @@ HEAVY = (
     "pydantic",
     "yaml",
     "requests",
-    "reconciler.sandbox",
+    "rescue_sandbox",
     "reconciler.config",
 )
 

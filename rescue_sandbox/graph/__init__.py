@@ -1,0 +1,1 @@
+"""Microsoft Graph: a tenant's service principals (admin consent) and a group's transitive members."""
