@@ -293,8 +293,8 @@ def sdk_worker(mode: str, state_dir: Path, tenant: str, mapping_file: Path) -> i
             users.update({str(u["domainname"]).lower(): str(u["systemuserid"]) for u in page})
         rows = [
             {
-                ts.columns.technician_id: m["technician_id"],
-                ts.columns.sso_id: m["sso_id"],
+                ts.columns["technician_id"]: m["technician_id"],
+                ts.columns["sso_id"]: m["sso_id"],
                 f"{ts.user_navigation}@odata.bind": f"/systemusers({users[m['user']]})",
             }
             for m in mapping

@@ -56,16 +56,17 @@ class _TenantApply:
                 raise ChangeFailed(f"secret reference {ref} is not in the tenant files any more")
             return resolver.resolve(refs[ref]).get_secret_value()
 
+        session_key = loaded.model.session_key
         dynamics = DynamicsWriter(
             session.dataverse,
             profile,
             tenant_folder=loaded.folder,
             resolve_secret=resolve,
             poll_interval=options.poll_interval,
+            session_key_wait=session_key.wait_seconds if session_key else 600,
         )
-        session_key = loaded.model.session_key
         self.providers: tuple[Provider, ...] = (
-            DynamicsProvider(dynamics, session_key_wait=session_key.wait_seconds if session_key else 600),
+            DynamicsProvider(dynamics),
             RescueProvider(RescueWriter(session.rescue)),
         )
         self.outcomes: dict[str, Outcome] = {}

@@ -20,66 +20,14 @@ from typing import Any
 from reconciler.config import LoadedTenant
 from reconciler.engine.connection import connect
 from reconciler.engine.planner import RunOptions
-from reconciler.engine.schema_check import INTEGRATION_TYPES, SESSION_TYPES, SETTINGS_TYPES
 from reconciler.engine.session import TenantSession
 from reconciler.profile import SolutionProfile, default_profile_data, effective_profile
+from reconciler.profile.columns import INSTANCE_LABELS, KEY_LABELS, TABLE_LABELS, Column, columns_of
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.metadata import KeyInfo, Labels, MetadataReader, TableInfo
 from reconciler.providers.http import RequestStats
 
 LANGUAGES = {1033: "en", 1040: "it"}
-# Display labels each role is known by, per language (normalised when compared).
-TABLE_LABELS = {
-    "integration": (
-        "LogMeIn Rescue Configuration",
-        "Rescue Configuration",
-        "Configurazione di LogMeIn Rescue",
-        "Configurazione LogMeIn Rescue",
-    ),
-    "technician_settings": ("LogMeIn Settings", "Impostazioni LogMeIn", "Impostazioni di LogMeIn"),
-    "session": ("LogMeIn Session", "Sessione LogMeIn", "Sessione di LogMeIn"),
-}
-COLUMN_LABELS: dict[str, dict[str, tuple[str, ...]]] = {
-    "integration": {
-        "instance": ("Instance", "Istanza"),
-        "endpoint": ("Endpoint",),
-        "company_id": ("Company ID", "ID azienda", "ID dell'azienda"),
-        "sso_password": ("SSO Password", "Password SSO"),
-        "org_url": ("Organization URL", "Org URL", "URL dell'organizzazione", "URL organizzazione"),
-        "office365_tenant_id": ("Office 365 Tenant ID", "ID tenant di Office 365", "ID tenant Office 365"),
-        "require_active_technician_console": (
-            "Require active Technician Console",
-            "Richiedi la console del tecnico attiva",
-            "Richiedi console del tecnico attiva",
-        ),
-        "close_ticket_on_session_end": (
-            "Close ticket on session end",
-            "Chiudi il ticket al termine della sessione",
-            "Chiudi ticket a fine sessione",
-        ),
-        "reassign_case_on_session_start": (
-            "Reassign case on session start",
-            "Riassegna il caso all'avvio della sessione",
-            "Riassegna caso all'avvio della sessione",
-        ),
-        "do_not_pass_custom_field_1": (
-            "Do not pass Custom Field 1",
-            "Non passare il campo personalizzato 1",
-        ),
-    },
-    "technician_settings": {
-        "technician_id": ("Technician ID", "ID del tecnico", "ID tecnico"),
-        "sso_id": ("SSO ID", "ID SSO"),
-        "auth_code": ("Authentication code", "Auth code", "Codice di autenticazione"),
-    },
-    "session": {
-        "technician_id": ("Technician ID", "ID del tecnico", "ID tecnico"),
-        "start_time": ("Start Time", "Session Start", "Ora di inizio", "Inizio sessione"),
-        "end_time": ("End Time", "Session End", "Ora di fine", "Fine sessione"),
-    },
-}
-KEY_LABELS = ("Session Key", "Chiave di sessione", "Chiave della sessione")
-INSTANCE_LABELS = {"production": ("Production", "Produzione"), "beta": ("Beta",)}
 
 
 def normalise(text: str) -> str:
@@ -179,9 +127,8 @@ async def discover(client: DataverseClient, profile: SolutionProfile, solution_n
         info = next(t for t, _ in candidates)
         discovery.found(f"{section}.entity_set", info.entity_set, f"EntitySetName of {info.logical_name}")
         discovery.found(f"{section}.id_column", info.id_column, f"PrimaryIdAttribute of {info.logical_name}")
-        types = {"integration": INTEGRATION_TYPES, "session": SESSION_TYPES}.get(section, SETTINGS_TYPES)
-        for role, expected in types.items():
-            _column(discovery, section, info, role, expected)
+        for col in columns_of(section):
+            _column(discovery, info, col)
         if section == "integration":
             await _instance_values(discovery, reader, info, profile)
         elif section == "session":
@@ -192,21 +139,18 @@ async def discover(client: DataverseClient, profile: SolutionProfile, solution_n
     return discovery
 
 
-def _column(
-    discovery: Discovery, section: str, info: TableInfo, role: str, expected: tuple[str, ...]
-) -> None:
-    wanted = COLUMN_LABELS[section][role]
+def _column(discovery: Discovery, info: TableInfo, col: Column) -> None:
     candidates = [
         (a.logical_name, f"{why}, {a.attribute_type}")
         for a in info.attributes.values()
-        if a.attribute_type in expected and (why := _label_match(a.labels, wanted))
+        if a.attribute_type in col.types and (why := _label_match(a.labels, col.labels))
     ]
     _pick(
         discovery,
-        section,
-        f"{section}.columns.{role}",
+        col.section,
+        f"{col.section}.columns.{col.role}",
         candidates,
-        f"{'/'.join(expected)} column labelled {wanted[0]!r} on {info.logical_name}",
+        f"{'/'.join(col.types)} column labelled {col.english[0]!r} on {info.logical_name}",
     )
 
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from reconciler.diff import Directories
 from reconciler.diff.rules import EntraGroup
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ProviderError
 from reconciler.profile import SolutionProfile
+from reconciler.providers.consent import read_consent
 from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.graph import read_group
 from reconciler.providers.rescue.reader import RescueLive, RescueReader
-from reconciler.resources import Consent, LiveState, SecretHasher, TechnicianSettings, Unknown
+from reconciler.resources import LiveState, SecretHasher, TechnicianSettings
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ async def read_directories(
         )
     )
     consent_task = (
-        asyncio.ensure_future(_read_consent(session, query.consent_app_id))
+        asyncio.ensure_future(read_consent(session.graph, query.consent_app_id))
         if query.consent_app_id is not None
         else None
     )
@@ -179,15 +179,3 @@ def _merged(*parts: LiveState) -> LiveState:
     for part in parts:
         merged.merge(part)
     return merged
-
-
-async def _read_consent(session: TenantSession, app_id: str) -> LiveState:
-    state = LiveState()
-    try:
-        found = await session.graph.find_service_principal(app_id)
-    except ProviderError as exc:
-        state.unknown.append(Unknown("consent", app_id, f"service principal lookup failed: {exc.message}"))
-        return state
-    state.add(Consent(app_id=app_id, granted=found is not None))
-    state.listed.add("consent")
-    return state

@@ -16,28 +16,10 @@ from dataclasses import dataclass
 from reconciler.config import Tenant
 from reconciler.engine.needs import tenant_needs
 from reconciler.profile import SolutionProfile, effective_profile
+from reconciler.profile.columns import columns_of
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.metadata import MetadataReader, TableInfo
 
-TEXT = ("String", "Memo")
-INTEGRATION_TYPES: dict[str, tuple[str, ...]] = {
-    "instance": ("Picklist",),
-    "endpoint": TEXT,
-    "company_id": TEXT,
-    "sso_password": TEXT,
-    "org_url": TEXT,
-    "office365_tenant_id": TEXT,
-    "require_active_technician_console": ("Boolean",),
-    "close_ticket_on_session_end": ("Boolean",),
-    "reassign_case_on_session_start": ("Boolean",),
-    "do_not_pass_custom_field_1": ("Boolean",),
-}
-SETTINGS_TYPES: dict[str, tuple[str, ...]] = {"technician_id": TEXT, "sso_id": TEXT, "auth_code": TEXT}
-SESSION_TYPES: dict[str, tuple[str, ...]] = {
-    "technician_id": TEXT,
-    "start_time": ("DateTime",),
-    "end_time": ("DateTime",),
-}
 FIX = "set it under the tenant's `profile:` (`reconcile profile discover --tenant {tenant} --write` finds it)"
 
 
@@ -110,15 +92,8 @@ def _table_names(base: str, section: str, profile: SolutionProfile, info: TableI
                 f"table {info.logical_name!r} has primary id {info.id_column!r}, not {part.id_column!r}",
             )
         )
-    by_section: dict[str, dict[str, tuple[str, ...]]] = {
-        "integration": INTEGRATION_TYPES,
-        "technician_settings": SETTINGS_TYPES,
-        "session": SESSION_TYPES,
-    }
-    types = by_section.get(section, {})
-    columns = part.columns.model_dump() if types else {}
-    for role, expected in types.items():
-        problems += _column(f"{base}.columns.{role}", info, columns[role], expected)
+    for col in columns_of(section):
+        problems += _column(f"{base}.columns.{col.role}", info, part.columns[col.role], col.types)
     return problems
 
 
@@ -139,7 +114,7 @@ def _column(path: str, info: TableInfo, name: str, expected: tuple[str, ...]) ->
 async def _instance_values(
     reader: MetadataReader, profile: SolutionProfile, info: TableInfo
 ) -> list[SchemaProblem]:
-    column = profile.integration.columns.instance
+    column = profile.integration.columns["instance"]
     if info.attributes.get(column) is None or info.attributes[column].attribute_type != "Picklist":
         return []  # already reported
     options = await reader.options(info.logical_name, column)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import copy
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from reconciler.profile.columns import columns_of
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -18,18 +20,34 @@ class SolutionUniqueName(BaseModel):
     unique_name: str = Field(description="Unique name of the solution in the `solutions` table.")
 
 
-class IntegrationColumns(BaseModel):
+class Columns(BaseModel):
+    """A table's column logical names by role; the roles come from ``profile/columns.py``."""
+
     model_config = _STRICT
-    instance: str
-    endpoint: str
-    company_id: str
-    sso_password: str
-    org_url: str
-    office365_tenant_id: str
-    require_active_technician_console: str
-    close_ticket_on_session_end: str
-    reassign_case_on_session_start: str
-    do_not_pass_custom_field_1: str
+
+    def __getitem__(self, role: str) -> str:
+        value = getattr(self, role, None)
+        if not isinstance(value, str):
+            raise KeyError(role)
+        return value
+
+
+def _columns_model(name: str, section: str) -> type[Columns]:
+    """The profile type of a section's ``columns:``: one required text field per role."""
+    fields: dict[str, Any] = {
+        c.role: (str, Field(description=c.description or None)) for c in columns_of(section)
+    }
+    return create_model(name, __base__=Columns, **fields)
+
+
+if TYPE_CHECKING:  # typed by role (`columns["sso_id"]`): the roles are data of the column table
+    IntegrationColumns = Columns
+    TechnicianSettingsColumns = Columns
+    SessionColumns = Columns
+else:
+    IntegrationColumns = _columns_model("IntegrationColumns", "integration")
+    TechnicianSettingsColumns = _columns_model("TechnicianSettingsColumns", "technician_settings")
+    SessionColumns = _columns_model("SessionColumns", "session")
 
 
 class IntegrationProfile(BaseModel):
@@ -40,13 +58,6 @@ class IntegrationProfile(BaseModel):
     columns: IntegrationColumns
     instance_values: dict[str, int]
     instance_endpoints: dict[str, str]
-
-
-class TechnicianSettingsColumns(BaseModel):
-    model_config = _STRICT
-    technician_id: str
-    sso_id: str
-    auth_code: str
 
 
 class TechnicianSettingsProfile(BaseModel):
@@ -62,13 +73,6 @@ class TechnicianSettingsProfile(BaseModel):
     def user_value_column(self) -> str:
         """The read-side column holding the looked-up systemuserid."""
         return f"_{self.user_lookup}_value"
-
-
-class SessionColumns(BaseModel):
-    model_config = _STRICT
-    technician_id: str = Field(description="The Rescue technician (node) ID of the session.")
-    start_time: str = Field(description="When the technician picked the session up (DateTime).")
-    end_time: str = Field(description="When the session was closed (DateTime).")
 
 
 class SessionProfile(BaseModel):

@@ -10,8 +10,9 @@ import typing
 from pathlib import Path
 
 from reconciler.config.models import IntegrationOptions
+from reconciler.profile.columns import columns_of
 from reconciler.profile.model import IntegrationColumns
-from reconciler.providers.dynamics.mapping import INTEGRATION_FIELDS
+from reconciler.providers.dynamics.integration import INTEGRATION_FIELDS
 from reconciler.resources import IntegrationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +56,5 @@ def test_a_new_integration_option_needs_only_model_resource_and_profile() -> Non
     assert options == booleans
     assert {f.name for f in dataclasses.fields(IntegrationConfig)} >= options
     assert set(INTEGRATION_FIELDS) <= set(IntegrationColumns.model_fields)
+    # The column table is the one list: the profile type has exactly its roles.
+    assert set(IntegrationColumns.model_fields) == {c.role for c in columns_of("integration")}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from reconciler.profile import default_profile, effective_profile
-from reconciler.providers.dynamics import mapping
-from reconciler.providers.rescue.mapping import build_tree, groups_from_tree, technician_from_user
-from reconciler.providers.rescue.writer import set_user_params
+from reconciler.providers.dynamics.application_user import application_user_to_row
+from reconciler.providers.dynamics.integration import integration_from_row, integration_to_row
+from reconciler.providers.dynamics.settings import settings_from_rows, settings_select, settings_to_row
+from reconciler.providers.rescue.groups import groups_from_tree
+from reconciler.providers.rescue.mapping import build_tree
+from reconciler.providers.rescue.technicians import set_user_params, technician_from_user
 from reconciler.resources import SecretHasher
 
 PROFILE = default_profile()
@@ -16,19 +19,19 @@ def test_integration_row_maps_option_values_and_hides_the_password() -> None:
     row = {
         "@odata.etag": 'W/"12"',
         PROFILE.integration.id_column: "id-1",
-        cols.instance: 100000001,
-        cols.endpoint: "HTTPS://Dynamics.LogMeInRescue.com/",
-        cols.company_id: "1234567",
-        cols.sso_password: "hunter2",
-        cols.org_url: "https://contoso.crm.dynamics.com",
-        cols.office365_tenant_id: "{6C1F4D5E-2A7B-4C1D-9E3F-0A1B2C3D4E5F}",
-        cols.require_active_technician_console: True,
-        cols.close_ticket_on_session_end: False,
-        cols.reassign_case_on_session_start: None,
-        cols.do_not_pass_custom_field_1: True,
+        cols["instance"]: 100000001,
+        cols["endpoint"]: "HTTPS://Dynamics.LogMeInRescue.com/",
+        cols["company_id"]: "1234567",
+        cols["sso_password"]: "hunter2",
+        cols["org_url"]: "https://contoso.crm.dynamics.com",
+        cols["office365_tenant_id"]: "{6C1F4D5E-2A7B-4C1D-9E3F-0A1B2C3D4E5F}",
+        cols["require_active_technician_console"]: True,
+        cols["close_ticket_on_session_end"]: False,
+        cols["reassign_case_on_session_start"]: None,
+        cols["do_not_pass_custom_field_1"]: True,
     }
     hasher = SecretHasher()
-    res = mapping.integration_from_row(row, PROFILE, hasher)
+    res = integration_from_row(row, PROFILE, hasher)
     assert res.instance == "beta"
     assert res.endpoint == "https://dynamics.logmeinrescue.com"
     assert res.office365_tenant_id == "6c1f4d5e-2a7b-4c1d-9e3f-0a1b2c3d4e5f"
@@ -39,35 +42,35 @@ def test_integration_row_maps_option_values_and_hides_the_password() -> None:
 
 
 def test_integration_to_row_writes_only_given_fields() -> None:
-    row = mapping.integration_to_row(
+    row = integration_to_row(
         {"instance": "production", "close_ticket_on_session_end": False, "endpoint": None},
         PROFILE,
-        sso_password=None,
+        secrets={},
     )
     cols = PROFILE.integration.columns
-    assert row == {cols.instance: 100000000, cols.close_ticket_on_session_end: False}
+    assert row == {cols["instance"]: 100000000, cols["close_ticket_on_session_end"]: False}
 
 
 def test_settings_rows_keyed_by_user_duplicates_reported_auth_code_never_read() -> None:
     ts = PROFILE.technician_settings
-    assert ts.columns.auth_code not in mapping.settings_select(PROFILE)
+    assert ts.columns["auth_code"] not in settings_select(PROFILE)
     uid = "11111111-1111-1111-1111-111111111111"
     rows = [
         {
             ts.id_column: "r1",
             ts.user_value_column: uid,
-            ts.columns.technician_id: "5",
+            ts.columns["technician_id"]: "5",
             "modifiedon": "2026-01-01",
         },
         {
             ts.id_column: "r2",
             ts.user_value_column: uid,
-            ts.columns.technician_id: "6",
+            ts.columns["technician_id"]: "6",
             "modifiedon": "2026-02-01",
         },
         {ts.id_column: "r3", ts.user_value_column: "22222222-2222-2222-2222-222222222222"},
     ]
-    result = mapping.settings_from_rows(rows, {uid: "a@x.com"}, PROFILE)
+    result = settings_from_rows(rows, {uid: "a@x.com"}, PROFILE)
     assert result.by_user["a@x.com"].technician_id == "6"  # most recently modified wins
     assert "keeping r2" in result.duplicates[0] and "r1" in result.duplicates[0]
     assert result.orphans == ["r3"]
@@ -75,7 +78,7 @@ def test_settings_rows_keyed_by_user_duplicates_reported_auth_code_never_read() 
 
 def test_settings_to_row_binds_the_user_through_the_profile_navigation() -> None:
     profile = effective_profile({"technician_settings": {"columns": {"sso_id": "lmi_rescuessoid"}}})
-    row = mapping.settings_to_row({"technician_id": "5", "sso_id": "x"}, profile, user_id="u1")
+    row = settings_to_row({"technician_id": "5", "sso_id": "x"}, profile, user_id="u1")
     assert row == {
         "lmi_technicianid": "5",
         "lmi_rescuessoid": "x",
@@ -84,7 +87,7 @@ def test_settings_to_row_binds_the_user_through_the_profile_navigation() -> None
 
 
 def test_application_user_row_never_sends_fullname() -> None:
-    row = mapping.application_user_to_row(
+    row = application_user_to_row(
         {"first_name": "LogMeIn", "last_name": "Integration", "email": "a@x.com", "app_id": "app"},
         business_unit_id="bu",
     )

@@ -14,7 +14,8 @@ import pytest
 from reconciler.errors import ApiError, ChangeFailed
 from reconciler.plan import Create
 from reconciler.providers.rescue.records import HierarchyResponse
-from reconciler.providers.rescue.writer import EMAIL_IN_USE, RescueWriter
+from reconciler.providers.rescue.technicians import EMAIL_IN_USE, TechnicianWrites
+from reconciler.providers.rescue.writer import RescueWriter
 from reconciler.providers.retry import ClientTransportError
 from reconciler.resources import RescueTechnician
 
@@ -88,7 +89,7 @@ def create(fake: FakeRescue) -> str:
         technician_id="new:dave@contoso.com", email="dave@contoso.com", sso_id="dave", create_group="Support"
     )
     change = Create("rescue_technician", desired.technician_id, (), desired=desired)
-    return asyncio.run(writer.technician(change))
+    return asyncio.run(TechnicianWrites(writer).apply_one(change))
 
 
 def nameless(fake: FakeRescue) -> list[str]:

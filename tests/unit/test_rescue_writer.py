@@ -9,6 +9,7 @@ import pytest
 
 from reconciler.errors import ChangeFailed
 from reconciler.plan import Create
+from reconciler.providers.rescue.groups import GroupWrites
 from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.providers.rescue.writer import RescueWriter
 from reconciler.providers.retry import ClientTransportError
@@ -54,7 +55,7 @@ def run(made: int) -> tuple[str, FakeRescue]:
     fake = FakeRescue(made)
     writer = RescueWriter(fake)  # type: ignore[arg-type]
     change = Create("rescue_group", "Support", (), desired=RescueGroup(path="Support"))
-    return asyncio.run(writer.create_group(change)), fake
+    return asyncio.run(GroupWrites(writer).apply_one(change)), fake
 
 
 def test_the_node_a_lost_reply_made_is_adopted_not_made_twice() -> None:

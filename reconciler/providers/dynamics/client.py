@@ -56,6 +56,11 @@ _UNAUTHORIZED = (
 )
 
 
+def odata_string(value: str) -> str:
+    """An OData string literal ('' escapes a quote)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _name(value: str, what: str) -> str:
     if not _NAME.match(value):
         raise ValueError(f"not a valid {what}: {value!r}")

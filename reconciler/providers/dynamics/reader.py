@@ -16,8 +16,12 @@ from typing import Any
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.errors import AuthError, NotFoundError, ProviderError
 from reconciler.profile import SolutionProfile
-from reconciler.providers.dynamics import mapping
-from reconciler.providers.dynamics.client import DataverseClient
+from reconciler.providers.dynamics.application_user import read_application_user, read_business_units
+from reconciler.providers.dynamics.client import DataverseClient, odata_string
+from reconciler.providers.dynamics.integration import read_integration
+from reconciler.providers.dynamics.session_key import read_session_key
+from reconciler.providers.dynamics.settings import read_settings
+from reconciler.providers.dynamics.solution import read_solutions
 from reconciler.resources import Kind, LiveState, SecretHasher, Unknown
 from reconciler.resources.matching import name_key
 
@@ -25,11 +29,6 @@ log = logging.getLogger(__name__)
 
 USER_LOOKUP_CHUNK = 40  # UPNs per `or` filter; beyond LIST_ALL_USERS_OVER, list every user instead
 LIST_ALL_USERS_OVER = 200
-
-
-def odata_string(value: str) -> str:
-    """An OData string literal ('' escapes a quote)."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 @dataclass
@@ -85,31 +84,20 @@ class DynamicsReader:
         return live
 
     async def _solution(self, live: DynamicsLive, name: str) -> None:
-        rows = await self.client.list_all(
-            "solutions", select=mapping.solution_select(), filter=f"uniquename eq {odata_string(name)}"
-        )
-        for row in rows:
-            live.state.add(mapping.solution_from_row(row))
+        for solution in await read_solutions(self.client, name):
+            live.state.add(solution)
         live.state.listed.add("solution")
 
     async def _integration(self, live: DynamicsLive) -> None:
-        prof = self.profile.integration
-        rows = await self.client.list_all(prof.entity_set, select=mapping.integration_select(self.profile))
-        if len(rows) > 1:
-            rows.sort(key=lambda r: str(r.get("modifiedon") or ""), reverse=True)
-            live.state.notes.append(
-                f"{len(rows)} integration configuration rows found; the most recently modified "
-                f"({rows[0].get(prof.id_column)}) is the one compared"
-            )
-        if rows:
-            live.state.add(mapping.integration_from_row(rows[0], self.profile, self.hasher))
+        config, note = await read_integration(self.client, self.profile, self.hasher)
+        if note:
+            live.state.notes.append(note)
+        if config is not None:
+            live.state.add(config)
         live.state.listed.add("integration")
 
     async def _business_units_and_app_user(self, live: DynamicsLive, app_id: str | None) -> None:
-        units = await self.client.list_all(
-            "businessunits", select=["businessunitid", "name", "_parentbusinessunitid_value"]
-        )
-        for unit in units:
+        for unit in await read_business_units(self.client):
             unit_id = str(unit["businessunitid"]).lower()
             live.business_units[unit_id] = str(unit.get("name") or "")
             if unit.get("_parentbusinessunitid_value") is None:
@@ -118,59 +106,25 @@ class DynamicsReader:
             live.state.facts["root_business_unit"] = live.root_business_unit[1]
         if app_id is None:
             return
-        rows = await self.client.list_all(
-            "systemusers", select=mapping.APP_USER_SELECT, filter=f"applicationid eq {app_id}"
-        )
-        if rows:
-            row = rows[0]
-            roles = await self.client.list_all(
-                f"systemusers({row['systemuserid']})/systemuserroles_association",
-                select=["roleid", "name", "_businessunitid_value"],
-            )
-            live.state.add(
-                mapping.application_user_from_row(row, [str(r["name"]) for r in roles], live.business_units)
-            )
+        user = await read_application_user(self.client, app_id, live.business_units)
+        if user is not None:
+            live.state.add(user)
         live.state.listed.add("application_user")
 
     async def _session_key(self, live: DynamicsLive) -> None:
         session = self.profile.session
         try:
-            keys = await self.client.list_all(f"EntityDefinitions(LogicalName='{session.table}')/Keys")
+            keys = await read_session_key(self.client, self.profile)
         except NotFoundError:
             live.state.notes.append(f"table {session.table} does not exist (is the solution installed?)")
             live.state.listed.add("session_key")
             return
         for key in keys:
-            if str(key.get("LogicalName")) != session.key_logical_name:
-                continue
-            job = None
-            job_id = key.get("AsyncJob")
-            if key.get("EntityKeyIndexStatus") != "Active" and job_id:
-                try:
-                    job = await self.client.get(
-                        f"asyncoperations({job_id})",
-                        {
-                            "$select": "asyncoperationid,statuscode,statecode,operationtype,message,friendlymessage"
-                        },
-                    )
-                except NotFoundError:
-                    job = None
-            live.state.add(mapping.session_key_from_metadata(key, self.profile, job))
+            live.state.add(key)
         live.state.listed.add("session_key")
 
     async def _settings(self, live: DynamicsLive, wanted: list[str]) -> None:
-        ts = self.profile.technician_settings
-        rows = await self.client.list_all(
-            ts.entity_set,
-            select=mapping.settings_select(self.profile),
-            expand=f"{ts.user_navigation}($select=systemuserid,domainname)",
-        )
-        users: dict[str, str] = {}
-        for row in rows:
-            user = row.get(ts.user_navigation)
-            if isinstance(user, dict) and user.get("domainname"):
-                users[str(user["systemuserid"]).lower()] = str(user["domainname"]).lower()
-        settings = mapping.settings_from_rows(rows, users, self.profile)
+        settings = await read_settings(self.client, self.profile)
         for resource in settings.by_user.values():
             live.state.add(resource)
         live.state.notes.extend(settings.duplicates)

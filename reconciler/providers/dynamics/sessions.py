@@ -49,16 +49,22 @@ async def delivered_sessions(
     columns = session.columns
     rows = await client.list_all(
         session.entity_set,
-        select=[key_column, columns.technician_id, columns.start_time, columns.end_time, "createdon"],
+        select=[
+            key_column,
+            columns["technician_id"],
+            columns["start_time"],
+            columns["end_time"],
+            "createdon",
+        ],
         filter=f"createdon ge {_utc(since)}",
     )
     where = f"GET {session.entity_set}"
     return tuple(
         DynamicsSession(
             key=_text(r.get(key_column)),
-            technician_id=_text(r.get(columns.technician_id)),
-            start=_optional_time(r, columns.start_time, where),
-            end=_optional_time(r, columns.end_time, where),
+            technician_id=_text(r.get(columns["technician_id"])),
+            start=_optional_time(r, columns["start_time"], where),
+            end=_optional_time(r, columns["end_time"], where),
             created=_parse(r.get("createdon"), where, "createdon"),
         )
         for r in rows

@@ -12,14 +12,10 @@ from dataclasses import dataclass, field
 from reconciler.diff import RescueDirectory
 from reconciler.errors import AuthError, ProviderError
 from reconciler.providers.rescue.client import RescueClient
-from reconciler.providers.rescue.mapping import (
-    RescueTree,
-    build_tree,
-    group_from_read,
-    groups_from_tree,
-    technician_from_user,
-)
+from reconciler.providers.rescue.groups import group_from_read, groups_from_tree
+from reconciler.providers.rescue.mapping import RescueTree, build_tree
 from reconciler.providers.rescue.orphans import orphan_findings
+from reconciler.providers.rescue.technicians import technician_from_user
 from reconciler.resources import LiveState, Unknown
 
 log = logging.getLogger(__name__)
