@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.kinds import kind_title
 from reconciler.plan import (
     Action,
     Change,
@@ -23,7 +24,7 @@ from reconciler.plan import (
 )
 from reconciler.plan.serialize import encode_value
 from reconciler.render.escape import PROSE_CHARS, value_text
-from reconciler.resources import Resource, Sensitive, kind_title
+from reconciler.resources import Resource, Sensitive
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "action": "!", "manual": "?", "unknown": "??"}
 
