@@ -22,9 +22,10 @@ from reconciler.engine.live import LiveQuery, LiveReading, read_live
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError
 from reconciler.kinds import REGISTRY, ExportContext
+from reconciler.kinds.technician_settings import mapped_technician_ids
 from reconciler.profile import SolutionProfile
 from reconciler.providers.http import ClientSettings, RequestStats
-from reconciler.resources import LiveState, SecretHasher, TechnicianSettings
+from reconciler.resources import LiveState, SecretHasher
 
 
 def ref_text(ref: str) -> str:
@@ -120,9 +121,7 @@ _SECTIONS = tuple(Tenant.model_fields)
 def _mapped_technicians(reading: LiveReading) -> list[str]:
     """The Rescue technicians the settings rows point at (those that exist)."""
     directory = reading.rescue.directory
-    rows = reading.dynamics.state.of_kind(TechnicianSettings.kind)
-    ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
-    return [i for i in ids if directory is not None and i in directory.node_ids]
+    return mapped_technician_ids(reading.dynamics.state, directory.node_ids) if directory is not None else []
 
 
 def _header(info: ExportInput) -> list[str]:

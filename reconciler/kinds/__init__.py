@@ -26,7 +26,7 @@ from reconciler.kinds.base import (
     field_changes,
     field_coverage_problems,
 )
-from reconciler.resources import KINDS, Kind
+from reconciler.resources import KINDS, Kind, Resource
 
 REGISTRY: tuple[ResourceKind, ...] = (
     solution.KIND,
@@ -68,6 +68,12 @@ def kind_title(kind: str) -> str:
     return info.title if info is not None else kind
 
 
+def kind_label(kind: str, resource: Resource) -> str | None:
+    """What the key alone does not say about ``resource`` (``ResourceKind.label``)."""
+    info = BY_NAME.get(kind)
+    return info.label(resource) if info is not None else None
+
+
 # Kinds whose comparison can end in a manual step (the fleet checklist's "steps not known").
 MANUAL_STEP_KINDS: frozenset[Kind] = frozenset(kind.name for kind in REGISTRY if kind.manual_steps)
 
@@ -82,6 +88,7 @@ __all__ = [
     "ResourceKind",
     "field_changes",
     "field_coverage_problems",
+    "kind_label",
     "kind_of",
     "kind_title",
 ]

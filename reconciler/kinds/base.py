@@ -181,6 +181,13 @@ class ResourceKind(ABC):
         nothing declares (unmanaged, or deleted with prune). Default: none are looked for."""
         return
 
+    # -- presentation --------------------------------------------------------------------------
+
+    def label(self, resource: Resource) -> str | None:
+        """What the key alone does not say about a live object, shown beside it when it is
+        updated (None: nothing). Default: nothing."""
+        return None
+
     # -- export --------------------------------------------------------------------------------
 
     @abstractmethod

@@ -37,6 +37,10 @@ class RescueTechnicianKind(ResourceKind):
             return comparison.pending(f"{RescueGroup.kind}:{want.create_group}")
         return ()
 
+    def label(self, resource: Resource) -> str | None:
+        """A node ID says nothing to a reader: the technician's e-mail does."""
+        return resource.email if isinstance(resource, RescueTechnician) else None
+
     def export(self, context: ExportContext) -> list[str]:
         """Exported in the technician mappings (``technician_settings.py``): [] here."""
         return []

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import ANY_KEY, Comparison, DesiredContext, ExportContext, ResourceKind
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Delete
-from reconciler.resources import RescueTechnician, Resource, TechnicianSettings, Unmanaged
+from reconciler.resources import LiveState, RescueTechnician, Resource, TechnicianSettings, Unmanaged
 
 
 class TechnicianSettingsKind(ResourceKind):
@@ -74,6 +74,14 @@ class TechnicianSettingsKind(ResourceKind):
                 continue
             lines += _mapping(row, emails, rescue)
         return lines
+
+
+def mapped_technician_ids(state: LiveState, node_ids: Collection[str]) -> list[str]:
+    """The Rescue technicians the live settings rows point at, those of ``node_ids`` (export
+    reads their SSO IDs)."""
+    rows = state.of_kind(TechnicianSettings.kind)
+    ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
+    return [i for i in ids if i in node_ids]
 
 
 def _mapping(
