@@ -63,14 +63,20 @@ class RescueGroupKind(ResourceKind):
             parent = want.path.rsplit("/", 1)[0] if "/" in want.path else ""
             parent_deps = comparison.pending(f"{self.name}:{parent}") if parent else ()
             comparison.add(Create(self.name, want.key, parent_deps, desired=want))
-        elif want.permissions is not None and isinstance(have, RescueGroup):
-            if have.permissions is None:
+        elif isinstance(have, RescueGroup):
+            if want.permissions is not None and have.permissions is None:
                 comparison.add(UnknownChange(self.name, want.key, (), reason="its permissions were not read"))
-            elif have.permissions != want.permissions:
-                item = FieldChange("permissions", list(have.permissions), list(want.permissions))
-                comparison.add(Update(self.name, want.key, (), want, have, (item,)))
+            elif items := self.field_changes(want, have):
+                comparison.add(Update(self.name, want.key, (), want, have, items))
         if want.export is not None and (created or want.confirmed is None):
             comparison.add(export_step(want, created=created))
+
+    def field_changes(self, want: Resource, have: Resource) -> tuple[FieldChange, ...]:
+        """Permissions are shown as lists (as a saved plan holds them)."""
+        return tuple(
+            FieldChange(item.path, list(item.old), list(item.new)) if isinstance(item.new, tuple) else item
+            for item in super().field_changes(want, have)
+        )
 
     def export(self, context: ExportContext) -> list[str]:
         if not context.group_paths:

@@ -82,6 +82,8 @@ def _perturbed(value: Any) -> Any:
     """A value of the same type that differs from ``value``."""
     if isinstance(value, bool):
         return not value
+    if isinstance(value, int):
+        return value + 1
     if isinstance(value, str):
         return value + "-other"
     if isinstance(value, Sensitive):
