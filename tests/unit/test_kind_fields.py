@@ -15,12 +15,20 @@ import pytest
 
 from reconciler.config.models import Prune, Tenant
 from reconciler.diff import DesiredState, diff_tenant
-from reconciler.kinds import REGISTRY, DesiredContext, ExportContext, ResourceKind, field_coverage_problems
+from reconciler.kinds import (
+    REGISTRY,
+    DesiredContext,
+    ExportContext,
+    ResourceKind,
+    field_coverage_problems,
+    kind_of,
+)
 from reconciler.plan import Action, Manual, SafetySettings, Update
 from reconciler.resources import (
     KINDS,
     ApplicationUser,
     Consent,
+    ExportSettings,
     IntegrationConfig,
     LiveState,
     RescueGroup,
@@ -95,9 +103,10 @@ def _perturbed(value: Any) -> Any:
     raise AssertionError(f"no perturbation for {value!r}: add one here")
 
 
-def _plan(want: Resource, have: Resource) -> Any:
+def _plan(want: Resource, have: Resource | None) -> Any:
     live = LiveState(listed=set(KINDS))
-    live.add(have)
+    if have is not None:
+        live.add(have)
     return diff_tenant(
         "t",
         DesiredState(resources=[want]),
@@ -145,6 +154,20 @@ def test_a_compared_field_changed_live_is_a_planned_change(kind_name: str, field
     for change in changes:
         if isinstance(change, Update):
             assert field in [item.path for item in change.items]
+    if any(isinstance(c, Manual) for c in changes):  # the fleet checklist must know the kind
+        assert kind_of(kind_name).manual_steps
+
+
+def test_a_kind_whose_comparison_ends_in_a_manual_step_says_so() -> None:
+    """Absent live, or the example's compared fields all changed: a manual step means
+    ``manual_steps`` (else ``reconcile manual`` would not say a tenant's steps are unknown)."""
+    for kind in REGISTRY:
+        want = EXAMPLES[kind.name]
+        if kind.name == "rescue_group":  # its step comes with a declared export
+            want = dataclasses.replace(want, export=ExportSettings("https://x.example", True, False, "xml"))
+        plan = _plan(want, None)
+        manual = any(isinstance(c, Manual) for c in plan.changes)
+        assert manual == kind.manual_steps, kind.name
 
 
 # -- the check itself refuses a kind that forgets a field -------------------------------------
