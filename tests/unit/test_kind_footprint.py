@@ -137,3 +137,21 @@ def test_the_count_sees_a_kind_named_in_a_new_module() -> None:
     assert _kinds_named("x = f'rescue_group:{path}'\n") == {"rescue_group"}
     assert _kinds_named("from reconciler.resources import SessionKey\n") == {"session_key"}
     assert _kinds_named("# a Solution profile\nx = 'a solution'\n") == frozenset()
+
+
+GENERIC = [
+    "reconciler/diff/compare.py",
+    "reconciler/diff/desired.py",
+    "reconciler/engine/export.py",
+    "reconciler/kinds/__init__.py",
+    "reconciler/kinds/base.py",
+    "reconciler/plan/checklist.py",
+    "reconciler/render/common.py",
+]
+
+
+@pytest.mark.parametrize("module", GENERIC)
+def test_the_generic_code_names_no_kind(module: str) -> None:
+    """The diff, the export and the checklist walk the registry and call each kind's hooks
+    (STYLE 14): no kind name and no resource type (so no ``isinstance`` chain over them)."""
+    assert _product_modules()[module] == frozenset()
