@@ -23,6 +23,7 @@ from reconciler.cli.common import (
 from reconciler.config.shard import Shard
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.errors import InputError
+from reconciler.kinds import MANUAL_STEP_KINDS
 from reconciler.plan import Plan
 from reconciler.plan.checklist import fleet_checklist
 from reconciler.render.checklist import (
@@ -85,5 +86,5 @@ def manual(
     else:
         options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
         plan, _ = run_plan(load(paths, tenants, shard), options)
-    click.echo(_RENDERERS[fmt](fleet_checklist(plan)), nl=False)
+    click.echo(_RENDERERS[fmt](fleet_checklist(plan, manual_step_kinds=MANUAL_STEP_KINDS)), nl=False)
     ctx.exit(plan.exit_code(changes_exit=False))

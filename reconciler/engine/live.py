@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from reconciler.diff import Directories
 from reconciler.diff.rules import EntraGroup
 from reconciler.engine.session import TenantSession
+from reconciler.kinds.technician_settings import mapped_technician_ids
 from reconciler.profile import SolutionProfile
 from reconciler.providers.consent import read_consent
 from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
 from reconciler.providers.graph import read_group
 from reconciler.providers.rescue.reader import RescueLive, RescueReader
-from reconciler.resources import LiveState, SecretHasher, TechnicianSettings
+from reconciler.resources import LiveState, SecretHasher
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,7 @@ class LiveReading:
         directory = self.rescue.directory
         if directory is None:
             return ()
-        rows = self.dynamics.state.of_kind("technician")
-        ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
-        return tuple(i for i in ids if i in directory.node_ids)
+        return tuple(mapped_technician_ids(self.dynamics.state, directory.node_ids))
 
     def state(self) -> LiveState:
         """Everything read, merged into one live state."""

@@ -5,12 +5,10 @@ Session Key) could not be read, so its step is neither listed nor ruled out."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from reconciler.plan.model import Plan, TenantPlan
-
-# Kinds whose comparison can end in a manual step (``diff/manual.py``, ``diff/compare.py``).
-MANUAL_STEP_KINDS = frozenset({"rescue_group", "consent", "solution", "session_key"})
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,9 @@ class Checklist:
         return sum(len(item.tenants) for item in self.items)
 
 
-def fleet_checklist(plan: Plan) -> Checklist:
+def fleet_checklist(plan: Plan, *, manual_step_kinds: Collection[str]) -> Checklist:
+    """``manual_step_kinds``: the kinds whose comparison can end in a manual step
+    (``reconciler.kinds.MANUAL_STEP_KINDS``, from each kind's module; this layer is below it)."""
     grouped: dict[tuple[str, str, str, str, tuple[str, ...]], list[str]] = {}
     for tenant in plan.tenants:
         for step in tenant.manual:
@@ -47,13 +47,15 @@ def fleet_checklist(plan: Plan) -> Checklist:
         ChecklistItem(kind, key, title, reason, steps, tuple(tenants))
         for (kind, key, title, reason, steps), tenants in grouped.items()
     )
-    unplanned = tuple((t.tenant, why) for t in plan.tenants if (why := t.error or _unknown_steps(t)))
+    unplanned = tuple(
+        (t.tenant, why) for t in plan.tenants if (why := t.error or _unknown_steps(t, manual_step_kinds))
+    )
     return Checklist(items, unplanned)
 
 
-def _unknown_steps(tenant: TenantPlan) -> str:
+def _unknown_steps(tenant: TenantPlan, manual_step_kinds: Collection[str]) -> str:
     """Why some of a planned tenant's steps are not known ("" when all are)."""
-    unknown = [c for c in tenant.unknown if c.kind in MANUAL_STEP_KINDS]
+    unknown = [c for c in tenant.unknown if c.kind in manual_step_kinds]
     if not unknown:
         return ""
     objects = ", ".join(c.id for c in unknown)

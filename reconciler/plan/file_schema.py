@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from reconciler.plan.changes import OPS, ActionName
-from reconciler.resources import REGISTRY, Kind, Sensitive
+from reconciler.resources import RESOURCE_TYPES, Kind, Sensitive, resource_type
 
 SENSITIVE_ITEM = "(sensitive)"  # what an update's item shows for a secret, before and after
 
@@ -83,18 +83,18 @@ def _resource_model(kind: Kind, cls: type) -> type[BaseModel]:
     )
 
 
-_RESOURCE_MODELS = tuple(_resource_model(info.name, info.type) for info in REGISTRY)
+_RESOURCE_MODELS = tuple(_resource_model(cls.kind, cls) for cls in RESOURCE_TYPES)
 ResourceFile = Annotated[Union[_RESOURCE_MODELS], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
 
 
 @cache
 def field_adapter(kind: str, name: str) -> TypeAdapter[Any] | None:
     """The type of field ``name`` of ``kind``'s resources (None: the kind has no such field)."""
-    info = next((i for i in REGISTRY if i.name == kind), None)
-    if info is None:
+    cls = resource_type(kind)
+    if cls is None:
         return None
-    hints = typing.get_type_hints(info.type)
-    names = {f.name for f in dataclasses.fields(info.type)} - {"meta"}
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)} - {"meta"}
     if name not in names:
         return None
     return TypeAdapter(_json_type(hints[name]), config=_Strict.model_config)
@@ -234,7 +234,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 _RESOURCE_KEYS = frozenset({"desired", "live"})
-_TAGS = frozenset(OPS) | frozenset(info.name for info in REGISTRY)
+_TAGS = frozenset(OPS) | frozenset(cls.kind for cls in RESOURCE_TYPES)
 
 
 def schema_problems(data: Any) -> list[str]:

@@ -15,12 +15,12 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
+from reconciler.kinds import kind_title
 from reconciler.plan import ApplyResult
 from reconciler.plan.result import Outcome
 from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import requests_line
 from reconciler.render.escape import PROSE_CHARS, line_text, value_text
-from reconciler.resources import kind_title
 
 # The words the writers use for a 412 on a planned object (Dataverse batch and single requests,
 # Rescue's read-before-write check).

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.kinds import kind_label, kind_title
 from reconciler.plan import (
     Action,
     Change,
@@ -23,7 +24,7 @@ from reconciler.plan import (
 )
 from reconciler.plan.serialize import encode_value
 from reconciler.render.escape import PROSE_CHARS, value_text
-from reconciler.resources import Resource, Sensitive, kind_title
+from reconciler.resources import Resource, Sensitive
 
 SYMBOLS = {"create": "+", "update": "~", "delete": "-", "action": "!", "manual": "?", "unknown": "??"}
 
@@ -68,8 +69,8 @@ def headline(change: Change) -> str:
     if isinstance(change, Create):
         return f"create {title} {key}"
     if isinstance(change, Update):
-        email = getattr(change.live, "email", None) if change.kind == "rescue_technician" else None
-        return f"update {title} {key}" + (f" ({value_text(email)})" if email else "")
+        label = kind_label(change.kind, change.live)
+        return f"update {title} {key}" + (f" ({value_text(label)})" if label else "")
     if isinstance(change, Delete):
         return f"delete {title} {key}"
     if isinstance(change, Action):

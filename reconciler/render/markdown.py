@@ -6,6 +6,7 @@ fence no value can close, and the tenant name in the HTML summary is HTML-escape
 
 from __future__ import annotations
 
+from reconciler.kinds import kind_title
 from reconciler.plan import Manual, Plan, TenantPlan
 from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import (
@@ -17,7 +18,6 @@ from reconciler.render.common import (
     tenant_status,
 )
 from reconciler.render.escape import html_text, md_fence, md_text
-from reconciler.resources import kind_title
 
 MAX_CHARS = 60_000
 MARKER = "<!-- reconcile-plan -->"

@@ -19,6 +19,7 @@ from reconciler.resources.base import (
 )
 from reconciler.resources.kinds import (
     NEW_TECHNICIAN_PREFIX,
+    RESOURCE_TYPES,
     ApplicationUser,
     Consent,
     ExportSettings,
@@ -30,20 +31,18 @@ from reconciler.resources.kinds import (
     TechnicianSettings,
     placeholder_email,
 )
-from reconciler.resources.registry import KIND_INFO, KINDS, REGISTRY, KindInfo, kind_title, resource_type
+from reconciler.resources.registry import KINDS, resource_type
 from reconciler.resources.state import LiveState
 
 __all__ = [
     "KINDS",
-    "KIND_INFO",
     "NEW_TECHNICIAN_PREFIX",
-    "REGISTRY",
+    "RESOURCE_TYPES",
     "ApplicationUser",
     "Consent",
     "ExportSettings",
     "IntegrationConfig",
     "Kind",
-    "KindInfo",
     "LiveMeta",
     "LiveState",
     "RescueGroup",
@@ -56,7 +55,6 @@ __all__ = [
     "TechnicianSettings",
     "Unknown",
     "Unmanaged",
-    "kind_title",
     "placeholder_email",
     "resource_type",
 ]

@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-# The names of the kinds; their registry (order, titles, dependencies) is resources/registry.py.
+# The names of the kinds, checked against the registry (``tests/unit/test_kind_registry.py``).
 Kind = Literal[
     "solution",
     "integration",

@@ -1,4 +1,9 @@
-"""The resource kinds of DESIGN §1, one frozen dataclass each."""
+"""The resource types of DESIGN §1, one frozen dataclass each (their names: ``Kind``, ``resources/base.py``).
+
+What the pure side does with each type (its registry entry, comparison, export, manual steps)
+is its kind module, ``reconciler/kinds/<kind>.py``. The types stay here, below the plan layer,
+because a saved plan is decoded into them (``plan/serialize.py``) and the providers build them.
+"""
 
 from __future__ import annotations
 
@@ -144,3 +149,17 @@ class Consent(Resource):
     key_fields: ClassVar[tuple[str, ...]] = ("app_id",)
     app_id: str
     granted: bool | None = None
+
+
+# Every resource type, in display and apply order (the order of ``reconciler.kinds.REGISTRY``,
+# which refuses to import when the two differ): the table the layers below the kind modules use.
+RESOURCE_TYPES: tuple[type[Resource], ...] = (
+    Solution,
+    IntegrationConfig,
+    ApplicationUser,
+    SessionKey,
+    RescueGroup,
+    RescueTechnician,
+    TechnicianSettings,
+    Consent,
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from reconciler.kinds import MANUAL_STEP_KINDS
 from reconciler.plan import ApplyResult, Change, Manual, Plan, TenantApplyResult, TenantPlan, UnknownChange
 from reconciler.plan.checklist import fleet_checklist
 from reconciler.render import render_apply_text, render_text
@@ -68,7 +69,7 @@ def test_the_checklist_lists_each_step_once_with_its_tenants_and_the_unknown_ten
             tenant("northwind", error="credentials refused"),
         )
     )
-    checklist = fleet_checklist(plan)
+    checklist = fleet_checklist(plan, manual_step_kinds=MANUAL_STEP_KINDS)
     assert [(i.key, i.tenants) for i in checklist.items] == [
         ("Support/Tier 2", ("contoso", "fabrikam")),
         ("Sales", ("contoso",)),
@@ -91,7 +92,7 @@ def test_a_planned_tenant_whose_groups_could_not_be_read_has_its_steps_unknown()
     unreadable = UnknownChange("rescue_group", "Support/Tier 2", (), reason="Rescue: HTTP 500")
     technician = UnknownChange("technician", "dave@contoso.com", (), reason="Rescue: HTTP 500")
     plan = Plan((tenant("contoso", unreadable, technician), tenant("fabrikam", technician)))
-    checklist = fleet_checklist(plan)
+    checklist = fleet_checklist(plan, manual_step_kinds=MANUAL_STEP_KINDS)
     assert checklist.items == ()
     # fabrikam's unknowns hide no manual step; contoso's group may need one.
     assert checklist.unplanned == (
@@ -101,7 +102,9 @@ def test_a_planned_tenant_whose_groups_could_not_be_read_has_its_steps_unknown()
 
 def test_the_checklist_escapes_what_it_shows() -> None:
     hostile = "x\x1b[31m [click](https://evil.example) <img src=x> | *b* `c`\nnext"
-    checklist = fleet_checklist(Plan((tenant("contoso", step("G", title=hostile)),)))
+    checklist = fleet_checklist(
+        Plan((tenant("contoso", step("G", title=hostile)),)), manual_step_kinds=MANUAL_STEP_KINDS
+    )
     text = render_checklist_text(checklist)
     assert "\x1b" not in text and "\\x1b[31m" in text and "\nnext" not in text
     markdown = render_checklist_markdown(checklist)  # a code span: tests/unit/test_checklist_render.py

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from markdown_checks import CONTROL, assert_inert
 
 from reconciler.cli import cli
+from reconciler.kinds import MANUAL_STEP_KINDS
 from reconciler.plan import Manual, Plan, TenantPlan
 from reconciler.plan.checklist import fleet_checklist
 from reconciler.render import render_json
@@ -39,7 +40,7 @@ def _plan() -> Plan:
 
 
 def test_the_markdown_checklist_is_inert() -> None:
-    markdown = render_checklist_markdown(fleet_checklist(_plan()))
+    markdown = render_checklist_markdown(fleet_checklist(_plan(), manual_step_kinds=MANUAL_STEP_KINDS))
     assert_inert(markdown, own_headings=1)
     assert "`see https://evil.example/x now`" in markdown
 
@@ -51,5 +52,5 @@ def test_manual_from_a_saved_plan_prints_no_raw_control_bidi_or_invisible_charac
         assert result.exit_code == 1, result.output  # northwind could not be planned
         assert not CONTROL.search(result.output), result.output
         assert "turn\\u202eit" in result.output and "a\\ttab" in result.output and "\\u2028" in result.output
-    text = render_checklist_text(fleet_checklist(_plan()))
+    text = render_checklist_text(fleet_checklist(_plan(), manual_step_kinds=MANUAL_STEP_KINDS))
     assert "\n## heading" not in text and "\\n## heading" in text

@@ -11,9 +11,9 @@ import pytest
 from client_harness import FakeTokens, recorder, run_client
 from markdown_checks import CONTROL, assert_inert
 
-from reconciler.diff.manual import export_step
 from reconciler.errors import ProtocolError
 from reconciler.gitops.drift import drift_fingerprint, issue_body
+from reconciler.kinds.rescue_group import export_step
 from reconciler.plan import TenantPlan, decode_plan, encode_plan
 from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (

@@ -1,0 +1,57 @@
+"""Admin consent for the LogMeIn app: its service principal exists in the Entra tenant."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from reconciler.config.models import Tenant
+from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.plan import Manual
+from reconciler.resources import Consent, Resource
+
+
+class ConsentKind(ResourceKind):
+    type = Consent
+    title = "admin consent"
+    section = "consent"
+    compared = ("granted",)
+    not_compared: ClassVar[dict[str, str]] = {}
+    manual_steps = True
+
+    def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:
+        if tenant.consent is None or not tenant.consent.check:
+            return []
+        return [Consent(app_id=tenant.consent.app_id, granted=True)]
+
+    def plan(
+        self, want: Resource, have: Resource | None, deps: tuple[str, ...], comparison: Comparison
+    ) -> None:
+        """Only a Global Administrator can grant consent: never written, a manual step."""
+        assert isinstance(want, Consent)
+        if not (isinstance(have, Consent) and have.granted):
+            comparison.add(consent_step(want, comparison.entra_tenant_id))
+
+    def export(self, context: ExportContext) -> list[str]:
+        granted = next((r for r in context.live.of_kind(self.name) if isinstance(r, Consent)), None)
+        if granted is None or not granted.granted:
+            return []
+        return ["", "consent:", "  check: true"]
+
+
+def consent_step(consent: Consent, entra_tenant_id: str) -> Manual:
+    url = f"https://login.microsoftonline.com/{entra_tenant_id}/adminconsent?client_id={consent.app_id}"
+    return Manual(
+        consent.kind,
+        consent.key,
+        (),
+        title="Grant admin consent to the LogMeIn Rescue app",
+        reason=f"no service principal for app {consent.app_id} in the Entra tenant",
+        steps=(
+            f"As a Global Administrator of the tenant, open {url}",
+            "Review the permissions and click Accept.",
+            "Run reconcile plan again: the consent check then passes.",
+        ),
+    )
+
+
+KIND = ConsentKind()

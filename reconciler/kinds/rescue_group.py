@@ -1,0 +1,131 @@
+"""A Rescue technician group, by path below the Technicians root."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from reconciler.config.models import Tenant
+from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.yaml_text import scalar
+from reconciler.plan import Create, FieldChange, Manual, UnknownChange, Update
+from reconciler.resources import ExportSettings, RescueGroup, Resource
+from reconciler.resources.rescue_permissions import canonical
+
+
+class RescueGroupKind(ResourceKind):
+    type = RescueGroup
+    title = "Rescue group"
+    section = "rescue_groups"
+    compared = ("permissions",)
+    not_compared: ClassVar[dict[str, str]] = {
+        "export": "no Rescue API reads or writes it: a declared export is a manual step until confirmed",
+        "confirmed": "desired-only: the date a person confirmed the export in the Admin Center",
+    }
+    manual_steps = True
+
+    def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:
+        """Declared groups plus their undeclared ancestors (which must exist for them to), parents
+        first."""
+        declared = {g.path.casefold(): g for g in tenant.rescue_groups}
+        result: dict[str, Resource] = {}
+        for group in tenant.rescue_groups:
+            parts = group.path.split("/")
+            for depth in range(1, len(parts)):
+                ancestor = "/".join(parts[:depth])
+                if ancestor.casefold() not in declared and ancestor.casefold() not in result:
+                    result[ancestor.casefold()] = RescueGroup(path=ancestor)
+            export = None
+            if group.export is not None:
+                e = group.export
+                export = ExportSettings(
+                    url=e.url,
+                    at_session_start=e.at_session_start,
+                    at_session_end=e.at_session_end,
+                    format=e.format,
+                )
+            result[group.path.casefold()] = RescueGroup(
+                path=group.path,
+                export=export,
+                confirmed=group.confirmed.isoformat() if group.confirmed else None,
+                permissions=canonical(group.permissions) if group.permissions is not None else None,
+            )
+        return sorted(result.values(), key=lambda r: r.key.count("/"))
+
+    def plan(
+        self, want: Resource, have: Resource | None, deps: tuple[str, ...], comparison: Comparison
+    ) -> None:
+        """A missing group is created after its parent; declared permissions are set exactly
+        (setGroup_v2 replaces the whole list); a declared export is a manual step while the group
+        is new or the export not confirmed."""
+        assert isinstance(want, RescueGroup)
+        created = have is None
+        if created:
+            parent = want.path.rsplit("/", 1)[0] if "/" in want.path else ""
+            parent_deps = comparison.pending(f"{self.name}:{parent}") if parent else ()
+            comparison.add(Create(self.name, want.key, parent_deps, desired=want))
+        elif isinstance(have, RescueGroup):
+            if want.permissions is not None and have.permissions is None:
+                comparison.add(UnknownChange(self.name, want.key, (), reason="its permissions were not read"))
+            elif items := self.field_changes(want, have):
+                comparison.add(Update(self.name, want.key, (), want, have, items))
+        if want.export is not None and (created or want.confirmed is None):
+            comparison.add(export_step(want, created=created))
+
+    def field_changes(self, want: Resource, have: Resource) -> tuple[FieldChange, ...]:
+        """Permissions are shown as lists (as a saved plan holds them)."""
+        return tuple(
+            FieldChange(item.path, list(item.old), list(item.new)) if isinstance(item.new, tuple) else item
+            for item in super().field_changes(want, have)
+        )
+
+    def export(self, context: ExportContext) -> list[str]:
+        if not context.group_paths:
+            return []
+        lines = [
+            "",
+            "rescue_groups:",
+            "  # Export settings (Post session details to URL) cannot be read by any API: after checking them in",
+            "  # the Admin Center, add `export:` and `confirmed: YYYY-MM-DD` to each group.",
+        ]
+        lines += [f"  - path: {scalar(path)}" for path in sorted(context.group_paths, key=str.casefold)]
+        return lines
+
+
+def export_step(group: RescueGroup, *, created: bool) -> Manual:
+    """The Admin Center steps for a group's Post-to-URL export (no Rescue API exists for it)."""
+    export = group.export
+    assert export is not None
+    when = [
+        w
+        for w, on in (
+            ("at session start", export.at_session_start),
+            ("at session end", export.at_session_end),
+        )
+        if on
+    ]
+    fmt = "XML" if export.format == "xml" else "HTTP form post"
+    reason = (
+        "the group is created by this plan; its export settings can only be set by hand"
+        if created
+        else "the Rescue API cannot read or write export settings; not yet confirmed in the tenant file"
+    )
+    steps = (
+        "Sign in to the LogMeIn Rescue Admin Center as a Master Administrator.",
+        f"In the Organization Tree, select the technician group '{group.path}' and open the Settings tab.",
+        "Under 'Exporting session data', enable 'Post session details to URL'.",
+        f"Set the URL to {export.url}",
+        f"Post {' and '.join(when) if when else 'at neither session start nor end'}, as {fmt}.",
+        "Click Save Changes (use 'Apply to all subgroups' only if every subgroup should post too).",
+        f"Record it in the tenant file: under the group '{group.path}', add `confirmed: YYYY-MM-DD` (today's date).",
+    )
+    return Manual(
+        group.kind,
+        group.key,
+        (f"{group.kind}:{group.key}",) if created else (),
+        title=f"Set 'Post session details to URL' for Rescue group {group.path}",
+        reason=reason,
+        steps=steps,
+    )
+
+
+KIND = RescueGroupKind()

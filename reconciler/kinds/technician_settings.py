@@ -1,0 +1,111 @@
+"""A user's LogMeIn settings row in Dynamics: which Rescue technician the user is, and the SSO ID."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from typing import ClassVar
+
+from reconciler.config.models import Tenant
+from reconciler.kinds.base import ANY_KEY, Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.yaml_text import scalar
+from reconciler.plan import Delete
+from reconciler.resources import LiveState, RescueTechnician, Resource, TechnicianSettings, Unmanaged
+
+
+class TechnicianSettingsKind(ResourceKind):
+    type = TechnicianSettings
+    title = "technician settings"
+    depends_on = ("solution", "rescue_technician")
+    section = "technicians"
+    compared = ("technician_id", "sso_id")
+    not_compared: ClassVar[dict[str, str]] = {
+        "user_id": "carried for the writer: the user's systemuserid, resolved from `user` (the identity)",
+        "source": "desired-only: the technician rule that produced the mapping (for messages)",
+    }
+
+    def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:
+        """None here: a mapping names a user and a Rescue technician, references that
+        ``diff/resolve.py`` resolves against the live directories."""
+        return []
+
+    def create_deps(self, want: Resource, comparison: Comparison) -> tuple[str, ...]:
+        """A row that names a Rescue technician this plan creates or changes waits for it."""
+        if isinstance(want, TechnicianSettings) and want.technician_id:
+            return comparison.pending(f"{RescueTechnician.kind}:{want.technician_id}")
+        return ()
+
+    def after_all(self, comparison: Comparison) -> None:
+        """A live row of a user the tenant files do not list is unmanaged, or deleted with
+        ``prune.technicians``; a listed but unresolved user is neither."""
+        declared = comparison.declared()
+        if (self.name, ANY_KEY) in declared:
+            return  # a technician rule's source is unknown: any row might be one it maps
+        for live in comparison.live.of_kind(self.name):
+            if live.ident in declared:
+                continue
+            if comparison.prune.technicians:
+                comparison.add(Delete(self.name, live.key, (), live=live))
+            else:
+                note = "LogMeIn settings row of a user the tenant files do not list"
+                comparison.add_unmanaged(Unmanaged(self.name, live.key, note))
+
+    def export(self, context: ExportContext) -> list[str]:
+        """One mapping per row; a row whose technician another row already names is left out
+        (commented), the row of the technician's own e-mail first."""
+        rows = [r for r in context.live.of_kind(self.name) if isinstance(r, TechnicianSettings)]
+        if not rows:
+            return []
+        rescue = {
+            r.technician_id: r
+            for r in context.live.of_kind(RescueTechnician.kind)
+            if isinstance(r, RescueTechnician)
+        }
+        emails = context.node_emails
+        lines = ["", "technicians:"]
+        owners: dict[str, str] = {}
+        for row in sorted(rows, key=lambda r: (emails.get(r.technician_id or "") != r.user, r.user)):
+            owner = owners.setdefault(row.technician_id or "", row.user)
+            if row.technician_id and owner != row.user:
+                lines.append(
+                    f"  # - user: {row.user}   left out: its row points at Rescue technician "
+                    f"{row.technician_id}, which {owner} is mapped to; fix one of the rows"
+                )
+                continue
+            lines += _mapping(row, emails, rescue)
+        return lines
+
+
+def mapped_technician_ids(state: LiveState, node_ids: Collection[str]) -> list[str]:
+    """The Rescue technicians the live settings rows point at, those of ``node_ids`` (export
+    reads their SSO IDs)."""
+    rows = state.of_kind(TechnicianSettings.kind)
+    ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
+    return [i for i in ids if i in node_ids]
+
+
+def _mapping(
+    row: TechnicianSettings, emails: Mapping[str, str], rescue: dict[str, RescueTechnician]
+) -> list[str]:
+    lines = [f"  - user: {row.user}"]
+    email = emails.get(row.technician_id or "", "")
+    if email and email != row.user:
+        lines.append(f"    rescue_email: {email}")
+    elif not email and row.technician_id:
+        lines.append(
+            f"    technician_id: {json.dumps(row.technician_id)}   # no Rescue technician with this node ID found"
+        )
+    elif not email:  # an empty technician_id would not validate
+        lines.append("    # the settings row names no Rescue technician: add rescue_email or technician_id")
+    live_rescue = rescue.get(row.technician_id or "")
+    if row.sso_id and live_rescue is not None and live_rescue.sso_id != row.sso_id:
+        lines.append(
+            f"    # sso_id left out: Dynamics has {row.sso_id!r}, Rescue has {live_rescue.sso_id!r}; "
+            "decide which is right and add `sso_id:`"
+        )
+    elif row.sso_id:
+        lines.append(f"    sso_id: {scalar(row.sso_id)}")
+    return lines
+
+
+KIND = TechnicianSettingsKind()
