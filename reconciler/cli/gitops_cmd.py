@@ -265,7 +265,9 @@ def secret_names(paths: tuple[Path, ...], tenants: tuple[str, ...]) -> None:
     """Print name_1=NAME ... lines ($GITHUB_OUTPUT): the secrets the tenants reference, no values.
 
     The next step asks GitHub for exactly these secrets, one per slot; each is checked to be the
-    tenant's own (its name starts with the tenant's, or it is shared in _defaults.yaml).
+    tenant's own (its name starts with the tenant's, or it is shared in _defaults.yaml). A tenant
+    whose secret prefix overlaps another tenant's under the same folder (fabrikam,
+    fabrikam-rescue) is refused, selected or not: no name would have one owner.
     """
     loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), allow_hosts=allowed_hosts())
     click.echo(ops.names_output(ops.secret_names(loaded)), nl=False)
