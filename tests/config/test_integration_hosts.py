@@ -33,10 +33,12 @@ SETTINGS = {
 }
 
 
-def _problems(root: Path, **kwargs: Any) -> list[str]:
+def _problem(root: Path) -> str:
+    """The one problem ``load_tenants`` refuses ``root/tenants`` with."""
     with pytest.raises(ConfigErrors) as caught:
-        load_tenants([root / "tenants"], **kwargs)
-    return [str(p) for p in caught.value.problems]
+        load_tenants([root / "tenants"])
+    (problem,) = caught.value.problems
+    return str(problem)
 
 
 @pytest.mark.parametrize("setting", sorted(SETTINGS))
@@ -89,7 +91,7 @@ def test_the_integration_hosts_are_accepted(host: str, write_tree: Any, acme: st
 def test_look_alike_and_other_service_hosts_are_refused(url: str, write_tree: Any, acme: str) -> None:
     text = acme.replace("  - path: Support\n", f"  - path: Support\n    export:\n      url: {url}\n")
     root = write_tree({"tenants/acme/tenant.yaml": text})
-    (problem,) = _problems(root)
+    problem = _problem(root)
     assert (
         "rescue_groups.0.export.url: " in problem and "Rescue would post every session's details" in problem
     )
@@ -101,7 +103,7 @@ def test_another_org_for_the_integration_is_checked_only_when_declared(write_tre
         "  org_url: https://collector.attacker.example\n  other_org_url: true\n  office365",
     )
     root = write_tree({"tenants/acme/tenant.yaml": other})
-    (problem,) = _problems(root)
+    problem = _problem(root)
     assert "integration.org_url: 'collector.attacker.example' is not a Dataverse org" in problem
     fine = other.replace("https://collector.attacker.example", "https://acme-test.crm4.dynamics.com")
     root = write_tree({"tenants/acme/tenant.yaml": fine})

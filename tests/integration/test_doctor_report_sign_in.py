@@ -26,6 +26,13 @@ def _contoso(tmp_path: Path) -> Path:
     return folder
 
 
+def _doctor_checks(folder: Path, handle: Any) -> tuple[int, dict[str, dict[str, str]]]:
+    """`doctor --format json` of the one tenant: exit code and its checks by name."""
+    run = invoke("doctor", str(folder), "--sandbox", str(handle.state_dir), "--format", "json")
+    [tenant] = json.loads(run.stdout)["tenants"]
+    return run.code, {c["name"]: c for c in tenant["checks"]}
+
+
 def test_doctor_is_not_ready_while_the_report_sign_in_is_refused(
     sandbox_of: Any,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
@@ -35,10 +42,9 @@ def test_doctor_is_not_ready_while_the_report_sign_in_is_refused(
     handle = sandbox_of(seed)
     folder = _contoso(tmp_path)
     control(handle, "DELETE", "/requests")
-    run = invoke("doctor", str(folder), "--sandbox", str(handle.state_dir), "--format", "json")
-    assert run.code == 1, run.stdout
-    [tenant] = json.loads(run.stdout)["tenants"]
-    failed = {c["name"]: c for c in tenant["checks"] if c["status"] == "fail"}
+    code, checks = _doctor_checks(folder, handle)
+    assert code == 1, checks
+    failed = {name: c for name, c in checks.items() if c["status"] == "fail"}
     assert list(failed) == ["report sign-in"], failed
     assert "Rescue refused the report sign-in (INVALID)" in failed["report sign-in"]["detail"]
     assert "reconcile health (connection.rescue.reports)" in failed["report sign-in"]["detail"]
@@ -59,10 +65,8 @@ def test_doctor_passes_the_report_sign_in_with_the_right_password(
 ) -> None:
     handle = sandbox_of(_seed())
     folder = _contoso(tmp_path)
-    run = invoke("doctor", str(folder), "--sandbox", str(handle.state_dir), "--format", "json")
-    assert run.code == 0, run.stdout
-    [tenant] = json.loads(run.stdout)["tenants"]
-    checks = {c["name"]: c for c in tenant["checks"]}
+    code, checks = _doctor_checks(folder, handle)
+    assert code == 0, checks
     assert checks["report sign-in"]["status"] == "pass"
     assert "Rescue accepted the report sign-in of" in checks["report sign-in"]["detail"]
 
@@ -78,8 +82,7 @@ def test_a_tenant_without_a_report_sign_in_is_not_signed_in(
     del data["connection"]["rescue"]["reports"]
     path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
     control(handle, "DELETE", "/requests")
-    run = invoke("doctor", str(folder), "--sandbox", str(handle.state_dir), "--format", "json")
-    assert run.code == 0, run.stdout
-    [tenant] = json.loads(run.stdout)["tenants"]
-    assert "report sign-in" not in {c["name"] for c in tenant["checks"]}
+    code, checks = _doctor_checks(folder, handle)
+    assert code == 0, checks
+    assert "report sign-in" not in checks
     assert not [e for e in control(handle, "GET", "/requests")["entries"] if e["template"] == "login.aspx"]
