@@ -30,6 +30,7 @@ from reconciler.cli.validate_cmd import validate
 from reconciler.config import load_tenants
 from reconciler.config.shard import Shard, in_shard
 from reconciler.errors import InputError, printable
+from reconciler.plan.reader import read_json_file
 
 GITHUB_MAX_JOBS = ops.GITHUB_MAX_JOBS
 
@@ -248,12 +249,9 @@ def drift_issue(plan: Path, tenant: str | None, issues_file: Path, body_out: Pat
     """
     loaded = ops.load_plan_file(plan)
     entry = ops.tenant_plan(loaded, tenant)
-    try:
-        issues = ops.parse_issues(json.loads(_read_text(issues_file, "issues file") or "[]"))
-    except ValueError as exc:
-        raise InputError(f"issues file {issues_file} is not JSON: {exc}") from None
-    except RecursionError:  # thousands of "[": one line, not a traceback
-        raise InputError(f"issues file {issues_file} is nested too deep to be a list of issues") from None
+    # `gh issue list` output is read as hostile as a plan file: regular file, size and depth caps.
+    found = read_json_file(issues_file, "an issues file")
+    issues = ops.parse_issues([] if found is None else found)
     decision = ops.decide(entry, issues)
     _write(body_out, ops.issue_body(loaded, entry, decision.fingerprint, run_url=run_url))
     click.echo(ops.github_output(decision), nl=False)
@@ -267,7 +265,9 @@ def secret_names(paths: tuple[Path, ...], tenants: tuple[str, ...]) -> None:
     """Print name_1=NAME ... lines ($GITHUB_OUTPUT): the secrets the tenants reference, no values.
 
     The next step asks GitHub for exactly these secrets, one per slot; each is checked to be the
-    tenant's own (its name starts with the tenant's, or it is shared in _defaults.yaml).
+    tenant's own (its name starts with the tenant's, or it is shared in _defaults.yaml). A tenant
+    whose secret prefix overlaps another tenant's under the same folder (fabrikam,
+    fabrikam-rescue) is refused, selected or not: no name would have one owner.
     """
     loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), allow_hosts=allowed_hosts())
     click.echo(ops.names_output(ops.secret_names(loaded)), nl=False)

@@ -1,11 +1,13 @@
-"""The hosts a tenant file may send the tenant's credentials to: an allow-list per cloud.
+"""The hosts a tenant file may send the tenant's credentials or data to: an allow-list per cloud.
 
 A tenant file names where its services are (`connection.dynamics.org_url`,
 `connection.dynamics.authority_host`, `connection.rescue.api_url`), and the reconciler sends
 the tenant's secrets there: the client secret or assertion to the authority, the authcode to
-the Rescue API, the access token to the org. A pull request that edits one tenant file could
-point those at a host of its own and collect them, so only the services' own hosts are
-accepted. Anything else needs an operator allowance that the pull request cannot edit: the
+the Rescue API, the access token to the org. The integration settings say where the data
+goes: the endpoint the Dynamics solution calls (written to the row that also holds the company
+SSO password) and the URL each technician group posts its session details to. A pull request
+that edits one tenant file could point those at a host of its own and collect them, so only
+the services' own hosts are accepted. Anything else needs an operator allowance that the pull request cannot edit: the
 ``RECONCILE_ALLOW_HOSTS`` environment variable or ``--allow-host`` (never a tenant file or
 ``_defaults.yaml``). Sources for every host are in docs/gitops.md, "Service hosts".
 
@@ -15,7 +17,7 @@ Pure: no I/O; the CLI reads the allowance and passes it in.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,75 +85,147 @@ class HostAllowance:
 NO_ALLOWANCE = HostAllowance()
 
 
+# The LogMeIn Rescue integration service for Dynamics, per instance (production, beta): the
+# endpoint the solution's configuration window pre-fills and the solution calls
+# (`integration.endpoint`), and the URL a technician group posts session details to
+# (`rescue_groups[].export.url`, the vendor's help: `https://dynamics.logmeinrescue.com/api/integration`).
+INTEGRATION_HOSTS: frozenset[str] = frozenset(
+    {"dynamics.logmeinrescue.com", "dynamicsbeta.logmeinrescue.com"}
+)
+
+
 def _known(service: str, host: str) -> bool:
     if service == "dataverse":
         return any(p.fullmatch(host) for p in DATAVERSE_ORG_DOMAINS.values())
     if service == "entra":
         return any(host in hosts for hosts in ENTRA_AUTHORITY_HOSTS.values())
+    if service == "integration":
+        return host in INTEGRATION_HOSTS
     return host in RESCUE_API_HOSTS
 
 
-_SETTINGS: tuple[tuple[YamlPath, str, str], ...] = (
-    (("connection", "dynamics", "org_url"), "dataverse", "a Dataverse org (e.g. contoso.crm4.dynamics.com)"),
-    (
+@dataclass(frozen=True)
+class _Setting:
+    """A URL setting: where it is (``*`` is every item of a list or mapping), which service's
+    hosts it may name, what those are, and what would be sent to another host."""
+
+    pattern: YamlPath
+    service: str
+    what: str
+    exposes: str
+
+
+_CREDENTIALS = "the tenant's credentials would be sent there"
+_INTEGRATION = "the LogMeIn Rescue integration for Dynamics (" + ", ".join(sorted(INTEGRATION_HOSTS)) + ")"
+_CALLED = (
+    "the Dynamics solution would call it, and the same row holds the company SSO password "
+    "(the solution profile's default endpoint needs no setting)"
+)
+_POSTED = "Rescue would post every session's details (technician, customer fields, chat log) there"
+
+_SETTINGS: tuple[_Setting, ...] = (
+    _Setting(
+        ("connection", "dynamics", "org_url"),
+        "dataverse",
+        "a Dataverse org (e.g. contoso.crm4.dynamics.com)",
+        _CREDENTIALS,
+    ),
+    _Setting(
         ("connection", "dynamics", "authority_host"),
         "entra",
         "a Microsoft Entra ID authority ("
         + ", ".join(sorted(set().union(*ENTRA_AUTHORITY_HOSTS.values())))
         + ")",
+        _CREDENTIALS,
     ),
-    (
+    _Setting(
         ("connection", "rescue", "api_url"),
         "rescue",
         "the LogMeIn Rescue API (" + ", ".join(sorted(RESCUE_API_HOSTS)) + ")",
+        _CREDENTIALS,
     ),
+    _Setting(("integration", "endpoint"), "integration", _INTEGRATION, _CALLED),
+    _Setting(("profile", "integration", "instance_endpoints", "*"), "integration", _INTEGRATION, _CALLED),
+    _Setting(("rescue_groups", "*", "export", "url"), "integration", _INTEGRATION, _POSTED),
+    _Setting(("profile", "rescue", "export_url"), "integration", _INTEGRATION, _POSTED),
+)
+
+# `integration.org_url` is the org the integration writes sessions to. It must equal the
+# connection's org (checked in ``checks.py``, and that one is checked here) unless
+# `other_org_url: true`; then it is checked on its own.
+_OTHER_ORG = _Setting(
+    ("integration", "org_url"),
+    "dataverse",
+    "a Dataverse org (e.g. contoso.crm4.dynamics.com)",
+    "the integration would write every session's details to that org",
 )
 
 
-def _get(data: Mapping[str, Any], path: YamlPath) -> Any:
-    value: Any = data
-    for key in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(key)
-    return value
+def _values(value: Any, pattern: YamlPath, path: YamlPath = ()) -> Iterator[tuple[YamlPath, Any]]:
+    """Each value at ``pattern`` in ``value`` with its concrete path."""
+    if not pattern:
+        yield path, value
+        return
+    key, rest = pattern[0], pattern[1:]
+    if key == "*" and isinstance(value, Mapping):
+        for name, item in value.items():
+            yield from _values(item, rest, (*path, name))
+    elif key == "*" and isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _values(item, rest, (*path, index))
+    elif isinstance(value, Mapping) and key in value:
+        yield from _values(value[key], rest, (*path, key))
 
 
 def host_problems(
     data: Mapping[str, Any], locate: Callable[[YamlPath], Location], allowance: HostAllowance
 ) -> list[Problem]:
     """A located problem for each service URL whose host is neither known nor allowed."""
+    integration = data.get("integration")
+    other_org = isinstance(integration, Mapping) and integration.get("other_org_url") is True
+    settings = (*_SETTINGS, _OTHER_ORG) if other_org else _SETTINGS
     problems: list[Problem] = []
-    for path, service, what in _SETTINGS:
-        url = _get(data, path)
-        if not isinstance(url, str):
-            continue  # missing (the default is a known host) or not text (the model says so)
-        try:
-            parts = urlsplit(url.strip())
-            host, port = (parts.hostname or "").lower(), parts.port
-        except ValueError:
-            continue  # an invalid URL is reported by the model validation
-        if not host or allowance.allows(host, port):
-            continue
-        if port in (None, 443) and _known(service, host):
-            continue
-        shown = host if port is None else f"{host}:{port}"
-        problems.append(
-            Problem(
-                locate(path),
-                dotted(path),
-                f"{excerpt(shown)} is not {what}; the tenant's credentials would be sent there. "
-                f"An operator can allow it outside the tenant files: --allow-host {excerpt(shown)} "
-                f"or {ALLOW_HOSTS_ENV}",
-            )
-        )
+    for setting in settings:
+        for path, url in _values(data, setting.pattern):
+            problem = _host_problem(setting, path, url, locate, allowance)
+            if problem is not None:
+                problems.append(problem)
     return problems
+
+
+def _host_problem(
+    setting: _Setting,
+    path: YamlPath,
+    url: Any,
+    locate: Callable[[YamlPath], Location],
+    allowance: HostAllowance,
+) -> Problem | None:
+    if not isinstance(url, str):
+        return None  # missing (the default is a known host) or not text (the model says so)
+    try:
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return None  # an invalid URL is reported by the model validation
+    if not host or allowance.allows(host, port):
+        return None
+    if port in (None, 443) and _known(setting.service, host):
+        return None
+    shown = host if port is None else f"{host}:{port}"
+    return Problem(
+        locate(path),
+        dotted(path),
+        f"{excerpt(shown)} is not {setting.what}; {setting.exposes}. "
+        f"An operator can allow it outside the tenant files: --allow-host {excerpt(shown)} "
+        f"or {ALLOW_HOSTS_ENV}",
+    )
 
 
 __all__ = [
     "ALLOW_HOSTS_ENV",
     "DATAVERSE_ORG_DOMAINS",
     "ENTRA_AUTHORITY_HOSTS",
+    "INTEGRATION_HOSTS",
     "NO_ALLOWANCE",
     "RESCUE_API_HOSTS",
     "HostAllowance",

@@ -209,6 +209,28 @@ def _discover(paths: Sequence[Path], problems: list[Problem]) -> list[_Source]:
     ]
 
 
+def _root_tenants(sources: Sequence[_Source], problems: list[Problem]) -> set[str]:
+    """Every tenant folder's name under the roots of the folder ``sources``, selected or not.
+
+    Secret ownership (``config/ownership.py``) must be judged against all of them: a plan job
+    loads only the tenant its pull request changed, and a new tenant must not take a sibling's
+    secret names just because the sibling was not loaded.
+    """
+    found: set[str] = set()
+    for root in {s.folder.parent for s in sources if s.folder_name is not None}:
+        try:
+            subs = list(root.iterdir())
+        except OSError as exc:  # the secrets' owners cannot be told: refuse rather than guess
+            problems.append(Problem(Location(str(root)), "", f"cannot be listed: {exc.strerror or exc}"))
+            continue
+        for sub in subs:
+            if sub.name.startswith(("_", ".")) or _escape_problem(sub, root) is not None or not sub.is_dir():
+                continue
+            if _tenant_files(sub, root, []):  # refusals of the folder's files: reported if it is loaded
+                found.add(sub.name)
+    return found
+
+
 def _merge_into(
     target: dict[str, Any], doc: YamlDocument, source: dict[str, Any], path: YamlPath, seen: SourceMap
 ) -> list[Problem]:
@@ -320,7 +342,8 @@ class _Loader:
         # Where the credentials go and which secrets are read: a pull request edits these.
         self.problems += host_problems(data, lambda p: positions.locate(p), self._allowance)
         shared = defaults.file if defaults is not None else None
-        self.problems += foreign_secret_problems(data, lambda p: positions.locate(p), shared, self.known)
+        others = self.known - {source.folder_name}  # a misnamed tenant is not its own rival
+        self.problems += foreign_secret_problems(data, lambda p: positions.locate(p), shared, others)
         try:
             model = Tenant.model_validate(data)
         except ValidationError as exc:
@@ -362,7 +385,7 @@ def load_tenants(
             first = docs[id(source)][0]
             tenant = first.data.get("tenant") if first is not None else None
             names[id(source)] = tenant if isinstance(tenant, str) else None
-    loader.known = {n for n in names.values() if n}
+    loader.known = {n for n in names.values() if n} | _root_tenants(sources, loader.problems)
     if only:
         known = sorted({n for n in names.values() if n})
         unknown = [n for n in only if n not in known]

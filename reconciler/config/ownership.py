@@ -7,9 +7,15 @@ pull request's choosing). The rule is a naming convention a reviewer can check a
 an `{env: NAME}` written in a tenant's own files starts with the tenant's name upper-cased,
 `-` as `_`, and a `_` (`CONTOSO_`, `ACME_CORP_`); a `{file: PATH}` names a file whose name starts
 with the tenant's name and `.`, `-` or `_` (`/etc/reconciler/fabrikam.key.pem`,
-`/var/run/secrets/reconcile/CONTOSO_RESCUE_AUTHCODE`), wherever it lives. When one tenant's name
-starts another's (`acme`, `acme-corp`), a name belongs to the longest: `ACME_CORP_X` is
-acme-corp's, never acme's. Two exceptions, both outside the tenant's own reach:
+`/var/run/secrets/reconcile/CONTOSO_RESCUE_AUTHCODE`), wherever it lives.
+
+The convention must name one owner whatever subset of tenants a command loads: a plan job
+loads only the tenant a pull request changed. So two tenants whose prefixes overlap (one
+starts the other: `FABRIKAM_` and `FABRIKAM_RESCUE_`, or `A_B_` for both `a-b` and `a_b`) are
+both refused, each naming the other: otherwise a new tenant `fabrikam-rescue` could claim
+`FABRIKAM_RESCUE_AUTHCODE`, which is fabrikam's by the rule above. The loader passes every
+tenant folder under the tenants root, selected or not. Two exceptions to the convention,
+both outside the tenant's own reach:
 
 - references written in `_defaults.yaml` are shared by every tenant on purpose (the MSP's one
   identity); that file changes every tenant's plan, so it is guarded by CODEOWNERS
@@ -44,17 +50,54 @@ def _norm(text: str) -> str:
     return text.lower().replace("_", "-")
 
 
-def owner_of(name: str, tenants: Iterable[str]) -> str | None:
-    """The tenant a secret's name (env name, or file name) belongs to: the longest tenant name
-    it starts with, followed by `.`, `-` or `_`; None when it starts with none."""
+def claimants(name: str, tenants: Iterable[str]) -> list[str]:
+    """The tenants a secret's name (env name, or file name) could belong to: those whose name
+    it starts with, followed by `.`, `-` or `_`. More than one only for overlapping prefixes."""
     text = _norm(name)
-    best: str | None = None
-    for tenant in tenants:
-        own = _norm(tenant)
-        fits = text.startswith(own) and len(text) > len(own) + 1 and text[len(own)] in ".-"
-        if fits and (best is None or len(own) > len(_norm(best))):
-            best = tenant
-    return best
+    return sorted(
+        {
+            t
+            for t in tenants
+            if text.startswith(own := _norm(t)) and len(text) > len(own) + 1 and text[len(own)] in ".-"
+        }
+    )
+
+
+def owner_of(name: str, tenants: Iterable[str]) -> str | None:
+    """The one tenant a secret's name belongs to; None when it fits none, or several (tenants
+    whose prefixes overlap, refused by ``prefix_overlap_problem``): never a guess."""
+    found = claimants(name, tenants)
+    return found[0] if len(found) == 1 else None
+
+
+def overlapping(tenant: str, tenants: Iterable[str]) -> list[str]:
+    """The other tenants whose secret prefix starts ``tenant``'s or is started by it."""
+    own = secret_prefix(tenant)
+    return sorted(
+        {
+            other
+            for other in tenants
+            if other != tenant
+            and (secret_prefix(other).startswith(own) or own.startswith(secret_prefix(other)))
+        }
+    )
+
+
+def prefix_overlap_problem(tenant: str, tenants: Iterable[str], where: Location) -> Problem | None:
+    """A problem at ``where`` when ``tenant``'s secret prefix overlaps another tenant's."""
+    others = overlapping(tenant, tenants)
+    if not others:
+        return None
+    named = ", ".join(f"{excerpt(o)} ({secret_prefix(o)})" for o in others)
+    return Problem(
+        where,
+        "tenant",
+        f"the secret names of tenant {excerpt(tenant)} ({secret_prefix(tenant)}) overlap those of tenant "
+        f"{named}: a name such as {secret_prefix(max([tenant, *others], key=len))}AUTHCODE "
+        "would fit both, so neither may be used. A tenant's secret names start with its name "
+        "upper-cased, '-' as '_', and '_', and no tenant's prefix may start another's: rename one "
+        "of the tenants",
+    )
 
 
 def _refs(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str, str]]:
@@ -78,10 +121,11 @@ def foreign_secret_problems(
     shared_file: str | None,
     tenants: Iterable[str] = (),
 ) -> list[Problem]:
-    """A located problem for each secret a tenant's own files name that is not the tenant's.
+    """A located problem for each secret a tenant's own files name that is not the tenant's,
+    and one at ``tenant`` when the tenant's secret prefix overlaps another's.
 
     ``shared_file`` is the defaults file merged under the tenant (its references are shared);
-    ``tenants`` are the other tenant names known beside it (a name belongs to the longest).
+    ``tenants`` are every other tenant name under the tenants root, selected or not.
     """
     tenant = data.get("tenant")
     try:
@@ -92,13 +136,17 @@ def foreign_secret_problems(
         return []  # no valid name to derive the prefix from: the model validation says so
     known = {tenant, *tenants}
     prefix = secret_prefix(tenant)
-    problems: list[Problem] = []
+    overlap = prefix_overlap_problem(tenant, known, locate(("tenant",)))
+    problems: list[Problem] = [] if overlap is None else [overlap]
     for path, kind, name in _refs(data, ()):
         where = locate(path)
         if shared_file is not None and where.file == shared_file:
             continue
         if kind == "env" and path[-1:] == ("federated_token_file",) and name == FEDERATED_TOKEN_ENV:
             continue
+        shown = name if kind == "env" else PurePath(name.strip()).name
+        if overlap is not None and tenant in claimants(shown, known):
+            continue  # whose it is cannot be told: the overlap problem above says why
         if kind == "env":
             if owner_of(name, known) == tenant:
                 continue
@@ -121,4 +169,12 @@ def foreign_secret_problems(
     return problems
 
 
-__all__ = ["FEDERATED_TOKEN_ENV", "foreign_secret_problems", "owner_of", "secret_prefix"]
+__all__ = [
+    "FEDERATED_TOKEN_ENV",
+    "claimants",
+    "foreign_secret_problems",
+    "overlapping",
+    "owner_of",
+    "prefix_overlap_problem",
+    "secret_prefix",
+]

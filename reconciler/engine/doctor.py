@@ -4,10 +4,11 @@ For a first run against a real org: does the credential get a token, is the app 
 application user of the org, does it hold every privilege the declared state needs, is the
 solution installed, does the org have every logical name of the solution profile, does the
 Rescue authcode work, can the consent check read service principals, can each Entra group of a
-technician rule be read. What is needed comes from one place, ``engine/needs.py`` (technician
+technician rule be read, does Rescue accept the report sign-in `health` uses. What is needed comes from one place, ``engine/needs.py`` (technician
 rules included). A check whose read is refused or fails is a failure with its fix, and the next
 checks still run: doctor is never "ready" while a needed read is refused. Every request is a
-read (Rescue's API reads are POSTs of get* methods); nothing is ever written.
+read (Rescue's API reads are POSTs of get* methods) or the report sign-in (``login.aspx``,
+which opens a cookie session); nothing is ever written.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.engine.connection import connect
+from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
     SERVICE_PRINCIPALS_PERMISSION,
@@ -35,6 +37,7 @@ from reconciler.errors import (
     AuthError,
     NotFoundError,
     ProviderError,
+    RateLimitedError,
     ReconcileError,
 )
 from reconciler.profile import SolutionProfile, effective_profile
@@ -278,6 +281,45 @@ async def _entra_groups(report: TenantReport, session: TenantSession, needs: Ten
         report.add(name, PASS, f"{len(members)} user member(s) readable ({used})")
 
 
+_REPORT_SIGN_IN_FIX = (
+    "set connection.rescue.reports to an active Rescue administrator's email and the secret of "
+    "their password (Rescue Admin Center > Administrators); `reconcile health` signs in with it"
+)
+
+
+async def _report_sign_in(
+    report: TenantReport,
+    loaded: LoadedTenant,
+    session: TenantSession,
+    options: RunOptions,
+    needs: TenantNeeds,
+) -> None:
+    """The report sign-in health needs, tried with health's own client (``login.aspx`` only:
+    it changes nothing, and no report is fetched, so health's one report per minute is kept)."""
+    sign_in = loaded.model.connection.rescue.reports
+    if not needs.report_sign_in or sign_in is None:
+        return
+    name, used = "report sign-in", "; ".join(needs.report_sign_in)
+    try:
+        client = report_client(loaded, session.conn, options.settings, RequestStats())
+    except ReconcileError as exc:  # the password's secret cannot be read
+        report.add(name, FAIL, f"{exc.message} ({used})", "fix the secret reference it names")
+        return
+    if client is None:  # declared, checked above; the factory's None is for health's callers
+        return
+    try:
+        async with client:
+            await client.sign_in()
+    except AuthError as exc:
+        report.add(name, FAIL, f"{exc.message} ({used})", _REPORT_SIGN_IN_FIX)
+    except RateLimitedError as exc:
+        report.add(name, FAIL, f"could not be checked: {exc.message}", "run doctor again in 3 minutes")
+    except ProviderError as exc:
+        report.add(name, FAIL, f"could not be checked: {exc.message}", "see the message; run doctor again")
+    else:
+        report.add(name, PASS, f"Rescue accepted the report sign-in of {sign_in.email} ({used})")
+
+
 async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReport:
     report = TenantReport(loaded.name)
     try:
@@ -293,6 +335,7 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
             await _checked(report, "rescue", "see the message", _rescue(report, session))
             await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
             await _checked(report, "entra groups", "see the message", _entra_groups(report, session, needs))
+            await _report_sign_in(report, loaded, session, options, needs)
     except ReconcileError as exc:  # a read failed for another reason: say so, never a traceback
         report.add("read", FAIL, exc.message, "see the message; `reconcile doctor` only reads")
     return report

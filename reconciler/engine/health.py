@@ -39,7 +39,7 @@ from reconciler.plan.health import (
 )
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.sessions import delivered_sessions
-from reconciler.providers.http import RequestStats, make_ssl_context
+from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
 from reconciler.providers.rescue.mapping import RescueTree
 from reconciler.providers.rescue.reports import RescueReportClient
 from reconciler.resources import ApplicationUser, Consent, SecretHasher, SessionKey, TechnicianSettings
@@ -104,20 +104,30 @@ async def _report(
     until: dt.datetime,
 ) -> list[ObservedSession] | None:
     """The session report, when the tenant gives a report sign-in (else None: not visible)."""
+    client = report_client(loaded, conn, options.settings, stats)
+    if client is None:
+        return None
+    async with client:
+        return await client.session_report(node, since, until)
+
+
+def report_client(
+    loaded: LoadedTenant, conn: TenantConnection, settings: ClientSettings, stats: RequestStats
+) -> RescueReportClient | None:
+    """The client of the tenant's report sign-in (``connection.rescue.reports``), or None when
+    none is declared; ``doctor`` checks the sign-in with this same client."""
     sign_in = loaded.model.connection.rescue.reports
     if sign_in is None:
         return None
-    client = RescueReportClient(
+    return RescueReportClient(
         conn.rescue_url,
         sign_in.email,
         conn.resolver(loaded).resolve(sign_in.password),
         ssl_context=make_ssl_context(conn.ca_file),
-        settings=options.settings,
+        settings=settings,
         stats=stats,
         tenant=conn.tenant,
     )
-    async with client:
-        return await client.session_report(node, since, until)
 
 
 # The reads every verdict of a tenant depends on (a failure makes the tenant Unknown), by name.

@@ -7,7 +7,8 @@ needs is one function of ``SOURCES``: the reads every run makes whatever is decl
 solution, the configuration row, technicians (listed, and by rule of either source: a rule
 creates settings rows and may set SSO IDs like a listed technician, and an Entra rule reads its
 group's members in Graph), the application user, the Session Key repair, the consent check and
-session-flow health (opted into by a report sign-in). A new source of technicians or a new kind is one more function there.
+session-flow health (opted into by a report sign-in, which doctor checks too). A new source of
+technicians or a new kind is one more function there.
 
 Privilege names are ``prv<Verb><Entity>`` as Dataverse spells them (``systemuser`` is ``User``),
 compared without case: real orgs spell custom tables by their schema name. Pure: no I/O.
@@ -35,6 +36,7 @@ class TenantNeeds:
     sections: list[str] = field(default_factory=list)  # solution profile tables read or written
     graph: dict[str, list[str]] = field(default_factory=dict)  # Graph permission -> what needs it
     entra_groups: dict[str, list[str]] = field(default_factory=dict)  # group ID -> rules reading it
+    report_sign_in: list[str] = field(default_factory=list)  # what needs the Rescue report sign-in
 
     def privilege(self, name: str, why: str) -> None:
         _add(self.privileges, name, why)
@@ -147,6 +149,7 @@ def _health(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
     if model.connection.rescue.reports is None:
         return
     why = "reconcile health (connection.rescue.reports)"
+    need.report_sign_in.append(f"{why}: the session report")
     need.table(["Read"], profile.session.table, why)
     need.table(["Read"], "User", f"{why}: the application user")
     need.table(["Read"], "Role", f"{why}: its roles")

@@ -24,6 +24,7 @@ import math
 import os
 import re
 import stat
+from functools import partial
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,14 @@ def read_plan_file(path: Path) -> Plan:
     name = str(path)
     data = parse_plan_text(_read_bytes(path), name)
     return decode_plan(data, name)
+
+
+def read_json_file(path: Path, what: str) -> Any:
+    """The JSON of another file a command reads beside a plan (``what``: "an issues file"), held
+    to the same guards as a plan file: regular file, size cap, depth cap, no NaN or repeated
+    key; else ``PlanFileError`` (one line, exit 1). An empty file is None."""
+    raw = _read_bytes(path, what=what)
+    return parse_plan_text(raw, str(path), what=what) if raw.strip() else None
 
 
 def decode_plan(data: Any, name: str = "plan file") -> Plan:
@@ -82,7 +91,7 @@ def decode_plan(data: Any, name: str = "plan file") -> Plan:
     return plan
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, *, what: str = "a plan file") -> bytes:
     name = str(path)
     try:
         before = os.stat(path)
@@ -90,7 +99,7 @@ def _read_bytes(path: Path) -> bytes:
         raise PlanFileError(name, ["does not exist"]) from None
     except OSError as exc:
         raise PlanFileError(name, [f"cannot be read: {exc.strerror or exc}"]) from None
-    _check_regular(before, name)
+    _check_regular(before, name, what=what)
     # Non-blocking: if the path became a FIFO since the stat above, opening it does not wait for
     # a writer; fstat then refuses it.
     flags = (
@@ -101,23 +110,23 @@ def _read_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise PlanFileError(name, [f"cannot be read: {exc.strerror or exc}"]) from None
     with os.fdopen(fd, "rb") as handle:
-        _check_regular(os.fstat(fd), name)
+        _check_regular(os.fstat(fd), name, what=what)
         data = handle.read(MAX_PLAN_BYTES + 1)  # a file that grew since fstat stops here
     if len(data) > MAX_PLAN_BYTES:
-        raise PlanFileError(name, [_too_large(None)])
+        raise PlanFileError(name, [_too_large(None, what)])
     return data
 
 
-def _check_regular(info: os.stat_result, name: str) -> None:
+def _check_regular(info: os.stat_result, name: str, *, what: str = "a plan file") -> None:
     if stat.S_ISDIR(info.st_mode):
-        raise PlanFileError(name, ["is a folder, not a plan file"])
+        raise PlanFileError(name, [f"is a folder, not {what}"])
     if not stat.S_ISREG(info.st_mode):
-        what = _special(info.st_mode)
+        special = _special(info.st_mode)
         raise PlanFileError(
-            name, [f"is {what}, not a regular file: a plan file is read only from a regular file"]
+            name, [f"is {special}, not a regular file: {what} is read only from a regular file"]
         )
     if info.st_size > MAX_PLAN_BYTES:
-        raise PlanFileError(name, [_too_large(info.st_size)])
+        raise PlanFileError(name, [_too_large(info.st_size, what)])
 
 
 def _special(mode: int) -> str:
@@ -128,35 +137,33 @@ def _special(mode: int) -> str:
     return "a socket or other special file"
 
 
-def _too_large(size: int | None) -> str:
+def _too_large(size: int | None, what: str) -> str:
     amount = f"{size:,} bytes" if size is not None else f"more than {MAX_PLAN_BYTES:,} bytes"
-    return (
-        f"is larger than a plan file may be ({amount}; at most {MAX_PLAN_BYTES:,}): "
-        "save one plan per shard or tenant"
-    )
+    hint = ": save one plan per shard or tenant" if what == "a plan file" else ""
+    return f"is larger than {what} may be ({amount}; at most {MAX_PLAN_BYTES:,}){hint}"
 
 
-def parse_plan_text(raw: bytes, name: str) -> Any:
-    """JSON of a plan file: UTF-8, nested at most ``MAX_DEPTH`` deep, no NaN/Infinity, no
-    repeated key, every number finite; else ``PlanFileError`` (one line)."""
+def parse_plan_text(raw: bytes, name: str, *, what: str = "a plan file") -> Any:
+    """JSON of a plan file (or of ``what`` other file): UTF-8, nested at most ``MAX_DEPTH``
+    deep, no NaN/Infinity, no repeated key, every number finite; else ``PlanFileError`` (one line)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PlanFileError(name, [f"is not UTF-8 text (byte {exc.start})"]) from None
     depth = nesting_depth(text)
     if depth > MAX_DEPTH:
-        raise PlanFileError(name, [f"is nested more than {MAX_DEPTH} deep: not a plan file"])
+        raise PlanFileError(name, [f"is nested more than {MAX_DEPTH} deep: not {what}"])
     try:
         return json.loads(
             text,
-            parse_constant=_refuse_constant,
-            parse_float=_finite_float,
+            parse_constant=partial(_refuse_constant, what=what),
+            parse_float=partial(_finite_float, what=what),
             object_pairs_hook=_unique_keys,
         )
     except _Refused as exc:
         raise PlanFileError(name, [str(exc)]) from None
     except RecursionError:  # the count above should have caught it; never a traceback
-        raise PlanFileError(name, [f"is nested more than {MAX_DEPTH} deep: not a plan file"]) from None
+        raise PlanFileError(name, [f"is nested more than {MAX_DEPTH} deep: not {what}"]) from None
     except ValueError as exc:  # JSONDecodeError, and an integer of more digits than Python converts
         raise PlanFileError(name, [f"is not JSON: {exc}"]) from None
 
@@ -172,14 +179,14 @@ class _Refused(ValueError):
     pass
 
 
-def _refuse_constant(name: str) -> Any:
-    raise _Refused(f"holds {name}: a plan file holds finite numbers only")
+def _refuse_constant(name: str, *, what: str) -> Any:
+    raise _Refused(f"holds {name}: {what} holds finite numbers only")
 
 
-def _finite_float(text: str) -> float:
+def _finite_float(text: str, *, what: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Refused(f"holds a number out of range ({text[:20]}): a plan file holds finite numbers only")
+        raise _Refused(f"holds a number out of range ({text[:20]}): {what} holds finite numbers only")
     return value
 
 

@@ -184,13 +184,17 @@ def test_shared_references_in_defaults_and_the_federation_token_are_allowed(
     assert "connection.rescue.authcode: secret 'AZURE_FEDERATED_TOKEN_FILE' is not this tenant's" in problem
 
 
-def test_a_name_belongs_to_the_longest_tenant_it_starts_with(write_tree: Any, acme: str) -> None:
+def test_overlapping_tenant_prefixes_are_both_refused(write_tree: Any, acme: str) -> None:
+    # Once "the longest name wins": acme-corp took ACME_CORP_*, which acme's rule also fits.
     corp = acme.replace("tenant: acme", "tenant: acme-corp").replace("ACME_", "ACME_CORP_")
-    stolen = acme.replace("{env: ACME_RESCUE_AUTHCODE}", "{env: ACME_CORP_RESCUE_AUTHCODE}")
-    root = write_tree({"tenants/acme/tenant.yaml": stolen, "tenants/acme-corp/tenant.yaml": corp})
-    (problem,) = _problems(root)
-    assert "acme/tenant.yaml:" in problem
-    assert "connection.rescue.authcode: secret 'ACME_CORP_RESCUE_AUTHCODE' is not this tenant's" in problem
+    root = write_tree({"tenants/acme/tenant.yaml": acme, "tenants/acme-corp/tenant.yaml": corp})
+    problems = {Path(p.split(":", 1)[0]).parent.name: p for p in _problems(root)}
+    assert sorted(problems) == ["acme", "acme-corp"]
+    assert (
+        ":1:9: tenant: the secret names of tenant 'acme' (ACME_) overlap those of tenant 'acme-corp'"
+        in problems["acme"]
+    )
+    assert "overlap those of tenant 'acme' (ACME_)" in problems["acme-corp"]
     # The same when only acme is loaded (a plan job of one tenant): the other folder is still known.
     with pytest.raises(ConfigErrors):
         load_tenants([root / "tenants"], only=["acme"])

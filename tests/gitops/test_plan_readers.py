@@ -185,4 +185,39 @@ def test_a_deep_matrix_or_issues_file_is_one_line(tmp_path: Path, capsys: pytest
     assert code == 1 and lines == ["error: --expect-matrix is nested too deep to be a matrix"], lines
     (tmp_path / "issues.json").write_text("[" * 100_000)
     code, lines = _run(COMMANDS["gitops drift-issue"](plan, tmp_path), capsys)
-    assert code == 1 and len(lines) == 1 and "is nested too deep to be a list of issues" in lines[0], lines
+    assert code == 1 and lines == [
+        f"error: {tmp_path / 'issues.json'}: is nested more than 32 deep: not an issues file"
+    ], lines
+
+
+# The files only the plan schema refuses are not issues files' problems; the rest are the reader's.
+BAD_ISSUES_FILES = [b for b in BAD_FILES if b not in ('"changes": [[1]]', "a wrong type")]
+
+
+@pytest.mark.parametrize("bad", BAD_ISSUES_FILES)
+def test_drift_issue_reads_its_issues_file_through_the_plan_readers_guards(
+    bad: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16 review F8: the issues file was `json.loads` of the whole file (a FIFO hung,
+    /dev/zero filled the memory). Now one line, exit 1, and no issue body is written."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(_good()))
+    make, expected = BAD_FILES[bad]
+    (tmp_path / "issues").mkdir()
+    issues = make(tmp_path / "issues")
+    args = ["gitops", "drift-issue", str(plan), "--issues", str(issues), "--body-out", str(tmp_path / "b.md")]
+    code, lines = _run(args, capsys)
+    assert code == 1, lines
+    assert len(lines) == 1 and lines[0].startswith(f"error: {issues}: "), lines
+    assert expected.replace("a plan file", "an issues file") in lines[0], lines
+    assert "plan file" not in lines[0], lines
+    assert not (tmp_path / "b.md").exists()
+
+
+def test_an_empty_issues_file_is_no_issue(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(_good()))
+    (tmp_path / "issues.json").write_text("\n")
+    code, lines = _run(COMMANDS["gitops drift-issue"](plan, tmp_path), capsys)
+    assert code == 0 and lines == [], lines  # gh printed nothing: no open issue, not an error
+    assert (tmp_path / "b.md").read_text("utf-8")  # the body of the issue to create

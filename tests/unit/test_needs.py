@@ -119,6 +119,9 @@ def test_the_other_kinds_and_health_contribute_their_needs() -> None:
     assert expected <= set(needs.privileges)
     assert list(needs.graph) == [SERVICE_PRINCIPALS_PERMISSION]
     assert needs.sections == ["integration"] == needed_sections(model)
+    # doctor checks the report sign-in health needs (issue 16 review F4).
+    assert needs.report_sign_in == ["reconcile health (connection.rescue.reports): the session report"]
+    assert _needs()[1].report_sign_in == []
 
 
 # Parts of the tenant model that need nothing of a service beyond what every run reads (the

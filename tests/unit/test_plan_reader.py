@@ -255,7 +255,7 @@ def test_a_file_that_grows_after_the_check_is_cut_at_the_cap(
     path = tmp_path / "plan.json"
     path.write_text(" " * 300)
     monkeypatch.setattr(plan_reader, "MAX_PLAN_BYTES", 200)
-    monkeypatch.setattr(plan_reader, "_check_regular", lambda info, name: None)
+    monkeypatch.setattr(plan_reader, "_check_regular", lambda info, name, **what: None)
     with pytest.raises(PlanFileError, match=r"more than 200 bytes"):
         read_plan_file(path)
 

@@ -299,8 +299,8 @@ def test_every_fuzzed_field_reaches_the_output() -> None:
         "app_email": "zq-app@acme.com",
         "user": "zq-user@acme.com",
         "rescue_email": "zq-bob@acme.com",
-        "export_url": "https://zq-export.example.com/post",
-        "endpoint": "https://zq-endpoint.example.com/api",
+        "export_url": "https://dynamics.logmeinrescue.com/zq-export",  # a known host (config/hosts.py)
+        "endpoint": "https://dynamicsbeta.logmeinrescue.com/zq-endpoint",
         "org_url": "https://zq-org.crm.dynamics.com",
         "export_format": "form",
     }

@@ -172,9 +172,14 @@ class RescueReportClient(ApiClient):
             tenant=self.tenant,
         )
 
+    async def sign_in(self) -> None:
+        """``login.aspx``: opens the cookie session the report needs (``AuthError`` when refused).
+        It changes nothing in Rescue, so ``doctor`` checks the sign-in with it alone."""
+        await self._post("login", {"email": self._email, "pwd": self._password.get_secret_value()})
+
     async def session_report(self, node: str, begin: dt.datetime, end: dt.datetime) -> list[ObservedSession]:
         """Every session below ``node`` that started in [begin, end]: one sign-in, one report."""
-        await self._post("login", {"email": self._email, "pwd": self._password.get_secret_value()})
+        await self.sign_in()
         await self._post("setReportArea_v8", {"area": SESSION_REPORT_AREA})
         await self._post("setReportDate_v2", {"bdate": report_date(begin), "edate": report_date(end)})
         await self._post("setOutput", {"output": "XML"})
