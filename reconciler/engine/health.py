@@ -23,6 +23,7 @@ from reconciler.engine.live import LiveQuery, LiveReading, read_directories
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError, ReconcileError
+from reconciler.kinds import ApplicationUser, Consent, SessionKey, TechnicianSettings
 from reconciler.plan.health import (
     APPLICATION_USER_READ,
     CONSENT_READ,
@@ -42,7 +43,7 @@ from reconciler.providers.dynamics.sessions import delivered_sessions
 from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
 from reconciler.providers.rescue.mapping import RescueTree
 from reconciler.providers.rescue.reports import RescueReportClient
-from reconciler.resources import ApplicationUser, Consent, SecretHasher, SessionKey, TechnicianSettings
+from reconciler.resources import SecretHasher
 
 
 def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) -> Prerequisites:

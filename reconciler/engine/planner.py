@@ -25,11 +25,12 @@ from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_di
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
+from reconciler.kinds import RescueTechnician, placeholder_email
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.loop import run as run_loop
-from reconciler.resources import LiveState, RescueTechnician, SecretHasher, placeholder_email
+from reconciler.resources import LiveState, SecretHasher
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,12 @@ import dataclasses
 import json
 from typing import Any
 
+from reconciler.kinds import placeholder_email
 from reconciler.plan import Action, Change, Create, Delete, TenantPlan, Update
 from reconciler.plan.jsondiff import json_differences, shown
 from reconciler.plan.serialize import encode_change
 from reconciler.render.common import show
-from reconciler.resources import LiveState, Resource, Sensitive, placeholder_email
+from reconciler.resources import LiveState, Resource, Sensitive
 
 FILES_CHANGED = "the tenant files changed since the plan was made: plan again and review"
 

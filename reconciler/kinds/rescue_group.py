@@ -2,14 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Create, FieldChange, Manual, UnknownChange, Update
-from reconciler.resources import ExportSettings, RescueGroup, Resource
-from reconciler.resources.rescue_permissions import canonical
+from reconciler.resources import Kind, Resource, register
+from reconciler.resources.rescue_permissions import UNDECLARED, canonical
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    """A group's Post-to-URL export settings (Admin Center only)."""
+
+    url: str
+    at_session_start: bool
+    at_session_end: bool
+    format: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RescueGroup(Resource):
+    """A technician group by path below the Technicians root.
+
+    ``export`` is desired-only: no API reads it, so live groups carry ``None`` and the diff
+    turns a declared export into a manual step (unless confirmed). ``permissions`` (setGroup_v2
+    names, canonical order) is ``None`` when not declared (desired) or not read (live): a new
+    group then gets Rescue's undocumented defaults, shown as such (``undeclared``)."""
+
+    kind: ClassVar[Kind] = "rescue_group"
+    key_fields: ClassVar[tuple[str, ...]] = ("path",)
+    undeclared: ClassVar[dict[str, str]] = {"permissions": UNDECLARED}
+    path: str
+    permissions: tuple[str, ...] | None = None
+    export: ExportSettings | None = field(default=None, compare=False)
+    confirmed: str | None = field(default=None, compare=False)
 
 
 class RescueGroupKind(ResourceKind):

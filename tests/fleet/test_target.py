@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import InputError
+from reconciler.kinds import RescueTechnician, TechnicianSettings
 from reconciler.plan import Create, Manual, Plan, TenantPlan, UnknownChange
 from reconciler.plan.target import Target, parse_targets, select_targets
-from reconciler.resources import RescueTechnician, TechnicianSettings
 
 
 def rescue(tech_id: str) -> Create:

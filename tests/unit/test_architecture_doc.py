@@ -10,10 +10,10 @@ import typing
 from pathlib import Path
 
 from reconciler.config.models import IntegrationOptions
+from reconciler.kinds import IntegrationConfig
 from reconciler.profile.columns import columns_of
 from reconciler.profile.model import IntegrationColumns
 from reconciler.providers.dynamics.integration import INTEGRATION_FIELDS
-from reconciler.resources import IntegrationConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "ARCHITECTURE.md"

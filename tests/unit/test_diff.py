@@ -10,24 +10,21 @@ from reconciler.config.models import Prune
 from reconciler.diff import DesiredState, Directories, RescueDirectory, build_desired, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.diff.rules import DirectoryTechnician
-from reconciler.plan import Action, Create, Delete, Manual, SafetySettings, UnknownChange, Update
-from reconciler.profile import default_profile
-from reconciler.resources import (
+from reconciler.kinds import (
     KINDS,
     ApplicationUser,
     Consent,
     ExportSettings,
     IntegrationConfig,
-    LiveMeta,
-    LiveState,
     RescueGroup,
     RescueTechnician,
-    SecretHasher,
     SessionKey,
     Solution,
     TechnicianSettings,
-    Unknown,
 )
+from reconciler.plan import Action, Create, Delete, Manual, SafetySettings, UnknownChange, Update
+from reconciler.profile import default_profile
+from reconciler.resources import LiveMeta, LiveState, SecretHasher, Unknown
 
 
 def live_of(*resources: Any, listed: tuple[str, ...] = KINDS, unknown: tuple[Unknown, ...] = ()) -> LiveState:

@@ -16,30 +16,25 @@ import pytest
 from reconciler.config.models import Prune, Tenant
 from reconciler.diff import DesiredState, diff_tenant
 from reconciler.kinds import (
+    KINDS,
     REGISTRY,
+    ApplicationUser,
+    Consent,
     DesiredContext,
     ExportContext,
+    ExportSettings,
+    IntegrationConfig,
+    RescueGroup,
+    RescueTechnician,
     ResourceKind,
+    SessionKey,
+    Solution,
+    TechnicianSettings,
     field_coverage_problems,
     kind_of,
 )
 from reconciler.plan import Action, Manual, SafetySettings, Update
-from reconciler.resources import (
-    KINDS,
-    ApplicationUser,
-    Consent,
-    ExportSettings,
-    IntegrationConfig,
-    LiveState,
-    RescueGroup,
-    RescueTechnician,
-    Resource,
-    SecretHasher,
-    Sensitive,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
-)
+from reconciler.resources import LiveState, Resource, SecretHasher, Sensitive
 
 _HASHER = SecretHasher(b"k" * 32)
 

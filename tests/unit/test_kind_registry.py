@@ -1,18 +1,24 @@
-"""The registry of kinds is the one list: it matches the Kind names and orders dependencies first."""
+"""The registry of kinds is the one list: each kind module registers its resource type, the
+registry orders dependencies first, and the layers below look types up by kind name."""
 
-from typing import get_args
+import subprocess
+import sys
 
 from reconciler.config.models import Tenant
-from reconciler.kinds import BY_NAME, MANUAL_STEP_KINDS, REGISTRY, kind_of, kind_title
-from reconciler.resources import KINDS, RESOURCE_TYPES, Kind, resource_type
+from reconciler.kinds import BY_NAME, KINDS, MANUAL_STEP_KINDS, REGISTRY, kind_of, kind_title
+from reconciler.resources import kinds, resource_type, resource_types
 from reconciler.resources.base import Resource
 
 
 def test_registry_lists_every_kind_once() -> None:
-    assert sorted(KINDS) == sorted(get_args(Kind))
     assert len(set(KINDS)) == len(KINDS)
-    assert tuple(kind.name for kind in REGISTRY) == KINDS
-    assert tuple(kind.type for kind in REGISTRY) == RESOURCE_TYPES
+    assert tuple(kind.name for kind in REGISTRY) == KINDS == kinds()
+    assert tuple(kind.type for kind in REGISTRY) == resource_types()
+
+
+def test_every_resource_type_lives_in_its_kind_module() -> None:
+    for kind in REGISTRY:
+        assert kind.type.__module__ == type(kind).__module__, kind.name
 
 
 def test_every_kind_comes_after_what_it_depends_on() -> None:
@@ -28,6 +34,30 @@ def test_lookup_by_kind_name() -> None:
     found = resource_type("rescue_group")
     assert found is not None and issubclass(found, Resource) and found.kind == "rescue_group"
     assert resource_type("nonsense") is None
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+
+
+def test_a_lookup_before_the_kinds_are_loaded_is_refused_clearly() -> None:
+    """Below the kind modules nothing can tell which kinds exist until ``reconciler.kinds`` is
+    imported: a plan decoded earlier would know part of them, so the lookup refuses."""
+    done = _fresh(
+        "from reconciler.plan.reader import decode_plan\nfrom reconciler.resources import kinds\nkinds()"
+    )
+    assert done.returncode != 0
+    assert "KindsNotLoaded: the resource kinds are not loaded: import reconciler.kinds" in done.stderr
+
+
+def test_a_type_registered_twice_or_late_is_refused() -> None:
+    done = _fresh(
+        "import reconciler.kinds\n"
+        "from reconciler.resources import register\n"
+        "from reconciler.kinds import Consent\n"
+        "register(Consent)\n"
+    )
+    assert "registered after the registry was completed" in done.stderr
 
 
 def test_sections_are_tenant_file_keys() -> None:

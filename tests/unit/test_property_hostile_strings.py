@@ -24,19 +24,19 @@ from reconciler.diff import build_desired, diff_tenant
 from reconciler.diff.resolve import Directories, RescueDirectory, resolve
 from reconciler.diff.rules import DirectoryTechnician
 from reconciler.errors import ConfigErrors
-from reconciler.plan import Plan, SafetySettings
-from reconciler.profile import effective_profile
-from reconciler.render import render_markdown, render_text
-from reconciler.resources import (
+from reconciler.kinds import (
     KINDS,
     ApplicationUser,
     IntegrationConfig,
-    LiveState,
     RescueGroup,
     RescueTechnician,
     Solution,
     TechnicianSettings,
 )
+from reconciler.plan import Plan, SafetySettings
+from reconciler.profile import effective_profile
+from reconciler.render import render_markdown, render_text
+from reconciler.resources import LiveState
 
 TENANT = """\
 tenant: @tenant@

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from reconciler.errors import ChangeFailed
+from reconciler.kinds import KINDS, Consent, RescueGroup, RescueTechnician
 from reconciler.plan import Change, Create, Outcome
 from reconciler.providers.contract import KindTable, WritesEach, WritesTogether, apply_each
 from reconciler.providers.dynamics.provider import DynamicsProvider
 from reconciler.providers.rescue.provider import RescueProvider
-from reconciler.resources import KINDS, Consent, RescueGroup, RescueTechnician
 
 
 def _create(path: str) -> Create:
