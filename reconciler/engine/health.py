@@ -23,7 +23,10 @@ from reconciler.engine.live import LiveQuery, LiveReading, read_directories
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError, ReconcileError
-from reconciler.kinds import ApplicationUser, Consent, SessionKey, TechnicianSettings
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.consent import Consent
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan.health import (
     APPLICATION_USER_READ,
     CONSENT_READ,

@@ -25,7 +25,7 @@ from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_di
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
-from reconciler.kinds import RescueTechnician, placeholder_email
+from reconciler.kinds.rescue_technician import RescueTechnician, placeholder_email
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings, RequestStats

@@ -22,7 +22,7 @@ import dataclasses
 import json
 from typing import Any
 
-from reconciler.kinds import placeholder_email
+from reconciler.kinds.rescue_technician import placeholder_email
 from reconciler.plan import Action, Change, Create, Delete, TenantPlan, Update
 from reconciler.plan.jsondiff import json_differences, shown
 from reconciler.plan.serialize import encode_change

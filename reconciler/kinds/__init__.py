@@ -3,7 +3,8 @@
 ``REGISTRY`` is the one list of what the reconciler manages, in display and apply order (every
 kind after the kinds it depends on). Everything that needs "every kind" reads it, or
 ``reconciler.resources.kinds()`` below this layer, which importing this package completes.
-Each kind's resource type lives in its kind module and is re-exported here.
+Each kind's resource type lives in its kind module: import it from there
+(``from reconciler.kinds.rescue_group import RescueGroup``), so this module names no kind.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from reconciler.kinds import (
     solution,
     technician_settings,
 )
-from reconciler.kinds.application_user import ApplicationUser
 from reconciler.kinds.base import (
     ANY_KEY,
     Comparison,
@@ -28,13 +28,6 @@ from reconciler.kinds.base import (
     field_changes,
     field_coverage_problems,
 )
-from reconciler.kinds.consent import Consent
-from reconciler.kinds.integration import IntegrationConfig
-from reconciler.kinds.rescue_group import ExportSettings, RescueGroup
-from reconciler.kinds.rescue_technician import NEW_TECHNICIAN_PREFIX, RescueTechnician, placeholder_email
-from reconciler.kinds.session_key import SessionKey
-from reconciler.kinds.solution import Solution
-from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.resources import Kind, Resource
 from reconciler.resources.registry import complete
 
@@ -95,25 +88,14 @@ __all__ = [
     "BY_NAME",
     "KINDS",
     "MANUAL_STEP_KINDS",
-    "NEW_TECHNICIAN_PREFIX",
     "REGISTRY",
-    "ApplicationUser",
     "Comparison",
-    "Consent",
     "DesiredContext",
     "ExportContext",
-    "ExportSettings",
-    "IntegrationConfig",
-    "RescueGroup",
-    "RescueTechnician",
     "ResourceKind",
-    "SessionKey",
-    "Solution",
-    "TechnicianSettings",
     "field_changes",
     "field_coverage_problems",
     "kind_label",
     "kind_of",
     "kind_title",
-    "placeholder_email",
 ]

@@ -32,7 +32,6 @@ class ApplicationUserKind(ResourceKind):
     title = "application user"
     depends_on = ("solution",)
     section = "application_user"
-    compared = ("first_name", "last_name", "email", "business_unit", "roles")
     not_compared: ClassVar[dict[str, str]] = {}
 
     def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:

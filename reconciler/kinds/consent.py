@@ -26,7 +26,6 @@ class ConsentKind(ResourceKind):
     type = Consent
     title = "admin consent"
     section = "consent"
-    compared = ("granted",)
     not_compared: ClassVar[dict[str, str]] = {}
     manual_steps = True
 

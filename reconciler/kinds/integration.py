@@ -37,17 +37,6 @@ class IntegrationKind(ResourceKind):
     title = "integration settings"
     depends_on = ("solution",)
     section = "integration"
-    # The options go by the tenant model's names (``integration_options``): a new option on
-    # ``IntegrationOptions`` and ``IntegrationConfig`` is compared without an edit here.
-    compared = (
-        "instance",
-        "endpoint",
-        "company_id",
-        "sso_password",
-        "org_url",
-        "office365_tenant_id",
-        *IntegrationOptions.model_fields,
-    )
     not_compared: ClassVar[dict[str, str]] = {}
 
     def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:

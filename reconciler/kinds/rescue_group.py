@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
-from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind, copied_fields
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Create, FieldChange, Manual, UnknownChange, Update
 from reconciler.resources import Kind, Resource, register
@@ -46,7 +46,6 @@ class RescueGroupKind(ResourceKind):
     type = RescueGroup
     title = "Rescue group"
     section = "rescue_groups"
-    compared = ("permissions",)
     not_compared: ClassVar[dict[str, str]] = {
         "export": "no Rescue API reads or writes it: a declared export is a manual step until confirmed",
         "confirmed": "desired-only: the date a person confirmed the export in the Admin Center",
@@ -74,10 +73,14 @@ class RescueGroupKind(ResourceKind):
                     format=e.format,
                 )
             result[group.path.casefold()] = RescueGroup(
-                path=group.path,
-                export=export,
-                confirmed=group.confirmed.isoformat() if group.confirmed else None,
-                permissions=canonical(group.permissions) if group.permissions is not None else None,
+                **copied_fields(
+                    group,
+                    RescueGroup,
+                    path=group.path,
+                    export=export,
+                    confirmed=group.confirmed.isoformat() if group.confirmed else None,
+                    permissions=canonical(group.permissions) if group.permissions is not None else None,
+                )
             )
         return sorted(result.values(), key=lambda r: r.key.count("/"))
 

@@ -45,7 +45,6 @@ class RescueTechnicianKind(ResourceKind):
     title = "Rescue technician"
     depends_on = ("rescue_group",)
     section = None  # declared by the technician mappings (``technicians``), exported with them
-    compared = ("email", "sso_id")
     not_compared: ClassVar[dict[str, str]] = {
         "create_group": "desired-only: where apply creates a technician the tenant files ask for",
         "name": "desired-only: the name apply creates a technician with",

@@ -28,7 +28,6 @@ class SessionKeyKind(ResourceKind):
     title = "session key"
     depends_on = ("solution",)
     section = "session_key"
-    compared = ("status",)
     not_compared: ClassVar[dict[str, str]] = {}
     manual_steps = True
 

@@ -32,7 +32,6 @@ class SolutionKind(ResourceKind):
     # Every Dataverse kind lives in the solution's tables: nothing can be written before it is in.
     prerequisite = True
     section = "solution"
-    compared = ("version", "managed")
     not_compared: ClassVar[dict[str, str]] = {
         "package": "desired-only: the zip apply imports when the solution is missing or older",
     }

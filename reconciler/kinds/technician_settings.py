@@ -36,7 +36,6 @@ class TechnicianSettingsKind(ResourceKind):
     title = "technician settings"
     depends_on = ("solution", "rescue_technician")
     section = "technicians"
-    compared = ("technician_id", "sso_id")
     not_compared: ClassVar[dict[str, str]] = {
         "user_id": "carried for the writer: the user's systemuserid, resolved from `user` (the identity)",
         "source": "desired-only: the technician rule that produced the mapping (for messages)",

@@ -5,7 +5,7 @@ admin-consent URL), never a write."""
 from __future__ import annotations
 
 from reconciler.errors import ProviderError
-from reconciler.kinds import Consent
+from reconciler.kinds.consent import Consent
 from reconciler.providers.graph import GraphClient
 from reconciler.resources import LiveState, Unknown
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.kinds import ApplicationUser
+from reconciler.kinds.application_user import ApplicationUser
 from reconciler.plan import FieldChange, Plan, TenantPlan, Update
 from reconciler.render import render_text
 from rescue_sandbox.faults import FaultInjector, rule_from_mapping

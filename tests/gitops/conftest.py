@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.errors import ReconcileError
-from reconciler.kinds import IntegrationConfig, TechnicianSettings
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, Manual, Plan, TenantPlan, Update
 from reconciler.plan.changes import FieldChange, UnknownChange
 from reconciler.resources import LiveMeta

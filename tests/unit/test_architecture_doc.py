@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 
 from reconciler.config.models import IntegrationOptions
-from reconciler.kinds import IntegrationConfig
+from reconciler.kinds.integration import IntegrationConfig
 from reconciler.profile.columns import columns_of
 from reconciler.profile.model import IntegrationColumns
 from reconciler.providers.dynamics.integration import INTEGRATION_FIELDS

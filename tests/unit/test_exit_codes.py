@@ -16,7 +16,7 @@ from reconciler.errors import (
     TransportError,
     UnsafePlanError,
 )
-from reconciler.kinds import TechnicianSettings
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import (
     ApplyResult,
     Create,

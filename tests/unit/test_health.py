@@ -13,8 +13,7 @@ from markdown_checks import CONTROL, assert_inert
 
 from reconciler.errors import ProtocolError
 from reconciler.gitops.drift import drift_fingerprint, issue_body
-from reconciler.kinds import ExportSettings, RescueGroup
-from reconciler.kinds.rescue_group import export_step
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup, export_step
 from reconciler.plan import TenantPlan, decode_plan, encode_plan
 from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (

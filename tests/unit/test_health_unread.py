@@ -10,8 +10,7 @@ from dataclasses import replace
 import pytest
 from test_health import GOOD, NOW, REPORT, _inputs, _rows
 
-from reconciler.kinds import ExportSettings, RescueGroup
-from reconciler.kinds.rescue_group import export_step
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup, export_step
 from reconciler.plan import TenantPlan
 from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (

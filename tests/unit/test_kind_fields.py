@@ -18,21 +18,20 @@ from reconciler.diff import DesiredState, diff_tenant
 from reconciler.kinds import (
     KINDS,
     REGISTRY,
-    ApplicationUser,
-    Consent,
     DesiredContext,
     ExportContext,
-    ExportSettings,
-    IntegrationConfig,
-    RescueGroup,
-    RescueTechnician,
     ResourceKind,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
     field_coverage_problems,
     kind_of,
 )
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.consent import Consent
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.solution import Solution
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Action, Manual, SafetySettings, Update
 from reconciler.resources import LiveState, Resource, SecretHasher, Sensitive
 

@@ -54,7 +54,7 @@ def test_a_type_registered_twice_or_late_is_refused() -> None:
     done = _fresh(
         "import reconciler.kinds\n"
         "from reconciler.resources import register\n"
-        "from reconciler.kinds import Consent\n"
+        "from reconciler.kinds.consent import Consent\n"
         "register(Consent)\n"
     )
     assert "registered after the registry was completed" in done.stderr

@@ -26,7 +26,8 @@ from reconciler.engine.live import (
     read_users,
 )
 from reconciler.errors import AuthError, ProviderError
-from reconciler.kinds import RescueGroup, RescueTechnician
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.profile import default_profile
 from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.resources import SecretHasher

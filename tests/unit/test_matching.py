@@ -13,7 +13,7 @@ from reconciler.config.models import Prune, Tenant
 from reconciler.diff import DesiredState, Directories, build_desired, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.errors import ChangeFailed
-from reconciler.kinds import TechnicianSettings
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, SafetySettings, UnknownChange
 from reconciler.profile import default_profile
 from reconciler.providers.dynamics.reader import users_by_upn

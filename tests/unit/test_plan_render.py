@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from reconciler.kinds import ApplicationUser, IntegrationConfig, SessionKey, TechnicianSettings
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import (
     Action,
     Create,

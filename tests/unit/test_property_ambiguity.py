@@ -23,7 +23,8 @@ from tenant_models import tenant_model
 
 from reconciler.config.models import Prune
 from reconciler.diff import Directories, build_desired, diff_tenant, resolve
-from reconciler.kinds import RescueTechnician, TechnicianSettings
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, SafetySettings, TenantPlan, UnknownChange, Update
 from reconciler.profile import default_profile
 from reconciler.providers.dynamics.reader import users_by_upn

@@ -12,7 +12,9 @@ from markdown_checks import CONTROL, assert_inert
 
 from reconciler.gitops.comment import comment_body
 from reconciler.gitops.drift import IssueDecision, github_output, issue_body
-from reconciler.kinds import RescueGroup, SessionKey, TechnicianSettings
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import (
     Action,
     Create,

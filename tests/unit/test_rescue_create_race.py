@@ -12,7 +12,7 @@ import asyncio
 import pytest
 
 from reconciler.errors import ApiError, ChangeFailed
-from reconciler.kinds import RescueTechnician
+from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.plan import Create
 from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.providers.rescue.technicians import EMAIL_IN_USE, TechnicianWrites

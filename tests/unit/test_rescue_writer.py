@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ChangeFailed
-from reconciler.kinds import RescueGroup
+from reconciler.kinds.rescue_group import RescueGroup
 from reconciler.plan import Create
 from reconciler.providers.rescue.groups import GroupWrites
 from reconciler.providers.rescue.records import HierarchyResponse

@@ -13,7 +13,8 @@ from reconciler.config.templates import check_template, expand, member_values, p
 from reconciler.diff import DesiredState, Directories, RescueDirectory, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician, EntraGroup, EntraUser, rule_label
-from reconciler.kinds import RescueTechnician, TechnicianSettings
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, Plan, SafetySettings, TenantPlan
 from reconciler.plan.serialize import encode_plan
 from reconciler.render.markdown import render_markdown

@@ -14,7 +14,9 @@ from test_plan_render import sample_plan
 
 from reconciler.engine.staleness import count_mismatches, mismatches, stale_reasons
 from reconciler.errors import PlanFileError, PlanMismatchError
-from reconciler.kinds import KINDS, RescueTechnician, TechnicianSettings
+from reconciler.kinds import KINDS
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Change, Create, FieldChange, SafetySettings, TenantPlan, Update, decode_plan
 from reconciler.render import render_json
 from reconciler.resources import LiveMeta, LiveState, Resource

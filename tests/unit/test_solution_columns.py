@@ -10,7 +10,8 @@ import pytest
 
 from reconciler.engine.discover import Discovery, _column
 from reconciler.engine.schema_check import _table_names
-from reconciler.kinds import IntegrationConfig, TechnicianSettings
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.profile import default_profile, default_profile_data
 from reconciler.profile.columns import COLUMNS, TABLE_LABELS, Column, columns_of
 from reconciler.profile.model import IntegrationColumns, SessionColumns, TechnicianSettingsColumns

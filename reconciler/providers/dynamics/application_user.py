@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import ChangeFailed, PreconditionFailed
-from reconciler.kinds import ApplicationUser
+from reconciler.kinds.application_user import ApplicationUser
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient, odata_string

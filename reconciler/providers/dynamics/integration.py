@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import PreconditionFailed
-from reconciler.kinds import IntegrationConfig
+from reconciler.kinds.integration import IntegrationConfig
 from reconciler.plan import Change, Create, Update
 from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesEach

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ChangeFailed, NotFoundError, ProviderError
-from reconciler.kinds import SessionKey
+from reconciler.kinds.session_key import SessionKey
 from reconciler.plan import Action, Change
 from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesEach

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import ApiError, ChangeFailed
-from reconciler.kinds import TechnicianSettings, placeholder_email
+from reconciler.kinds.rescue_technician import placeholder_email
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Change, Create, Delete, Outcome, Update
 from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesTogether

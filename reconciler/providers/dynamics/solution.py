@@ -16,7 +16,7 @@ from xml.etree import ElementTree
 from reconciler.config.package import read_package
 from reconciler.config.types import version_tuple
 from reconciler.errors import ChangeFailed, ProviderError
-from reconciler.kinds import Solution
+from reconciler.kinds.solution import Solution
 from reconciler.plan import Action, Change
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient, odata_string

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from reconciler.config.text import excerpt
 from reconciler.diff.rules import DirectoryGroup
 from reconciler.errors import ChangeFailed
-from reconciler.kinds import RescueGroup
+from reconciler.kinds.rescue_group import RescueGroup
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.rescue.mapping import RescueTree

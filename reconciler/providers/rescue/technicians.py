@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from reconciler.errors import ApiError, ChangeFailed, ProviderError
-from reconciler.kinds import RescueTechnician, placeholder_email
+from reconciler.kinds.rescue_technician import RescueTechnician, placeholder_email
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.rescue.mapping import TECHNICIAN_TYPES, RescueTree
