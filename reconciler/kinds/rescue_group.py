@@ -84,6 +84,13 @@ class RescueGroupKind(ResourceKind):
             )
         return sorted(result.values(), key=lambda r: r.key.count("/"))
 
+    def details_declared(self, want: Resource) -> bool:
+        """Whether comparing ``want`` needs its getGroup_v2 read: the hierarchy gives a group's
+        path only, every compared field comes from getGroup_v2 (a new one too, with no edit)."""
+        return isinstance(want, RescueGroup) and any(
+            getattr(want, name) is not None for name in self.compared
+        )
+
     def plan(
         self, want: Resource, have: Resource | None, deps: tuple[str, ...], comparison: Comparison
     ) -> None:
