@@ -3,9 +3,15 @@ registry orders dependencies first, and the layers below look types up by kind n
 
 import subprocess
 import sys
+from pathlib import Path
+
+from test_plan_render import sample_plan
 
 from reconciler.config.models import Tenant
+from reconciler.errors import EXIT_INCOMPLETE
 from reconciler.kinds import BY_NAME, KINDS, MANUAL_STEP_KINDS, REGISTRY, kind_of, kind_title
+from reconciler.plan import read_plan_file
+from reconciler.render import render_json
 from reconciler.resources import kinds, resource_type, resource_types
 from reconciler.resources.base import Resource
 
@@ -68,3 +74,25 @@ def test_sections_are_tenant_file_keys() -> None:
 
 def test_manual_step_kinds_come_from_the_kind_modules() -> None:
     assert {"rescue_group", "consent", "solution", "session_key"} == MANUAL_STEP_KINDS
+
+
+def test_a_saved_plan_is_decoded_through_the_cli_in_a_fresh_interpreter(tmp_path: Path) -> None:
+    """The CLI loads the kind modules before any command: ``reconcile manual --from-plan`` in a
+    new process decodes every resource of a saved plan (an update of the integration settings,
+    a Rescue group's export step) by looking its type up by kind name."""
+    saved = tmp_path / "plan.json"
+    saved.write_text(render_json(sample_plan()), "utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "manual", "--from-plan", str(saved), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Decoded: the sample plan's consent is unknown, so its manual steps are incomplete (exit 3).
+    assert done.returncode == EXIT_INCOMPLETE, done.stderr
+    assert "the manual steps of consent:app are not known" in done.stdout
+    changes = read_plan_file(saved).tenants[0].changes
+    assert [c.id for c in changes] == [c.id for c in sample_plan().tenants[0].changes]
+    for change in changes:  # each decoded into its kind's registered type (a secret's digest is not saved)
+        for resource in (getattr(change, "desired", None), getattr(change, "live", None)):
+            assert resource is None or type(resource) is resource_type(change.kind)
