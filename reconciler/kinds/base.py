@@ -117,7 +117,9 @@ class ResourceKind(ABC):
       type's ``compare=True`` fields unless the class sets it; checked either way);
     - ``not_compared``: every other non-identity field, with the reason it is not compared;
     - ``manual_steps``: whether comparing this kind can end in a manual step (the fleet checklist
-      says a tenant's steps are not known while such a kind's live state is unknown).
+      says a tenant's steps are not known while such a kind's live state is unknown);
+    - ``create_adopts_existing``: whether a planned create of an object that exists by apply time
+      still holds (its writes adopt it, "already exists"), so ``apply --plan`` does not refuse it.
     """
 
     type: ClassVar[type[Resource]]
@@ -128,6 +130,7 @@ class ResourceKind(ABC):
     compared: ClassVar[tuple[str, ...]]
     not_compared: ClassVar[Mapping[str, str]]
     manual_steps: ClassVar[bool] = False
+    create_adopts_existing: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

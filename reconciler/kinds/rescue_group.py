@@ -51,6 +51,7 @@ class RescueGroupKind(ResourceKind):
         "confirmed": "desired-only: the date a person confirmed the export in the Admin Center",
     }
     manual_steps = True
+    create_adopts_existing = True  # GroupWrites.create finds the path and answers "already exists"
 
     def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:
         """Declared groups plus their undeclared ancestors (which must exist for them to), parents

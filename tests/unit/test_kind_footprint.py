@@ -70,10 +70,9 @@ BOUNDS: dict[str, int] = {
     # the plan's rail on roles (plan/model.py), the Dynamics reader: 6.
     "application_user": 6,
     # the tenant model and its cross-group checks (config/models.py, config/checks.py), the
-    # registry, staleness (a group has no ETag), health evidence on the export step
-    # (plan/evidence.py), the Rescue reader (the hierarchy), the planner (which groups need
-    # getGroup_v2, asked of the kind module): 7.
-    "rescue_group": 7,
+    # registry, health evidence on the export step (plan/evidence.py), the Rescue reader (the
+    # hierarchy), the planner (which groups need getGroup_v2, asked of the kind module): 6.
+    "rescue_group": 6,
     # the registry, the resolution stage (e-mail -> node ID), the planner (which nodes to read),
     # staleness and the settings writes (a node still to be created, `new:`), the Rescue reader: 6.
     "rescue_technician": 6,
