@@ -12,6 +12,10 @@ import os
 
 from hypothesis import settings
 
+# As the CLI does before any command: every kind registers its resource type, which decoding a
+# saved plan and ordering kinds look up (``reconciler/resources/registry.py``).
+import reconciler.kinds  # noqa: F401
+
 settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))

@@ -89,6 +89,9 @@ class LazyGroup(click.Group):
         target = _COMMANDS.get(name)
         if target is None:
             return None
+        # Every kind registers its resource type before any command can decode a saved plan or
+        # order kinds (``resources/registry.py``): the kind modules load with the command.
+        importlib.import_module("reconciler.kinds")
         try:
             module = importlib.import_module(target[0])
         except ModuleNotFoundError as exc:

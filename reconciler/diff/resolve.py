@@ -33,13 +33,9 @@ from reconciler.diff.rules import (
     expand_rules,
     rule_label,
 )
-from reconciler.resources import (
-    NEW_TECHNICIAN_PREFIX,
-    RescueTechnician,
-    TechnicianSettings,
-    Unknown,
-    placeholder_email,
-)
+from reconciler.kinds.rescue_technician import NEW_TECHNICIAN_PREFIX, RescueTechnician, placeholder_email
+from reconciler.kinds.technician_settings import TechnicianSettings
+from reconciler.resources import Unknown
 from reconciler.resources.matching import Index, Match, declared_path_key, match, name_key
 
 

@@ -23,6 +23,10 @@ from reconciler.engine.live import LiveQuery, LiveReading, read_directories
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError, ReconcileError
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.consent import Consent
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan.health import (
     APPLICATION_USER_READ,
     CONSENT_READ,
@@ -42,7 +46,7 @@ from reconciler.providers.dynamics.sessions import delivered_sessions
 from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
 from reconciler.providers.rescue.mapping import RescueTree
 from reconciler.providers.rescue.reports import RescueReportClient
-from reconciler.resources import ApplicationUser, Consent, SecretHasher, SessionKey, TechnicianSettings
+from reconciler.resources import SecretHasher
 
 
 def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) -> Prerequisites:

@@ -18,18 +18,20 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reconciler import __version__
-from reconciler.config import LoadedTenant, Tenant
+from reconciler.config import LoadedTenant
 from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve, rule_users
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories, read_users
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
+from reconciler.kinds import rescue_group
+from reconciler.kinds.rescue_technician import RescueTechnician, placeholder_email
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.loop import run as run_loop
-from reconciler.resources import LiveState, RescueTechnician, SecretHasher, placeholder_email
+from reconciler.resources import LiveState, SecretHasher
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +172,7 @@ async def _read_and_diff(
             model, profile, sso_password=sso_password, root_business_unit=reading.root_business_unit
         )
         desired = resolve(model, declared, reading.directories, lambda path: str(loaded.locate(path)))
-        reading = await read_details(session, reading, _details(model, desired))
+        reading = await read_details(session, reading, _details(desired))
     live = reading.state()
     idents = {r.ident for r in desired.resources}
     desired.unknown.extend(u for u in reading.rescue.odd_nodes if (u.kind, u.key) not in idents)
@@ -186,16 +188,17 @@ async def _read_and_diff(
     return TenantReading(plan, live)
 
 
-def _details(model: Tenant, desired: DesiredState) -> DetailQuery:
+def _details(desired: DesiredState) -> DetailQuery:
     """What the resolved desired state needs read: the SSO IDs of the Rescue technicians it
-    manages (not those still to be created), the permissions of the groups that declare them."""
+    manages (not those still to be created), getGroup_v2 of the groups that declare a field it
+    shows (the group's kind module says which)."""
     return DetailQuery(
         technicians=tuple(
             r.technician_id
             for r in desired.resources
             if isinstance(r, RescueTechnician) and placeholder_email(r.technician_id) is None
         ),
-        rescue_permissions=tuple(g.path for g in model.rescue_groups if g.permissions is not None),
+        rescue_permissions=tuple(r.key for r in desired.resources if rescue_group.KIND.details_declared(r)),
     )
 
 

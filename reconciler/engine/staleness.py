@@ -22,11 +22,13 @@ import dataclasses
 import json
 from typing import Any
 
+from reconciler.kinds import kind_of
+from reconciler.kinds.rescue_technician import placeholder_email
 from reconciler.plan import Action, Change, Create, Delete, TenantPlan, Update
 from reconciler.plan.jsondiff import json_differences, shown
 from reconciler.plan.serialize import encode_change
 from reconciler.render.common import show
-from reconciler.resources import LiveState, Resource, Sensitive, placeholder_email
+from reconciler.resources import LiveState, Resource, Sensitive
 
 FILES_CHANGED = "the tenant files changed since the plan was made: plan again and review"
 
@@ -63,7 +65,7 @@ def change_stale(change: Change, live: LiveState) -> list[str]:
     now = live.get(change.kind, change.key)
     planned = _live_of(change)
     if isinstance(change, Create):
-        if now is not None and change.kind != "rescue_group":
+        if now is not None and not kind_of(change.kind).create_adopts_existing:
             return [f"{change.id}: did not exist at plan time, exists now"]
         return []
     if planned is None:

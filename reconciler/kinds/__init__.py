@@ -2,7 +2,9 @@
 
 ``REGISTRY`` is the one list of what the reconciler manages, in display and apply order (every
 kind after the kinds it depends on). Everything that needs "every kind" reads it, or
-``reconciler.resources.KINDS`` below this layer, which is checked against it here.
+``reconciler.resources.kinds()`` below this layer, which importing this package completes.
+Each kind's resource type lives in its kind module: import it from there
+(``from reconciler.kinds.rescue_group import RescueGroup``), so this module names no kind.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from reconciler.kinds.base import (
     field_changes,
     field_coverage_problems,
 )
-from reconciler.resources import KINDS, Kind, Resource
+from reconciler.resources import Kind, Resource
+from reconciler.resources.registry import complete
 
 REGISTRY: tuple[ResourceKind, ...] = (
     solution.KIND,
@@ -41,17 +44,20 @@ REGISTRY: tuple[ResourceKind, ...] = (
 
 BY_NAME: dict[str, ResourceKind] = {kind.name: kind for kind in REGISTRY}
 
+# Every kind's name, in the registry's order.
+KINDS: tuple[Kind, ...] = tuple(BY_NAME)
+
 
 def _check_registry() -> None:
-    """The lower layers' list of kinds (``resources/registry.py``: plan decoding, the ``Kind``
-    names) and this one agree, and every dependency comes first: a mismatch fails the import."""
+    """Every dependency comes first, and the resource types registered by the kind modules are
+    exactly the registry's, closed in its order (``resources/registry.py``, where the plan layer
+    looks them up): a mismatch fails the import."""
     names = tuple(kind.name for kind in REGISTRY)
-    if names != KINDS:
-        raise TypeError(f"the kind modules {names} and reconciler.resources.KINDS {KINDS} disagree")
     for position, kind in enumerate(REGISTRY):
         for dependency in kind.depends_on:
             if dependency not in names[:position]:
                 raise TypeError(f"kind {kind.name} depends on {dependency}, which does not come before it")
+    complete(names)
 
 
 _check_registry()
@@ -80,6 +86,7 @@ MANUAL_STEP_KINDS: frozenset[Kind] = frozenset(kind.name for kind in REGISTRY if
 __all__ = [
     "ANY_KEY",
     "BY_NAME",
+    "KINDS",
     "MANUAL_STEP_KINDS",
     "REGISTRY",
     "Comparison",

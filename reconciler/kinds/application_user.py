@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_ROLE, Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind, field_changes
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import FieldChange, Update
-from reconciler.resources import ApplicationUser, Resource, Unmanaged
+from reconciler.resources import Kind, Resource, Unmanaged, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class ApplicationUser(Resource):
+    """The integration's application user and its security roles (names, case-folded)."""
+
+    kind: ClassVar[Kind] = "application_user"
+    key_fields: ClassVar[tuple[str, ...]] = ("app_id",)
+    app_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    business_unit: str | None = None
+    roles: frozenset[str] | None = None
 
 
 class ApplicationUserKind(ResourceKind):
@@ -16,7 +32,6 @@ class ApplicationUserKind(ResourceKind):
     title = "application user"
     depends_on = ("solution",)
     section = "application_user"
-    compared = ("first_name", "last_name", "email", "business_unit", "roles")
     not_compared: ClassVar[dict[str, str]] = {}
 
     def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:

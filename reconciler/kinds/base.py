@@ -4,11 +4,13 @@ A kind module (``reconciler/kinds/<kind>.py``) holds everything the pure side kn
 kind, as octoDNS's ``record/mx.py`` does for a record type: its registry entry (title,
 dependencies), how its desired resources are built from the tenant model, how they are
 compared, its manual steps, and its part of an exported tenant file. The resource type itself
-stays in ``reconciler/resources/kinds.py``: the saved-plan reader (``plan/``, below this layer)
-and the providers decode and build the same types.
+lives in the kind module too and registers itself (``@register``, ``resources/registry.py``):
+the saved-plan reader (``plan/``, below this layer) looks it up there by the kind's name.
 
-Every field of the resource type is named once here: identity (``key_fields``), ``compared``, or
-``not_compared`` with the reason. A class that leaves a field out, or names one the type does
+Every field of the resource type is identity (``key_fields``), compared, or in ``not_compared``
+with the reason. ``compared`` is derived from the type: every ``compare=True`` field that is not
+identity (a plain new field is compared with no edit of the kind's hooks); an excluded field
+has ``compare=False`` on the type and its reason in ``not_compared``. A class that leaves a field out, or names one the type does
 not have, is refused when it is defined (``ResourceKind.__init_subclass__``): a declared field
 is never silently ignored.
 
@@ -111,10 +113,13 @@ class ResourceKind(ABC):
       actionable change (the solution: nothing in it can be written before it is installed);
     - ``section``: the tenant-file key this kind is declared and exported under, or None when it
       is declared through another kind's section (a Rescue technician, by its mapping);
-    - ``compared``: the fields a live difference of which is a planned change;
+    - ``compared``: the fields a live difference of which is a planned change (derived from the
+      type's ``compare=True`` fields unless the class sets it; checked either way);
     - ``not_compared``: every other non-identity field, with the reason it is not compared;
     - ``manual_steps``: whether comparing this kind can end in a manual step (the fleet checklist
-      says a tenant's steps are not known while such a kind's live state is unknown).
+      says a tenant's steps are not known while such a kind's live state is unknown);
+    - ``create_adopts_existing``: whether a planned create of an object that exists by apply time
+      still holds (its writes adopt it, "already exists"), so ``apply --plan`` does not refuse it.
     """
 
     type: ClassVar[type[Resource]]
@@ -125,9 +130,12 @@ class ResourceKind(ABC):
     compared: ClassVar[tuple[str, ...]]
     not_compared: ClassVar[Mapping[str, str]]
     manual_steps: ClassVar[bool] = False
+    create_adopts_existing: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if not hasattr(cls, "compared") and hasattr(cls, "type"):
+            cls.compared = compared_fields(cls.type)
         for attribute in ("type", "title", "section", "compared", "not_compared"):
             if not hasattr(cls, attribute):
                 raise TypeError(f"kind {cls.__name__} does not set {attribute!r}")
@@ -195,6 +203,22 @@ class ResourceKind(ABC):
         """This kind's lines of an exported tenant file (its ``section``, starting with a blank
         line), such that planning the file against the same live state is empty; [] when the
         kind has nothing to export or is exported in another kind's section."""
+
+
+def compared_fields(resource: type[Resource]) -> tuple[str, ...]:
+    """The fields of ``resource`` a difference of which is a change: ``compare=True``, not
+    identity (the fields ``content()`` and the live version's hash hold)."""
+    identity = set(resource.key_fields)
+    return tuple(f.name for f in dataclasses.fields(resource) if f.compare and f.name not in identity)
+
+
+def copied_fields(model: object, resource: type[Resource], **converted: Any) -> dict[str, Any]:
+    """The arguments of a desired ``resource``: the tenant model's values for the fields it has
+    under the same name, then ``converted`` (the fields the builder converts or computes). A
+    plain field (text, number, yes/no) declared in the tenant model and the type is then passed
+    on with no edit of the builder."""
+    names = {f.name for f in dataclasses.fields(resource)} - {"meta"}
+    return {name: getattr(model, name) for name in names if hasattr(model, name)} | converted
 
 
 def field_coverage_problems(

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
 from reconciler.plan import Manual
-from reconciler.resources import Consent, Resource
+from reconciler.resources import Kind, Resource, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Consent(Resource):
+    """Admin consent for the LogMeIn app: its service principal exists in the tenant."""
+
+    kind: ClassVar[Kind] = "consent"
+    key_fields: ClassVar[tuple[str, ...]] = ("app_id",)
+    app_id: str
+    granted: bool | None = None
 
 
 class ConsentKind(ResourceKind):
     type = Consent
     title = "admin consent"
     section = "consent"
-    compared = ("granted",)
     not_compared: ClassVar[dict[str, str]] = {}
     manual_steps = True
 

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from reconciler.config.models import IntegrationOptions, Tenant
 from reconciler.kinds.base import DesiredContext, ExportContext, ResourceKind
 from reconciler.kinds.yaml_text import scalar
-from reconciler.resources import IntegrationConfig, Resource
+from reconciler.resources import Kind, Resource, Sensitive, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class IntegrationConfig(Resource):
+    """The configuration window's singleton row."""
+
+    kind: ClassVar[Kind] = "integration"
+    key_fields: ClassVar[tuple[str, ...]] = ("name",)
+    name: str = "configuration"
+    instance: str | None = None
+    endpoint: str | None = None
+    company_id: str | None = None
+    sso_password: Sensitive | None = None
+    org_url: str | None = None
+    office365_tenant_id: str | None = None
+    require_active_technician_console: bool | None = None
+    close_ticket_on_session_end: bool | None = None
+    reassign_case_on_session_start: bool | None = None
+    do_not_pass_custom_field_1: bool | None = None
 
 
 class IntegrationKind(ResourceKind):
@@ -16,17 +37,6 @@ class IntegrationKind(ResourceKind):
     title = "integration settings"
     depends_on = ("solution",)
     section = "integration"
-    # The options go by the tenant model's names (``integration_options``): a new option on
-    # ``IntegrationOptions`` and ``IntegrationConfig`` is compared without an edit here.
-    compared = (
-        "instance",
-        "endpoint",
-        "company_id",
-        "sso_password",
-        "org_url",
-        "office365_tenant_id",
-        *IntegrationOptions.model_fields,
-    )
     not_compared: ClassVar[dict[str, str]] = {}
 
     def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:

@@ -2,26 +2,56 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
-from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind, copied_fields
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Create, FieldChange, Manual, UnknownChange, Update
-from reconciler.resources import ExportSettings, RescueGroup, Resource
-from reconciler.resources.rescue_permissions import canonical
+from reconciler.resources import Kind, Resource, register
+from reconciler.resources.rescue_permissions import UNDECLARED, canonical
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSettings:
+    """A group's Post-to-URL export settings (Admin Center only)."""
+
+    url: str
+    at_session_start: bool
+    at_session_end: bool
+    format: str
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RescueGroup(Resource):
+    """A technician group by path below the Technicians root.
+
+    ``export`` is desired-only: no API reads it, so live groups carry ``None`` and the diff
+    turns a declared export into a manual step (unless confirmed). ``permissions`` (setGroup_v2
+    names, canonical order) is ``None`` when not declared (desired) or not read (live): a new
+    group then gets Rescue's undocumented defaults, shown as such (``undeclared``)."""
+
+    kind: ClassVar[Kind] = "rescue_group"
+    key_fields: ClassVar[tuple[str, ...]] = ("path",)
+    undeclared: ClassVar[dict[str, str]] = {"permissions": UNDECLARED}
+    path: str
+    permissions: tuple[str, ...] | None = None
+    export: ExportSettings | None = field(default=None, compare=False)
+    confirmed: str | None = field(default=None, compare=False)
 
 
 class RescueGroupKind(ResourceKind):
     type = RescueGroup
     title = "Rescue group"
     section = "rescue_groups"
-    compared = ("permissions",)
     not_compared: ClassVar[dict[str, str]] = {
         "export": "no Rescue API reads or writes it: a declared export is a manual step until confirmed",
         "confirmed": "desired-only: the date a person confirmed the export in the Admin Center",
     }
     manual_steps = True
+    create_adopts_existing = True  # GroupWrites.create finds the path and answers "already exists"
 
     def desired(self, tenant: Tenant, context: DesiredContext) -> list[Resource]:
         """Declared groups plus their undeclared ancestors (which must exist for them to), parents
@@ -44,12 +74,23 @@ class RescueGroupKind(ResourceKind):
                     format=e.format,
                 )
             result[group.path.casefold()] = RescueGroup(
-                path=group.path,
-                export=export,
-                confirmed=group.confirmed.isoformat() if group.confirmed else None,
-                permissions=canonical(group.permissions) if group.permissions is not None else None,
+                **copied_fields(
+                    group,
+                    RescueGroup,
+                    path=group.path,
+                    export=export,
+                    confirmed=group.confirmed.isoformat() if group.confirmed else None,
+                    permissions=canonical(group.permissions) if group.permissions is not None else None,
+                )
             )
         return sorted(result.values(), key=lambda r: r.key.count("/"))
+
+    def details_declared(self, want: Resource) -> bool:
+        """Whether comparing ``want`` needs its getGroup_v2 read: the hierarchy gives a group's
+        path only, every compared field comes from getGroup_v2 (a new one too, with no edit)."""
+        return isinstance(want, RescueGroup) and any(
+            getattr(want, name) is not None for name in self.compared
+        )
 
     def plan(
         self, want: Resource, have: Resource | None, deps: tuple[str, ...], comparison: Comparison

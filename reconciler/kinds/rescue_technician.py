@@ -3,11 +3,41 @@ the technicians the tenant files ask for)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
-from reconciler.resources import NEW_TECHNICIAN_PREFIX, RescueGroup, RescueTechnician, Resource
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.resources import Kind, Resource, register
+
+# A Rescue technician the YAML asks to create has no node ID yet: it is keyed by this prefix
+# and its e-mail until apply creates it and learns the ID.
+NEW_TECHNICIAN_PREFIX = "new:"
+
+
+def placeholder_email(technician_id: str) -> str | None:
+    """The e-mail of a technician still to be created (``new:<email>``), else None."""
+    if technician_id.startswith(NEW_TECHNICIAN_PREFIX):
+        return technician_id.removeprefix(NEW_TECHNICIAN_PREFIX)
+    return None
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class RescueTechnician(Resource):
+    """A Rescue technician node, keyed by node ID; the reconciler manages only its SSO ID."""
+
+    kind: ClassVar[Kind] = "rescue_technician"
+    key_fields: ClassVar[tuple[str, ...]] = ("technician_id",)
+    technician_id: str
+    email: str | None = None
+    sso_id: str | None = None
+    # Desired-only, for a technician the YAML asks to create: where and under what name.
+    create_group: str | None = field(default=None, compare=False)
+    name: str | None = field(default=None, compare=False)
+    # Desired-only: the technician rule that produced this mapping (None: listed explicitly).
+    source: str | None = field(default=None, compare=False)
 
 
 class RescueTechnicianKind(ResourceKind):
@@ -15,7 +45,6 @@ class RescueTechnicianKind(ResourceKind):
     title = "Rescue technician"
     depends_on = ("rescue_group",)
     section = None  # declared by the technician mappings (``technicians``), exported with them
-    compared = ("email", "sso_id")
     not_compared: ClassVar[dict[str, str]] = {
         "create_group": "desired-only: where apply creates a technician the tenant files ask for",
         "name": "desired-only: the name apply creates a technician with",

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
 from reconciler.plan import Action, Manual, UnknownChange
-from reconciler.resources import Resource, SessionKey
+from reconciler.resources import Kind, Resource, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class SessionKey(Resource):
+    """The Session Key alternate key; status is Pending, InProgress, Active or Failed."""
+
+    kind: ClassVar[Kind] = "session_key"
+    key_fields: ClassVar[tuple[str, ...]] = ("table", "key_name")
+    table: str
+    key_name: str
+    status: str | None = None
 
 
 class SessionKeyKind(ResourceKind):
@@ -15,7 +28,6 @@ class SessionKeyKind(ResourceKind):
     title = "session key"
     depends_on = ("solution",)
     section = "session_key"
-    compared = ("status",)
     not_compared: ClassVar[dict[str, str]] = {}
     manual_steps = True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
@@ -9,7 +10,20 @@ from reconciler.config.types import version_tuple
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Action, Manual
-from reconciler.resources import Resource, Solution
+from reconciler.resources import Kind, Resource, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class Solution(Resource):
+    """Desired: installed, managed, version at least ``version``. Live: what is installed."""
+
+    kind: ClassVar[Kind] = "solution"
+    key_fields: ClassVar[tuple[str, ...]] = ("unique_name",)
+    unique_name: str
+    version: str | None = None
+    managed: bool | None = None
+    package: str | None = field(default=None, compare=False)
 
 
 class SolutionKind(ResourceKind):
@@ -18,7 +32,6 @@ class SolutionKind(ResourceKind):
     # Every Dataverse kind lives in the solution's tables: nothing can be written before it is in.
     prerequisite = True
     section = "solution"
-    compared = ("version", "managed")
     not_compared: ClassVar[dict[str, str]] = {
         "package": "desired-only: the zip apply imports when the solution is missing or older",
     }

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import ANY_KEY, Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Delete
-from reconciler.resources import LiveState, RescueTechnician, Resource, TechnicianSettings, Unmanaged
+from reconciler.resources import Kind, LiveState, Resource, Unmanaged, register
+
+
+@register
+@dataclass(frozen=True, slots=True)
+class TechnicianSettings(Resource):
+    """A user's LogMeIn settings row (Dynamics). The runtime auth code is never part of it."""
+
+    kind: ClassVar[Kind] = "technician"
+    key_fields: ClassVar[tuple[str, ...]] = ("user",)
+    user: str
+    technician_id: str | None = None
+    sso_id: str | None = None
+    # The user's systemuserid: resolved from ``user`` (desired) or read with the row (live).
+    user_id: str | None = field(default=None, compare=False)
+    # Desired-only: the technician rule that produced this mapping (None: listed explicitly).
+    source: str | None = field(default=None, compare=False)
 
 
 class TechnicianSettingsKind(ResourceKind):
@@ -18,7 +36,6 @@ class TechnicianSettingsKind(ResourceKind):
     title = "technician settings"
     depends_on = ("solution", "rescue_technician")
     section = "technicians"
-    compared = ("technician_id", "sso_id")
     not_compared: ClassVar[dict[str, str]] = {
         "user_id": "carried for the writer: the user's systemuserid, resolved from `user` (the identity)",
         "source": "desired-only: the technician rule that produced the mapping (for messages)",

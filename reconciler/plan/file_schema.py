@@ -4,7 +4,7 @@ a command.
 
 Strict: no coercion (``"1"`` is not a number, ``true`` is not ``1``), no key the format does not
 have, no NaN or infinity. A resource's ``fields`` are checked against its kind's resource type
-(``reconciler/resources/kinds.py``), read from the dataclass itself: a field added to a kind is
+(its kind module, looked up in ``resources/registry.py``), read from the dataclass itself: a field added to a kind is
 checked without an edit here, and a field of a type this module does not know fails at import,
 not silently at run time.
 """
@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from reconciler.plan.changes import OPS, ActionName
-from reconciler.resources import RESOURCE_TYPES, Kind, Sensitive, resource_type
+from reconciler.resources import Sensitive, kinds, resource_type, resource_types
 
 SENSITIVE_ITEM = "(sensitive)"  # what an update's item shows for a secret, before and after
 
@@ -71,7 +71,7 @@ def _dataclass_model(cls: type) -> type[BaseModel]:
     return create_model(f"{cls.__name__}File", __base__=_Strict, **fields)
 
 
-def _resource_model(kind: Kind, cls: type) -> type[BaseModel]:
+def _resource_model(kind: str, cls: type) -> type[BaseModel]:
     tag: Any = Literal[kind]  # a value-dependent type: built here, one per kind
     return create_model(
         f"{cls.__name__}ResourceFile",
@@ -83,7 +83,9 @@ def _resource_model(kind: Kind, cls: type) -> type[BaseModel]:
     )
 
 
-_RESOURCE_MODELS = tuple(_resource_model(cls.kind, cls) for cls in RESOURCE_TYPES)
+# Built when a plan is first checked (``plan/reader.py`` imports this module then), from the
+# registry the kind modules filled: ``KindsNotLoaded`` when nothing imported ``reconciler.kinds``.
+_RESOURCE_MODELS = tuple(_resource_model(cls.kind, cls) for cls in resource_types())
 ResourceFile = Annotated[Union[_RESOURCE_MODELS], Field(discriminator="kind")]  # type: ignore[valid-type]  # noqa: UP007
 
 
@@ -98,6 +100,16 @@ def field_adapter(kind: str, name: str) -> TypeAdapter[Any] | None:
     if name not in names:
         return None
     return TypeAdapter(_json_type(hints[name]), config=_Strict.model_config)
+
+
+def _known_kind(name: str) -> str:
+    if name not in kinds():
+        raise ValueError(f"unknown kind {name!r}; kinds: {', '.join(kinds())}")
+    return name
+
+
+# A kind's name: one the registry holds (known at run time, from the kind modules).
+Kind = Annotated[str, AfterValidator(_known_kind)]
 
 
 class _ChangeFile(_Strict):
@@ -234,7 +246,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 _RESOURCE_KEYS = frozenset({"desired", "live"})
-_TAGS = frozenset(OPS) | frozenset(cls.kind for cls in RESOURCE_TYPES)
+_TAGS = frozenset(OPS) | frozenset(kinds())
 
 
 def schema_problems(data: Any) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from reconciler.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK, UnsafePlanError
 from reconciler.plan.changes import OPS, Change, Delete, Manual, Op, UnknownChange, Update
-from reconciler.resources import KINDS, Kind, Unmanaged
+from reconciler.resources import Kind, Unmanaged, kinds
 
 FORMAT_VERSION = 2  # history in docs/plan-format.md
 
@@ -77,7 +77,7 @@ class TenantPlan:
         """{kind: {op: n}} for the kinds and ops present, in display order."""
         counter = Counter((c.kind, c.op) for c in self.changes)
         out: dict[str, dict[str, int]] = {}
-        for kind in KINDS:
+        for kind in kinds():
             row: dict[str, int] = {op: counter[(kind, op)] for op in OPS if counter[(kind, op)]}
             if row:
                 out[kind] = row

@@ -10,6 +10,8 @@ never the value and never the digest. A plan read back compares secrets again at
 from __future__ import annotations
 
 import dataclasses
+import typing
+from functools import cache
 from typing import Any
 
 from reconciler.errors import InputError
@@ -24,14 +26,7 @@ from reconciler.plan.changes import (
     Update,
 )
 from reconciler.plan.model import Plan, SafetySettings, TenantPlan
-from reconciler.resources import (
-    ExportSettings,
-    LiveMeta,
-    Resource,
-    Sensitive,
-    Unmanaged,
-    resource_type,
-)
+from reconciler.resources import LiveMeta, Resource, Sensitive, Unmanaged, resource_type
 
 
 def encode_value(value: Any) -> Any:
@@ -42,8 +37,8 @@ def encode_value(value: Any) -> Any:
         return sorted(value)
     if isinstance(value, tuple):
         return list(value)
-    if isinstance(value, ExportSettings):
-        return dataclasses.asdict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)  # a nested value (a Rescue group's export settings)
     return value
 
 
@@ -60,25 +55,39 @@ def encode_resource(resource: Resource) -> dict[str, Any]:
     return out
 
 
-def _decode_value(name: str, value: Any) -> Any:
+def _decode_value(annotation: Any, value: Any) -> Any:
+    """A JSON value as a resource field of type ``annotation`` holds it (the schema checked its
+    shape): sets, tuples and nested dataclasses by the type, so a new field needs no edit here."""
     if isinstance(value, dict) and value.get("sensitive") is True:
         # The digest is not saved: an empty digest never equals a live one, so a reloaded
         # secret is always re-resolved and re-compared at apply time.
         return Sensitive(digest="", ref=str(value.get("ref", "")))
-    if name == "roles" and isinstance(value, list):
-        return frozenset(value)
-    if name == "export" and isinstance(value, dict):
-        return ExportSettings(**value)
-    if name == "permissions" and isinstance(value, list):
-        return tuple(str(v) for v in value)  # a Rescue group's, compared as a tuple
+    for candidate in typing.get_args(annotation) or (annotation,):  # ``X | None``: X
+        origin = typing.get_origin(candidate)
+        if origin is frozenset and isinstance(value, list):
+            return frozenset(value)
+        if origin is tuple and isinstance(value, list):
+            return tuple(value)
+        if dataclasses.is_dataclass(candidate) and isinstance(candidate, type) and isinstance(value, dict):
+            return candidate(**value)
     return value
+
+
+@cache
+def _field_types(kind: str) -> dict[str, Any]:
+    """The type of each field of ``kind``'s resources (the schema admits registered kinds only)."""
+    cls = resource_type(kind)
+    if cls is None:
+        raise InputError(f"plan file: unknown resource kind {kind!r}")
+    return typing.get_type_hints(cls)
 
 
 def decode_resource(data: dict[str, Any]) -> Resource:
     cls = resource_type(data["kind"])
     if cls is None:  # the schema admits the registry's kinds only
         raise InputError(f"plan file: unknown resource kind {data['kind']!r}")
-    fields = {k: _decode_value(k, v) for k, v in data["fields"].items()}
+    hints = _field_types(data["kind"])
+    fields = {k: _decode_value(hints[k], v) for k, v in data["fields"].items()}
     meta = data.get("meta")
     if meta:
         fields["meta"] = LiveMeta(
@@ -137,8 +146,8 @@ def decode_change(data: dict[str, Any]) -> Change:
             if i["sensitive"]
             else FieldChange(
                 path=i["path"],
-                old=_decode_value(i["path"], i["before"]),
-                new=_decode_value(i["path"], i["after"]),
+                old=_decode_value(_field_types(data["kind"]).get(i["path"]), i["before"]),
+                new=_decode_value(_field_types(data["kind"]).get(i["path"]), i["after"]),
             )
             for i in data["items"]
         )

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from reconciler.errors import InputError
 from reconciler.plan.changes import Change
 from reconciler.plan.model import Plan, TenantPlan
-from reconciler.resources import KINDS
+from reconciler.resources import kinds
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,8 @@ def parse_targets(texts: Sequence[str]) -> tuple[Target, ...]:
         kind, key = kind.strip(), key.strip()
         if not sep or not key:
             problems.append(f"--target {text!r}: expected KIND:KEY, e.g. technician:alice@contoso.com")
-        elif kind not in KINDS:
-            problems.append(f"--target {text!r}: unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+        elif kind not in kinds():
+            problems.append(f"--target {text!r}: unknown kind {kind!r}; kinds: {', '.join(kinds())}")
         else:
             targets.append(Target(kind, key))
     if problems:

@@ -5,8 +5,9 @@ admin-consent URL), never a write."""
 from __future__ import annotations
 
 from reconciler.errors import ProviderError
+from reconciler.kinds.consent import Consent
 from reconciler.providers.graph import GraphClient
-from reconciler.resources import Consent, LiveState, Unknown
+from reconciler.resources import LiveState, Unknown
 
 
 async def read_consent(graph: GraphClient, app_id: str) -> LiveState:

@@ -1,4 +1,6 @@
-"""The resource types shared by desired state (YAML) and live state (APIs).
+"""What every resource type shares: desired state (YAML) and live state (APIs) load into the
+same types. Each type lives in its kind module (``reconciler/kinds/<kind>.py``) and registers
+itself in ``registry.py``, where the layers below the kind modules look it up by name.
 
 Both sides are loaded into these same frozen types (STYLE 1), each with an explicit hashable
 ``key`` (STYLE 2); the diff matches on ``(kind, key)`` and then compares ``content()``.
@@ -17,44 +19,21 @@ from reconciler.resources.base import (
     Unknown,
     Unmanaged,
 )
-from reconciler.resources.kinds import (
-    NEW_TECHNICIAN_PREFIX,
-    RESOURCE_TYPES,
-    ApplicationUser,
-    Consent,
-    ExportSettings,
-    IntegrationConfig,
-    RescueGroup,
-    RescueTechnician,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
-    placeholder_email,
-)
-from reconciler.resources.registry import KINDS, resource_type
+from reconciler.resources.registry import KindsNotLoaded, kinds, register, resource_type, resource_types
 from reconciler.resources.state import LiveState
 
 __all__ = [
-    "KINDS",
-    "NEW_TECHNICIAN_PREFIX",
-    "RESOURCE_TYPES",
-    "ApplicationUser",
-    "Consent",
-    "ExportSettings",
-    "IntegrationConfig",
     "Kind",
+    "KindsNotLoaded",
     "LiveMeta",
     "LiveState",
-    "RescueGroup",
-    "RescueTechnician",
     "Resource",
     "SecretHasher",
     "Sensitive",
-    "SessionKey",
-    "Solution",
-    "TechnicianSettings",
     "Unknown",
     "Unmanaged",
-    "placeholder_email",
+    "kinds",
+    "register",
     "resource_type",
+    "resource_types",
 ]

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.kinds.application_user import ApplicationUser
 from reconciler.plan import FieldChange, Plan, TenantPlan, Update
 from reconciler.render import render_text
-from reconciler.resources import ApplicationUser
 from rescue_sandbox.faults import FaultInjector, rule_from_mapping
 
 REPO = Path(__file__).resolve().parents[2]

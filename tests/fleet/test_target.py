@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import InputError
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, Manual, Plan, TenantPlan, UnknownChange
 from reconciler.plan.target import Target, parse_targets, select_targets
-from reconciler.resources import RescueTechnician, TechnicianSettings
 
 
 def rescue(tech_id: str) -> Create:

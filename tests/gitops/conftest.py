@@ -17,9 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.errors import ReconcileError
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, Manual, Plan, TenantPlan, Update
 from reconciler.plan.changes import FieldChange, UnknownChange
-from reconciler.resources import IntegrationConfig, LiveMeta, TechnicianSettings
+from reconciler.resources import LiveMeta
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TENANTS = REPO / "tenants"

@@ -10,24 +10,18 @@ from reconciler.config.models import Prune
 from reconciler.diff import DesiredState, Directories, RescueDirectory, build_desired, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.diff.rules import DirectoryTechnician
+from reconciler.kinds import KINDS
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.consent import Consent
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.solution import Solution
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Action, Create, Delete, Manual, SafetySettings, UnknownChange, Update
 from reconciler.profile import default_profile
-from reconciler.resources import (
-    KINDS,
-    ApplicationUser,
-    Consent,
-    ExportSettings,
-    IntegrationConfig,
-    LiveMeta,
-    LiveState,
-    RescueGroup,
-    RescueTechnician,
-    SecretHasher,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
-    Unknown,
-)
+from reconciler.resources import LiveMeta, LiveState, SecretHasher, Unknown
 
 
 def live_of(*resources: Any, listed: tuple[str, ...] = KINDS, unknown: tuple[Unknown, ...] = ()) -> LiveState:

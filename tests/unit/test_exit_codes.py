@@ -16,6 +16,7 @@ from reconciler.errors import (
     TransportError,
     UnsafePlanError,
 )
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import (
     ApplyResult,
     Create,
@@ -27,7 +28,6 @@ from reconciler.plan import (
     UnknownChange,
 )
 from reconciler.plan.outcomes import DemoResult, DemoStep, ProfileResult
-from reconciler.resources import TechnicianSettings
 
 ROW = TechnicianSettings(user="a@x.com", technician_id="1")
 CREATE = Create("technician", "a@x.com", (), desired=ROW)

@@ -13,7 +13,7 @@ from markdown_checks import CONTROL, assert_inert
 
 from reconciler.errors import ProtocolError
 from reconciler.gitops.drift import drift_fingerprint, issue_body
-from reconciler.kinds.rescue_group import export_step
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup, export_step
 from reconciler.plan import TenantPlan, decode_plan, encode_plan
 from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (
@@ -35,7 +35,6 @@ from reconciler.providers.dynamics.sessions import delivered_sessions
 from reconciler.providers.rescue.reports import parse_report_time, parse_session_report, report_date
 from reconciler.render.health import render_health_json, render_health_markdown, render_health_text
 from reconciler.render.markdown import render_markdown
-from reconciler.resources import ExportSettings, RescueGroup
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 SINCE = NOW - dt.timedelta(days=7)

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from test_health import GOOD, NOW, REPORT, _inputs, _rows
 
-from reconciler.kinds.rescue_group import export_step
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup, export_step
 from reconciler.plan import TenantPlan
 from reconciler.plan.evidence import with_health
 from reconciler.plan.health import (
@@ -25,7 +25,6 @@ from reconciler.plan.health import (
     evaluate,
 )
 from reconciler.render.health import render_health_json, render_health_markdown, render_health_text
-from reconciler.resources import ExportSettings, RescueGroup
 
 REFUSED = "GET lmi_logmeinsettings: HTTP 403 (0x80040220) missing prvReadlmi_logmeinsettings"
 NOTHING_ARRIVED = _rows({})

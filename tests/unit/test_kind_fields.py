@@ -8,14 +8,17 @@ planned change of that object.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pytest
+from pydantic import BaseModel
 
-from reconciler.config.models import Prune, Tenant
+from reconciler.config.models import IntegrationOptions, Prune, Tenant
 from reconciler.diff import DesiredState, diff_tenant
 from reconciler.kinds import (
+    KINDS,
     REGISTRY,
     DesiredContext,
     ExportContext,
@@ -23,23 +26,16 @@ from reconciler.kinds import (
     field_coverage_problems,
     kind_of,
 )
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.consent import Consent
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.rescue_group import ExportSettings, RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.solution import Solution
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Action, Manual, SafetySettings, Update
-from reconciler.resources import (
-    KINDS,
-    ApplicationUser,
-    Consent,
-    ExportSettings,
-    IntegrationConfig,
-    LiveState,
-    RescueGroup,
-    RescueTechnician,
-    Resource,
-    SecretHasher,
-    Sensitive,
-    SessionKey,
-    Solution,
-    TechnicianSettings,
-)
+from reconciler.resources import LiveState, Resource, SecretHasher, Sensitive
 
 _HASHER = SecretHasher(b"k" * 32)
 
@@ -168,6 +164,56 @@ def test_a_kind_whose_comparison_ends_in_a_manual_step_says_so() -> None:
         plan = _plan(want, None)
         manual = any(isinstance(c, Manual) for c in plan.changes)
         assert manual == kind.manual_steps, kind.name
+
+
+# -- a field declared in the tenant model reaches the resource type ---------------------------
+
+# Fields of a kind's tenant-file section that are not fields of its resource type, and why: a
+# new field of the section (`description:` on a Rescue group) is a field of the type too, or it
+# is listed here, else it would be declared and silently never compared.
+TENANT_ONLY: dict[tuple[str, str], str] = {
+    ("solution", "min_version"): "becomes the type's `version` (a minimum, the solution's own rule)",
+    ("integration", "options"): "its fields are the type's fields of the same names (checked below)",
+    ("integration", "other_org_url"): "allows another org's URL: a check of the tenant files, not a setting",
+    ("session_key", "wait_seconds"): "how long apply waits for the key's index job, not a setting",
+    ("rescue_group", "node_id"): "pins which live group a path names (the read), not a setting",
+    ("technician", "create"): "becomes a Rescue technician to create (kind rescue_technician)",
+    ("technician", "dynamics_user_id"): "pins the Dynamics user (resolved to the type's `user_id`)",
+    ("technician", "rescue_email"): "the Rescue e-mail resolved to the type's `technician_id`",
+    ("consent", "check"): "whether consent is checked at all: nothing is declared without it",
+}
+
+
+def _section_model(kind: ResourceKind) -> type[BaseModel]:
+    assert kind.section is not None
+    annotation = Tenant.model_fields[kind.section].annotation
+    candidates = [typing.get_args(a) or (a,) for a in typing.get_args(annotation) or (annotation,)]
+    return next(m for group in candidates for m in group if isinstance(m, type) and issubclass(m, BaseModel))
+
+
+def test_every_field_of_a_kinds_section_reaches_its_resource_type() -> None:
+    problems = []
+    for kind in REGISTRY:
+        if kind.section is None:
+            continue
+        fields = {f.name for f in dataclasses.fields(kind.type)}
+        for name in _section_model(kind).model_fields:
+            if name not in fields and (kind.name, name) not in TENANT_ONLY:
+                problems.append(f"{kind.name}: tenant field {name!r} is not a field of {kind.type.__name__}")
+    integration = {f.name for f in dataclasses.fields(IntegrationConfig)}
+    problems += [
+        f"integration: option {name!r} is not a field of IntegrationConfig"
+        for name in IntegrationOptions.model_fields
+        if name not in integration
+    ]
+    assert problems == []
+
+
+def test_every_tenant_only_entry_is_still_a_tenant_field() -> None:
+    for kind_name, name in TENANT_ONLY:
+        kind = kind_of(kind_name)
+        assert name in _section_model(kind).model_fields, (kind_name, name)
+        assert name not in {f.name for f in dataclasses.fields(kind.type)}, (kind_name, name)
 
 
 # -- the check itself refuses a kind that forgets a field -------------------------------------

@@ -1,13 +1,28 @@
 """How far one kind's knowledge spreads (issue 17): every kind is named in at most 5 product
 modules outside its own two, its kind module (``reconciler/kinds/``) and its provider module(s).
 
-"Names a kind": a string of the module is the kind's name or starts with it and a colon
-(``"rescue_group"``, ``f"rescue_group:{path}"``), or a name in its code is the kind's resource
-type (``RescueGroup``); comments and prose do not count (Python's tokenizer tells them apart). A kind's provider modules
-are the modules under ``reconciler/providers/`` that name that kind and no other (one kind, one
-module). The registry counts as one module, as the issue counts it: it is spread over the kind
-modules (each kind's entry names the kinds it ``depends_on``), so the kind package's other
-modules count once together. The sandbox is not product code.
+Every product module is counted (``reconciler/``; the sandbox, ``rescue_sandbox/``, is not
+product code). A module names a kind when:
+
+- a name in its code is the kind's resource type (``RescueGroup``), or it imports the kind's
+  module (``from reconciler.kinds import rescue_group``: it asks that kind by name);
+- or one of its strings is the kind's name or starts with it and a colon (``"rescue_group"``,
+  ``f"rescue_group:{path}"``).
+
+Comments and prose do not count (Python's tokenizer tells them apart). The tenant model
+(``config/models.py``) counts for each kind it declares: its section classes are named like the
+resource types, and it is one of the three modules a new field touches. A string that is the
+kind's name but means something else is not the kind: a key of the tenant file or the solution
+profile in a YAML location (``("solution", "package")``, ``data.get("integration")``), the
+LogMeIn integration as a service whose hosts are checked, a technician rule's source (a rule
+whose members are a Rescue group), a word in a sentence. Those uses are listed, module by
+module, in ``NOT_THE_KIND`` with what the string means there; the list is checked both ways (an
+entry whose module names the kind another way, or no longer names it, fails).
+
+A kind's provider modules are the modules under ``reconciler/providers/`` that hold its writes
+(``kind = "<kind>"``, its line of the provider's table) or name that kind and no other. The registry counts as one module, as the issue counts it:
+it is spread over the kind modules (each kind's entry names the kinds it ``depends_on``), so the
+kind package's other modules count once together.
 """
 
 from __future__ import annotations
@@ -30,48 +45,48 @@ PRODUCT = ROOT / "reconciler"
 BOUND = 5
 REGISTRY_MODULES = "reconciler/kinds/"
 
-# Files owned by the other streams of issue 17 (PROVIDERS: one provider module per kind; STEPS:
-# the live read in explicit steps; and the modules no stream of issue 17 owns: the tenant
-# model's checks, doctor, needs, health, discover, schema check, staleness, the resolution stage,
-# the plan's safety rail on roles, health evidence, validate's summary) that still name kinds
-# on this branch. They are left out of the count here; the integrator removes each entry as
-# the merge makes it unnecessary, and the bound then holds over every product module.
-NOT_YET_COUNTED = frozenset(
-    {
-        "reconciler/providers/dynamics/mapping.py",
-        "reconciler/providers/dynamics/provider.py",
-        "reconciler/providers/dynamics/reader.py",
-        "reconciler/providers/dynamics/writer.py",
-        "reconciler/providers/rescue/mapping.py",
-        "reconciler/providers/rescue/provider.py",
-        "reconciler/providers/rescue/reader.py",
-        "reconciler/providers/rescue/writer.py",
-        "reconciler/providers/http.py",
-        "reconciler/engine/live.py",
-        "reconciler/engine/planner.py",
-        "reconciler/engine/needs.py",
-        "reconciler/engine/doctor.py",
-        "reconciler/engine/health.py",
-        "reconciler/engine/discover.py",
-        "reconciler/engine/schema_check.py",
-        "reconciler/engine/staleness.py",
-        "reconciler/config/checks.py",
-        "reconciler/config/loader.py",
-        "reconciler/config/roundtrip.py",
-        "reconciler/config/templates.py",
-        "reconciler/diff/resolve.py",
-        "reconciler/plan/model.py",
-        "reconciler/plan/evidence.py",
-        "reconciler/cli/validate_cmd.py",
-    }
-)
+# (module, kind): the string equal to the kind's name means something else there (see above).
+NOT_THE_KIND: dict[tuple[str, str], str] = {
+    ("reconciler/config/loader.py", "solution"): "the tenant file's `solution.package` location",
+    ("reconciler/config/roundtrip.py", "solution"): "the tenant file's `solution.min_version` location",
+    ("reconciler/config/checks.py", "integration"): "the tenant file's `integration:` section (org_url)",
+    (
+        "reconciler/config/hosts.py",
+        "integration",
+    ): "the LogMeIn integration service, and `integration.endpoint`",
+    ("reconciler/config/templates.py", "rescue_group"): "a technician rule whose members are a Rescue group",
+    ("reconciler/engine/needs.py", "rescue_group"): "a technician rule whose members are a Rescue group",
+    ("reconciler/cli/validate_cmd.py", "technician"): "the word of validate's count (`3 technicians`)",
+}
+
+# Kinds still named in more than BOUND modules outside their own two: the figures measured,
+# every product module counted (issue 17's note gives them). Each module listed is why.
+BOUNDS: dict[str, int] = {
+    # the registry; the profile's column table and its type (profile/columns.py,
+    # profile/model.py); the pre-read schema check and `profile discover` (the section's choice
+    # values); needs (its table's privileges); the Dynamics reader (its read job): 7.
+    "integration": 7,
+    # the tenant model, the registry, needs (roles' privileges), health (the app user's roles),
+    # the plan's rail on roles (plan/model.py), the Dynamics reader: 6.
+    "application_user": 6,
+    # the tenant model and its cross-group checks (config/models.py, config/checks.py), the
+    # registry, health evidence on the export step (plan/evidence.py), the Rescue reader (the
+    # hierarchy), the planner (which groups need getGroup_v2, asked of the kind module): 6.
+    "rescue_group": 6,
+    # the registry, the resolution stage (e-mail -> node ID), the planner (which nodes to read),
+    # staleness and the settings writes (a node still to be created, `new:`), the Rescue reader: 6.
+    "rescue_technician": 6,
+    # the registry, the resolution stage, health, the live read's steps (live.py), the Dynamics
+    # reader, the Rescue technicians' writes (the settings row that follows a node): 6.
+    "technician": 6,
+}
 
 
 # A string token's prefix and opening quote(s).
 _STRING_START = re.compile("^[rRbBfFuU]*('''|\"\"\"|'|\")")
 
 
-def _kinds_named(text: str) -> frozenset[str]:
+def _kinds_named(text: str, *, strings_too: bool = True) -> frozenset[str]:
     names: set[str] = set()
     strings: set[str] = set()
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -81,11 +96,25 @@ def _kinds_named(text: str) -> frozenset[str]:
             strings.add(_STRING_START.sub("", token.string))
         elif token.type == FSTRING_MIDDLE:  # Python 3.12 splits an f-string into tokens
             strings.add(token.string)
+    imported = set(_KIND_MODULE_IMPORT.findall(text)) | {
+        name.strip() for group in _KINDS_IMPORT.findall(text) for name in group.strip("()").split(",")
+    }
     return frozenset(
         kind.name
         for kind in REGISTRY
-        if kind.type.__name__ in names or any(_is_kind_string(kind.name, text) for text in strings)
+        if kind.type.__name__ in names
+        or _module_name(kind) in imported
+        or (strings_too and any(_is_kind_string(kind.name, text) for text in strings))
     )
+
+
+def _module_name(kind: ResourceKind) -> str:
+    return type(kind).__module__.rsplit(".", 1)[1]
+
+
+# ``reconciler.kinds.rescue_group`` and ``from reconciler.kinds import rescue_group, consent``.
+_KIND_MODULE_IMPORT = re.compile(r"\breconciler\.kinds\.(\w+)")
+_KINDS_IMPORT = re.compile(r"^from reconciler\.kinds import (\([^)]*\)|[^\n]+)", re.M)
 
 
 def _is_kind_string(kind: str, text: str) -> bool:
@@ -109,12 +138,13 @@ def _footprint(kind: ResourceKind, named: dict[str, frozenset[str]]) -> tuple[li
     own |= {
         path
         for path, kinds in named.items()
-        if path.startswith("reconciler/providers/") and kinds == {kind.name}
+        if path.startswith("reconciler/providers/")
+        and (kinds == {kind.name} or f'kind = "{kind.name}"' in (ROOT / path).read_text("utf-8"))
     }
     outside = {
         REGISTRY_MODULES if path.startswith(REGISTRY_MODULES) else path
         for path, kinds in named.items()
-        if kind.name in kinds and path not in own
+        if kind.name in kinds and path not in own and (path, kind.name) not in NOT_THE_KIND
     }
     return sorted(outside), own
 
@@ -123,27 +153,45 @@ def _footprint(kind: ResourceKind, named: dict[str, frozenset[str]]) -> tuple[li
 def test_a_kind_is_named_in_at_most_five_modules_outside_its_own(kind: ResourceKind) -> None:
     outside, own = _footprint(kind, _product_modules())
     assert own, "the kind module itself was not found"
-    counted = [path for path in outside if path not in NOT_YET_COUNTED]
-    assert len(counted) <= BOUND, f"{kind.name} is named in {len(counted)} modules: {counted}"
+    bound = BOUNDS.get(kind.name, BOUND)
+    assert len(outside) <= bound, f"{kind.name} is named in {len(outside)} modules: {outside}"
+
+
+@pytest.mark.parametrize("kind", [k for k in REGISTRY if k.name in BOUNDS], ids=lambda k: k.name)
+def test_a_kind_above_the_bound_is_at_its_measured_figure(kind: ResourceKind) -> None:
+    """A bound above 5 is the figure measured, not a ceiling to grow into: lower it as you can."""
+    outside, _ = _footprint(kind, _product_modules())
+    assert len(outside) == BOUNDS[kind.name], outside
+
+
+@pytest.mark.parametrize(("module", "kind"), sorted(NOT_THE_KIND))
+def test_a_string_that_is_not_the_kind_is_only_a_string(module: str, kind: str) -> None:
+    """The exclusion covers strings only: the module still has the string, and names neither
+    the kind's type nor its module (else it knows the kind, and counts)."""
+    text = (ROOT / module).read_text("utf-8")
+    assert kind in _kinds_named(text), f"{module} no longer has {kind!r}: remove its entry"
+    assert kind not in _kinds_named(text, strings_too=False), f"{module} names {kind} by type or module"
 
 
 def test_the_count_sees_a_kind_named_in_a_new_module() -> None:
-    """The measure is not blind: the footprint of every kind includes its resource type's module."""
+    """The measure is not blind: every kind module names its kind, and a module that imports a
+    kind's module names that kind."""
     modules = _product_modules()
     for kind in REGISTRY:
-        outside, _ = _footprint(kind, modules)
-        assert "reconciler/resources/kinds.py" in outside, kind.name
+        assert kind.name in modules[type(kind).__module__.replace(".", "/") + ".py"], kind.name
+    assert _kinds_named("from reconciler.kinds import rescue_group\n") == {"rescue_group"}
+    assert _kinds_named("from reconciler.kinds.consent import KIND\n") == {"consent"}
     assert _kinds_named("x = 'consent'\n") == {"consent"}
     assert _kinds_named("x = f'rescue_group:{path}'\n") == {"rescue_group"}
     assert _kinds_named("from reconciler.resources import SessionKey\n") == {"session_key"}
     assert _kinds_named("# a Solution profile\nx = 'a solution'\n") == frozenset()
 
 
+# The registry (reconciler/kinds/__init__.py) is not generic: it names each kind module once.
 GENERIC = [
     "reconciler/diff/compare.py",
     "reconciler/diff/desired.py",
     "reconciler/engine/export.py",
-    "reconciler/kinds/__init__.py",
     "reconciler/kinds/base.py",
     "reconciler/plan/checklist.py",
     "reconciler/render/common.py",

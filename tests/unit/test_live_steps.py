@@ -26,9 +26,11 @@ from reconciler.engine.live import (
     read_users,
 )
 from reconciler.errors import AuthError, ProviderError
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.profile import default_profile
 from reconciler.providers.rescue.records import HierarchyResponse
-from reconciler.resources import RescueGroup, RescueTechnician, SecretHasher
+from reconciler.resources import SecretHasher
 
 PROFILE = default_profile()
 USERS = {"alice@contoso.com": "a1", "bob@contoso.com": "b2"}

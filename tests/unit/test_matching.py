@@ -13,12 +13,13 @@ from reconciler.config.models import Prune, Tenant
 from reconciler.diff import DesiredState, Directories, build_desired, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.errors import ChangeFailed
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, SafetySettings, UnknownChange
 from reconciler.profile import default_profile
 from reconciler.providers.dynamics.reader import users_by_upn
 from reconciler.providers.rescue.groups import groups_from_tree
 from reconciler.providers.rescue.mapping import RescueTree, build_tree
-from reconciler.resources import LiveState, TechnicianSettings
+from reconciler.resources import LiveState
 from reconciler.resources.matching import Index, Match, declared_path_key, name_key, path_key, show_path
 
 NFD_CAFE = unicodedata.normalize("NFD", "Café")

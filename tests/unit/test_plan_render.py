@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import (
     Action,
     Create,
@@ -18,15 +22,7 @@ from reconciler.plan import (
     encode_plan,
 )
 from reconciler.render import render_json, render_markdown, render_text
-from reconciler.resources import (
-    ApplicationUser,
-    IntegrationConfig,
-    LiveMeta,
-    SecretHasher,
-    SessionKey,
-    TechnicianSettings,
-    Unmanaged,
-)
+from reconciler.resources import LiveMeta, SecretHasher, Unmanaged
 
 SECRET = "s3cr3t-Value-never-shown"
 

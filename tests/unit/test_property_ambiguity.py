@@ -23,12 +23,14 @@ from tenant_models import tenant_model
 
 from reconciler.config.models import Prune
 from reconciler.diff import Directories, build_desired, diff_tenant, resolve
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, SafetySettings, TenantPlan, UnknownChange, Update
 from reconciler.profile import default_profile
 from reconciler.providers.dynamics.reader import users_by_upn
 from reconciler.providers.rescue.groups import groups_from_tree
 from reconciler.providers.rescue.mapping import build_tree
-from reconciler.resources import LiveMeta, LiveState, RescueTechnician, TechnicianSettings
+from reconciler.resources import LiveMeta, LiveState
 from reconciler.resources.matching import name_key
 
 GROUP_BASES = ("Support", "Café", "Tier 2", "Sales")

@@ -24,19 +24,17 @@ from reconciler.diff import build_desired, diff_tenant
 from reconciler.diff.resolve import Directories, RescueDirectory, resolve
 from reconciler.diff.rules import DirectoryTechnician
 from reconciler.errors import ConfigErrors
+from reconciler.kinds import KINDS
+from reconciler.kinds.application_user import ApplicationUser
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.solution import Solution
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Plan, SafetySettings
 from reconciler.profile import effective_profile
 from reconciler.render import render_markdown, render_text
-from reconciler.resources import (
-    KINDS,
-    ApplicationUser,
-    IntegrationConfig,
-    LiveState,
-    RescueGroup,
-    RescueTechnician,
-    Solution,
-    TechnicianSettings,
-)
+from reconciler.resources import LiveState
 
 TENANT = """\
 tenant: @tenant@

@@ -8,11 +8,14 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from reconciler.errors import ChangeFailed
+from reconciler.kinds import KINDS
+from reconciler.kinds.consent import Consent
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.plan import Change, Create, Outcome
 from reconciler.providers.contract import KindTable, WritesEach, WritesTogether, apply_each
 from reconciler.providers.dynamics.provider import DynamicsProvider
 from reconciler.providers.rescue.provider import RescueProvider
-from reconciler.resources import KINDS, Consent, RescueGroup, RescueTechnician
 
 
 def _create(path: str) -> Create:

@@ -12,6 +12,9 @@ from markdown_checks import CONTROL, assert_inert
 
 from reconciler.gitops.comment import comment_body
 from reconciler.gitops.drift import IssueDecision, github_output, issue_body
+from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.kinds.session_key import SessionKey
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import (
     Action,
     Create,
@@ -25,7 +28,7 @@ from reconciler.plan import (
 )
 from reconciler.render import render_markdown, render_text
 from reconciler.render.escape import md_code, md_fence, md_text
-from reconciler.resources import RescueGroup, SessionKey, TechnicianSettings, Unmanaged
+from reconciler.resources import Unmanaged
 
 HOSTILE = (
     "x\n```\n## Plan: no changes\n[click](https://evil.example/a) ![i](https://evil.example/i.png) "

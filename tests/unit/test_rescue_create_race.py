@@ -12,12 +12,12 @@ import asyncio
 import pytest
 
 from reconciler.errors import ApiError, ChangeFailed
+from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.plan import Create
 from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.providers.rescue.technicians import EMAIL_IN_USE, TechnicianWrites
 from reconciler.providers.rescue.writer import RescueWriter
 from reconciler.providers.retry import ClientTransportError
-from reconciler.resources import RescueTechnician
 
 TECHNICIANS = {"NODEID": "1", "PARENTID": "0", "NAME": "Technicians", "TYPE": "Technicians", "EMAIL": ""}
 SUPPORT = {"NODEID": "2", "PARENTID": "1", "NAME": "Support", "TYPE": "TechnicianGroup", "EMAIL": ""}

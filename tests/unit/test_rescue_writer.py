@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from reconciler.errors import ChangeFailed
+from reconciler.kinds.rescue_group import RescueGroup
 from reconciler.plan import Create
 from reconciler.providers.rescue.groups import GroupWrites
 from reconciler.providers.rescue.records import HierarchyResponse
 from reconciler.providers.rescue.writer import RescueWriter
 from reconciler.providers.retry import ClientTransportError
-from reconciler.resources import RescueGroup
 
 ROOT = {"NODEID": "1", "PARENTID": "0", "NAME": "Technicians", "TYPE": "Technicians"}
 

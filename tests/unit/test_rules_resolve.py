@@ -13,11 +13,13 @@ from reconciler.config.templates import check_template, expand, member_values, p
 from reconciler.diff import DesiredState, Directories, RescueDirectory, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician, EntraGroup, EntraUser, rule_label
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, Plan, SafetySettings, TenantPlan
 from reconciler.plan.serialize import encode_plan
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
-from reconciler.resources import LiveState, RescueTechnician, TechnicianSettings
+from reconciler.resources import LiveState
 
 GROUP = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"
 GROUPS = (

@@ -14,9 +14,12 @@ from test_plan_render import sample_plan
 
 from reconciler.engine.staleness import count_mismatches, mismatches, stale_reasons
 from reconciler.errors import PlanFileError, PlanMismatchError
+from reconciler.kinds import KINDS
+from reconciler.kinds.rescue_technician import RescueTechnician
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Change, Create, FieldChange, SafetySettings, TenantPlan, Update, decode_plan
 from reconciler.render import render_json
-from reconciler.resources import KINDS, LiveMeta, LiveState, RescueTechnician, Resource, TechnicianSettings
+from reconciler.resources import LiveMeta, LiveState, Resource
 
 ROW = LiveMeta(id="row-1", etag='W/"7"')
 BOB_LIVE = TechnicianSettings(user="bob@x.com", technician_id="2", sso_id="old", meta=ROW)

@@ -10,12 +10,14 @@ import pytest
 
 from reconciler.engine.discover import Discovery, _column
 from reconciler.engine.schema_check import _table_names
+from reconciler.kinds.integration import IntegrationConfig
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.profile import default_profile, default_profile_data
 from reconciler.profile.columns import COLUMNS, TABLE_LABELS, Column, columns_of
 from reconciler.profile.model import IntegrationColumns, SessionColumns, TechnicianSettingsColumns
 from reconciler.providers.dynamics.mapping import mapped_columns, read_values, write_values
 from reconciler.providers.dynamics.metadata import AttributeInfo, TableInfo
-from reconciler.resources import IntegrationConfig, SecretHasher, TechnicianSettings
+from reconciler.resources import SecretHasher
 
 PROFILE = default_profile()
 SECTIONS = tuple(TABLE_LABELS)

@@ -8,12 +8,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import ChangeFailed, PreconditionFailed
+from reconciler.kinds.application_user import ApplicationUser
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient, odata_string
 from reconciler.providers.dynamics.mapping import etag, guid, text
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
-from reconciler.resources import ApplicationUser, LiveMeta
+from reconciler.resources import LiveMeta
 
 APP_USER_SELECT = [
     "systemuserid",

@@ -11,13 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.errors import PreconditionFailed
+from reconciler.kinds.integration import IntegrationConfig
 from reconciler.plan import Change, Create, Update
 from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import etag, mapped_columns, read_values, write_values
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
-from reconciler.resources import IntegrationConfig, LiveMeta, SecretHasher, Sensitive
+from reconciler.resources import LiveMeta, SecretHasher, Sensitive
 
 SECTION = "integration"
 # The row's logical fields, in column order: the resource fields the column table maps.

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import ChangeFailed, NotFoundError, ProviderError
+from reconciler.kinds.session_key import SessionKey
 from reconciler.plan import Action, Change
 from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import guid, text
 from reconciler.providers.dynamics.writer import DynamicsWriter
-from reconciler.resources import LiveMeta, SessionKey
+from reconciler.resources import LiveMeta
 
 JOB_SELECT = "asyncoperationid,statuscode,statecode,operationtype,message,friendlymessage"
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import ApiError, ChangeFailed
+from reconciler.kinds.rescue_technician import placeholder_email
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Change, Create, Delete, Outcome, Update
 from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesTogether
@@ -21,7 +23,7 @@ from reconciler.providers.dynamics.batch import BatchOperation
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import etag, guid, mapped_columns, read_values, write_values
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
-from reconciler.resources import LiveMeta, TechnicianSettings, placeholder_email
+from reconciler.resources import LiveMeta
 
 SECTION = "technician_settings"
 SETTINGS_FIELDS = tuple(c.role for c in mapped_columns(SECTION))

@@ -16,12 +16,13 @@ from xml.etree import ElementTree
 from reconciler.config.package import read_package
 from reconciler.config.types import version_tuple
 from reconciler.errors import ChangeFailed, ProviderError
+from reconciler.kinds.solution import Solution
 from reconciler.plan import Action, Change
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient, odata_string
 from reconciler.providers.dynamics.mapping import etag, text
 from reconciler.providers.dynamics.writer import DynamicsWriter
-from reconciler.resources import LiveMeta, Solution
+from reconciler.resources import LiveMeta
 
 SELECT = ["solutionid", "uniquename", "friendlyname", "version", "ismanaged"]
 

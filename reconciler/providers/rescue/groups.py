@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from reconciler.config.text import excerpt
 from reconciler.diff.rules import DirectoryGroup
 from reconciler.errors import ChangeFailed
+from reconciler.kinds.rescue_group import RescueGroup
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.rescue.mapping import RescueTree
 from reconciler.providers.rescue.writer import RescueWriter
-from reconciler.resources import LiveMeta, RescueGroup, Unknown
+from reconciler.resources import LiveMeta, Unknown
 from reconciler.resources.matching import PATH_SEPARATOR
 from reconciler.resources.rescue_permissions import canonical
 

@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from typing import Literal
 
 from reconciler.errors import ApiError, ChangeFailed, ProviderError
+from reconciler.kinds.rescue_technician import RescueTechnician, placeholder_email
 from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.rescue.mapping import TECHNICIAN_TYPES, RescueTree
 from reconciler.providers.rescue.writer import RescueWriter, email_users, nodes_text
 from reconciler.providers.retry import ClientTransportError
-from reconciler.resources import LiveMeta, RescueTechnician, placeholder_email
+from reconciler.resources import LiveMeta
 from reconciler.resources.matching import name_key
 
 log = logging.getLogger(__name__)
