@@ -24,6 +24,10 @@ class LiveState:
     # by plan and drift, each text with its own label ("health: ...", "Rescue: ...").
     findings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    # Live objects of which one key names several (the settings rows of Dynamics users sharing a
+    # UPN): none of them is *the* object of that key; a kind's comparison picks one by identity
+    # (its owner), never by order, and none is ever unmanaged-deleted by guess.
+    shared: dict[tuple[str, str], tuple[Resource, ...]] = field(default_factory=dict)
 
     def add(self, resource: Resource) -> None:
         self.resources[resource.ident] = resource
@@ -53,3 +57,4 @@ class LiveState:
         self.notes.extend(other.notes)
         self.findings.extend(other.findings)
         self.facts.update(other.facts)
+        self.shared.update(other.shared)

@@ -20,9 +20,9 @@ from reconciler.providers.dynamics.application_user import read_application_user
 from reconciler.providers.dynamics.client import DataverseClient, odata_string
 from reconciler.providers.dynamics.integration import read_integration
 from reconciler.providers.dynamics.session_key import read_session_key
-from reconciler.providers.dynamics.settings import read_settings
+from reconciler.providers.dynamics.settings import read_settings, shared_rows_note
 from reconciler.providers.dynamics.solution import read_solutions
-from reconciler.resources import Kind, LiveState, SecretHasher, Unknown
+from reconciler.resources import Kind, LiveState, SecretHasher, TechnicianSettings, Unknown
 from reconciler.resources.matching import name_key
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,6 @@ class DynamicsReader:
 
     async def _settings(self, live: DynamicsLive, wanted: list[str]) -> None:
         settings = await read_settings(self.client, self.profile)
-        for resource in settings.by_user.values():
-            live.state.add(resource)
         live.state.notes.extend(settings.duplicates)
         if settings.orphans:
             live.state.notes.append(
@@ -136,6 +134,17 @@ class DynamicsReader:
         # Every wanted UPN is looked up among all users, even one whose row named its user: another
         # user (a disabled one) may have the same domainname, and then neither is chosen.
         await self._resolve_users(live, wanted)
+        shared = dict(settings.shared)
+        for upn, resource in settings.by_user.items():
+            if len(live.users_by_upn.get(name_key(upn), ())) > 1:
+                # The one row of a UPN several users share is its owner's, not the UPN's: under
+                # the UPN it would read as the row of whichever user the tenant files name.
+                shared[upn] = (resource,)
+            else:
+                live.state.add(resource)
+        for upn, rows in sorted(shared.items()):
+            live.state.shared[(TechnicianSettings.kind, upn)] = rows
+            live.state.notes.append(shared_rows_note(upn, rows))
         live.state.listed.add("technician")
 
     async def read_more_users(self, live: DynamicsLive, upns: Iterable[str]) -> None:
