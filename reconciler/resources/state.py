@@ -35,6 +35,14 @@ class LiveState:
     def get(self, kind: Kind, key: str) -> Resource | None:
         return self.resources.get((kind, key))
 
+    def current(self, kind: Kind, key: str, read: Resource | None) -> Resource | None:
+        """The object of ``(kind, key)`` now: the one of the key, else, when the key names
+        several (``shared``), the one with the ID of ``read`` (the object as read before)."""
+        found = self.get(kind, key)
+        if found is None and read is not None and read.meta.id:
+            found = next((r for r in self.shared.get((kind, key), ()) if r.meta.id == read.meta.id), None)
+        return found
+
     def of_kind(self, kind: Kind) -> list[Resource]:
         return [r for (k, _), r in self.resources.items() if k == kind]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import control
+from .conftest import control, invoke
 from .test_ambiguity import DISABLED_DAVE, _apply, _contoso, _fast_clients, _plan, _seed, sandbox_of
 from .test_apply_support import live_view, writes
 
@@ -71,3 +71,28 @@ def test_a_pinned_user_never_gets_another_users_row(sandbox_of: Any, tmp_path: P
         _apply(pruned, handle)
         left = {_owner(r) for r in live_view(handle, "contoso").settings.get(DAVE, [])}
         assert disabled in left
+
+
+def test_a_saved_plan_updates_the_pinned_users_row_among_shared_rows(sandbox_of: Any, tmp_path: Path) -> None:
+    seed = _seed(users=[DISABLED_DAVE])
+    seed["tenants"]["contoso"]["dataverse"]["settings"].append(
+        {"user": DAVE, "technician_id": "41004", "sso_id": "old"}
+    )
+    handle = sandbox_of(seed)
+    enabled, disabled = _dave_ids(handle)
+    first = _contoso(tmp_path, technicians=[{"user": DAVE, "sso_id": "dave", "dynamics_user_id": enabled}])
+    assert _apply(first, handle) == 0  # dave's own row, beside the disabled user's
+
+    tenants = _contoso(
+        tmp_path / "next", technicians=[{"user": DAVE, "sso_id": "dave2", "dynamics_user_id": enabled}]
+    )
+    saved = tmp_path / "plan.json"
+    run = invoke("plan", str(tenants), "--sandbox", str(handle.state_dir), "--out", str(saved))
+    assert run.code == 0, run.output
+    control(handle, "DELETE", "/requests")
+    run = invoke(
+        "apply", "--plan", str(saved), str(tenants), "--sandbox", str(handle.state_dir), "--auto-approve"
+    )
+    assert run.code == 0, run.output
+    rows = {_owner(r): r for r in live_view(handle, "contoso").settings[DAVE]}
+    assert rows[enabled]["lmi_ssoid"] == "dave2" and rows[disabled]["lmi_ssoid"] == "old"
