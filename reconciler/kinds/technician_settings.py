@@ -102,9 +102,9 @@ class TechnicianSettingsKind(ResourceKind):
 def mapped_technician_ids(state: LiveState, node_ids: Collection[str]) -> list[str]:
     """The Rescue technicians the live settings rows point at, those of ``node_ids`` (export
     reads their SSO IDs)."""
-    rows = state.of_kind(TechnicianSettings.kind)
+    rows = state.every(TechnicianSettings.kind)
     ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
-    return [i for i in ids if i in node_ids]
+    return [i for i in dict.fromkeys(ids) if i in node_ids]
 
 
 def _mapping(

@@ -46,6 +46,11 @@ class LiveState:
     def of_kind(self, kind: Kind) -> list[Resource]:
         return [r for (k, _), r in self.resources.items() if k == kind]
 
+    def every(self, kind: Kind) -> list[Resource]:
+        """Every live object of ``kind``, those whose key names several (``shared``) too: what
+        is there, whoever it belongs to (health's mapped technicians), not what a key names."""
+        return self.of_kind(kind) + [r for (k, _), rows in self.shared.items() if k == kind for r in rows]
+
     def unknown_for(self, kind: Kind, key: str) -> Unknown | None:
         """Why (kind, key) is unknown, or None when its live state is known."""
         for item in self.unknown:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from reconciler.config.models import Prune
 from reconciler.diff import DesiredState, diff_tenant
+from reconciler.kinds.technician_settings import mapped_technician_ids
 from reconciler.plan import SafetySettings
 from reconciler.profile import default_profile
 from reconciler.providers.dynamics.settings import settings_from_rows
@@ -82,3 +83,9 @@ def test_shared_rows_nothing_declares_are_unmanaged_never_pruned() -> None:
     rows = (_settings(OLD, "old", "r-old"), _settings(NEW, "dave", "r-new"))
     nothing = TechnicianSettings(user="")
     assert _plan(_live(*rows, shared=True), nothing, prune=True) == [("unmanaged", DAVE)]
+
+
+def test_shared_rows_still_map_their_technicians_for_health_and_export() -> None:
+    live = _live(_settings(OLD, "old", "r-old"), _settings(NEW, "dave", "r-new"), shared=True)
+    assert mapped_technician_ids(live, {"41004"}) == ["41004"]
+    assert [r.meta.id for r in live.every("technician")] == ["r-old", "r-new"]
