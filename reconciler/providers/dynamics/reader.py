@@ -133,19 +133,23 @@ class DynamicsReader:
             )
         # Every wanted UPN is looked up among all users, even one whose row named its user: another
         # user (a disabled one) may have the same domainname, and then neither is chosen.
-        await self._resolve_users(live, wanted)
-        shared = dict(settings.shared)
-        for upn, resource in settings.by_user.items():
-            if len(live.users_by_upn.get(name_key(upn), ())) > 1:
-                # The one row of a UPN several users share is its owner's, not the UPN's: under
-                # the UPN it would read as the row of whichever user the tenant files name.
-                shared[upn] = (resource,)
-            else:
-                live.state.add(resource)
-        for upn, rows in sorted(shared.items()):
+        for resource in settings.by_user.values():
+            live.state.add(resource)
+        for upn, rows in sorted(settings.shared.items()):
             live.state.shared[(TechnicianSettings.kind, upn)] = rows
             live.state.notes.append(shared_rows_note(upn, rows))
+        await self._resolve_users(live, wanted)
         live.state.listed.add("technician")
+
+    @staticmethod
+    def _share_rows(live: DynamicsLive) -> None:
+        """The one row of a UPN several users share is its owner's, not the UPN's: under the UPN
+        it would read as the row of whichever user the tenant files name. Moved to ``shared``."""
+        for row in live.state.of_kind(TechnicianSettings.kind):
+            if isinstance(row, TechnicianSettings) and len(live.users_by_upn.get(name_key(row.key), ())) > 1:
+                del live.state.resources[row.ident]
+                live.state.shared[row.ident] = (row,)
+                live.state.notes.append(shared_rows_note(row.key, (row,)))
 
     async def read_more_users(self, live: DynamicsLive, upns: Iterable[str]) -> None:
         """The systemuserids of users known only after another read (a technician rule's
@@ -185,6 +189,7 @@ class DynamicsReader:
         live.users_by_upn.update(found)
         live.missing_users = [u for u in upns if name_key(u) not in found]
         live.users_read = True
+        self._share_rows(live)
 
 
 def users_by_upn(
