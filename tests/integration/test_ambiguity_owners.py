@@ -26,21 +26,23 @@ def _owner(row: dict[str, Any]) -> str:
     return str(row[next(k for k in row if k.endswith("_value") and "user" in k.lower())]).lower()
 
 
-def _dave_ids(handle: Any) -> tuple[str, str]:
-    users = control(handle, "GET", "/tenants/contoso/state")["dataverse"]["tables"]["systemuser"]
-    daves = {
-        bool(u.get("isdisabled")): u["systemuserid"].lower() for u in users if u.get("domainname") == DAVE
-    }
-    return daves[False], daves[True]
-
-
-def test_a_pinned_user_never_gets_another_users_row(sandbox_of: Any, tmp_path: Path) -> None:
+def _disabled_daves_row(sandbox_of: Any) -> tuple[Any, str, str]:
+    """A sandbox where a disabled user shares dave's UPN and owns a settings row; the enabled and
+    the disabled dave's systemuserids."""
     seed = _seed(users=[DISABLED_DAVE])
     seed["tenants"]["contoso"]["dataverse"]["settings"].append(
         {"user": DAVE, "technician_id": "41004", "sso_id": "old"}
     )
     handle = sandbox_of(seed)
-    enabled, disabled = _dave_ids(handle)
+    users = control(handle, "GET", "/tenants/contoso/state")["dataverse"]["tables"]["systemuser"]
+    daves = {
+        bool(u.get("isdisabled")): u["systemuserid"].lower() for u in users if u.get("domainname") == DAVE
+    }
+    return handle, daves[False], daves[True]
+
+
+def test_a_pinned_user_never_gets_another_users_row(sandbox_of: Any, tmp_path: Path) -> None:
+    handle, enabled, disabled = _disabled_daves_row(sandbox_of)
     (old_row,) = live_view(handle, "contoso").settings[DAVE]
     assert _owner(old_row) == disabled
 
@@ -74,12 +76,7 @@ def test_a_pinned_user_never_gets_another_users_row(sandbox_of: Any, tmp_path: P
 
 
 def test_a_saved_plan_updates_the_pinned_users_row_among_shared_rows(sandbox_of: Any, tmp_path: Path) -> None:
-    seed = _seed(users=[DISABLED_DAVE])
-    seed["tenants"]["contoso"]["dataverse"]["settings"].append(
-        {"user": DAVE, "technician_id": "41004", "sso_id": "old"}
-    )
-    handle = sandbox_of(seed)
-    enabled, disabled = _dave_ids(handle)
+    handle, enabled, disabled = _disabled_daves_row(sandbox_of)
     first = _contoso(tmp_path, technicians=[{"user": DAVE, "sso_id": "dave", "dynamics_user_id": enabled}])
     assert _apply(first, handle) == 0  # dave's own row, beside the disabled user's
 
