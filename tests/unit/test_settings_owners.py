@@ -4,13 +4,18 @@ user the tenant files resolve the UPN to, or creates that user's own."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from reconciler.config.models import Prune
 from reconciler.diff import DesiredState, diff_tenant
 from reconciler.kinds.technician_settings import mapped_technician_ids
-from reconciler.plan import SafetySettings
+from reconciler.plan import Delete, SafetySettings, Update
 from reconciler.profile import default_profile
+from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader, users_by_upn
 from reconciler.providers.dynamics.settings import settings_from_rows
 from reconciler.resources import LiveMeta, LiveState, TechnicianSettings
+from reconciler.resources.matching import name_key
 
 PROFILE = default_profile()
 OLD = "dddddddd-0000-4000-8000-000000000004"
@@ -89,3 +94,52 @@ def test_shared_rows_still_map_their_technicians_for_health_and_export() -> None
     live = _live(_settings(OLD, "old", "r-old"), _settings(NEW, "dave", "r-new"), shared=True)
     assert mapped_technician_ids(live, {"41004"}) == ["41004"]
     assert [r.meta.id for r in live.every("technician")] == ["r-old", "r-new"]
+
+
+# Property: over users sharing UPNs (some disabled) and their rows, a row is only ever updated for
+# its own user and never deleted unless it is the one row of an undeclared UPN's one user.
+UPNS = ("dave@contoso.com", "erin@contoso.com")
+user_strategy = st.lists(st.tuples(st.sampled_from(UPNS), st.booleans()), min_size=1, max_size=5)
+
+
+@given(
+    users=user_strategy,
+    owners=st.lists(st.integers(0, 4), max_size=6),
+    pinned=st.integers(0, 4),
+    prune=st.booleans(),
+)
+def test_no_change_targets_another_users_row(
+    users: list[tuple[str, bool]], owners: list[int], pinned: int, prune: bool
+) -> None:
+    ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(len(users))]
+    user_rows = [
+        {"systemuserid": i, "domainname": upn, "isdisabled": off}
+        for i, (upn, off) in zip(ids, users, strict=True)
+    ]
+    rows = [_row(f"r{n}", ids[o % len(ids)], f"2026-01-{n + 1:02d}") for n, o in enumerate(owners)]
+    read = settings_from_rows(rows, {i: upn for i, (upn, _) in zip(ids, users, strict=True)}, PROFILE)
+    live = DynamicsLive()
+    for resource in read.by_user.values():
+        live.state.add(resource)
+    live.state.shared.update({("technician", upn): found for upn, found in read.shared.items()})
+    live.users_by_upn = users_by_upn(user_rows, {name_key(u) for u in UPNS})
+    DynamicsReader._share_rows(live)
+    me = ids[pinned % len(ids)]
+    want = TechnicianSettings(user=users[pinned % len(ids)][0], technician_id="9", sso_id="new", user_id=me)
+    desired = DesiredState(resources=[want])
+    desired.declared.add(want.ident)
+    plan = diff_tenant(
+        "t",
+        desired,
+        live.state,
+        prune=Prune(technicians=prune),
+        entra_tenant_id="",
+        desired_digest="",
+        safety=SafetySettings(),
+    )
+    shared_upns = {upn for upn, found in live.users_by_upn.items() if len(found) > 1}
+    for change in plan.changes:
+        if isinstance(change, Update):
+            assert isinstance(change.live, TechnicianSettings) and change.live.user_id == me
+        if isinstance(change, Delete):
+            assert change.key != want.user and name_key(change.key) not in shared_upns
