@@ -121,6 +121,12 @@ def _group_problems(
             f"group path {excerpt(v)} is listed twice (paths compare without case); list each group once"
         ),
     )
+    # A node is one group: two paths pinned to it would make both references name it.
+    problems += _duplicates(
+        ((g.node_id, ("rescue_groups", i, "node_id"), g.node_id) for i, g in groups if g.node_id),
+        locate,
+        lambda v: f"node_id {v} is pinned by two groups; a Rescue group has one path, pin it once",
+    )
     if not all_groups_known:
         return problems  # an invalid group entry might be the one a technician refers to
     declared = {g.path.casefold() for _, g in groups}

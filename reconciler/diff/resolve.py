@@ -31,6 +31,9 @@ from reconciler.diff.rules import (
     EntraGroup,
     RuleMapping,
     expand_rules,
+    group_pins,
+    pin_missed,
+    pinned_group,
     rule_label,
 )
 from reconciler.kinds.rescue_technician import NEW_TECHNICIAN_PREFIX, RescueTechnician, placeholder_email
@@ -116,6 +119,7 @@ Resolver = Callable[[Tenant, DesiredState, Directories, Locate], None]
 def technician_nodes(tenant: Tenant, state: DesiredState, directories: Directories, locate: Locate) -> None:
     """Each declared technician -> its settings row and, when managed, its Rescue technician."""
     directory = directories.rescue
+    pins = group_pins(tenant)
     owners: dict[str, str] = {}
     rescue: dict[str, RescueTechnician] = {}
     for index, tech in enumerate(tenant.technicians):
@@ -145,14 +149,16 @@ def technician_nodes(tenant: Tenant, state: DesiredState, directories: Directori
                 continue
             technician_id = found.one.node_id if found.one is not None else None
             if technician_id is None and tech.create is not None:
-                parent = directory.group(tech.create.group)
-                if parent.ambiguous:
+                named = directory.group(tech.create.group)
+                parent = pinned_group(named, tech.create.group, pins)
+                missed = pin_missed(tech.create.group, pins, named) if parent.none else ""
+                if parent.ambiguous or missed:
+                    why = f": {missed}" if missed else f" names {ambiguous_groups(parent)}"
                     state.unknown.append(
                         Unknown(
                             "technician",
                             tech.user,
-                            f"its create.group {excerpt(tech.create.group)} names "
-                            f"{ambiguous_groups(parent)}; the technician is not created",
+                            f"its create.group {excerpt(tech.create.group)}{why}; the technician is not created",
                         )
                     )
                     continue

@@ -109,9 +109,34 @@ def rule_label(rule: TechnicianRule, index: int) -> str:
     return f"technician_rules[{index}] {rule.source} {json.dumps(rule.source_value, ensure_ascii=False)}"
 
 
-def rule_group(rule_path: str, groups: Index[tuple[str, ...], DirectoryGroup]) -> Match[DirectoryGroup]:
-    """The live groups a rule's ``rescue_group`` path may name (``resources/matching.py``)."""
-    return groups.find(path_key((rule_path,)))
+def group_pins(tenant: Tenant) -> dict[str, str]:
+    """The ``rescue_groups[].node_id`` pins: casefolded declared path -> node ID (paths compare
+    without case, as validate compares them)."""
+    return {g.path.casefold(): g.node_id for g in tenant.rescue_groups if g.node_id}
+
+
+def pinned_group(found: Match[DirectoryGroup], path: str, pins: Mapping[str, str]) -> Match[DirectoryGroup]:
+    """The groups ``path`` names once its pin chose: every reference to a pinned path (a group's
+    parent, a technician's ``create.group``, a rule) means the pinned node. A pin chooses among
+    the candidates, never adds one: a pin that is none of them leaves none (``pin_missed``)."""
+    pin = pins.get(path.casefold())
+    return found if pin is None else found.pinned(pin, _node_id)
+
+
+def pin_missed(path: str, pins: Mapping[str, str], found: Match[DirectoryGroup]) -> str:
+    """Why a pinned path names no group: its pin is not one the path names ('' if not pinned)."""
+    pin = pins.get(path.casefold())
+    if pin is None:
+        return ""
+    named = found.named(DirectoryGroup.shown) if found.candidates else "none"
+    return (
+        f"the path {excerpt(path)} is pinned to node_id {pin} in rescue_groups, which is not a group "
+        f"it names (the groups it names: {named})"
+    )
+
+
+def _node_id(group: DirectoryGroup) -> str:
+    return group.node_id
 
 
 def _members(
@@ -154,6 +179,7 @@ def expand_rules(
     out = Expansion()
     technicians = list(rescue or ())
     groups = Index(rescue_groups or (), key=lambda g: g.key)
+    pins = group_pins(tenant)
     # By the user's normal form (``name_key``): two members whose UPNs differ only in form map
     # one Dynamics user, and are one mapping or a conflict, never two settings rows.
     by_user: dict[str, RuleMapping] = {}
@@ -168,14 +194,18 @@ def expand_rules(
             if rescue_groups is None:
                 out.unknown.append((index, "the Rescue hierarchy could not be read (in full)"))
                 continue
-            found = rule_group(rule.rescue_group, groups)
+            named = groups.find(path_key((rule.rescue_group,)))
+            found = pinned_group(named, rule.rescue_group, pins)
+            if found.none and pin_missed(rule.rescue_group, pins, named):
+                out.unknown.append((index, pin_missed(rule.rescue_group, pins, named)))
+                continue
             if found.ambiguous:
                 out.unknown.append(
                     (
                         index,
                         f"the path names {len(found.candidates)} Rescue groups: "
                         f"{found.named(DirectoryGroup.shown)} (rename one in the Rescue Admin Center, "
-                        "or list its technicians in technicians with technician_id)",
+                        "pin node_id in rescue_groups, or list its technicians in technicians with technician_id)",
                     )
                 )
                 continue

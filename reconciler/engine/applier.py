@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from reconciler.config import LoadedTenant, secret_refs
+from reconciler.diff.rules import group_pins
 from reconciler.engine.connection import SandboxInfo, connect
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
@@ -67,7 +68,7 @@ class _TenantApply:
         )
         self.providers: tuple[Provider, ...] = (
             DynamicsProvider(dynamics),
-            RescueProvider(RescueWriter(session.rescue)),
+            RescueProvider(RescueWriter(session.rescue, group_pins(loaded.model))),
         )
         self.outcomes: dict[str, Outcome] = {}
 

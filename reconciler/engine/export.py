@@ -93,7 +93,7 @@ async def read_and_export(
         live=live,
         profile=profile,
         node_emails={n.node_id: n.email or "" for n in tree.nodes.values()} if tree else {},
-        group_paths=tuple(tree.paths_by_id.values()) if tree else (),
+        group_names=dict(tree.group_names) if tree else {},
         root_business_unit=dynamics.state.facts.get("root_business_unit"),
         org_url=info.org_url,
         entra_tenant_id=info.entra_tenant_id,

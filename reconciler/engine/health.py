@@ -83,7 +83,7 @@ def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) 
             if "technician" in failed
             else frozenset(
                 s.technician_id
-                for s in state.of_kind("technician")
+                for s in state.every("technician")
                 if isinstance(s, TechnicianSettings) and s.technician_id
             )
         ),

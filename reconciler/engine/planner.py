@@ -20,6 +20,7 @@ from typing import Protocol
 from reconciler import __version__
 from reconciler.config import LoadedTenant
 from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve, rule_users
+from reconciler.diff.rules import group_pins
 from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories, read_users
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
@@ -151,7 +152,7 @@ async def _read_and_diff(
         consent_app_id=model.consent.app_id if (model.consent is not None and model.consent.check) else None,
         entra_groups=tuple(r.entra_group for r in model.technician_rules if r.entra_group is not None),
         rescue_groups=tuple(g.path for g in model.rescue_groups),
-        rescue_group_pins=tuple((g.path.casefold(), g.node_id) for g in model.rescue_groups if g.node_id),
+        rescue_group_pins=tuple(group_pins(model).items()),
     )
     async with TenantSession(conn, options.settings, stats) as session:
         # The profile's names are checked against the org's metadata before anything is read:

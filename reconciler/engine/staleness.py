@@ -62,8 +62,8 @@ def change_stale(change: Change, live: LiveState) -> list[str]:
     unknown = live.unknown_for(change.kind, change.key)
     if unknown is not None and placeholder_email(change.key) is None:
         return [f"{change.id}: could not re-read it ({unknown.reason})"]
-    now = live.get(change.kind, change.key)
     planned = _live_of(change)
+    now = live.current(change.kind, change.key, planned)
     if isinstance(change, Create):
         if now is not None and not kind_of(change.kind).create_adopts_existing:
             return [f"{change.id}: did not exist at plan time, exists now"]

@@ -50,12 +50,13 @@ class ExportContext:
 
     ``live`` holds every resource read (Dynamics, Rescue, Graph); ``node_emails`` maps each
     Rescue node ID of the hierarchy to its e-mail ("" for a group or a nameless node);
-    ``group_paths`` are the hierarchy's group paths."""
+    ``group_names`` maps each group's node ID to its names, root first (a name may hold a
+    ``/``: the names are never joined here)."""
 
     live: LiveState
     profile: SolutionProfile
     node_emails: Mapping[str, str]
-    group_paths: tuple[str, ...]
+    group_names: Mapping[str, tuple[str, ...]]
     root_business_unit: str | None
     org_url: str
     entra_tenant_id: str

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from reconciler.config.models import Tenant
+from reconciler.config.types import MAX_GROUP_NAME
+from reconciler.errors import UNSAFE_CHARACTERS
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind, copied_fields
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Create, FieldChange, Manual, UnknownChange, Update
 from reconciler.resources import Kind, Resource, register
+from reconciler.resources.matching import PATH_SEPARATOR, declared_path_key, path_key
 from reconciler.resources.rescue_permissions import UNDECLARED, canonical
 
 
@@ -120,7 +125,13 @@ class RescueGroupKind(ResourceKind):
         )
 
     def export(self, context: ExportContext) -> list[str]:
-        if not context.group_paths:
+        """One entry per live group, its path written in the form validate holds paths to (NFC,
+        no invisible character, no surrounding space) and pinned by ``node_id`` where that path
+        names several live groups, so the file validates and re-imports to the same groups. A
+        group whose path cannot be declared (a '/' inside a name, a name that is empty, a dot
+        or too long once written, a sibling the same but for case, spaces or form) is left out
+        with a comment saying why: declaring it would name another group, or none."""
+        if not context.group_names:
             return []
         lines = [
             "",
@@ -128,8 +139,53 @@ class RescueGroupKind(ResourceKind):
             "  # Export settings (Post session details to URL) cannot be read by any API: after checking them in",
             "  # the Admin Center, add `export:` and `confirmed: YYYY-MM-DD` to each group.",
         ]
-        lines += [f"  - path: {scalar(path)}" for path in sorted(context.group_paths, key=str.casefold)]
+        names = context.group_names
+        written = {node: "/".join(_written_name(n) for n in names[node]) for node in names}
+        unwritable = {node: why for node in names if (why := _unwritable(names[node]))}
+        by_key: dict[tuple[str, ...], list[str]] = {}
+        for node in names:
+            by_key.setdefault(path_key(names[node]), []).append(node)
+        order = sorted(names, key=lambda n: (written[n].casefold(), len(n), n))
+        declared: dict[tuple[str, ...], str] = {}  # path key -> the node declared under it
+        for node in sorted(order, key=lambda n: (written[n] != "/".join(names[n]), order.index(n))):
+            if node not in unwritable:
+                declared.setdefault(declared_path_key(written[node]), node)
+        for node in order:
+            live_path = json.dumps("/".join(names[node]))
+            key = declared_path_key(written[node]) if node not in unwritable else ()
+            if node in unwritable or declared.get(key) != node:
+                why = unwritable.get(node) or (
+                    f"tenant files compare paths without case, spaces or Unicode form, so its path is "
+                    f"node {declared[key]}'s, which is listed; rename one in the Rescue Admin Center"
+                )
+                lines.append(f"  # - path: {live_path}   (node {node}) left out: {why}")
+                continue
+            lines.append(f"  - path: {scalar(written[node])}")
+            others = [n for n in by_key.get(key, ()) if n != node]
+            if others:
+                lines.append(
+                    f"    node_id: {json.dumps(node)}   # the path also names node {', '.join(sorted(others))}"
+                )
         return lines
+
+
+def _written_name(name: str) -> str:
+    """A live group name as a tenant file may write it (what validate accepts)."""
+    return unicodedata.normalize("NFC", UNSAFE_CHARACTERS.sub("", name)).strip()
+
+
+def _unwritable(names: tuple[str, ...]) -> str:
+    """Why a group of these names (root first) cannot be declared by path ('' when it can)."""
+    for name in names:
+        written = _written_name(name)
+        shown = json.dumps(name)
+        if PATH_SEPARATOR in name:
+            return f"the name {shown} holds a '/', which a path reads as two groups"
+        if written in ("", ".", ".."):
+            return f"the name {shown} is empty or a dot once invisible characters and spaces are left out"
+        if len(written) > MAX_GROUP_NAME:
+            return f"the name {shown} is longer than {MAX_GROUP_NAME} characters"
+    return ""
 
 
 def export_step(group: RescueGroup, *, created: bool) -> Manual:

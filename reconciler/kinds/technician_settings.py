@@ -46,6 +46,21 @@ class TechnicianSettingsKind(ResourceKind):
         ``diff/resolve.py`` resolves against the live directories."""
         return []
 
+    def plan(
+        self, want: Resource, have: Resource | None, deps: tuple[str, ...], comparison: Comparison
+    ) -> None:
+        """A live row is its owner's: the one of the user ``want`` resolved to (``user_id``),
+        among the rows of users sharing the UPN too; a row of another user is never updated
+        into this one's (it is left alone, and this user's row is created)."""
+        owned = [
+            r
+            for r in (have, *comparison.live.shared.get(want.ident, ()))
+            if isinstance(r, TechnicianSettings)
+            and isinstance(want, TechnicianSettings)
+            and r.user_id == want.user_id
+        ]
+        super().plan(want, owned[0] if owned else None, deps, comparison)
+
     def create_deps(self, want: Resource, comparison: Comparison) -> tuple[str, ...]:
         """A row that names a Rescue technician this plan creates or changes waits for it."""
         if isinstance(want, TechnicianSettings) and want.technician_id:
@@ -66,6 +81,14 @@ class TechnicianSettingsKind(ResourceKind):
             else:
                 note = "LogMeIn settings row of a user the tenant files do not list"
                 comparison.add_unmanaged(Unmanaged(self.name, live.key, note))
+        for ident, rows in comparison.live.shared.items():
+            if ident[0] == self.name and ident not in declared:
+                # Never pruned: which user's row the UPN means is not known.
+                owners = ", ".join(
+                    f"{r.meta.id} (user {r.user_id})" for r in rows if isinstance(r, TechnicianSettings)
+                )
+                note = f"LogMeIn settings rows of users sharing a UPN the tenant files do not list: {owners}"
+                comparison.add_unmanaged(Unmanaged(self.name, ident[1], note))
 
     def export(self, context: ExportContext) -> list[str]:
         """One mapping per row; a row whose technician another row already names is left out
@@ -96,9 +119,9 @@ class TechnicianSettingsKind(ResourceKind):
 def mapped_technician_ids(state: LiveState, node_ids: Collection[str]) -> list[str]:
     """The Rescue technicians the live settings rows point at, those of ``node_ids`` (export
     reads their SSO IDs)."""
-    rows = state.of_kind(TechnicianSettings.kind)
+    rows = state.every(TechnicianSettings.kind)
     ids = [r.technician_id for r in rows if isinstance(r, TechnicianSettings) and r.technician_id]
-    return [i for i in ids if i in node_ids]
+    return [i for i in dict.fromkeys(ids) if i in node_ids]
 
 
 def _mapping(

@@ -24,6 +24,10 @@ class LiveState:
     # by plan and drift, each text with its own label ("health: ...", "Rescue: ...").
     findings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    # Live objects of which one key names several (the settings rows of Dynamics users sharing a
+    # UPN): none of them is *the* object of that key; a kind's comparison picks one by identity
+    # (its owner), never by order, and none is ever unmanaged-deleted by guess.
+    shared: dict[tuple[str, str], tuple[Resource, ...]] = field(default_factory=dict)
 
     def add(self, resource: Resource) -> None:
         self.resources[resource.ident] = resource
@@ -31,8 +35,21 @@ class LiveState:
     def get(self, kind: Kind, key: str) -> Resource | None:
         return self.resources.get((kind, key))
 
+    def current(self, kind: Kind, key: str, read: Resource | None) -> Resource | None:
+        """The object of ``(kind, key)`` now: the one of the key, else, when the key names
+        several (``shared``), the one with the ID of ``read`` (the object as read before)."""
+        found = self.get(kind, key)
+        if found is None and read is not None and read.meta.id:
+            found = next((r for r in self.shared.get((kind, key), ()) if r.meta.id == read.meta.id), None)
+        return found
+
     def of_kind(self, kind: Kind) -> list[Resource]:
         return [r for (k, _), r in self.resources.items() if k == kind]
+
+    def every(self, kind: Kind) -> list[Resource]:
+        """Every live object of ``kind``, those whose key names several (``shared``) too: what
+        is there, whoever it belongs to (health's mapped technicians), not what a key names."""
+        return self.of_kind(kind) + [r for (k, _), rows in self.shared.items() if k == kind for r in rows]
 
     def unknown_for(self, kind: Kind, key: str) -> Unknown | None:
         """Why (kind, key) is unknown, or None when its live state is known."""
@@ -53,3 +70,4 @@ class LiveState:
         self.notes.extend(other.notes)
         self.findings.extend(other.findings)
         self.facts.update(other.facts)
+        self.shared.update(other.shared)

@@ -96,3 +96,12 @@ def test_undeclared_group_is_not_claimed_while_a_group_entry_is_broken() -> None
 
 def test_wrong_shapes_are_left_to_the_model() -> None:
     assert check("technicians: 5\nrescue_groups: {a: 1}\n") == []
+
+
+def test_one_node_pinned_by_two_groups_is_a_located_problem() -> None:
+    text = "rescue_groups:\n  - path: Support\n    node_id: '41100'\n  - path: Help\n    node_id: '41100'\n"
+    assert check(text) == [
+        "t.yaml:5:14: rescue_groups.1.node_id: node_id 41100 is pinned by two groups; a Rescue group has one "
+        "path, pin it once; also at t.yaml:3:14"
+    ]
+    assert check("rescue_groups:\n  - path: A\n    node_id: '1'\n  - path: B\n    node_id: '2'\n") == []

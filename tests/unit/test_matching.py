@@ -96,7 +96,7 @@ def test_a_pinned_node_id_chooses_among_the_candidates() -> None:
     read = groups_from_tree(CASE_1, ["Support/Tier 2"], {"support/tier 2": "11", "support": "10"})
     assert read.ids == {"support/tier 2": "11", "support": "10"} and not read.unknown
     wrong = groups_from_tree(CASE_1, ["Support/Tier 2"], {"support/tier 2": "40", "support": "10"})
-    assert "node_id 40 is not a group with this path" in wrong.unknown[0].reason
+    assert "pinned to node_id 40 in rescue_groups, which is not a group it names" in wrong.unknown[0].reason
 
 
 def test_a_name_in_another_unicode_form_is_the_declared_group_not_a_new_one() -> None:

@@ -15,12 +15,13 @@ from typing import Any
 
 from reconciler.diff.resolve import DynamicsUser
 from reconciler.errors import AuthError, NotFoundError, ProviderError
+from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.profile import SolutionProfile
 from reconciler.providers.dynamics.application_user import read_application_user, read_business_units
 from reconciler.providers.dynamics.client import DataverseClient, odata_string
 from reconciler.providers.dynamics.integration import read_integration
 from reconciler.providers.dynamics.session_key import read_session_key
-from reconciler.providers.dynamics.settings import read_settings
+from reconciler.providers.dynamics.settings import read_settings, shared_rows_note
 from reconciler.providers.dynamics.solution import read_solutions
 from reconciler.resources import Kind, LiveState, SecretHasher, Unknown
 from reconciler.resources.matching import name_key
@@ -125,8 +126,6 @@ class DynamicsReader:
 
     async def _settings(self, live: DynamicsLive, wanted: list[str]) -> None:
         settings = await read_settings(self.client, self.profile)
-        for resource in settings.by_user.values():
-            live.state.add(resource)
         live.state.notes.extend(settings.duplicates)
         if settings.orphans:
             live.state.notes.append(
@@ -135,8 +134,23 @@ class DynamicsReader:
             )
         # Every wanted UPN is looked up among all users, even one whose row named its user: another
         # user (a disabled one) may have the same domainname, and then neither is chosen.
+        for resource in settings.by_user.values():
+            live.state.add(resource)
+        for upn, rows in sorted(settings.shared.items()):
+            live.state.shared[(TechnicianSettings.kind, upn)] = rows
+            live.state.notes.append(shared_rows_note(upn, rows))
         await self._resolve_users(live, wanted)
         live.state.listed.add("technician")
+
+    @staticmethod
+    def _share_rows(live: DynamicsLive) -> None:
+        """The one row of a UPN several users share is its owner's, not the UPN's: under the UPN
+        it would read as the row of whichever user the tenant files name. Moved to ``shared``."""
+        for row in live.state.of_kind(TechnicianSettings.kind):
+            if isinstance(row, TechnicianSettings) and len(live.users_by_upn.get(name_key(row.key), ())) > 1:
+                del live.state.resources[row.ident]
+                live.state.shared[row.ident] = (row,)
+                live.state.notes.append(shared_rows_note(row.key, (row,)))
 
     async def read_more_users(self, live: DynamicsLive, upns: Iterable[str]) -> None:
         """The systemuserids of users known only after another read (a technician rule's
@@ -176,6 +190,7 @@ class DynamicsReader:
         live.users_by_upn.update(found)
         live.missing_users = [u for u in upns if name_key(u) not in found]
         live.users_read = True
+        self._share_rows(live)
 
 
 def users_by_upn(

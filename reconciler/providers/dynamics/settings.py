@@ -10,9 +10,10 @@ is adopted and completed instead of duplicated.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from reconciler.config.text import excerpt
 from reconciler.errors import ApiError, ChangeFailed
 from reconciler.kinds.rescue_technician import placeholder_email
 from reconciler.kinds.technician_settings import TechnicianSettings
@@ -24,6 +25,7 @@ from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import etag, guid, mapped_columns, read_values, write_values
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
 from reconciler.resources import LiveMeta
+from reconciler.resources.matching import name_key
 
 SECTION = "technician_settings"
 SETTINGS_FIELDS = tuple(c.role for c in mapped_columns(SECTION))
@@ -36,49 +38,75 @@ def settings_select(profile: SolutionProfile) -> list[str]:
 
 @dataclass(frozen=True)
 class SettingsRows:
-    """Settings rows keyed by user, plus what did not fit that shape."""
+    """Settings rows keyed by user, plus what did not fit that shape.
+
+    ``shared`` holds, per UPN, the row of each of several Dynamics users sharing that UPN (a
+    disabled user keeps its domainname): no one of them is the UPN's row; the comparison takes
+    the row whose owner is the user the tenant files resolve the UPN to, by systemuserid."""
 
     by_user: dict[str, TechnicianSettings]
     duplicates: list[str]
     orphans: list[str]
+    shared: dict[str, tuple[TechnicianSettings, ...]] = field(default_factory=dict)
 
 
 def settings_from_rows(
     rows: Iterable[Mapping[str, Any]], users: Mapping[str, str], profile: SolutionProfile
 ) -> SettingsRows:
-    """Rows -> resources keyed by the user's UPN.
+    """Rows -> resources keyed by the user's UPN; a row is its owner's (by systemuserid).
 
-    ``users`` maps systemuserid -> UPN. When a user has several rows, the most recently
+    ``users`` maps systemuserid -> UPN. When one user has several rows, the most recently
     modified one is kept (it is what the integration reads last) and the others are reported.
+    Rows of several users sharing a UPN are never narrowed down by date or order: they all go to
+    ``shared``.
     """
     ts = profile.technician_settings
-    grouped: dict[str, list[Mapping[str, Any]]] = {}
+    by_owner: dict[str, list[Mapping[str, Any]]] = {}
     orphans: list[str] = []
     for row in rows:
-        user_id = guid(row.get(ts.user_value_column))
-        upn = users.get(user_id or "")
-        if upn is None:
+        user_id = guid(row.get(ts.user_value_column)) or ""
+        if user_id not in users:
             orphans.append(str(row.get(ts.id_column, "")))
             continue
-        grouped.setdefault(upn, []).append(row)
-    by_user: dict[str, TechnicianSettings] = {}
+        by_owner.setdefault(user_id, []).append(row)
+    owned: dict[str, list[TechnicianSettings]] = {}
     duplicates: list[str] = []
-    for upn, group in grouped.items():
+    for user_id, group in sorted(by_owner.items()):
+        upn = users[user_id]
         group.sort(key=lambda r: (str(r.get("modifiedon") or ""), str(r.get(ts.id_column))), reverse=True)
         keep = group[0]
         if len(group) > 1:
             others = ", ".join(str(r.get(ts.id_column)) for r in group[1:])
             duplicates.append(
-                f"{upn} has {len(group)} LogMeIn settings rows; keeping {keep.get(ts.id_column)} "
-                f"(most recently modified), not managing {others}"
+                f"{upn} (user {user_id}) has {len(group)} LogMeIn settings rows; keeping "
+                f"{keep.get(ts.id_column)} (most recently modified), not managing {others}"
             )
-        by_user[upn] = TechnicianSettings(
-            user=upn,
-            **read_values(keep, profile, SECTION),
-            user_id=guid(keep.get(ts.user_value_column)),
-            meta=LiveMeta(id=str(keep.get(ts.id_column, "")), etag=etag(keep)),
+        owned.setdefault(name_key(upn), []).append(
+            TechnicianSettings(
+                user=upn,
+                **read_values(keep, profile, SECTION),
+                user_id=user_id,
+                meta=LiveMeta(id=str(keep.get(ts.id_column, "")), etag=etag(keep)),
+            )
         )
-    return SettingsRows(by_user, duplicates, orphans)
+    by_user: dict[str, TechnicianSettings] = {}
+    shared: dict[str, tuple[TechnicianSettings, ...]] = {}
+    for found in owned.values():
+        if len(found) == 1:
+            by_user[found[0].user] = found[0]
+        else:
+            shared[found[0].user] = tuple(found)
+    return SettingsRows(by_user, duplicates, orphans, shared)
+
+
+def shared_rows_note(upn: str, rows: Sequence[TechnicianSettings]) -> str:
+    """What a note says of the rows of several users sharing ``upn``."""
+    shown = ", ".join(f"row {r.meta.id} of user {r.user_id}" for r in rows)
+    return (
+        f"{excerpt(upn)} is the UPN of several Dynamics users; their LogMeIn settings rows: {shown}. "
+        "Each row is its own user's (by systemuserid): none is changed or pruned for the UPN alone "
+        "(pin the user meant with dynamics_user_id)"
+    )
 
 
 def settings_to_row(

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reconciler.config.text import excerpt
-from reconciler.diff.rules import DirectoryGroup
+from reconciler.diff.rules import DirectoryGroup, pin_missed
 from reconciler.errors import ChangeFailed
 from reconciler.kinds.rescue_group import RescueGroup
 from reconciler.plan import Change, Create, Update
@@ -60,17 +60,13 @@ def groups_from_tree(
     pins = pins or {}
     candidates: set[str] = set()  # every group some declared path may name: keyed by that path only
     for key in declared_keys(declared):
-        found = tree.group_match(key)
-        candidates.update(g.node_id for g in found.candidates)
-        pin = pins.get(key.casefold())
-        if pin is not None:
-            pinned = found.pinned(pin, lambda g: g.node_id)
-            if pinned.none:
-                named = found.named(DirectoryGroup.shown) if found.candidates else "none"
-                reason = f"node_id {pin} is not a group with this path (the groups it names: {named})"
-                out.unknown.append(Unknown("rescue_group", key, reason))
-                continue
-            found = pinned
+        named = tree.group_match(key)
+        candidates.update(g.node_id for g in named.candidates)
+        found = tree.group_match(key, pins)
+        missed = pin_missed(key, pins, named) if found.none else ""
+        if missed:
+            out.unknown.append(Unknown("rescue_group", key, missed))
+            continue
         group = found.one
         if found.ambiguous:
             reason = (
@@ -79,7 +75,7 @@ def groups_from_tree(
             )
             out.unknown.append(Unknown("rescue_group", key, reason))
         elif group is None:
-            parent = _ambiguous_ancestor(tree, key)
+            parent = _ambiguous_ancestor(tree, key, pins)
             if parent:
                 out.unknown.append(
                     Unknown("rescue_group", key, f"not found, and {parent}; it is not created")
@@ -99,14 +95,18 @@ def groups_from_tree(
     return out
 
 
-def _ambiguous_ancestor(tree: RescueTree, path: str) -> str:
-    """Why a missing group cannot be created: an ancestor path names several groups ('' if none)."""
+def _ambiguous_ancestor(tree: RescueTree, path: str, pins: Mapping[str, str]) -> str:
+    """Why a missing group cannot be created: an ancestor path names several groups, or its
+    pin none of them ('' if none; a pinned ancestor names the one it is created under)."""
     parts = path.split(PATH_SEPARATOR)
     for depth in range(len(parts) - 1, 0, -1):
         ancestor = PATH_SEPARATOR.join(parts[:depth])
-        found = tree.group_match(ancestor)
+        found = tree.group_match(ancestor, pins)
         if found.one is not None:
             return ""  # the group is created under it (and any missing one between)
+        missed = pin_missed(ancestor, pins, tree.group_match(ancestor)) if found.none else ""
+        if missed:
+            return f"its parent: {missed}"
         if found.ambiguous:
             return (
                 f"its parent path {excerpt(ancestor)} names {len(found.candidates)} Rescue groups: "
@@ -145,7 +145,8 @@ class GroupWrites(WritesEach):
         assert isinstance(change, Create) and isinstance(change.desired, RescueGroup)
         tree = self.rescue.tree or await self.rescue.refresh()
         path = change.desired.path
-        existing = tree.group_id(path)
+        pins = self.rescue.group_pins
+        existing = tree.group_id(path, pins)
         if existing:
             self.rescue.group_ids[path.casefold()] = existing
             return f"already exists (node {existing})"
@@ -156,7 +157,7 @@ class GroupWrites(WritesEach):
             )
         parent_path, _, name = path.rpartition("/")
         if parent_path:
-            parent = self.rescue.group_ids.get(parent_path.casefold()) or tree.group_id(parent_path)
+            parent = self.rescue.group_ids.get(parent_path.casefold()) or tree.group_id(parent_path, pins)
             if not parent:
                 raise ChangeFailed(f"parent group {parent_path!r} does not exist")
         else:

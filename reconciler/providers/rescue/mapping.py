@@ -11,7 +11,7 @@ from functools import cached_property
 
 from reconciler.config.text import excerpt
 from reconciler.diff import RescueDirectory
-from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician
+from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician, pin_missed, pinned_group
 from reconciler.errors import ChangeFailed
 from reconciler.providers.rescue.records import OddRecord
 from reconciler.resources.matching import PATH_SEPARATOR, Index, Match, name_key
@@ -80,18 +80,24 @@ class RescueTree:
     def directory(self) -> RescueDirectory:
         return self._directory
 
-    def group_match(self, path: str) -> Match[DirectoryGroup]:
-        """Every live group a declared path may name."""
-        return self._directory.group(path)
+    def group_match(self, path: str, pins: Mapping[str, str] | None = None) -> Match[DirectoryGroup]:
+        """Every live group a declared path may name; the one its pin names when the tenant
+        files pin it (``pins``: casefolded path -> node ID, ``diff/rules.py:group_pins``)."""
+        return pinned_group(self._directory.group(path), path, pins or {})
 
-    def group_id(self, path: str) -> str | None:
-        """The node ID of the one group ``path`` names, None when none does; several is a
-        ``ChangeFailed`` naming them (a write never picks one)."""
-        found = self.group_match(path)
+    def group_id(self, path: str, pins: Mapping[str, str] | None = None) -> str | None:
+        """The node ID of the one group ``path`` names (its pin chosen), None when none does;
+        several, or a pin none of them has, is a ``ChangeFailed`` naming them (a write never
+        picks one)."""
+        found = self.group_match(path, pins)
+        missed = pin_missed(path, pins or {}, self._directory.group(path)) if found.none else ""
+        if missed:
+            raise ChangeFailed(missed)
         if found.ambiguous:
             raise ChangeFailed(
                 f"the group path {excerpt(path)} names {len(found.candidates)} Rescue groups: "
-                f"{found.named(DirectoryGroup.shown)}; rename one in the Rescue Admin Center"
+                f"{found.named(DirectoryGroup.shown)}; rename one in the Rescue Admin Center, or pin "
+                "node_id in rescue_groups"
             )
         return found.one.node_id if found.one is not None else None
 

@@ -118,7 +118,7 @@ class TechnicianWrites(WritesEach):
                 f"{tree.odd_labels()} could not be read and one may be it"
             )
         group = desired.create_group or ""
-        parent = self.rescue.group_ids.get(group.casefold()) or tree.group_id(group)
+        parent = self.rescue.group_ids.get(group.casefold()) or tree.group_id(group, self.rescue.group_pins)
         if not parent:
             raise ChangeFailed(f"technician group {group!r} does not exist")
         node, how = await self.rescue.create_node("technician", parent, email=email)

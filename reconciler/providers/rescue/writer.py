@@ -8,6 +8,7 @@ The writes themselves live in the kind modules (``groups.py``, ``technicians.py`
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Literal
 
 from reconciler.errors import ChangeFailed
@@ -22,8 +23,11 @@ USER_TYPES = frozenset({"technician", "administrator", "masteradministrator"})
 
 
 class RescueWriter:
-    def __init__(self, client: RescueClient) -> None:
+    def __init__(self, client: RescueClient, group_pins: Mapping[str, str] | None = None) -> None:
         self.client = client
+        # The tenant files' rescue_groups node_id pins (casefolded path -> node ID): a path that
+        # names several live groups is the pinned one for every write too, as in the plan.
+        self.group_pins: Mapping[str, str] = dict(group_pins or {})
         self.tree: RescueTree | None = None
         self.group_ids: dict[str, str] = {}
         self.technician_ids: dict[str, str] = {}  # placeholder ("new:<email>") -> node id
