@@ -26,7 +26,9 @@ from reconciler.engine.session import TenantSession
 from reconciler.kinds.technician_settings import mapped_technician_ids
 from reconciler.profile import SolutionProfile
 from reconciler.providers.consent import read_consent
-from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
+from reconciler.providers.dynamics.reader import DynamicsReader
+from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery
+from reconciler.providers.dynamics.settings_read import read_more_users
 from reconciler.providers.graph import read_group
 from reconciler.providers.rescue.reader import RescueLive, RescueReader
 from reconciler.resources import LiveState, SecretHasher
@@ -97,11 +99,13 @@ async def read_directories(
     """Step 1: Dynamics, the Rescue hierarchy, consent and the Entra groups, concurrently."""
     dynamics_task = asyncio.ensure_future(
         DynamicsReader(session.dataverse, profile, hasher).read(
-            solution_name=query.solution_name,
-            integration=query.integration,
-            app_id=query.app_id,
-            session_key=query.session_key,
-            users=query.users,
+            DynamicsQuery(
+                solution_name=query.solution_name,
+                integration=query.integration,
+                app_id=query.app_id,
+                session_key=query.session_key,
+                users=query.users,
+            )
         )
     )
     consent_task = (
@@ -130,13 +134,7 @@ async def read_directories(
     return LiveReading(dynamics, rescue, consent, groups)
 
 
-async def read_users(
-    session: TenantSession,
-    profile: SolutionProfile,
-    hasher: SecretHasher,
-    reading: LiveReading,
-    upns: Iterable[str],
-) -> LiveReading:
+async def read_users(session: TenantSession, reading: LiveReading, upns: Iterable[str]) -> LiveReading:
     """Step 2: ``reading`` with the Dynamics users of ``upns`` looked up too (those not yet)."""
     upns = list(upns)
     if not upns:
@@ -147,7 +145,7 @@ async def read_users(
         users_by_upn=dict(reading.dynamics.users_by_upn),
         missing_users=list(reading.dynamics.missing_users),
     )
-    await DynamicsReader(session.dataverse, profile, hasher).read_more_users(dynamics, upns)
+    await read_more_users(session.dataverse, dynamics, upns)
     return dataclasses.replace(reading, dynamics=dynamics)
 
 

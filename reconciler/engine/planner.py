@@ -168,7 +168,7 @@ async def _read_and_diff(
             raise InputError(schema_message(loaded.name, schema_problems))
         # The live read's steps (engine/live.py), each fed the values the previous ones gave.
         reading = await read_directories(session, profile, hasher, query)
-        reading = await read_users(session, profile, hasher, reading, rule_users(model, reading.directories))
+        reading = await read_users(session, reading, rule_users(model, reading.directories))
         declared = build_desired(
             model, profile, sso_password=sso_password, root_business_unit=reading.root_business_unit
         )

@@ -64,11 +64,8 @@ NOT_THE_KIND: dict[tuple[str, str], str] = {
 BOUNDS: dict[str, int] = {
     # the registry; the profile's column table and its type (profile/columns.py,
     # profile/model.py); the pre-read schema check and `profile discover` (the section's choice
-    # values); needs (its table's privileges); the Dynamics reader (its read job): 7.
-    "integration": 7,
-    # the tenant model, the registry, needs (roles' privileges), health (the app user's roles),
-    # the plan's rail on roles (plan/model.py), the Dynamics reader: 6.
-    "application_user": 6,
+    # values); needs (its table's privileges): 6.
+    "integration": 6,
     # the tenant model and its cross-group checks (config/models.py, config/checks.py), the
     # registry, health evidence on the export step (plan/evidence.py), the Rescue reader (the
     # hierarchy), the planner (which groups need getGroup_v2, asked of the kind module): 6.
@@ -76,9 +73,6 @@ BOUNDS: dict[str, int] = {
     # the registry, the resolution stage (e-mail -> node ID), the planner (which nodes to read),
     # staleness and the settings writes (a node still to be created, `new:`), the Rescue reader: 6.
     "rescue_technician": 6,
-    # the registry, the resolution stage, health, the live read's steps (live.py), the Dynamics
-    # reader, the Rescue technicians' writes (the settings row that follows a node): 6.
-    "technician": 6,
 }
 
 
