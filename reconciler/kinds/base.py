@@ -181,6 +181,11 @@ class ResourceKind(ABC):
         """The compared fields of ``want`` that differ from ``have``."""
         return field_changes(want, have, self.compared)
 
+    def reads_details(self, want: Resource) -> bool:
+        """Whether comparing ``want`` needs the details read, the live step after resolution
+        (``engine/live.py:read_details``: what the directory read does not carry). Default: no."""
+        return False
+
     def create_deps(self, want: Resource, comparison: Comparison) -> tuple[str, ...]:
         """Changes of other objects ``want``'s change must wait for. Default: none."""
         return ()

@@ -116,6 +116,12 @@ class TechnicianSettingsKind(ResourceKind):
         return lines
 
 
+def mapped_details(state: LiveState, node_ids: Collection[str]) -> dict[Kind, tuple[str, ...]]:
+    """What export reads after the directories, per kind: the SSO IDs of the Rescue technicians
+    the live settings rows point at (an exported mapping names its technician's SSO ID)."""
+    return {RescueTechnician.kind: tuple(mapped_technician_ids(state, node_ids))}
+
+
 def mapped_technician_ids(state: LiveState, node_ids: Collection[str]) -> list[str]:
     """The Rescue technicians the live settings rows point at, those of ``node_ids`` (export
     reads their SSO IDs)."""

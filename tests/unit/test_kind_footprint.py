@@ -66,13 +66,6 @@ BOUNDS: dict[str, int] = {
     # profile/model.py); the pre-read schema check and `profile discover` (the section's choice
     # values); needs (its table's privileges): 6.
     "integration": 6,
-    # the tenant model and its cross-group checks (config/models.py, config/checks.py), the
-    # registry, health evidence on the export step (plan/evidence.py), the Rescue reader (the
-    # hierarchy), the planner (which groups need getGroup_v2, asked of the kind module): 6.
-    "rescue_group": 6,
-    # the registry, the resolution stage (e-mail -> node ID), the planner (which nodes to read),
-    # staleness and the settings writes (a node still to be created, `new:`), the Rescue reader: 6.
-    "rescue_technician": 6,
 }
 
 

@@ -92,7 +92,7 @@ def _session(rescue: FakeRescue | None = None, dataverse: FakeDataverse | None =
 
 
 QUERY = LiveQuery(users=("alice@contoso.com",), rescue_groups=("Support",))
-DETAILS = DetailQuery(technicians=("10",), rescue_permissions=("Support",))
+DETAILS = DetailQuery({"rescue_technician": ("10",), "rescue_group": ("Support",)})
 
 
 def _steps(session: Any) -> tuple[LiveReading, LiveReading, LiveReading]:
