@@ -64,7 +64,6 @@ NOT_THE_KIND: dict[tuple[str, str], str] = {
         "integration",
     ): "the LogMeIn integration service, and `integration.endpoint`",
     ("reconciler/config/templates.py", "rescue_group"): "a technician rule whose members are a Rescue group",
-    ("reconciler/engine/needs.py", "rescue_group"): "a technician rule whose members are a Rescue group",
     ("reconciler/cli/validate_cmd.py", "technician"): "the word of validate's count (`3 technicians`)",
 }
 
