@@ -18,7 +18,7 @@ import yaml
 from reconciler import __version__
 from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_RESCUE_API, Tenant
 from reconciler.engine.connection import TenantConnection
-from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories
+from reconciler.engine.live import LiveQuery, read_details, read_directories
 from reconciler.engine.session import TenantSession
 from reconciler.errors import ProviderError
 from reconciler.kinds import REGISTRY, ExportContext
@@ -76,7 +76,7 @@ async def read_and_export(
     )
     async with TenantSession(conn, settings, stats) as session:
         reading = await read_directories(session, profile, SecretHasher(), query)
-        reading = await read_details(session, reading, DetailQuery(technicians=reading.mapped_technicians()))
+        reading = await read_details(session, reading, reading.export_details())
     dynamics, rescue = reading.dynamics, reading.rescue
     unknown = dynamics.state.unknown + rescue.state.unknown
     if unknown:

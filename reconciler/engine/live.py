@@ -23,13 +23,15 @@ from dataclasses import dataclass, field
 from reconciler.diff import Directories
 from reconciler.diff.rules import EntraGroup
 from reconciler.engine.session import TenantSession
-from reconciler.kinds.technician_settings import mapped_technician_ids
+from reconciler.kinds.technician_settings import mapped_details
 from reconciler.profile import SolutionProfile
 from reconciler.providers.consent import read_consent
-from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader
+from reconciler.providers.dynamics.reader import DynamicsReader
+from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery
+from reconciler.providers.dynamics.settings_read import read_more_users
 from reconciler.providers.graph import read_group
 from reconciler.providers.rescue.reader import RescueLive, RescueReader
-from reconciler.resources import LiveState, SecretHasher
+from reconciler.resources import Kind, LiveState, SecretHasher
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,10 @@ class LiveQuery:
 class DetailQuery:
     """What the details step reads, known once references are resolved."""
 
-    technicians: tuple[str, ...] = ()  # Rescue node IDs whose SSO ID is wanted
-    rescue_permissions: tuple[str, ...] = ()  # paths of the groups whose permissions are declared
+    # Per kind, the keys of the objects whose details are wanted (a Rescue technician's SSO ID
+    # by node ID, a Rescue group's getGroup_v2 by path): the kind modules say which
+    # (``reads_details``), the provider's reader how.
+    keys: Mapping[Kind, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,12 +83,13 @@ class LiveReading:
         """The name of the org's root business unit (the default of an application user's)."""
         return self.dynamics.state.facts.get("root_business_unit")
 
-    def mapped_technicians(self) -> tuple[str, ...]:
-        """The Rescue technicians the settings rows point at (those the hierarchy holds)."""
+    def export_details(self) -> DetailQuery:
+        """What export reads after the directories: the details of the Rescue technicians the
+        settings rows point at (those the hierarchy holds)."""
         directory = self.rescue.directory
         if directory is None:
-            return ()
-        return tuple(mapped_technician_ids(self.dynamics.state, directory.node_ids))
+            return DetailQuery()
+        return DetailQuery(mapped_details(self.dynamics.state, directory.node_ids))
 
     def state(self) -> LiveState:
         """Everything read, merged into one live state."""
@@ -97,11 +102,13 @@ async def read_directories(
     """Step 1: Dynamics, the Rescue hierarchy, consent and the Entra groups, concurrently."""
     dynamics_task = asyncio.ensure_future(
         DynamicsReader(session.dataverse, profile, hasher).read(
-            solution_name=query.solution_name,
-            integration=query.integration,
-            app_id=query.app_id,
-            session_key=query.session_key,
-            users=query.users,
+            DynamicsQuery(
+                solution_name=query.solution_name,
+                integration=query.integration,
+                app_id=query.app_id,
+                session_key=query.session_key,
+                users=query.users,
+            )
         )
     )
     consent_task = (
@@ -130,13 +137,7 @@ async def read_directories(
     return LiveReading(dynamics, rescue, consent, groups)
 
 
-async def read_users(
-    session: TenantSession,
-    profile: SolutionProfile,
-    hasher: SecretHasher,
-    reading: LiveReading,
-    upns: Iterable[str],
-) -> LiveReading:
+async def read_users(session: TenantSession, reading: LiveReading, upns: Iterable[str]) -> LiveReading:
     """Step 2: ``reading`` with the Dynamics users of ``upns`` looked up too (those not yet)."""
     upns = list(upns)
     if not upns:
@@ -147,7 +148,7 @@ async def read_users(
         users_by_upn=dict(reading.dynamics.users_by_upn),
         missing_users=list(reading.dynamics.missing_users),
     )
-    await DynamicsReader(session.dataverse, profile, hasher).read_more_users(dynamics, upns)
+    await read_more_users(session.dataverse, dynamics, upns)
     return dataclasses.replace(reading, dynamics=dynamics)
 
 
@@ -163,10 +164,7 @@ async def read_details(session: TenantSession, reading: LiveReading, wanted: Det
         odd_nodes=list(rescue.odd_nodes),
         group_ids=dict(rescue.group_ids),
     )
-    reader = RescueReader(session.rescue)
-    await reader.read_technicians(details, wanted.technicians)
-    # After, not beside: a failure of one never leaves the other running unawaited.
-    await reader.read_group_permissions(details, wanted.rescue_permissions)
+    await RescueReader(session.rescue).read_details(details, wanted.keys)
     # The details follow the hierarchy's records: a group read with its permissions replaces it.
     return dataclasses.replace(
         reading, rescue=dataclasses.replace(details, state=_merged(rescue.state, details.state))

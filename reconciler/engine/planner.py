@@ -26,8 +26,7 @@ from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_di
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
 from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
-from reconciler.kinds import rescue_group
-from reconciler.kinds.rescue_technician import RescueTechnician, placeholder_email
+from reconciler.kinds import REGISTRY
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
 from reconciler.providers.http import ClientSettings, RequestStats
@@ -168,7 +167,7 @@ async def _read_and_diff(
             raise InputError(schema_message(loaded.name, schema_problems))
         # The live read's steps (engine/live.py), each fed the values the previous ones gave.
         reading = await read_directories(session, profile, hasher, query)
-        reading = await read_users(session, profile, hasher, reading, rule_users(model, reading.directories))
+        reading = await read_users(session, reading, rule_users(model, reading.directories))
         declared = build_desired(
             model, profile, sso_password=sso_password, root_business_unit=reading.root_business_unit
         )
@@ -190,17 +189,13 @@ async def _read_and_diff(
 
 
 def _details(desired: DesiredState) -> DetailQuery:
-    """What the resolved desired state needs read: the SSO IDs of the Rescue technicians it
-    manages (not those still to be created), getGroup_v2 of the groups that declare a field it
-    shows (the group's kind module says which)."""
-    return DetailQuery(
-        technicians=tuple(
-            r.technician_id
-            for r in desired.resources
-            if isinstance(r, RescueTechnician) and placeholder_email(r.technician_id) is None
-        ),
-        rescue_permissions=tuple(r.key for r in desired.resources if rescue_group.KIND.details_declared(r)),
-    )
+    """What the resolved desired state needs read after resolution, per kind: the resources
+    whose kind module says comparing them needs their details (``reads_details``)."""
+    keys = {
+        kind.name: tuple(r.key for r in desired.resources if r.kind == kind.name and kind.reads_details(r))
+        for kind in REGISTRY
+    }
+    return DetailQuery({kind: found for kind, found in keys.items() if found})
 
 
 async def plan_tenants(tenants: Sequence[LoadedTenant], options: RunOptions) -> list[TenantReading]:

@@ -23,7 +23,6 @@ import json
 from typing import Any
 
 from reconciler.kinds import kind_of
-from reconciler.kinds.rescue_technician import placeholder_email
 from reconciler.plan import Action, Change, Create, Delete, TenantPlan, Update
 from reconciler.plan.jsondiff import json_differences, shown
 from reconciler.plan.serialize import encode_change
@@ -60,7 +59,10 @@ def _desired_of(change: Change) -> Resource | None:
 def change_stale(change: Change, live: LiveState) -> list[str]:
     """Why the live object ``change`` was planned against is not as it was ([] when it is)."""
     unknown = live.unknown_for(change.kind, change.key)
-    if unknown is not None and placeholder_email(change.key) is None:
+    desired = _desired_of(change)
+    if unknown is not None and not (
+        desired is not None and kind_of(change.kind).planned_while_unknown(desired)
+    ):
         return [f"{change.id}: could not re-read it ({unknown.reason})"]
     planned = _live_of(change)
     now = live.current(change.kind, change.key, planned)

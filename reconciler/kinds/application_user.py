@@ -7,8 +7,10 @@ from typing import ClassVar
 
 from reconciler.config.models import DEFAULT_APP_ID, DEFAULT_ROLE, Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind, field_changes
+from reconciler.kinds.needs import TenantNeeds
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import FieldChange, Update
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, Unmanaged, register
 
 
@@ -61,6 +63,13 @@ class ApplicationUserKind(ResourceKind):
         items = field_changes(want, have, scalars) + _roles(want, have, comparison)
         if items:
             comparison.add(Update(self.name, want.key, deps, want, have, items))
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        if tenant.application_user is None:
+            return
+        need.table(["Read", "Create", "Write", "Append"], "User", "application_user")
+        need.table(["Read", "AppendTo"], "Role", "application_user (its roles)")
+        need.table(["Read"], "BusinessUnit", "application_user")
 
     def export(self, context: ExportContext) -> list[str]:
         app = next((r for r in context.live.of_kind(self.name) if isinstance(r, ApplicationUser)), None)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from reconciler.config.models import Prune, Tenant
+from reconciler.kinds.needs import TenantNeeds
 from reconciler.plan import Change, Create, FieldChange, Update
 from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, LiveState, Resource, Sensitive, Unmanaged
@@ -181,6 +182,11 @@ class ResourceKind(ABC):
         """The compared fields of ``want`` that differ from ``have``."""
         return field_changes(want, have, self.compared)
 
+    def reads_details(self, want: Resource) -> bool:
+        """Whether comparing ``want`` needs the details read, the live step after resolution
+        (``engine/live.py:read_details``: what the directory read does not carry). Default: no."""
+        return False
+
     def create_deps(self, want: Resource, comparison: Comparison) -> tuple[str, ...]:
         """Changes of other objects ``want``'s change must wait for. Default: none."""
         return ()
@@ -196,6 +202,15 @@ class ResourceKind(ABC):
         """What the key alone does not say about a live object, shown beside it when it is
         updated (None: nothing). Default: nothing."""
         return None
+
+    # -- what it needs of the services ---------------------------------------------------------
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        """Record what this kind, as ``tenant`` declares it, needs of the services (each
+        Dataverse privilege, solution table and Graph permission, with why); ``doctor`` checks
+        them and the schema check verifies the tables (``engine/needs.py`` collects every kind's).
+        Default: nothing beyond what every run reads."""
+        return
 
     # -- export --------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.needs import SERVICE_PRINCIPALS_PERMISSION, TenantNeeds
 from reconciler.plan import Manual
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, register
 
 
@@ -41,6 +43,12 @@ class ConsentKind(ResourceKind):
         assert isinstance(want, Consent)
         if not (isinstance(have, Consent) and have.granted):
             comparison.add(consent_step(want, comparison.entra_tenant_id))
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        if tenant.consent is not None and tenant.consent.check:
+            need.graph_permission(
+                SERVICE_PRINCIPALS_PERMISSION, "consent (the LogMeIn app's service principal)"
+            )
 
     def export(self, context: ExportContext) -> list[str]:
         granted = next((r for r in context.live.of_kind(self.name) if isinstance(r, Consent)), None)

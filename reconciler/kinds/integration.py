@@ -8,7 +8,9 @@ from typing import Any, ClassVar
 
 from reconciler.config.models import IntegrationOptions, Tenant
 from reconciler.kinds.base import DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.needs import TenantNeeds
 from reconciler.kinds.yaml_text import scalar
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, Sensitive, register
 
 
@@ -55,6 +57,12 @@ class IntegrationKind(ResourceKind):
                 **integration_options(integ.options),
             )
         ]
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        if tenant.integration is None:
+            return
+        need.section("integration")
+        need.table(["Read", "Create", "Write"], profile.integration.table, "integration")
 
     def export(self, context: ExportContext) -> list[str]:
         integ = next((r for r in context.live.of_kind(self.name) if isinstance(r, IntegrationConfig)), None)

@@ -90,7 +90,7 @@ class RescueGroupKind(ResourceKind):
             )
         return sorted(result.values(), key=lambda r: r.key.count("/"))
 
-    def details_declared(self, want: Resource) -> bool:
+    def reads_details(self, want: Resource) -> bool:
         """Whether comparing ``want`` needs its getGroup_v2 read: the hierarchy gives a group's
         path only, every compared field comes from getGroup_v2 (a new one too, with no edit)."""
         return isinstance(want, RescueGroup) and any(

@@ -60,6 +60,11 @@ class RescueTechnicianKind(ResourceKind):
         """A technician to create (``new:<email>``) does not exist live: nothing to read first."""
         return isinstance(want, RescueTechnician) and want.technician_id.startswith(NEW_TECHNICIAN_PREFIX)
 
+    def reads_details(self, want: Resource) -> bool:
+        """Its SSO ID comes from getUser_v3 by node ID (the hierarchy does not carry it); a
+        technician still to be created has no node to read."""
+        return isinstance(want, RescueTechnician) and placeholder_email(want.technician_id) is None
+
     def create_deps(self, want: Resource, comparison: Comparison) -> tuple[str, ...]:
         """A technician created in a group this plan creates waits for the group."""
         if isinstance(want, RescueTechnician) and want.create_group:

@@ -7,7 +7,9 @@ from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.needs import TenantNeeds
 from reconciler.plan import Action, Manual, UnknownChange
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, register
 
 
@@ -66,6 +68,15 @@ class SessionKeyKind(ResourceKind):
         )
         reason = f"Session Key is {live.status}" + (f": {message}" if message else "")
         comparison.add(Action(self.name, want.key, deps, "repair_session_key", want, live, reason, steps))
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        if tenant.session_key is None:
+            return
+        need.section("session")
+        need.privilege("prvCreateEntityKey", "session_key (reactivate the Session Key)")
+        need.table(
+            ["Read", "Delete"], "AsyncOperation", "session_key (the failed index job is deleted first)"
+        )
 
     def export(self, context: ExportContext) -> list[str]:
         key = next((r for r in context.live.of_kind(self.name) if isinstance(r, SessionKey)), None)

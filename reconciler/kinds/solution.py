@@ -8,8 +8,10 @@ from typing import ClassVar
 from reconciler.config.models import Tenant
 from reconciler.config.types import version_tuple
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.needs import TenantNeeds
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Action, Manual
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, register
 
 
@@ -75,6 +77,15 @@ class SolutionKind(ResourceKind):
             comparison.add(Action(self.name, want.key, (), "import_solution", want, live, reason, steps))
         else:
             comparison.add(install_step(want, reason))
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        if tenant.solution is None:
+            return
+        need.table(["Read"], "Solution", "solution")
+        if tenant.solution.package:
+            need.privilege("prvImportCustomization", "solution import (solution.package)")
+            need.table(["Read"], "AsyncOperation", "solution import (its job)")
+            need.table(["Read"], "ImportJob", "solution import (its result)")
 
     def export(self, context: ExportContext) -> list[str]:
         solution = next((r for r in context.live.of_kind(self.name) if isinstance(r, Solution)), None)

@@ -9,9 +9,11 @@ from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import ANY_KEY, Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.needs import GROUP_MEMBERS_PERMISSION, TenantNeeds, add_reason
 from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Delete
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, LiveState, Resource, Unmanaged, register
 
 
@@ -90,6 +92,22 @@ class TechnicianSettingsKind(ResourceKind):
                 note = f"LogMeIn settings rows of users sharing a UPN the tenant files do not list: {owners}"
                 comparison.add_unmanaged(Unmanaged(self.name, ident[1], note))
 
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        """Listed technicians and rules alike write settings rows that point at their users; an
+        Entra rule reads its group's members in Graph."""
+        settings = profile.technician_settings.table
+        for why in technician_sources(tenant):
+            need.section("technician_settings")
+            need.table(["Read", "AppendTo"], "User", why)  # the UPN's systemuserid; the row's lookup
+            need.table(["Read", "Create", "Write", "Append"], settings, why)
+        if tenant.prune.technicians:
+            need.table(["Delete"], settings, "prune.technicians")
+        for i, rule in enumerate(tenant.technician_rules):
+            if rule.entra_group is not None:
+                why = f"technician_rules[{i}] (entra_group {rule.entra_group})"
+                need.graph_permission(GROUP_MEMBERS_PERMISSION, why)
+                add_reason(need.entra_groups, rule.entra_group.lower(), f"technician_rules[{i}]")
+
     def export(self, context: ExportContext) -> list[str]:
         """One mapping per row; a row whose technician another row already names is left out
         (commented), the row of the technician's own e-mail first."""
@@ -114,6 +132,12 @@ class TechnicianSettingsKind(ResourceKind):
                 continue
             lines += _mapping(row, emails, rescue)
         return lines
+
+
+def mapped_details(state: LiveState, node_ids: Collection[str]) -> dict[Kind, tuple[str, ...]]:
+    """What export reads after the directories, per kind: the SSO IDs of the Rescue technicians
+    the live settings rows point at (an exported mapping names its technician's SSO ID)."""
+    return {RescueTechnician.kind: tuple(mapped_technician_ids(state, node_ids))}
 
 
 def mapped_technician_ids(state: LiveState, node_ids: Collection[str]) -> list[str]:
@@ -146,6 +170,15 @@ def _mapping(
     elif row.sso_id:
         lines.append(f"    sso_id: {scalar(row.sso_id)}")
     return lines
+
+
+def technician_sources(model: Tenant) -> list[str]:
+    """Every declared source of technicians, named as the tenant file names it."""
+    sources = ["technicians"] if model.technicians else []
+    for i, rule in enumerate(model.technician_rules):
+        kind = "entra_group" if rule.entra_group is not None else "rescue_group"
+        sources.append(f"technician_rules[{i}] ({kind})")
+    return sources
 
 
 KIND = TechnicianSettingsKind()

@@ -92,13 +92,13 @@ def _session(rescue: FakeRescue | None = None, dataverse: FakeDataverse | None =
 
 
 QUERY = LiveQuery(users=("alice@contoso.com",), rescue_groups=("Support",))
-DETAILS = DetailQuery(technicians=("10",), rescue_permissions=("Support",))
+DETAILS = DetailQuery({"rescue_technician": ("10",), "rescue_group": ("Support",)})
 
 
 def _steps(session: Any) -> tuple[LiveReading, LiveReading, LiveReading]:
     async def run() -> tuple[LiveReading, LiveReading, LiveReading]:
         first = await read_directories(session, PROFILE, SecretHasher(), QUERY)
-        more = await read_users(session, PROFILE, SecretHasher(), first, ["bob@contoso.com"])
+        more = await read_users(session, first, ["bob@contoso.com"])
         return first, more, await read_details(session, more, DETAILS)
 
     return asyncio.run(run())
@@ -138,7 +138,7 @@ def test_steps_with_nothing_to_read_send_nothing() -> None:
     async def run() -> tuple[LiveReading, LiveReading, LiveReading]:
         first = await read_directories(session, PROFILE, SecretHasher(), QUERY)
         sent = len(session.dataverse.calls)
-        same = await read_users(session, PROFILE, SecretHasher(), first, [])
+        same = await read_users(session, first, [])
         assert len(session.dataverse.calls) == sent
         return first, same, await read_details(session, first, DETAILS)
 

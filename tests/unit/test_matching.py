@@ -16,7 +16,7 @@ from reconciler.errors import ChangeFailed
 from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, SafetySettings, UnknownChange
 from reconciler.profile import default_profile
-from reconciler.providers.dynamics.reader import users_by_upn
+from reconciler.providers.dynamics.settings_read import users_by_upn
 from reconciler.providers.rescue.groups import groups_from_tree
 from reconciler.providers.rescue.mapping import RescueTree, build_tree
 from reconciler.resources import LiveState

@@ -130,7 +130,8 @@ NO_NEEDS = {"tenant", "connection", "rescue_groups", "safety", "profile"}
 
 
 def test_every_part_of_the_tenant_model_is_a_source_of_needs_or_needs_nothing() -> None:
-    """A new kind (a new top-level key) fails here until its needs are listed in engine/needs.py."""
+    """A new kind (a new top-level key) fails here until its kind module states its needs
+    (``ResourceKind.needs``)."""
     declared: dict[str, Any] = {
         "solution": {"min_version": "2.1"},
         "integration": INTEGRATION,

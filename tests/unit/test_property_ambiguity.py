@@ -27,7 +27,7 @@ from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, SafetySettings, TenantPlan, UnknownChange, Update
 from reconciler.profile import default_profile
-from reconciler.providers.dynamics.reader import users_by_upn
+from reconciler.providers.dynamics.settings_read import users_by_upn
 from reconciler.providers.rescue.groups import groups_from_tree
 from reconciler.providers.rescue.mapping import build_tree
 from reconciler.resources import LiveMeta, LiveState

@@ -12,8 +12,9 @@ from reconciler.diff import DesiredState, diff_tenant
 from reconciler.kinds.technician_settings import TechnicianSettings, mapped_technician_ids
 from reconciler.plan import Delete, SafetySettings, Update
 from reconciler.profile import default_profile
-from reconciler.providers.dynamics.reader import DynamicsLive, DynamicsReader, users_by_upn
+from reconciler.providers.dynamics.reading import DynamicsLive
 from reconciler.providers.dynamics.settings import settings_from_rows
+from reconciler.providers.dynamics.settings_read import share_rows, users_by_upn
 from reconciler.resources import LiveMeta, LiveState
 from reconciler.resources.matching import name_key
 
@@ -123,7 +124,7 @@ def test_no_change_targets_another_users_row(
         live.state.add(resource)
     live.state.shared.update({("technician", upn): found for upn, found in read.shared.items()})
     live.users_by_upn = users_by_upn(user_rows, {name_key(u) for u in UPNS})
-    DynamicsReader._share_rows(live)
+    share_rows(live)
     me = ids[pinned % len(ids)]
     want = TechnicianSettings(user=users[pinned % len(ids)][0], technician_id="9", sso_id="new", user_id=me)
     desired = DesiredState(resources=[want])

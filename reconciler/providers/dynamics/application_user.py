@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.errors import ChangeFailed, PreconditionFailed
 from reconciler.kinds.application_user import ApplicationUser
@@ -13,8 +13,9 @@ from reconciler.plan import Change, Create, Update
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient, odata_string
 from reconciler.providers.dynamics.mapping import etag, guid, text
+from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery, ReadContext
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
-from reconciler.resources import LiveMeta
+from reconciler.resources import Kind, LiveMeta
 
 APP_USER_SELECT = [
     "systemuserid",
@@ -76,6 +77,33 @@ async def read_application_user(
         select=["roleid", "name", "_businessunitid_value"],
     )
     return application_user_from_row(row, [str(r["name"]) for r in roles], business_units)
+
+
+class ApplicationUserRead:
+    """The business units always (the root one is the default of a declared user's), the
+    application user when its app ID is known."""
+
+    kind: ClassVar[Kind] = ApplicationUser.kind
+
+    @staticmethod
+    def wanted(query: DynamicsQuery) -> bool:
+        return True
+
+    @staticmethod
+    async def read(context: ReadContext, live: DynamicsLive, query: DynamicsQuery) -> None:
+        for unit in await read_business_units(context.client):
+            unit_id = str(unit["businessunitid"]).lower()
+            live.business_units[unit_id] = str(unit.get("name") or "")
+            if unit.get("_parentbusinessunitid_value") is None:
+                live.root_business_unit = (unit_id, str(unit.get("name") or ""))
+        if live.root_business_unit:
+            live.state.facts["root_business_unit"] = live.root_business_unit[1]
+        if query.app_id is None:
+            return
+        user = await read_application_user(context.client, query.app_id, live.business_units)
+        if user is not None:
+            live.state.add(user)
+        live.state.listed.add(ApplicationUser.kind)
 
 
 class ApplicationUserWrites(WritesEach):

@@ -8,7 +8,7 @@ here. The SSO password is read only as a keyed digest and written from its secre
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.errors import PreconditionFailed
 from reconciler.kinds.integration import IntegrationConfig
@@ -17,8 +17,9 @@ from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import etag, mapped_columns, read_values, write_values
+from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery, ReadContext
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
-from reconciler.resources import LiveMeta, SecretHasher, Sensitive
+from reconciler.resources import Kind, LiveMeta, SecretHasher, Sensitive
 
 SECTION = "integration"
 # The row's logical fields, in column order: the resource fields the column table maps.
@@ -64,6 +65,23 @@ async def read_integration(
             f"({rows[0].get(prof.id_column)}) is the one compared"
         )
     return (integration_from_row(rows[0], profile, hasher) if rows else None), note
+
+
+class IntegrationRead:
+    kind: ClassVar[Kind] = IntegrationConfig.kind
+
+    @staticmethod
+    def wanted(query: DynamicsQuery) -> bool:
+        return query.integration
+
+    @staticmethod
+    async def read(context: ReadContext, live: DynamicsLive, query: DynamicsQuery) -> None:
+        config, note = await read_integration(context.client, context.profile, context.hasher)
+        if note:
+            live.state.notes.append(note)
+        if config is not None:
+            live.state.add(config)
+        live.state.listed.add(IntegrationConfig.kind)
 
 
 class IntegrationWrites(WritesEach):

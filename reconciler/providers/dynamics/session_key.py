@@ -9,7 +9,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.errors import ChangeFailed, NotFoundError, ProviderError
 from reconciler.kinds.session_key import SessionKey
@@ -18,8 +18,9 @@ from reconciler.profile import SolutionProfile
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import guid, text
+from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery, ReadContext
 from reconciler.providers.dynamics.writer import DynamicsWriter
-from reconciler.resources import LiveMeta
+from reconciler.resources import Kind, LiveMeta
 
 JOB_SELECT = "asyncoperationid,statuscode,statecode,operationtype,message,friendlymessage"
 
@@ -62,6 +63,27 @@ async def read_session_key(client: DataverseClient, profile: SolutionProfile) ->
                 job = None
         found.append(session_key_from_metadata(key, profile, job))
     return found
+
+
+class SessionKeyRead:
+    kind: ClassVar[Kind] = SessionKey.kind
+
+    @staticmethod
+    def wanted(query: DynamicsQuery) -> bool:
+        return query.session_key
+
+    @staticmethod
+    async def read(context: ReadContext, live: DynamicsLive, query: DynamicsQuery) -> None:
+        try:
+            keys = await read_session_key(context.client, context.profile)
+        except NotFoundError:
+            live.state.notes.append(
+                f"table {context.profile.session.table} does not exist (is the solution installed?)"
+            )
+            keys = []
+        for key in keys:
+            live.state.add(key)
+        live.state.listed.add(SessionKey.kind)
 
 
 class SessionKeyWrites(WritesEach):

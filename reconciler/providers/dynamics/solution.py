@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from xml.etree import ElementTree
 
 from reconciler.config.package import read_package
@@ -21,8 +21,9 @@ from reconciler.plan import Action, Change
 from reconciler.providers.contract import WritesEach
 from reconciler.providers.dynamics.client import DataverseClient, odata_string
 from reconciler.providers.dynamics.mapping import etag, text
+from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery, ReadContext
 from reconciler.providers.dynamics.writer import DynamicsWriter
-from reconciler.resources import LiveMeta
+from reconciler.resources import Kind, LiveMeta
 
 SELECT = ["solutionid", "uniquename", "friendlyname", "version", "ismanaged"]
 
@@ -40,6 +41,21 @@ async def read_solutions(client: DataverseClient, name: str) -> list[Solution]:
     """The installed solutions of that unique name (none when it is not installed)."""
     rows = await client.list_all("solutions", select=SELECT, filter=f"uniquename eq {odata_string(name)}")
     return [solution_from_row(row) for row in rows]
+
+
+class SolutionRead:
+    kind: ClassVar[Kind] = Solution.kind
+
+    @staticmethod
+    def wanted(query: DynamicsQuery) -> bool:
+        return bool(query.solution_name)
+
+    @staticmethod
+    async def read(context: ReadContext, live: DynamicsLive, query: DynamicsQuery) -> None:
+        assert query.solution_name
+        for solution in await read_solutions(context.client, query.solution_name):
+            live.state.add(solution)
+        live.state.listed.add(Solution.kind)
 
 
 class SolutionWrites(WritesEach):

@@ -16,7 +16,7 @@ from reconciler.providers.rescue.groups import group_from_read, groups_from_tree
 from reconciler.providers.rescue.mapping import RescueTree, build_tree
 from reconciler.providers.rescue.orphans import orphan_findings
 from reconciler.providers.rescue.technicians import technician_from_user
-from reconciler.resources import LiveState, Unknown
+from reconciler.resources import Kind, LiveState, Unknown
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,12 @@ class RescueReader:
             f"{names}; technician rules below a Rescue group stay unknown, and no group or technician is "
             "created while one of them may be it"
         )
+
+    async def read_details(self, live: RescueLive, wanted: Mapping[Kind, Iterable[str]]) -> None:
+        """The details step: the SSO IDs of the wanted technicians, then getGroup_v2 of the
+        wanted groups (after, not beside: a failure of one never leaves the other running)."""
+        await self.read_technicians(live, wanted.get("rescue_technician", ()))
+        await self.read_group_permissions(live, wanted.get("rescue_group", ()))
 
     async def read_group_permissions(self, live: RescueLive, paths: Iterable[str]) -> None:
         """getGroup_v2 of each group whose permissions the tenant declares (one call each: the
