@@ -13,12 +13,12 @@ since the file may have changed in between.
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
 from reconciler.config.text import excerpt
 from reconciler.errors import InputError
+from reconciler.regularfile import FileTooLarge, NotRegularFile, read_regular_file
 
 MAX_PACKAGE_BYTES = 95_000_000
 
@@ -70,16 +70,14 @@ def read_package(package: str, folder: Path) -> bytes:
     path, problem = _inside(package, folder)
     data = b""
     if problem is None:
+        # Checked on the open handle (regularfile.py): a FIFO or a device swapped in since
+        # `validate` is refused, never waited on.
         try:
-            handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            with os.fdopen(handle, "rb") as stream:
-                status = os.fstat(stream.fileno())
-                if not stat.S_ISREG(status.st_mode):
-                    problem = f"{excerpt(package)} is not a regular file (a folder, FIFO, socket or device)"
-                else:
-                    problem = _size_problem(package, status.st_size)
-                    data = stream.read(MAX_PACKAGE_BYTES + 1) if problem is None else b""
-                    problem = problem or _size_problem(package, len(data))
+            data = read_regular_file(path, MAX_PACKAGE_BYTES)
+        except NotRegularFile:
+            problem = f"{excerpt(package)} is not a regular file (a folder, FIFO, socket or device)"
+        except FileTooLarge as exc:
+            problem = _size_problem(package, exc.size if exc.size is not None else MAX_PACKAGE_BYTES + 1)
         except OSError as exc:
             problem = f"{excerpt(package)} cannot be read: {exc.strerror or exc}"
     if problem is not None:

@@ -23,9 +23,7 @@ words and positions it always had.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +34,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from reconciler.config.text import excerpt, printable, shorten
 from reconciler.errors import ConfigErrors, Location, Problem
+from reconciler.regularfile import FileTooLarge, NotRegularFile, read_regular_file
 
 if TYPE_CHECKING:  # yaml.CSafeLoader exists only when PyYAML was built with libyaml
     from typing import TypeAlias
@@ -368,25 +367,23 @@ def load_yaml_file(path: Path, display: str | None = None, *, allow_empty: bool 
     """Read and parse one tenant YAML file (at most ``MAX_FILE_BYTES``, UTF-8)."""
     file = display if display is not None else str(path)
     try:
-        # Non-blocking, and checked on the open handle: a FIFO or a device swapped in after
+        # Checked on the open handle (regularfile.py): a FIFO or a device swapped in after
         # discovery is refused, never waited on or read.
-        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(handle, "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise _fail(
-                    file, "not a regular file (a FIFO, socket or device); tenant files are plain files"
-                )
-            if status.st_size > MAX_FILE_BYTES:
-                raise _fail(
-                    file,
-                    f"the file is {status.st_size:,} bytes; tenant files are limited to {MAX_FILE_BYTES:,} bytes",
-                )
-            raw = stream.read(MAX_FILE_BYTES + 1)
+        raw = read_regular_file(path, MAX_FILE_BYTES)
+    except NotRegularFile:
+        raise _fail(
+            file, "not a regular file (a FIFO, socket or device); tenant files are plain files"
+        ) from None
+    except FileTooLarge as exc:
+        if exc.size is None:
+            raise _fail(
+                file, f"the file is over {MAX_FILE_BYTES:,} bytes; tenant files are limited to that"
+            ) from None
+        raise _fail(
+            file, f"the file is {exc.size:,} bytes; tenant files are limited to {MAX_FILE_BYTES:,} bytes"
+        ) from None
     except OSError as exc:
         raise _fail(file, f"cannot read the file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise _fail(file, f"the file is over {MAX_FILE_BYTES:,} bytes; tenant files are limited to that")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

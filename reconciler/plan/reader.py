@@ -33,6 +33,7 @@ from reconciler.errors import PlanFileError, PlanMismatchError, printable
 from reconciler.plan.jsondiff import json_differences
 from reconciler.plan.model import FORMAT_VERSION, Plan
 from reconciler.plan.serialize import decode_plan_data, encode_plan
+from reconciler.regularfile import FileTooLarge, NotRegularFile, describe, read_regular_file
 
 # A 1,000-technician tenant's first plan is about 2 MB: 256 MiB is a fleet of a hundred such
 # tenants in one file. Larger runs save one plan per shard or tenant (docs/plan-format.md).
@@ -100,41 +101,29 @@ def _read_bytes(path: Path, *, what: str = "a plan file") -> bytes:
     except OSError as exc:
         raise PlanFileError(name, [f"cannot be read: {exc.strerror or exc}"]) from None
     _check_regular(before, name, what=what)
-    # Non-blocking: if the path became a FIFO since the stat above, opening it does not wait for
-    # a writer; fstat then refuses it.
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
-    )
+    # Checked again on the open handle (regularfile.py): a FIFO swapped in since is never waited on.
     try:
-        fd = os.open(path, flags)
+        return read_regular_file(path, MAX_PLAN_BYTES)
+    except NotRegularFile as exc:
+        raise PlanFileError(name, [_not_regular(exc.mode, what)]) from None
+    except FileTooLarge as exc:
+        raise PlanFileError(name, [_too_large(exc.size, what)]) from None
     except OSError as exc:
         raise PlanFileError(name, [f"cannot be read: {exc.strerror or exc}"]) from None
-    with os.fdopen(fd, "rb") as handle:
-        _check_regular(os.fstat(fd), name, what=what)
-        data = handle.read(MAX_PLAN_BYTES + 1)  # a file that grew since fstat stops here
-    if len(data) > MAX_PLAN_BYTES:
-        raise PlanFileError(name, [_too_large(None, what)])
-    return data
 
 
 def _check_regular(info: os.stat_result, name: str, *, what: str = "a plan file") -> None:
-    if stat.S_ISDIR(info.st_mode):
-        raise PlanFileError(name, [f"is a folder, not {what}"])
+    """Before opening: a FIFO or device is named without being opened at all."""
     if not stat.S_ISREG(info.st_mode):
-        special = _special(info.st_mode)
-        raise PlanFileError(
-            name, [f"is {special}, not a regular file: {what} is read only from a regular file"]
-        )
+        raise PlanFileError(name, [_not_regular(info.st_mode, what)])
     if info.st_size > MAX_PLAN_BYTES:
         raise PlanFileError(name, [_too_large(info.st_size, what)])
 
 
-def _special(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a socket or other special file"
+def _not_regular(mode: int, what: str) -> str:
+    if stat.S_ISDIR(mode):
+        return f"is a folder, not {what}"
+    return f"is {describe(mode)}, not a regular file: {what} is read only from a regular file"
 
 
 def _too_large(size: int | None, what: str) -> str:

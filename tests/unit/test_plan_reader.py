@@ -256,6 +256,8 @@ def test_a_file_that_grows_after_the_check_is_cut_at_the_cap(
     path.write_text(" " * 300)
     monkeypatch.setattr(plan_reader, "MAX_PLAN_BYTES", 200)
     monkeypatch.setattr(plan_reader, "_check_regular", lambda info, name, **what: None)
+    real_fstat = os.fstat  # and the open handle reports the size it had before it grew
+    monkeypatch.setattr(os, "fstat", lambda fd: os.stat_result((*real_fstat(fd)[:6], 0, *real_fstat(fd)[7:])))
     with pytest.raises(PlanFileError, match=r"more than 200 bytes"):
         read_plan_file(path)
 
