@@ -19,7 +19,7 @@ from reconciler.providers.dynamics.client import DataverseClient
 from reconciler.providers.dynamics.mapping import etag, mapped_columns, read_values, write_values
 from reconciler.providers.dynamics.reading import DynamicsLive, DynamicsQuery, ReadContext
 from reconciler.providers.dynamics.writer import DynamicsWriter, stable_id
-from reconciler.resources import Kind, LiveMeta, SecretHasher, Sensitive
+from reconciler.resources import Kind, LiveMeta, SecretHasher, Sensitive, Unknown
 
 SECTION = "integration"
 # The row's logical fields, in column order: the resource fields the column table maps.
@@ -29,7 +29,7 @@ _SECRETS = tuple(c.role for c in mapped_columns(SECTION) if c.value == "secret")
 
 def integration_select(profile: SolutionProfile) -> list[str]:
     cols = profile.integration.columns
-    return [profile.integration.id_column, "modifiedon", *(cols[f] for f in INTEGRATION_FIELDS)]
+    return [profile.integration.id_column, *(cols[f] for f in INTEGRATION_FIELDS)]
 
 
 def integration_from_row(
@@ -52,19 +52,15 @@ def integration_to_row(
 
 async def read_integration(
     client: DataverseClient, profile: SolutionProfile, hasher: SecretHasher
-) -> tuple[IntegrationConfig | None, str | None]:
-    """The configuration row (the most recently modified when there are several, with a note
-    saying so)."""
+) -> tuple[IntegrationConfig | None, list[str]]:
+    """The configuration row, or None when there is none; with the IDs of every row read (more
+    than one: nobody can tell which the integration uses, so none is chosen)."""
     prof = profile.integration
     rows = await client.list_all(prof.entity_set, select=integration_select(profile))
-    note = None
-    if len(rows) > 1:
-        rows.sort(key=lambda r: str(r.get("modifiedon") or ""), reverse=True)
-        note = (
-            f"{len(rows)} integration configuration rows found; the most recently modified "
-            f"({rows[0].get(prof.id_column)}) is the one compared"
-        )
-    return (integration_from_row(rows[0], profile, hasher) if rows else None), note
+    ids = sorted(str(r.get(prof.id_column)) for r in rows)
+    if len(rows) != 1:
+        return None, ids
+    return integration_from_row(rows[0], profile, hasher), ids
 
 
 class IntegrationRead:
@@ -76,9 +72,16 @@ class IntegrationRead:
 
     @staticmethod
     async def read(context: ReadContext, live: DynamicsLive, query: DynamicsQuery) -> None:
-        config, note = await read_integration(context.client, context.profile, context.hasher)
-        if note:
-            live.state.notes.append(note)
+        config, ids = await read_integration(context.client, context.profile, context.hasher)
+        if len(ids) > 1:  # never "the most recently modified": an update could land on the wrong row
+            live.state.unknown.append(
+                Unknown(
+                    IntegrationConfig.kind,
+                    IntegrationConfig().key,
+                    f"{len(ids)} integration configuration rows ({', '.join(ids)}); the configuration "
+                    "window holds one: delete the extra rows in Dynamics, then plan again",
+                )
+            )
         if config is not None:
             live.state.add(config)
         live.state.listed.add(IntegrationConfig.kind)
