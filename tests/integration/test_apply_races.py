@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -132,6 +133,9 @@ def test_an_update_of_a_row_changed_since_the_plan_fails_as_a_concurrent_change(
         assert row[integ.columns["company_id"]] == "999"
 
 
+STAGGER = 2.0  # seconds between the two applies' starts: half the 4 s write delay
+
+
 def test_two_applies_at_once_the_second_says_once_that_another_change_touched_its_rows(
     tmp_path: Path,
 ) -> None:
@@ -144,16 +148,23 @@ def test_two_applies_at_once_the_second_says_once_that_another_change_touched_it
                    "--sandbox", str(handle.state_dir), "--auto-approve", "--force"]  # fmt: skip
         env = {**os.environ, "NO_COLOR": "1"}
         # Two machines (issue 16): on one, the second apply would wait for the first's lock.
-        runs = [
-            subprocess.Popen(
-                [*command, "--lock-dir", str(tmp_path / f"machine{i}")],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
+        # The second starts STAGGER s after the first: it still reads before the first's delayed
+        # writes land (4 s), and its own land after them. Started together, the two runs' $batch
+        # requests interleave and each may meet the other's 412s (1 run in about 7): the runs'
+        # order is fixed here, not left to the scheduler.
+        runs = []
+        for i in range(2):
+            if runs:
+                time.sleep(STAGGER)
+            runs.append(
+                subprocess.Popen(
+                    [*command, "--lock-dir", str(tmp_path / f"machine{i}")],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
             )
-            for i in range(2)
-        ]
         outputs = []
         for run in runs:
             with run:
