@@ -285,6 +285,9 @@ async def _entra_groups(report: TenantReport, session: TenantSession, needs: Ten
             fix = _GRAPH_PERMISSION_FIX.format(permission=MEMBER_PROPERTIES_PERMISSION)
             report.add(name, FAIL, f"{limited} ({used})", fix)
             continue
+        if not members:  # no member to show whether their UPNs can be read
+            report.add(name, WARN, f"no user member: {MEMBER_PROPERTIES_PERMISSION} not checked ({used})")
+            continue
         report.add(name, PASS, f"{len(members)} user member(s) readable ({used})")
 
 

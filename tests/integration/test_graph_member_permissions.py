@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from rescue_sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle, demo_seed_path, load_seed, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 from .test_apply_support import client_settings, live_view, plan_json, writes
-from .test_doctor import failures, only_reads
+from .test_doctor import only_reads
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def _fast_clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def _rules_only(root: Path) -> Path:
+def _rules_only(root: Path, group: str = ENTRA_GROUP) -> Path:
     """contoso declaring only its connection, its application user and one Entra rule, pruning
     technicians: once applied, every change a run could make comes from the rule."""
     folder = root / "tenants"
@@ -48,7 +48,7 @@ def _rules_only(root: Path) -> Path:
         "tenant": data["tenant"],
         "connection": data["connection"],
         "application_user": data["application_user"],
-        "technician_rules": [RULE],
+        "technician_rules": [dict(RULE, entra_group=group)],
         "prune": {"technicians": True},
     }
     (folder / "contoso" / "tenant.yaml").write_text(yaml.safe_dump(tenant, sort_keys=False))
@@ -100,14 +100,22 @@ def test_members_without_user_read_all_make_the_rule_unknown_and_nothing_is_writ
     assert _plan(tenants, demo_sandbox)[0] == 0
 
 
+def _doctor(
+    tenants: Path, handle: SandboxHandle, status: str = "fail"
+) -> tuple[int, dict[str, dict[str, str]]]:
+    """The exit code and the checks of ``status``, by name; doctor only read."""
+    control(handle, "DELETE", "/requests")
+    run = invoke("doctor", str(tenants), "--sandbox", str(handle.state_dir), "--format", "json")
+    only_reads(handle)
+    [report] = [t for t in yaml.safe_load(run.stdout)["tenants"] if t["tenant"] == "contoso"]
+    return run.code, {c["name"]: c for c in report["checks"] if c["status"] == status}
+
+
 def test_doctor_names_the_permission_the_members_need(demo_sandbox: SandboxHandle, tmp_path: Path) -> None:
     tenants = _rules_only(tmp_path)
 
     def doctor() -> tuple[int, dict[str, dict[str, str]]]:
-        control(demo_sandbox, "DELETE", "/requests")
-        run = invoke("doctor", str(tenants), "--sandbox", str(demo_sandbox.state_dir), "--format", "json")
-        only_reads(demo_sandbox)
-        return run.code, failures(yaml.safe_load(run.stdout), "contoso")
+        return _doctor(tenants, demo_sandbox)
 
     assert doctor() == (0, {})
     control(demo_sandbox, "DELETE", f"{T}/identity/graph-permissions/User.Read.All")
@@ -123,3 +131,20 @@ def test_doctor_names_the_permission_the_members_need(demo_sandbox: SandboxHandl
     control(demo_sandbox, "DELETE", f"{T}/identity/graph-permissions/GroupMember.Read.All")
     control(demo_sandbox, "POST", f"{T}/identity/graph-permissions", {"permission": "Directory.Read.All"})
     assert doctor() == (0, {})
+
+
+def test_doctor_warns_that_an_empty_group_cannot_show_the_permission(tmp_path: Path) -> None:
+    """No member, nothing to show whether their UPNs can be read: a warning, never a pass."""
+    empty = "7a1c0e52-3d4b-4f6a-8e9d-0b1c2d3e4f51"
+    seed = load_seed(demo_seed_path())
+    seed["tenants"]["contoso"]["identity"]["directory"]["groups"].append(
+        {"id": empty, "display_name": "None"}
+    )
+    tenants = _rules_only(tmp_path, empty)
+    with running_sandbox(seed) as handle:
+        for _ in ("granted", "not granted"):
+            code, warned = _doctor(tenants, handle, "warn")
+            assert code == 0 and warned[f"entra group {empty}"]["detail"] == (
+                "no user member: User.Read.All not checked (used by technician_rules[0])"
+            )
+            control(handle, "DELETE", f"{T}/identity/graph-permissions/User.Read.All")
