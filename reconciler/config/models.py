@@ -311,7 +311,8 @@ class TechnicianRule(_Model):
     Give exactly one source. `rescue_group` takes every Rescue technician below that group path
     (nested groups included); `entra_group` takes every user who is a member, directly or through
     nested groups, of that Entra ID group (Microsoft Graph `transitiveMembers`; the app registration
-    needs the Graph application permission GroupMember.Read.All). Each member becomes a settings row
+    needs the Graph application permissions GroupMember.Read.All and User.Read.All: without the
+    second Graph shows members by ID only and the rule is unknown). Each member becomes a settings row
     of the Dynamics user named by `user` (a template) and, with `sso_id`, the same SSO ID in Rescue.
     Templates use `{email}`, `{upn}` (for Rescue: the e-mail), `{local}` (before the @), `{domain}`
     (after the @), `{node_id}` (Rescue only) and `{id}` (Entra object ID, Entra only); `{{` and `}}`

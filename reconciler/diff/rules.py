@@ -7,7 +7,10 @@ the SSO ID, from the rule's templates. What cannot be decided is never guessed:
 
 - a source that could not be read makes the rule *unknown* (the caller marks its whole derived
   set unknown and keeps every live settings row out of "unmanaged" and prune), and so does a
-  Rescue group path that names several live groups (``resources/matching.py``: every one named);
+  Rescue group path that names several live groups (``resources/matching.py``: every one named),
+  and an Entra group with a member Graph showed with limited information (no userPrincipalName:
+  the app may not read users), the missing permission named; a member is never matched by an
+  empty UPN;
 - a Rescue rule's members are the technicians inside the one group node it names, by node, never
   by a path prefix (a sibling literally named ``Support/Tier 2`` is not inside ``Support``);
 - an explicit ``technicians`` entry wins over a rule for the same user or the same Rescue
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from reconciler.config.models import TechnicianRule, Tenant
 from reconciler.config.templates import expand, member_values
 from reconciler.config.text import excerpt
+from reconciler.kinds.needs import MEMBER_PROPERTIES_PERMISSION
 from reconciler.resources.matching import Index, Match, name_key, path_key, show_path
 
 YamlPath = tuple[str | int, ...]
@@ -70,10 +74,27 @@ class EntraUser:
 
 @dataclass(frozen=True)
 class EntraGroup:
-    """An Entra group's transitive user members, or why they could not be read (``members=None``)."""
+    """An Entra group's transitive user members, or why they could not be read (``members=None``).
+    ``limited``: the IDs of user members Graph listed with limited information (only ``id`` and
+    ``@odata.type``, their UPN null), which are not in ``members``."""
 
     members: tuple[EntraUser, ...] | None
     error: str = ""
+    limited: tuple[str, ...] = ()
+
+
+def limited_reason(group: EntraGroup) -> str:
+    """Why a group with members shown with limited information cannot be expanded ('' when none
+    is): every such member named (at most 5, then how many more), and the permission."""
+    if not group.limited:
+        return ""
+    shown = ", ".join(excerpt(member) for member in group.limited[:5])
+    more = f" and {len(group.limited) - 5} more" if len(group.limited) > 5 else ""
+    return (
+        f"{len(group.limited)} member(s) came with limited information (ID only, no "
+        f"userPrincipalName: {shown}{more}): grant the reconciler's app registration the Graph "
+        f"application permission {MEMBER_PROPERTIES_PERMISSION}"
+    )
 
 
 @dataclass(frozen=True)
@@ -219,6 +240,10 @@ def expand_rules(
         elif group is None or group.members is None:
             reason = group.error if group is not None else "not read"
             out.unknown.append((index, f"Entra group {rule.entra_group} could not be read: {reason}"))
+            continue
+        elif group.limited:
+            # Part of the group is no group: its rows are neither created nor pruned.
+            out.unknown.append((index, f"Entra group {rule.entra_group}: {limited_reason(group)}"))
             continue
         for member, _, values in _members(rule, technicians, group, group_id):
             mapping = RuleMapping(

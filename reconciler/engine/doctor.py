@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import LoadedTenant, Tenant
+from reconciler.diff.rules import limited_reason
 from reconciler.engine.connection import connect
 from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
+    MEMBER_PROPERTIES_PERMISSION,
     SERVICE_PRINCIPALS_PERMISSION,
     TenantNeeds,
     tenant_needs,
@@ -42,6 +44,7 @@ from reconciler.errors import (
 )
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.metadata import MetadataReader
+from reconciler.providers.graph import entra_group
 from reconciler.providers.http import RequestStats
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
@@ -277,6 +280,13 @@ async def _entra_groups(report: TenantReport, session: TenantSession, needs: Ten
             else:
                 fix = "see the message; run doctor again"
             report.add(name, FAIL, f"members could not be read ({used}): {exc.message}", fix)
+            continue
+        if limited := limited_reason(entra_group(members)):  # GroupMember.Read.All alone
+            fix = _GRAPH_PERMISSION_FIX.format(permission=MEMBER_PROPERTIES_PERMISSION)
+            report.add(name, FAIL, f"{limited} ({used})", fix)
+            continue
+        if not members:  # no member to show whether their UPNs can be read
+            report.add(name, WARN, f"no user member: {MEMBER_PROPERTIES_PERMISSION} not checked ({used})")
             continue
         report.add(name, PASS, f"{len(members)} user member(s) readable ({used})")
 

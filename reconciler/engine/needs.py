@@ -16,11 +16,17 @@ from collections.abc import Callable
 
 from reconciler.config import Tenant
 from reconciler.kinds import REGISTRY
-from reconciler.kinds.needs import GROUP_MEMBERS_PERMISSION, SERVICE_PRINCIPALS_PERMISSION, TenantNeeds
+from reconciler.kinds.needs import (
+    GROUP_MEMBERS_PERMISSION,
+    MEMBER_PROPERTIES_PERMISSION,
+    SERVICE_PRINCIPALS_PERMISSION,
+    TenantNeeds,
+)
 from reconciler.profile import SolutionProfile
 
 __all__ = [
     "GROUP_MEMBERS_PERMISSION",
+    "MEMBER_PROPERTIES_PERMISSION",
     "SERVICE_PRINCIPALS_PERMISSION",
     "SOURCES",
     "TenantNeeds",

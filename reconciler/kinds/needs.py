@@ -16,6 +16,10 @@ from reconciler.profile.columns import Section
 
 # The Graph application permission an Entra rule's member listing needs (least privileged).
 GROUP_MEMBERS_PERMISSION = "GroupMember.Read.All"
+# What lets it read those members' userPrincipalName: with GroupMember.Read.All alone Graph lists
+# user members with limited information (ID only). User.Read.All is the least permission known to
+# unlock them for an app (User.ReadBasic.All is unverified there; Directory.Read.All is broader).
+MEMBER_PROPERTIES_PERMISSION = "User.Read.All"
 # The consent check lists service principals.
 SERVICE_PRINCIPALS_PERMISSION = "Application.Read.All"
 

@@ -9,7 +9,12 @@ from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import ANY_KEY, Comparison, DesiredContext, ExportContext, ResourceKind
-from reconciler.kinds.needs import GROUP_MEMBERS_PERMISSION, TenantNeeds, add_reason
+from reconciler.kinds.needs import (
+    GROUP_MEMBERS_PERMISSION,
+    MEMBER_PROPERTIES_PERMISSION,
+    TenantNeeds,
+    add_reason,
+)
 from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Delete
@@ -106,6 +111,7 @@ class TechnicianSettingsKind(ResourceKind):
             if rule.entra_group is not None:
                 why = f"technician_rules[{i}] (entra_group {rule.entra_group})"
                 need.graph_permission(GROUP_MEMBERS_PERMISSION, why)
+                need.graph_permission(MEMBER_PROPERTIES_PERMISSION, f"{why}: the members' userPrincipalName")
                 add_reason(need.entra_groups, rule.entra_group.lower(), f"technician_rules[{i}]")
 
     def export(self, context: ExportContext) -> list[str]:

@@ -2,7 +2,7 @@
 
 Seed (under a tenant's ``identity:``)::
 
-    graph_permissions: [GroupMember.Read.All]   # application permissions of the reconciler app
+    graph_permissions: [GroupMember.Read.All, User.Read.All]   # application permissions of the reconciler app
     directory:
       users:
         - {upn: alice@contoso.com, mail: alice@contoso.com, display_name: Alice Adams}

@@ -11,11 +11,17 @@ Reading service principals needs no permission here (Application.Read.All is not
 group, nested groups flattened, in pages (default 100, ``$top`` 1..999) linked by an
 ``@odata.nextLink`` with an opaque ``$skiptoken``. It needs one of ``MEMBER_PERMISSIONS`` among
 the calling app's seeded Graph permissions (403 ``Authorization_RequestDenied`` otherwise).
-Facts and sources: docs/sandbox.md ("Microsoft Graph: group members").
+An OData cast (``microsoft.graph.user`` or its alias ``graph.user``) is an advanced query: served
+only with ``ConsistencyLevel: eventual`` and ``$count=true`` on every page, nextLink pages
+included. A user member comes with its properties only when the app may read users
+(``USER_PERMISSIONS``); otherwise with ``id`` and ``@odata.type`` alone, the rest null.
+Facts and sources: docs/sandbox.md ("Microsoft Graph: group members", "Microsoft Graph: advanced
+queries and members with limited information").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import secrets
@@ -45,16 +51,19 @@ MEMBER_PERMISSIONS = frozenset(
         "Directory.ReadWrite.All",
     }
 )
+# Application permissions that let an app read users' properties. Without one, Graph lists a
+# user member with limited information (id and @odata.type, every other property null).
+# User.ReadBasic.All is left out on purpose: that it unlocks members for an app is unverified.
+USER_PERMISSIONS = frozenset(
+    {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
 DEFAULT_PAGE = 100
 MAX_PAGE = 999
-_CASTS = {
-    "microsoft.graph.user",
-    "microsoft.graph.group",
-    "microsoft.graph.device",
-    "microsoft.graph.servicePrincipal",
-    "microsoft.graph.orgContact",
-}
-_MEMBER_OPTIONS = {"$select", "$top", "$skiptoken"}
+_CAST_TYPES = {"user", "group", "device", "servicePrincipal", "orgContact"}
+# Graph's CSDL declares the namespace ``microsoft.graph`` with the alias ``graph``: a cast may be
+# qualified by either (msgraph-sdk's URL templates use the alias).
+_NAMESPACES = ("microsoft.graph.", "graph.")
+_MEMBER_OPTIONS = {"$select", "$top", "$skiptoken", "$count"}
 _USER_PROPERTIES: dict[str, Callable[[DirectoryUser], Any]] = {
     "id": lambda u: u.id,
     "userPrincipalName": lambda u: u.upn,
@@ -78,6 +87,7 @@ class _Page:
     select: tuple[str, ...]
     top: int
     offset: int
+    count: bool  # the request asked $count=true: the link keeps it (the header it cannot keep)
 
 
 _PROPERTIES: dict[str, Callable[[ServicePrincipal], Any]] = {
@@ -212,9 +222,10 @@ class GraphService:
                 403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
             )
         group_id = request.path_params["group"].lower()
-        cast = request.path_params.get("cast", "")
-        if cast and cast not in _CASTS:
-            return _error(400, "Request_UnsupportedQuery", f"The type cast '{cast}' is not supported.")
+        segment = request.path_params.get("cast", "")
+        cast = _cast(segment) if segment else ""
+        if cast is None:
+            return _error(400, "Request_UnsupportedQuery", f"The type cast '{segment}' is not supported.")
         if group_id not in tenant.directory.groups:
             return _error(
                 404,
@@ -225,6 +236,14 @@ class GraphService:
         unsupported = sorted(set(request.query_params) - _MEMBER_OPTIONS)
         if unsupported:
             return _error(400, "Request_UnsupportedQuery", f"Unsupported query option '{unsupported[0]}'.")
+        count = _count(request)
+        if isinstance(count, JSONResponse):
+            return count
+        eventual = request.headers.get("consistencylevel", "").strip() == "eventual"
+        if cast and not (eventual and count):
+            # An OData cast is an advanced query: the header and $count=true, on every page (a
+            # nextLink carries $count, never the header).
+            return _error(400, "Request_UnsupportedQuery", "Invalid search request.")
         token = request.query_params.get("$skiptoken")
         if token is not None:
             with self._lock:
@@ -240,25 +259,30 @@ class GraphService:
             if isinstance(parsed, JSONResponse):
                 return parsed
             select, top = parsed
-            page = _Page(tenant.name, group_id, cast, select, top, 0)
-        members = self._members(tenant, group_id, cast)
+            page = _Page(tenant.name, group_id, cast, select, top, 0, count)
+        readable = bool(granted & USER_PERMISSIONS)
+        members = self._members(tenant, group_id, page.cast)
         chunk = members[page.offset : page.offset + page.top]
         body: dict[str, Any] = {
             "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
-            + ("users" if cast == "microsoft.graph.user" else "directoryObjects")
+            + ("users" if page.cast == "microsoft.graph.user" else "directoryObjects")
             + (f"({','.join(page.select)})" if page.select else ""),
-            "value": [self._member(m, page.select, typed=not cast) for m in chunk],
         }
+        if count and eventual and page.offset == 0:  # without the header $count is ignored
+            body["@odata.count"] = len(members)
+        body["value"] = [self._member(m, page.select, typed=not page.cast, readable=readable) for m in chunk]
         if page.offset + page.top < len(members):
             following = secrets.token_urlsafe(24)
             with self._lock:
-                self._pages[following] = _Page(
-                    page.tenant, page.group, page.cast, page.select, page.top, page.offset + page.top
-                )
+                self._pages[following] = dataclasses.replace(page, offset=page.offset + page.top)
             path = f"{self.base_url()}/graph/v1.0/groups/{group_id}/transitiveMembers" + (
-                f"/{cast}" if cast else ""
+                f"/{segment}" if segment else ""
             )
-            query = (f"$select={','.join(page.select)}&" if page.select else "") + f"$top={page.top}"
+            query = (
+                (f"$select={','.join(page.select)}&" if page.select else "")
+                + ("$count=true&" if page.count else "")
+                + f"$top={page.top}"
+            )
             body["@odata.nextLink"] = f"{path}?{query}&$skiptoken={following}"
         return JSONResponse(body)
 
@@ -293,8 +317,10 @@ class GraphService:
 
     @staticmethod
     def _member(
-        member: DirectoryUser | DirectoryGroup, select: tuple[str, ...], *, typed: bool
+        member: DirectoryUser | DirectoryGroup, select: tuple[str, ...], *, typed: bool, readable: bool
     ) -> dict[str, Any]:
+        """One listed object. A user the app may not read is "limited information": its type and
+        ID, every other property present as null (permissions overview)."""
         if isinstance(member, DirectoryUser):
             props: Mapping[str, Callable[[Any], Any]] = _USER_PROPERTIES
             kind = "#microsoft.graph.user"
@@ -302,8 +328,11 @@ class GraphService:
             props = _GROUP_PROPERTIES
             kind = "#microsoft.graph.group"
         names = select or tuple(props)
-        out: dict[str, Any] = {"@odata.type": kind} if typed else {}
-        out.update({n: props[n](member) if n in props else None for n in names})
+        limited = isinstance(member, DirectoryUser) and not readable
+        out: dict[str, Any] = {"@odata.type": kind} if typed or limited else {}
+        out.update(
+            {n: props[n](member) if n in props and (n == "id" or not limited) else None for n in names}
+        )
         return out
 
     def app(self) -> Starlette:
@@ -318,6 +347,26 @@ class GraphService:
                 Route("/v1.0/{segment}", self._by_key, methods=["GET"]),
             ]
         )
+
+
+def _cast(segment: str) -> str | None:
+    """The type a cast segment names, namespace-qualified (``graph.user`` ->
+    ``microsoft.graph.user``); None when it names no type a group member can have."""
+    for namespace in _NAMESPACES:
+        name = segment.removeprefix(namespace)
+        if name != segment and name in _CAST_TYPES:
+            return f"microsoft.graph.{name}"
+    return None
+
+
+def _count(request: Request) -> bool | JSONResponse:
+    """``$count``: true or false as OData spells them (message text unverified)."""
+    raw = request.query_params.get("$count")
+    if raw is None or raw == "false":
+        return False
+    if raw == "true":
+        return True
+    return _error(400, "Request_BadRequest", f"Invalid value '{raw}' for query option '$count'.")
 
 
 def _is_below(tenant: IdentityTenant, candidate: str, root: str) -> bool:

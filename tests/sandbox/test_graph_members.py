@@ -1,5 +1,6 @@
-"""The Graph emulator's group members: transitive listing, the user cast, paging, errors,
-permissions; and the product's GraphClient following nextLink over real HTTPS."""
+"""The Graph emulator's group members: transitive listing, the user cast as an advanced query
+(ConsistencyLevel + $count on every page), paging, errors, permissions, members with limited
+information; and the product's GraphClient following nextLink over real HTTPS."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ ROOT = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"  # "Rescue technicians" (holds Tie
 TIER1 = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e02"
 BIG = "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5eff"  # 250 users, nested inside itself (a loop)
 MISSING = "00000000-0000-4000-8000-000000000000"
+USER_CAST = "/microsoft.graph.user"
+EVENTUAL = {"ConsistencyLevel": "eventual"}
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +47,19 @@ def http(sandbox: SandboxHandle) -> Iterator[httpx.Client]:
 
 
 def _members(
-    http: httpx.Client, sandbox: SandboxHandle, group: str, cast: str = "", **params: str
+    http: httpx.Client,
+    sandbox: SandboxHandle,
+    group: str,
+    cast: str = "",
+    *,
+    advanced: bool = True,
+    **params: str,
 ) -> httpx.Response:
+    """A listing; with ``advanced`` (the default) a cast goes with the documented advanced query
+    parameters: ``ConsistencyLevel: eventual`` and ``$count=true``."""
     url = f"{sandbox.info['tenants']['contoso']['graph_url']}/v1.0/groups/{group}/transitiveMembers{cast}"
+    if cast and advanced:
+        return http.get(url, params={"$count": "true", **params}, headers=EVENTUAL)
     return http.get(url, params=params)
 
 
@@ -58,8 +71,9 @@ def test_transitive_members_flatten_nested_groups(http: httpx.Client, sandbox: S
         ("#microsoft.graph.user", "carol@contoso.com"),
         ("#microsoft.graph.group", "Tier 1 technicians"),
     }
-    users = _members(http, sandbox, ROOT, "/microsoft.graph.user", **{"$select": "id,userPrincipalName,mail"})
+    users = _members(http, sandbox, ROOT, USER_CAST, **{"$select": "id,userPrincipalName,mail"})
     assert users.status_code == 200
+    assert users.json()["@odata.count"] == 3
     assert [set(u) for u in users.json()["value"]] == [{"id", "userPrincipalName", "mail"}] * 3
     assert {u["mail"] for u in users.json()["value"]} == {
         "alice@contoso.com",
@@ -71,35 +85,74 @@ def test_transitive_members_flatten_nested_groups(http: httpx.Client, sandbox: S
 def test_pages_of_100_by_default_then_top_and_opaque_skiptoken(
     http: httpx.Client, sandbox: SandboxHandle
 ) -> None:
-    page = _members(http, sandbox, BIG, "/microsoft.graph.user").json()
+    page = _members(http, sandbox, BIG, USER_CAST).json()
+    counts = [page.get("@odata.count")]
     sizes, seen = [len(page["value"])], [u["id"] for u in page["value"]]
     while "@odata.nextLink" in page:
-        assert "$skiptoken=" in page["@odata.nextLink"]
-        page = http.get(page["@odata.nextLink"]).json()
+        assert "$skiptoken=" in page["@odata.nextLink"] and "$count=true" in page["@odata.nextLink"]
+        page = http.get(page["@odata.nextLink"], headers=EVENTUAL).json()
+        counts.append(page.get("@odata.count"))
         sizes.append(len(page["value"]))
         seen += [u["id"] for u in page["value"]]
     assert sizes == [100, 100, 53]  # 250 + alice, bob, carol through Tier 1; the loop adds nobody
+    assert counts == [253, None, None]  # @odata.count on the first page only
     assert len(set(seen)) == 253
-    assert (
-        "@odata.nextLink"
-        not in _members(http, sandbox, BIG, "/microsoft.graph.user", **{"$top": "999"}).json()
-    )
+    assert "@odata.nextLink" not in _members(http, sandbox, BIG, USER_CAST, **{"$top": "999"}).json()
     for top in ("0", "1000", "x"):
-        bad = _members(http, sandbox, BIG, "/microsoft.graph.user", **{"$top": top})
+        bad = _members(http, sandbox, BIG, USER_CAST, **{"$top": top})
         assert (bad.status_code, bad.json()["error"]["code"]) == (400, "Request_BadRequest")
-    forged = _members(http, sandbox, BIG, "/microsoft.graph.user", **{"$skiptoken": "100"})
+    forged = _members(http, sandbox, BIG, USER_CAST, **{"$skiptoken": "100"})
     assert forged.status_code == 400
+
+
+def _error(reply: httpx.Response) -> tuple[int, str, str]:
+    error = reply.json()["error"]
+    return reply.status_code, error["code"], error["message"]
+
+
+UNSUPPORTED = (400, "Request_UnsupportedQuery", "Invalid search request.")
+
+
+@pytest.mark.parametrize("cast", ["/microsoft.graph.user", "/graph.user"])
+def test_a_cast_is_served_only_as_an_advanced_query_on_every_page(
+    http: httpx.Client, sandbox: SandboxHandle, cast: str
+) -> None:
+    """Both spellings of the cast (namespace and alias) need the header and $count=true; the
+    nextLink keeps $count, never the header, so a next page without the header is refused."""
+    assert _error(_members(http, sandbox, ROOT, cast, advanced=False)) == UNSUPPORTED
+    header_only = _members(http, sandbox, ROOT, cast, advanced=False, **{"$count": "false"})
+    assert _error(header_only) == UNSUPPORTED
+    url = f"{sandbox.info['tenants']['contoso']['graph_url']}/v1.0/groups/{ROOT}/transitiveMembers{cast}"
+    assert _error(http.get(url, headers=EVENTUAL)) == UNSUPPORTED  # no $count
+    assert _error(http.get(url, params={"$count": "true"})) == UNSUPPORTED  # no header
+    first = _members(http, sandbox, BIG, cast, **{"$top": "200"})
+    assert first.status_code == 200 and first.json()["@odata.count"] == 253
+    link = first.json()["@odata.nextLink"]
+    assert link.startswith(url.replace(ROOT, BIG) + "?") and "$count=true" in link
+    assert _error(http.get(link)) == UNSUPPORTED
+    assert len(http.get(link, headers=EVENTUAL).json()["value"]) == 53
+    assert _error(_members(http, sandbox, ROOT, cast, **{"$count": "yes"}))[:2] == (400, "Request_BadRequest")
+
+
+def test_count_without_a_cast_needs_the_header_or_is_ignored(
+    http: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    ignored = _members(http, sandbox, ROOT, **{"$count": "true"})
+    assert ignored.status_code == 200 and "@odata.count" not in ignored.json()
+    counted = http.get(ignored.url, headers=EVENTUAL).json()
+    assert counted["@odata.count"] == len(counted["value"]) == 4
 
 
 def test_errors_as_graph_answers_them(http: httpx.Client, sandbox: SandboxHandle) -> None:
     def code(reply: httpx.Response) -> tuple[int, str]:
         return reply.status_code, reply.json()["error"]["code"]
 
-    assert code(_members(http, sandbox, MISSING, "/microsoft.graph.user")) == (
+    assert code(_members(http, sandbox, MISSING, USER_CAST)) == (
         404,
         "Request_ResourceNotFound",
     )
-    assert code(_members(http, sandbox, ROOT, "/microsoft.graph.banana")) == (400, "Request_UnsupportedQuery")
+    for bad in ("/microsoft.graph.banana", "/graph.banana", "/microsoft.graph.User", "/contoso.user"):
+        assert code(_members(http, sandbox, ROOT, bad)) == (400, "Request_UnsupportedQuery")
     assert code(_members(http, sandbox, ROOT, "", **{"$filter": "id eq 'x'"})) == (
         400,
         "Request_UnsupportedQuery",
@@ -155,6 +208,53 @@ def test_client_reports_an_unreadable_group_never_part_of_it(sandbox: SandboxHan
     assert denied.members is None and "GroupMember.Read.All" in denied.error
 
 
+def test_without_user_read_all_user_members_come_with_limited_information(
+    http: httpx.Client, sandbox: SandboxHandle
+) -> None:
+    """GroupMember.Read.All alone lists user members with their type and ID, every other property
+    present as null (groups stay readable); User.ReadBasic.All does not lift it here (unverified for
+    an app: the stricter choice); Directory.Read.All does, and lists members on its own."""
+    granted = sandbox.sandbox.tenants["contoso"].identity.directory.app_permissions
+    app = next(iter(granted))
+    before = list(granted[app])
+    try:
+        for permissions in (["GroupMember.Read.All"], ["GroupMember.Read.All", "User.ReadBasic.All"]):
+            granted[app] = permissions
+            everything = _members(http, sandbox, ROOT).json()["value"]
+            users = [m for m in everything if m["@odata.type"] == "#microsoft.graph.user"]
+            assert len(users) == 3
+            for user in users:
+                assert user == {
+                    "@odata.type": "#microsoft.graph.user",
+                    "id": user["id"],
+                    "userPrincipalName": None,
+                    "mail": None,
+                    "displayName": None,
+                    "accountEnabled": None,
+                }
+            [group] = [m for m in everything if m["@odata.type"] == "#microsoft.graph.group"]
+            assert group["displayName"] == "Tier 1 technicians"
+            cast = _members(http, sandbox, ROOT, "/graph.user", **{"$select": "id,userPrincipalName,mail"})
+            assert [set(m.items()) - {("id", m["id"])} for m in cast.json()["value"]] == [
+                {("@odata.type", "#microsoft.graph.user"), ("userPrincipalName", None), ("mail", None)}
+            ] * 3
+        granted[app] = ["Directory.Read.All"]
+        full = _members(http, sandbox, ROOT, USER_CAST, **{"$select": "id,userPrincipalName"}).json()
+        assert sorted(u["userPrincipalName"] for u in full["value"]) == [
+            "alice@contoso.com",
+            "bob@contoso.com",
+            "carol@contoso.com",
+        ]
+        # The product's client: every page asked with the advanced query header (the sandbox
+        # refuses a page without it), and a group with limited members is never read as smaller.
+        granted[app] = ["GroupMember.Read.All"]
+        group, stats = _read(sandbox, "contoso", BIG, page_size=100)
+        assert group.members == () and len(group.limited) == 253
+        assert stats.as_dict()["graph"]["requests"] == 3
+    finally:
+        granted[app] = before
+
+
 def test_client_refuses_a_foreign_next_link() -> None:
     async def run() -> None:
         def reply(request: httpx.Request) -> httpx.Response:
@@ -181,5 +281,5 @@ def test_the_directory_survives_a_save_and_restore(sandbox: SandboxHandle) -> No
     restored = SandboxTenant.restore(json.loads(json.dumps(tenant.snapshot())))
     assert restored.identity.directory == tenant.identity.directory
     assert restored.identity.directory.app_permissions == {
-        tenant.client.client_id.lower(): ["GroupMember.Read.All"]
+        tenant.client.client_id.lower(): ["GroupMember.Read.All", "User.Read.All"]
     }

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from reconciler.config import Tenant
-from reconciler.engine.needs import GROUP_MEMBERS_PERMISSION, SERVICE_PRINCIPALS_PERMISSION, tenant_needs
+from reconciler.engine.needs import (
+    GROUP_MEMBERS_PERMISSION,
+    MEMBER_PROPERTIES_PERMISSION,
+    SERVICE_PRINCIPALS_PERMISSION,
+    tenant_needs,
+)
 from reconciler.engine.schema_check import needed_sections
 from reconciler.profile import effective_profile
 
@@ -79,7 +84,12 @@ def test_an_entra_rule_needs_its_group_read_in_graph() -> None:
         ]
     )
     assert needs.entra_groups == {ENTRA_GROUP.lower(): ["technician_rules[0]", "technician_rules[2]"]}
-    assert list(needs.graph) == [GROUP_MEMBERS_PERMISSION]
+    # Listing the members, then reading their UPNs (GroupMember.Read.All alone shows IDs only).
+    assert list(needs.graph) == [GROUP_MEMBERS_PERMISSION, MEMBER_PROPERTIES_PERMISSION]
+    assert needs.graph[MEMBER_PROPERTIES_PERMISSION] == [
+        f"technician_rules[{i}] (entra_group {ENTRA_GROUP.lower()}): the members' userPrincipalName"
+        for i in (0, 2)
+    ]
     assert needs.why(f"prvWrite{SETTINGS}") == (
         f"table {SETTINGS}: technician_rules[0] (entra_group), technician_rules[1] (rescue_group), "
         "technician_rules[2] (entra_group)"

@@ -12,11 +12,19 @@ from reconciler.config.models import Prune, Tenant
 from reconciler.config.templates import check_template, expand, member_values, placeholders
 from reconciler.diff import DesiredState, Directories, RescueDirectory, diff_tenant, resolve
 from reconciler.diff.resolve import DynamicsUser
-from reconciler.diff.rules import DirectoryGroup, DirectoryTechnician, EntraGroup, EntraUser, rule_label
+from reconciler.diff.rules import (
+    DirectoryGroup,
+    DirectoryTechnician,
+    EntraGroup,
+    EntraUser,
+    limited_reason,
+    rule_label,
+)
 from reconciler.kinds.rescue_technician import RescueTechnician
 from reconciler.kinds.technician_settings import TechnicianSettings
 from reconciler.plan import Create, Plan, SafetySettings, TenantPlan
 from reconciler.plan.serialize import encode_plan
+from reconciler.providers.graph import entra_group
 from reconciler.render.markdown import render_markdown
 from reconciler.render.text import render_text
 from reconciler.resources import LiveState
@@ -177,7 +185,8 @@ def _plan(tenant: Tenant, directories: Directories, live: LiveState) -> Any:
     )
 
 
-def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
+def _pruning_rules() -> tuple[Tenant, LiveState]:
+    """An Entra rule and a Rescue rule, pruning on, over ann's row and a stranger's."""
     live = LiveState()
     live.add(TechnicianSettings(user="ann.b@x.com", technician_id="11", sso_id="o1"))
     live.add(TechnicianSettings(user="stranger@x.com", technician_id="99"))
@@ -186,6 +195,11 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
         prune={"technicians": True},
         technician_rules=[{"entra_group": GROUP, "sso_id": "{id}"}, {"rescue_group": "Sales"}],
     )
+    return tenant, live
+
+
+def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
+    tenant, live = _pruning_rules()
     failed = {GROUP: EntraGroup(None, "HTTP 503")}
     plan = _plan(tenant, _directories(failed), live)
     ops = {(c.op, c.id) for c in plan.changes}
@@ -203,6 +217,44 @@ def test_an_unreadable_source_is_unknown_never_a_create_nor_a_prune() -> None:
     plan = _plan(tenant, _directories(read, rescue=False), live)
     assert ("unknown", "technician:technician_rules[1]") in {(c.op, c.id) for c in plan.changes}
     assert not [c for c in plan.changes if c.op in ("delete", "create")]
+
+
+def test_members_shown_with_limited_information_make_the_rule_unknown_naming_the_permission() -> None:
+    """GroupMember.Read.All alone: Graph lists user members by ID only. Part of the group is no
+    group, so the rule is Unknown (no create, no prune) even for the members it could read, and a
+    member is never matched by an empty UPN."""
+    tenant, live = _pruning_rules()
+    readable = EntraUser("o2", "eve.smith@x.com", "eve@x.com")
+    ids = tuple(f"o{i}" for i in range(3, 10))
+    group = EntraGroup((readable,), limited=ids)
+    plan = _plan(tenant, _directories({GROUP: group}), live)
+    ops = {(c.op, c.id) for c in plan.changes}
+    assert ("unknown", "technician:technician_rules[0]") in ops
+    assert ("create", "technician:cy@x.com") in ops  # the Rescue rule still plans
+    assert not [c for c in plan.changes if c.op == "delete"] and plan.unmanaged == ()
+    assert not [c for c in plan.changes if c.id.endswith(("eve.smith@x.com", "ann.b@x.com"))]
+    [unknown] = [c for c in plan.changes if c.id == "technician:technician_rules[0]"]
+    assert unknown.reason == (
+        f'technician_rules[0] entra_group "{GROUP}": Entra group {GROUP}: 7 member(s) came with limited '
+        "information (ID only, no userPrincipalName: 'o3', 'o4', 'o5', 'o6', 'o7' and 2 more): grant the "
+        "reconciler's app registration the Graph application permission User.Read.All; nothing it maps "
+        "is created, changed or pruned"
+    )
+    assert limited_reason(EntraGroup((readable,))) == ""
+
+
+def test_graph_rows_without_a_upn_are_limited_members_never_empty_upns() -> None:
+    group = entra_group(
+        [
+            {"id": "o1", "userPrincipalName": "Ann.B@x.com", "mail": "ANN@x.com"},
+            {"id": "o2", "userPrincipalName": "eve@x.com", "mail": None},
+            {"@odata.type": "#microsoft.graph.user", "id": "o3", "userPrincipalName": None, "mail": None},
+            {"id": "o4", "userPrincipalName": ""},
+            {"id": "o5"},
+        ]
+    )
+    assert group.members == (EntraUser("o1", "ann.b@x.com", "ann@x.com"), EntraUser("o2", "eve@x.com", ""))
+    assert group.limited == ("o3", "o4", "o5")
 
 
 def test_the_rule_behind_a_change_is_shown_escaped_in_every_format() -> None:
