@@ -263,5 +263,8 @@ def build_company(name: str, raw: Mapping[str, Any]) -> tuple[RescueCompany, str
     _add_groups(company, company.technicians_id, groups, f"{path}.groups")
     _add_administrators(company, administrators, f"{path}.administrators")
     authcode = str(raw.get("authcode") or _secret(40))
-    company.api_tokens[authcode] = holder.node_id
+    # The tenant's authcode is the account holder's API token, unless it is the authcode a seeded
+    # user requested: then the tenant's tool acts as that user, with their role.
+    if authcode not in company.authcodes:
+        company.api_tokens[authcode] = holder.node_id
     return company, authcode

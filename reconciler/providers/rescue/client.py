@@ -39,6 +39,12 @@ _REGENERATE = (
 )
 
 
+_ROLE_HINT = (
+    "a technician's authcode is refused so too: the account must be an Administrator or a Master "
+    "Administrator (`reconcile doctor` names the role the tenant needs)"
+)
+
+
 def _text(response: httpx.Response) -> str:
     """The reply body as text. The API answers UTF-8; ``response.text`` would parse the
     Content-Type header with the email package for every reply to find that out."""
@@ -141,8 +147,10 @@ class RescueClient(ApiClient):
         if token == "OK":
             return
         if token in _AUTH_TOKENS:
+            # A technician's authcode is valid but has no Administration Center: NOTLOGGEDIN too.
+            role = f"; {_ROLE_HINT}" if token == "NOTLOGGEDIN" else ""
             raise AuthError(
-                f"{where}: Rescue refused the authcode ({token}): {_REGENERATE}",
+                f"{where}: Rescue refused the authcode ({token}): {_REGENERATE}{role}",
                 service=SERVICE,
                 tenant=self.tenant,
             )
@@ -272,3 +280,9 @@ class RescueClient(ApiClient):
         """``deleteNode``: used only on a nameless technician node this apply's own createUser
         made and could not complete (its e-mail was taken meanwhile); never on a declared object."""
         await self.call("deleteNode", {"node": _node(node, "node")}, repeatable=False)
+
+    async def get_account(self) -> dict[str, str]:
+        """``getAccount``: who the authcode is (any signed-in user, a technician too): AccountID,
+        Organization, AdminID and TechID (0 when the account holder is no administrator / has no
+        technician seat), Email. A read: the least harmful way to learn the caller's role."""
+        return self._whole_record("getAccount", await self.call("getAccount", {}, repeatable=True))
