@@ -62,6 +62,20 @@ def _mapping(raw: Any, where: str, what: str) -> Mapping[str, Any]:
     return raw
 
 
+def _entry(item: Any, where: str, keys: tuple[str, ...], required: str, what: str) -> Mapping[str, Any]:
+    """One seeded node's mapping: only ``keys``, and ``required`` given."""
+    needs = f"{what} needs {'an' if required[0] in 'aeiou' else 'a'} {required!r}"
+    raw = _mapping(item, where, needs)
+    unknown_keys(raw, keys, where)
+    if not raw.get(required):
+        raise InputError(f"{where}: {needs}")
+    return raw
+
+
+def _node_id(company: RescueCompany, raw: Mapping[str, Any]) -> int:
+    return int(raw["node_id"]) if raw.get("node_id") else company.allocate_id()
+
+
 def _secret(length: int) -> str:
     return secrets.token_urlsafe(length)
 
@@ -77,14 +91,10 @@ def _permissions(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
 def _add_groups(company: RescueCompany, parent: int, groups: list[Any], path: str) -> None:
     for i, item in enumerate(groups):
         where = f"{path}[{i}]"
-        raw = _mapping(item, where, "a group needs a 'name'")
-        unknown_keys(raw, _GROUP_KEYS, where)
-        if not raw.get("name"):
-            raise InputError(f"{where}: a group needs a 'name'")
-        node_id = int(raw["node_id"]) if raw.get("node_id") else company.allocate_id()
+        raw = _entry(item, where, _GROUP_KEYS, "name", "a group")
         group = company.add_node(
             Node(
-                node_id,
+                _node_id(company, raw),
                 parent,
                 "TechnicianGroup",
                 str(raw["name"]),
@@ -98,66 +108,53 @@ def _add_groups(company: RescueCompany, parent: int, groups: list[Any], path: st
         for j, tech in enumerate(raw.get("technicians") or []):
             _add_technician(company, group.node_id, tech, f"{where}.technicians[{j}]")
         for j, channel in enumerate(raw.get("channels") or []):
-            _add_channel(company, group.node_id, channel, f"{where}.channels[{j}]")
+            channel_raw = _entry(channel, f"{where}.channels[{j}]", _CHANNEL_KEYS, "name", "a channel")
+            company.add_node(
+                Node(_node_id(company, channel_raw), group.node_id, CHANNEL_TYPE, str(channel_raw["name"]))
+            )
         _add_groups(company, group.node_id, list(raw.get("children") or []), f"{where}.children")
 
 
-def _add_channel(company: RescueCompany, parent: int, item: Any, where: str) -> None:
-    raw = _mapping(item, where, "a channel needs a 'name'")
-    unknown_keys(raw, _CHANNEL_KEYS, where)
-    if not raw.get("name"):
-        raise InputError(f"{where}: a channel needs a 'name'")
-    node_id = int(raw["node_id"]) if raw.get("node_id") else company.allocate_id()
-    company.add_node(Node(node_id, parent, CHANNEL_TYPE, str(raw["name"])))
-
-
-def _holder(company: RescueCompany, raw: Mapping[str, Any], where: str) -> int:
-    """The node holding the e-mail when ``same_holder`` makes this another node of its holder."""
-    if not raw.get("same_holder"):
-        return 0
-    holder = company.user_by_email(str(raw["email"]))
-    if holder is None:
-        raise InputError(f"{where}.same_holder: no user seeded before it has the email {raw['email']}")
-    return holder.node_id
+def _add_user(company: RescueCompany, raw: Mapping[str, Any], where: str, node: Node) -> Node:
+    """A seeded user node (its common fields from ``raw``), and the authcode it requested (it
+    acts as them, with their role); ``same_holder`` makes it another node of the account holder
+    who has its e-mail."""
+    node.email = str(raw["email"])
+    node.name = str(raw.get("name") or raw["email"])
+    node.password = str(raw.get("password") or "")
+    node.enabled = not raw.get("disabled", False)
+    if raw.get("same_holder"):
+        holder = company.user_by_email(node.email)
+        if holder is None:
+            raise InputError(f"{where}.same_holder: no user seeded before it has the email {node.email}")
+        node.holder = holder.node_id
+    try:
+        company.add_node(node)
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if raw.get("authcode"):
+        company.authcodes[str(raw["authcode"])] = node.node_id
+    return node
 
 
 def _add_technician(company: RescueCompany, parent: int, item: Any, where: str) -> None:
-    raw = _mapping(item, where, "a technician needs an 'email'")
-    unknown_keys(raw, _TECHNICIAN_KEYS, where)
-    if not raw.get("email"):
-        raise InputError(f"{where}: a technician needs an 'email'")
+    raw = _entry(item, where, _TECHNICIAN_KEYS, "email", "a technician")
     presence = str(raw.get("status", "Offline"))
     if presence not in PRESENCE:
         raise InputError(f"{where}.status: one of {', '.join(PRESENCE)}")
-    node_id = int(raw["node_id"]) if raw.get("node_id") else company.allocate_id()
-    try:
-        node = company.add_node(
-            Node(
-                node_id,
-                parent,
-                "Technician",
-                str(raw.get("name") or raw["email"]),
-                email=str(raw["email"]),
-                ssoid=str(raw.get("ssoid") or ""),
-                nick=str(raw.get("nick") or ""),
-                description=str(raw.get("description") or ""),
-                presence=presence,
-                enabled=not raw.get("disabled", False),
-                password=str(raw.get("password") or ""),
-                mobile_addon=bool(raw.get("mobile_addon", False)),
-                rpat_addon=bool(raw.get("rpat_addon", False)),
-                holder=_holder(company, raw, where),
-            )
-        )
-    except ValueError as exc:
-        raise InputError(f"{where}: {exc}") from None
-    _seed_authcode(company, node, raw)
-
-
-def _seed_authcode(company: RescueCompany, node: Node, raw: Mapping[str, Any]) -> None:
-    """An authcode this user requested (requestAuthCode): it acts as them, with their role."""
-    if raw.get("authcode"):
-        company.authcodes[str(raw["authcode"])] = node.node_id
+    node = Node(
+        _node_id(company, raw),
+        parent,
+        "Technician",
+        "",
+        ssoid=str(raw.get("ssoid") or ""),
+        nick=str(raw.get("nick") or ""),
+        description=str(raw.get("description") or ""),
+        presence=presence,
+        mobile_addon=bool(raw.get("mobile_addon", False)),
+        rpat_addon=bool(raw.get("rpat_addon", False)),
+    )
+    _add_user(company, raw, where, node)
 
 
 def _add_administrators(company: RescueCompany, items: list[Any], path: str) -> None:
@@ -165,31 +162,12 @@ def _add_administrators(company: RescueCompany, items: list[Any], path: str) -> 
     into the technician groups assigned to them (``groups``: paths below Technicians)."""
     for i, item in enumerate(items):
         where = f"{path}[{i}]"
-        raw = _mapping(item, where, "an administrator needs an 'email'")
-        unknown_keys(raw, _ADMINISTRATOR_KEYS, where)
-        if not raw.get("email"):
-            raise InputError(f"{where}: an administrator needs an 'email'")
+        raw = _entry(item, where, _ADMINISTRATOR_KEYS, "email", "an administrator")
         role = str(raw.get("role", "administrator"))
         if role not in ROLES:
             raise InputError(f"{where}.role: one of {', '.join(ROLES)}")
         parent = company.masters_id if ROLES[role] == "Masteradministrator" else company.administrators_id
-        node_id = int(raw["node_id"]) if raw.get("node_id") else company.allocate_id()
-        try:
-            node = company.add_node(
-                Node(
-                    node_id,
-                    parent,
-                    ROLES[role],
-                    str(raw.get("name") or raw["email"]),
-                    email=str(raw["email"]),
-                    password=str(raw.get("password") or ""),
-                    enabled=not raw.get("disabled", False),
-                    holder=_holder(company, raw, where),
-                )
-            )
-        except ValueError as exc:
-            raise InputError(f"{where}: {exc}") from None
-        _seed_authcode(company, node, raw)
+        node = _add_user(company, raw, where, Node(_node_id(company, raw), parent, ROLES[role], ""))
         for j, group_path in enumerate(raw.get("groups") or []):
             group = company.group_by_path(str(group_path))
             if group is None:

@@ -1,0 +1,85 @@
+"""The Rescue calls a tenant's declared kinds make and the least role each needs (issue 18 point
+4), and the hierarchy's link and channel nodes, which are neither technicians nor groups (point 5).
+Pure."""
+
+from __future__ import annotations
+
+from tenant_models import tenant_model
+
+from reconciler.engine.needs import tenant_needs
+from reconciler.kinds.needs import ADMINISTRATOR, MASTER_ADMINISTRATOR, RescueCall
+from reconciler.profile import effective_profile
+from reconciler.providers.rescue.mapping import build_tree
+from reconciler.providers.rescue.orphans import orphan_findings
+
+
+def _calls(**declared: object) -> dict[RescueCall, list[str]]:
+    model = tenant_model(**declared)
+    return tenant_needs(model, effective_profile(model.profile)).rescue
+
+
+def test_every_run_reads_the_hierarchy_and_nothing_else_when_nothing_rescue_is_declared() -> None:
+    assert _calls() == {RescueCall("getHierarchy_v2"): ["every plan reads the Rescue hierarchy"]}
+
+
+def test_a_top_level_group_needs_a_master_administrator_a_nested_one_its_parents_administrator() -> None:
+    calls = _calls(rescue_groups=[{"path": "Support/Tier 2", "permissions": ["RemoteControl"]}])
+    roles = {(c.method, c.group, c.new_group): c.role for c in calls}
+    assert roles[("createGroup", "", "Support")] == MASTER_ADMINISTRATOR
+    assert roles[("createGroup", "Support", "Support/Tier 2")] == ADMINISTRATOR
+    assert roles[("setGroup_v2", "Support", "Support/Tier 2")] == ADMINISTRATOR
+    assert (
+        roles[("getGroup_v2", "Support/Tier 2", "")]
+        == roles[("setGroup_v2", "Support/Tier 2", "")]
+        == ADMINISTRATOR
+    )
+    assert calls[RescueCall("getGroup_v2", group="Support/Tier 2")] == [
+        "rescue_groups[0] (Support/Tier 2): its permissions"
+    ]
+    # Without declared permissions nothing reads or sets them.
+    assert not [c for c in _calls(rescue_groups=[{"path": "Support"}]) if c.method == "getGroup_v2"]
+
+
+def test_technicians_need_their_sso_id_calls_on_their_node_and_creates_in_their_group() -> None:
+    calls = _calls(
+        technicians=[
+            {"user": "alice@contoso.com", "sso_id": "alice"},
+            {"user": "bob@contoso.com", "create": {"group": "Support", "name": "Bob"}},
+            {"user": "carol@contoso.com"},
+        ],
+        technician_rules=[{"rescue_group": "Support/Tier 1", "sso_id": "{local}"}],
+    )
+    assert {c for c in calls if c.technician} == {
+        RescueCall("getUser_v3", technician="alice@contoso.com"),
+        RescueCall("setUser_v2", technician="alice@contoso.com"),
+    }
+    created = {c.method for c in calls if c.new_technician == "bob@contoso.com"}
+    assert created == {"createUser", "setUser_v2", "deleteNode"}
+    assert all(c.group == "Support" and c.role == ADMINISTRATOR for c in calls if c.new_technician)
+    assert RescueCall("setUser_v2", group="Support/Tier 1") in calls
+    assert not [c for c in calls if "carol" in (c.technician + c.new_technician)]  # no SSO ID: no call
+
+
+BLOCKS = [
+    {"NODEID": "1", "PARENTID": "0", "NAME": "Co", "EMAIL": "", "TYPE": "Root"},
+    {"NODEID": "2", "PARENTID": "1", "NAME": "Technicians", "EMAIL": "", "TYPE": "Technicians"},
+    {"NODEID": "3", "PARENTID": "1", "NAME": "Administrators", "EMAIL": "", "TYPE": "Administrators"},
+    {"NODEID": "4", "PARENTID": "3", "NAME": "Ops", "EMAIL": "ops@x.com", "TYPE": "Administrator"},
+    {"NODEID": "10", "PARENTID": "2", "NAME": "Support", "EMAIL": "", "TYPE": "TechnicianGroup"},
+    {"NODEID": "11", "PARENTID": "10", "NAME": "Ann", "EMAIL": "ann@x.com", "TYPE": "Technician"},
+    {"NODEID": "12", "PARENTID": "10", "NAME": "Ops", "EMAIL": "ops@x.com", "TYPE": "AdministratorLink"},
+    {"NODEID": "13", "PARENTID": "10", "NAME": "Admins", "EMAIL": "", "TYPE": "AdministratorGroupLink"},
+    {"NODEID": "14", "PARENTID": "10", "NAME": "Web chat", "EMAIL": "", "TYPE": "Channel"},
+    # A link carrying a technician's e-mail (the administrator is also a technician).
+    {"NODEID": "15", "PARENTID": "10", "NAME": "Ann", "EMAIL": "ann@x.com", "TYPE": "AdministratorLink"},
+]
+
+
+def test_link_and_channel_nodes_are_neither_technicians_nor_groups_nor_orphans() -> None:
+    tree = build_tree(BLOCKS)
+    directory = tree.directory()
+    assert [t.node_id for t in directory.technicians] == ["11"]
+    assert [g.node_id for g in directory.groups] == ["10"]
+    assert tree.technicians_by_email == {"ann@x.com": "11"} and tree.duplicate_emails == []
+    assert directory.technician("ann@x.com").one is not None
+    assert orphan_findings(tree) == []  # a nameless channel or e-mail-less link is no unfinished create
