@@ -62,17 +62,21 @@ class RescueCompany:
         """Never hand out ``used`` or anything below it (ids fixed by a seed)."""
         self._next_id = max(self._next_id, used + 1)
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: Node, *, restoring: bool = False) -> Node:
+        """Add ``node``; a user's e-mail is theirs alone, but a second node of one account holder
+        (``holder``) shares the e-mail of the node that holds it (checked unless ``restoring``
+        saved state, where the holder may come later in tree order)."""
         if node.node_id in self.nodes:
             raise ValueError(f"duplicate Rescue node id {node.node_id}")
         if node.email and node.is_user:
             key = node.email.lower()
             owner = self._emails.get(key)
-            if node.holder and owner != node.holder:
-                raise ValueError(f"node {node.holder} does not hold the email {node.email}")
-            if owner is not None and not node.holder:
+            if node.holder:
+                if owner != node.holder and not restoring:
+                    raise ValueError(f"node {node.holder} does not hold the email {node.email}")
+            elif owner is not None:
                 raise ValueError(f"duplicate Rescue email {node.email}")
-            if owner is None:
+            else:
                 self._emails[key] = node.node_id
         self.nodes[node.node_id] = node
         self.children.setdefault(node.node_id, [])
@@ -100,7 +104,7 @@ class RescueCompany:
     def restore(cls, data: Mapping[str, Any]) -> RescueCompany:
         company = cls(str(data["company_id"]), str(data["name"]), str(data["sso_password"]))
         for raw in data["nodes"]:
-            company.add_node(Node(**raw))
+            company.add_node(Node(**raw), restoring=True)
         company.root_id, company.masters_id, company.administrators_id, company.technicians_id = data["roots"]
         company.api_tokens = {str(k): int(v) for k, v in data["api_tokens"].items()}
         company.authcodes = {str(k): int(v) for k, v in data["authcodes"].items()}

@@ -104,13 +104,19 @@ def test_an_administrator_is_checked_against_assigned_groups_and_locked_permissi
         technicians=[{"user": "alice@contoso.com", "sso_id": "alice"}],
         rescue_groups=[{"path": "Support/Tier 2", "permissions": PERMISSIONS}],
     )
-    code, checks = _doctor(tenants, sandbox_of(seed))
+    unassigned = sandbox_of(seed)
+    code, checks = _doctor(tenants, unassigned)
     assert code == 1
     assert "rescue role: the technician group Support/Tier 2" in checks, checks
     outside = checks["rescue role: the technician group Support/Tier 2"]
     assert "'ops@contoso.com' is an Administrator not assigned to" in outside["detail"]
     assert "getGroup_v2, setGroup_v2" in outside["detail"] and "assign the administrator" in outside["fix"]
     assert not [n for n in checks if "alice" in n]  # alice's group (Tier 1) is assigned
+    # The plan cannot read Tier 2's permissions: Unknown, saying why Rescue may refuse it.
+    code, plan, _ = _plan(tenants, unassigned)
+    tier_2 = _changes(plan)["rescue_group:Support/Tier 2"]
+    assert code == 3 and tier_2["op"] == "unknown", plan
+    assert "INVALIDPARAM_NODE" in tier_2["reason"] and "reconcile doctor" in tier_2["reason"]
 
     # Assigned to Support (so Tier 2 below it), but Tier 2 locks RemoteControl, which is off.
     assigned = copy.deepcopy(seed)
@@ -130,6 +136,7 @@ def test_an_administrator_is_checked_against_assigned_groups_and_locked_permissi
     [tenant] = plan_json(run.stdout)["tenants"]
     [failed] = [o for o in tenant["outcomes"] if o["change_id"] == "rescue_group:Support/Tier 2"]
     assert failed["status"] == "failed" and "INVALIDPARAM_PERMISSION" in failed["message"], failed
+    assert "not an administrator of that node" in failed["message"]
     nodes = {n["node_id"]: n for n in control(handle, "GET", "/tenants/contoso/state")["rescue"]["nodes"]}
     assert nodes[TIER_2]["permissions"] == []
 

@@ -253,3 +253,18 @@ def test_a_misplaced_key_of_a_seed_tenant_is_an_error() -> None:
         check_seed({"tenants": {"x": {**tenant, "solution_schemas": {}}}})
     with pytest.raises(InputError, match=r"seed: unknown key\(s\) tenant"):
         check_seed({"tenants": {"x": tenant}, "tenant": {}})
+
+
+def test_saved_state_keeps_roles_links_channels_and_shared_emails() -> None:
+    # Tina's second node in Sales, then her first one gone: the second holds the e-mail now.
+    seed = copy.deepcopy(SEED)
+    seed["groups"][1]["technicians"].append({"email": "tina@x.com", "same_holder": True, "node_id": 203})
+    rescue, _ = build_company("x", seed)
+    assert token(call(rescue, "deleteNode", "master-token", node="101")) == "OK"
+    assert rescue.user_by_email("tina@x.com").node_id == 203  # type: ignore[union-attr]
+    restored = RescueCompany.restore(rescue.snapshot())
+    body = call(restored, "getHierarchy_v2", "master-token")
+    assert body == call(rescue, "getHierarchy_v2", "master-token")
+    assert restored.user_by_email("owner@x.com").type == "Masteradministrator"  # type: ignore[union-attr]
+    assert token(call(restored, "getHierarchy_v2", "admin-code")) == "OK"
+    assert token(call(restored, "createGroup", "admin-code", parent="200")) == "INVALIDPARAM_PARENT"

@@ -39,6 +39,20 @@ _REGENERATE = (
 )
 
 
+# What Rescue answers an account that may not touch the node (docs/sandbox.md, "Rescue caller
+# roles and node model"): the same tokens as for a wrong node, so the message says both.
+_RIGHTS_TOKENS = {
+    "INVALIDPARAM_NODE",
+    "INVALIDPARAM_PARENT",
+    "INVALIDPARAM_PERMISSION",
+    "INVALIDPARAM_LOCKEDPERMISSION",
+    "INVALID_DELETE",
+    "INVALID_MOVE",
+}
+_RIGHTS_HINT = (
+    "Rescue answers this too when the account is not an administrator of that node (an "
+    "Administrator outside their groups, or a locked permission): `reconcile doctor` checks the role"
+)
 _ROLE_HINT = (
     "a technician's authcode is refused so too: the account must be an Administrator or a Master "
     "Administrator (`reconcile doctor` names the role the tenant needs)"
@@ -163,11 +177,12 @@ class RescueClient(ApiClient):
             )
         if token in _THROTTLE_TOKENS:
             raise RateLimitedError(f"{where}: still throttled ({token})", service=SERVICE, tenant=self.tenant)
+        rights = f"; {_RIGHTS_HINT}" if token in _RIGHTS_TOKENS else ""
         if token.startswith("INVALIDPARAM_"):
             param, _, detail = token[len("INVALIDPARAM_") :].partition("_")
             extra = f" ({detail.lower().replace('_', ' ')})" if detail else ""
             raise ApiError(
-                f"{where}: Rescue rejected the parameter '{param.lower()}'{extra} ({token})",
+                f"{where}: Rescue rejected the parameter '{param.lower()}'{extra} ({token}){rights}",
                 code=token,
                 status=200,
                 service=SERVICE,
@@ -181,7 +196,11 @@ class RescueClient(ApiClient):
                 tenant=self.tenant,
             )
         raise ApiError(
-            f"{where}: Rescue answered {token}", code=token, status=200, service=SERVICE, tenant=self.tenant
+            f"{where}: Rescue answered {token}{rights}",
+            code=token,
+            status=200,
+            service=SERVICE,
+            tenant=self.tenant,
         )
 
     def _new_id(self, method: str, reply: RescueResponse) -> str:
