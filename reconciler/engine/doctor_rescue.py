@@ -141,11 +141,15 @@ async def _administrator(
 ) -> bool:
     """Whether every group and technician the calls work on is in the Administrator's groups,
     and no declared permission is locked; a failed check for each one that is not."""
-    assigned = _assigned_groups(tree, who)
+    assigned = assigned_groups(tree, who)
+
+    def administers(group_id: str) -> bool:
+        return any(g in assigned for g in tree.group_chain.get(group_id, ()))
+
     outside: dict[str, list[RescueCall]] = {}
     for call in made:
         place = _place(tree, call)
-        if place is not None and not any(g in assigned for g in tree.group_chain.get(place[1], ())):
+        if place is not None and not administers(place[1]):
             outside.setdefault(place[0], []).append(call)
     for where, calls in sorted(outside.items()):
         detail = (
@@ -153,11 +157,15 @@ async def _administrator(
             f"refused ({_reasons(needs, calls)})"
         )
         report.add(f"{CHECK}: {where}", FAIL, detail, _ASSIGN_FIX)
-    locked = await _locked(report, client, tree, model, who)
+    locked = False
+    for group in model.rescue_groups:
+        live = tree.group_match(group.path).one
+        if group.permissions is not None and live is not None and administers(live.node_id):
+            locked |= await _locked(report, client, group.path, group.permissions, live.node_id, who)
     return not outside and not locked
 
 
-def _assigned_groups(tree: RescueTree, who: Caller) -> set[str]:
+def assigned_groups(tree: RescueTree, who: Caller) -> set[str]:
     """The technician groups a link assigns the Administrator to: their own link (by e-mail) or
     one of their administrator groups' (by name; the hierarchy names a link as what it links)."""
     admin_groups: set[str] = set()
@@ -190,28 +198,21 @@ def _place(tree: RescueTree, call: RescueCall) -> tuple[str, str] | None:
     return None
 
 
-async def _locked(report: Report, client: RescueClient, tree: RescueTree, model: Tenant, who: Caller) -> bool:
-    """A declared permission whose state would change while Rescue has it locked needs a
-    Master Administrator: one failed check per such group (getGroup_v2 shows the locked ones)."""
-    found = False
-    for group in model.rescue_groups:
-        live = tree.group_match(group.path).one
-        if group.permissions is None or live is None:
-            continue
-        read = await client.get_group(live.node_id)
-        now = set(permission_list(read.get("PERMISSIONS", "")))
-        flips = [
-            p
-            for p in permission_list(read.get("LOCKEDPERMISSIONS", ""))
-            if (p in group.permissions) != (p in now)
-        ]
-        if flips:
-            found = True
-            report.add(
-                f"{CHECK}: {MASTER_ADMINISTRATOR}",
-                FAIL,
-                f"{who}: the declared permissions of {printable(group.path)} change {', '.join(flips)}, locked "
-                'in Rescue ("Group permissions that only a Master Administrator can change")',
-                _TOKEN_FIX.format(role=MASTER_ADMINISTRATOR),
-            )
-    return found
+async def _locked(
+    report: Report, client: RescueClient, path: str, declared: Iterable[str], node_id: str, who: Caller
+) -> bool:
+    """Whether the declared permissions of the group ``path`` change one Rescue has locked
+    ("Group permissions that only a Master Administrator can change", getGroup_v2); a failed
+    check when they do."""
+    read = await client.get_group(node_id)
+    wanted, now = set(declared), set(permission_list(read.get("PERMISSIONS", "")))
+    flips = [p for p in permission_list(read.get("LOCKEDPERMISSIONS", "")) if (p in wanted) != (p in now)]
+    if flips:
+        report.add(
+            f"{CHECK}: locked permissions of {printable(path)}",
+            FAIL,
+            f"{who}: the declared permissions of {printable(path)} change {printable(', '.join(flips))}, "
+            'locked in Rescue ("Group permissions that only a Master Administrator can change")',
+            _TOKEN_FIX.format(role=MASTER_ADMINISTRATOR),
+        )
+    return bool(flips)

@@ -125,7 +125,7 @@ def test_an_administrator_is_checked_against_assigned_groups_and_locked_permissi
     handle = sandbox_of(assigned)
     code, checks = _doctor(tenants, handle)
     assert code == 1
-    locked = checks["rescue role: Master Administrator"]
+    locked = checks["rescue role: locked permissions of Support/Tier 2"]
     assert "Support/Tier 2 change RemoteControl, locked in Rescue" in locked["detail"]
 
     control(handle, "DELETE", "/requests")

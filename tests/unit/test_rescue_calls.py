@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tenant_models import tenant_model
 
+from reconciler.engine.doctor_rescue import Caller, assigned_groups
 from reconciler.engine.needs import tenant_needs
 from reconciler.kinds.needs import ADMINISTRATOR, MASTER_ADMINISTRATOR, RescueCall
 from reconciler.profile import effective_profile
@@ -65,6 +66,9 @@ BLOCKS = [
     {"NODEID": "2", "PARENTID": "1", "NAME": "Technicians", "EMAIL": "", "TYPE": "Technicians"},
     {"NODEID": "3", "PARENTID": "1", "NAME": "Administrators", "EMAIL": "", "TYPE": "Administrators"},
     {"NODEID": "4", "PARENTID": "3", "NAME": "Ops", "EMAIL": "ops@x.com", "TYPE": "Administrator"},
+    {"NODEID": "5", "PARENTID": "3", "NAME": "Admins", "EMAIL": "", "TYPE": "AdministratorGroup"},
+    {"NODEID": "6", "PARENTID": "5", "NAME": "Ada", "EMAIL": "ada@x.com", "TYPE": "Administrator"},
+    {"NODEID": "20", "PARENTID": "2", "NAME": "Sales", "EMAIL": "", "TYPE": "TechnicianGroup"},
     {"NODEID": "10", "PARENTID": "2", "NAME": "Support", "EMAIL": "", "TYPE": "TechnicianGroup"},
     {"NODEID": "11", "PARENTID": "10", "NAME": "Ann", "EMAIL": "ann@x.com", "TYPE": "Technician"},
     {"NODEID": "12", "PARENTID": "10", "NAME": "Ops", "EMAIL": "ops@x.com", "TYPE": "AdministratorLink"},
@@ -79,7 +83,14 @@ def test_link_and_channel_nodes_are_neither_technicians_nor_groups_nor_orphans()
     tree = build_tree(BLOCKS)
     directory = tree.directory()
     assert [t.node_id for t in directory.technicians] == ["11"]
-    assert [g.node_id for g in directory.groups] == ["10"]
+    assert [g.node_id for g in directory.groups] == ["10", "20"]
     assert tree.technicians_by_email == {"ann@x.com": "11"} and tree.duplicate_emails == []
     assert directory.technician("ann@x.com").one is not None
     assert orphan_findings(tree) == []  # a nameless channel or e-mail-less link is no unfinished create
+
+
+def test_an_administrator_is_assigned_by_their_own_link_or_their_administrator_groups() -> None:
+    tree = build_tree(BLOCKS)
+    assert assigned_groups(tree, Caller("OPS@x.com", ADMINISTRATOR, "4")) == {"10"}  # own link, by e-mail
+    assert assigned_groups(tree, Caller("ada@x.com", ADMINISTRATOR, "6")) == {"10"}  # group link "Admins"
+    assert assigned_groups(tree, Caller("nobody@x.com", ADMINISTRATOR, "99")) == set()
