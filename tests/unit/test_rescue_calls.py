@@ -61,22 +61,32 @@ def test_technicians_need_their_sso_id_calls_on_their_node_and_creates_in_their_
     assert not [c for c in calls if "carol" in (c.technician + c.new_technician)]  # no SSO ID: no call
 
 
-BLOCKS = [
-    {"NODEID": "1", "PARENTID": "0", "NAME": "Co", "EMAIL": "", "TYPE": "Root"},
-    {"NODEID": "2", "PARENTID": "1", "NAME": "Technicians", "EMAIL": "", "TYPE": "Technicians"},
-    {"NODEID": "3", "PARENTID": "1", "NAME": "Administrators", "EMAIL": "", "TYPE": "Administrators"},
-    {"NODEID": "4", "PARENTID": "3", "NAME": "Ops", "EMAIL": "ops@x.com", "TYPE": "Administrator"},
-    {"NODEID": "5", "PARENTID": "3", "NAME": "Admins", "EMAIL": "", "TYPE": "AdministratorGroup"},
-    {"NODEID": "6", "PARENTID": "5", "NAME": "Ada", "EMAIL": "ada@x.com", "TYPE": "Administrator"},
-    {"NODEID": "20", "PARENTID": "2", "NAME": "Sales", "EMAIL": "", "TYPE": "TechnicianGroup"},
-    {"NODEID": "10", "PARENTID": "2", "NAME": "Support", "EMAIL": "", "TYPE": "TechnicianGroup"},
-    {"NODEID": "11", "PARENTID": "10", "NAME": "Ann", "EMAIL": "ann@x.com", "TYPE": "Technician"},
-    {"NODEID": "12", "PARENTID": "10", "NAME": "Ops", "EMAIL": "ops@x.com", "TYPE": "AdministratorLink"},
-    {"NODEID": "13", "PARENTID": "10", "NAME": "Admins", "EMAIL": "", "TYPE": "AdministratorGroupLink"},
-    {"NODEID": "14", "PARENTID": "10", "NAME": "Web chat", "EMAIL": "", "TYPE": "Channel"},
+# getHierarchy_v2 records as "NodeID ParentID Type Name|Email".
+RECORDS = [
+    "1 0 Root Co|",
+    "2 1 Technicians Technicians|",
+    "3 1 Administrators Administrators|",
+    "4 3 Administrator Ops|ops@x.com",
+    "5 3 AdministratorGroup Admins|",
+    "6 5 Administrator Ada|ada@x.com",
+    "20 2 TechnicianGroup Sales|",
+    "10 2 TechnicianGroup Support|",
+    "11 10 Technician Ann|ann@x.com",
+    "12 10 AdministratorLink Ops|ops@x.com",
+    "13 10 AdministratorGroupLink Admins|",
+    "14 10 Channel Web chat|",
     # A link carrying a technician's e-mail (the administrator is also a technician).
-    {"NODEID": "15", "PARENTID": "10", "NAME": "Ann", "EMAIL": "ann@x.com", "TYPE": "AdministratorLink"},
+    "15 10 AdministratorLink Ann|ann@x.com",
 ]
+
+
+def _block(record: str) -> dict[str, str]:
+    head, email = record.split("|")
+    node, parent, kind, name = head.split(" ", 3)
+    return {"NODEID": node, "PARENTID": parent, "TYPE": kind, "NAME": name, "EMAIL": email}
+
+
+BLOCKS = [_block(r) for r in RECORDS]
 
 
 def test_link_and_channel_nodes_are_neither_technicians_nor_groups_nor_orphans() -> None:
