@@ -16,12 +16,7 @@ from collections.abc import Callable
 
 from reconciler.config import Tenant
 from reconciler.kinds import REGISTRY
-from reconciler.kinds.needs import (
-    GROUP_MEMBERS_PERMISSION,
-    SERVICE_PRINCIPALS_PERMISSION,
-    RescueCall,
-    TenantNeeds,
-)
+from reconciler.kinds.needs import GROUP_MEMBERS_PERMISSION, SERVICE_PRINCIPALS_PERMISSION, TenantNeeds
 from reconciler.profile import SolutionProfile
 
 __all__ = [
@@ -44,7 +39,7 @@ def _every_run(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> No
     need.table(["Read"], settings, "every plan lists the settings rows (undeclared ones are reported)")
     # Stricter than the sandbox: the listing expands each row's user.
     need.table(["Read"], "User", "the settings rows' users (listed with them)")
-    need.rescue_call(RescueCall("getHierarchy_v2"), "every plan reads the Rescue hierarchy")
+    need.rescue_call("getHierarchy_v2", "every plan reads the Rescue hierarchy")
 
 
 def _kinds(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:

@@ -72,8 +72,9 @@ class TenantNeeds:
     def graph_permission(self, name: str, why: str) -> None:
         add_reason(self.graph, name, why)
 
-    def rescue_call(self, call: RescueCall, why: str) -> None:
-        reasons = self.rescue.setdefault(call, [])
+    def rescue_call(self, call: RescueCall | str, why: str) -> None:
+        """A Rescue call the declared state makes (a method name: anywhere, by an Administrator)."""
+        reasons = self.rescue.setdefault(RescueCall(call) if isinstance(call, str) else call, [])
         if why not in reasons:
             reasons.append(why)
 
