@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from reconciler.config import Tenant
-from reconciler.errors import ProviderError, printable
+from reconciler.errors import ProtocolError, ProviderError, printable
 from reconciler.kinds.needs import (
     ADMINISTRATOR,
     MASTER_ADMINISTRATOR,
@@ -36,13 +36,21 @@ from reconciler.resources.matching import PATH_SEPARATOR, name_key
 PASS, FAIL = "pass", "fail"
 CHECK = "rescue role"
 _TYPES = {"masteradministrator": MASTER_ADMINISTRATOR, "administrator": ADMINISTRATOR}
-_TOKEN_FIX = (
-    "set connection.rescue.authcode to an API token of a {role} (Rescue Admin Center > Global "
-    "Settings > Generate API token: Master Account Holders and Master Administrators generate it)"
+_MASTER_TOKEN = (
+    "an API token a Master Administrator or the Master Account Holder generates (Rescue Admin "
+    "Center > Global Settings > Generate API token)"
 )
+_FIXES = {
+    ADMINISTRATOR: (
+        "set connection.rescue.authcode to the authcode of an Administrator assigned to the tenant's "
+        "technician groups (requestAuthCode with their e-mail and password; a new one ends their "
+        f"previous one), or to {_MASTER_TOKEN}"
+    ),
+    MASTER_ADMINISTRATOR: f"set connection.rescue.authcode to {_MASTER_TOKEN}",
+}
 _ASSIGN_FIX = (
-    "assign the administrator to that technician group (Rescue Admin Center > Organization), or "
-    + _TOKEN_FIX.format(role=MASTER_ADMINISTRATOR)
+    "assign the administrator to that technician group (Rescue Admin Center > Organization), or set "
+    f"connection.rescue.authcode to {_MASTER_TOKEN}"
 )
 
 
@@ -71,8 +79,12 @@ async def caller(client: RescueClient) -> Caller:
     email, admin_id = account.get("EMAIL", "").strip(), account.get("ADMINID", "").strip()
     if admin_id in ("", "0"):
         return Caller(email, TECHNICIAN, "")
-    kind = (await client.get_user(node=admin_id)).get("TYPE", "").strip().casefold()
-    return Caller(email, _TYPES.get(kind, TECHNICIAN), admin_id)
+    kind = (await client.get_user(node=admin_id)).get("TYPE", "").strip()
+    if kind.casefold() not in _TYPES:
+        raise ProtocolError(
+            f"getUser_v3 of the account's AdminID {admin_id} answered TYPE {printable(kind)!r}"
+        )
+    return Caller(email, _TYPES[kind.casefold()], admin_id)
 
 
 def _calls(calls: Iterable[RescueCall]) -> str:
@@ -117,7 +129,7 @@ async def check_rescue_role(report: Report, client: RescueClient, model: Tenant,
             calls = [c for c in short if c.role == role]
             if calls:
                 detail = f"{who}: {_calls(calls)} need {_a(role)} ({_reasons(needs, calls)})"
-                report.add(f"{CHECK}: {role}", FAIL, detail, _TOKEN_FIX.format(role=role))
+                report.add(f"{CHECK}: {role}", FAIL, detail, _FIXES[role])
         if short:
             return
         if tree is not None and not await _administrator(report, client, tree, model, needs, made, who):
@@ -213,6 +225,6 @@ async def _locked(
             FAIL,
             f"{who}: the declared permissions of {printable(path)} change {printable(', '.join(flips))}, "
             'locked in Rescue ("Group permissions that only a Master Administrator can change")',
-            _TOKEN_FIX.format(role=MASTER_ADMINISTRATOR),
+            _FIXES[MASTER_ADMINISTRATOR],
         )
     return bool(flips)

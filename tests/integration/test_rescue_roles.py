@@ -71,7 +71,7 @@ def test_a_technicians_authcode_doctor_names_the_roles_and_apply_fails_loudly(
     master = checks["rescue role: Master Administrator"]
     assert "createGroup need a Master Administrator" in master["detail"]
     assert "rescue_groups[1] (Escalations): create Escalations if missing" in master["detail"]
-    assert "Generate API token" in master["fix"]
+    assert "Generate API token" in master["fix"] and "requestAuthCode" in admin["fix"]
     assert checks["rescue"]["status"] == "fail" and "NOTLOGGEDIN" in checks["rescue"]["detail"]
     assert {e["template"] for e in log_entries(handle, "contoso") if e["service"] == "rescue"} <= {
         "getAccount.aspx",

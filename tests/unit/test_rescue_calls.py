@@ -4,11 +4,16 @@ Pure."""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import pytest
 from tenant_models import tenant_model
 
-from reconciler.engine.doctor_rescue import Caller, assigned_groups
+from reconciler.engine.doctor_rescue import Caller, assigned_groups, caller
 from reconciler.engine.needs import tenant_needs
-from reconciler.kinds.needs import ADMINISTRATOR, MASTER_ADMINISTRATOR, RescueCall
+from reconciler.errors import ProtocolError
+from reconciler.kinds.needs import ADMINISTRATOR, MASTER_ADMINISTRATOR, TECHNICIAN, RescueCall
 from reconciler.profile import effective_profile
 from reconciler.providers.rescue.mapping import build_tree
 from reconciler.providers.rescue.orphans import orphan_findings
@@ -104,3 +109,36 @@ def test_an_administrator_is_assigned_by_their_own_link_or_their_administrator_g
     assert assigned_groups(tree, Caller("OPS@x.com", ADMINISTRATOR, "4")) == {"10"}  # own link, by e-mail
     assert assigned_groups(tree, Caller("ada@x.com", ADMINISTRATOR, "6")) == {"10"}  # group link "Admins"
     assert assigned_groups(tree, Caller("nobody@x.com", ADMINISTRATOR, "99")) == set()
+
+
+class _Account:
+    """getAccount and getUser_v3 as Rescue answers them (keys upper-cased by the parser)."""
+
+    def __init__(self, admin_id: str, user_type: str = "") -> None:
+        self.admin_id, self.user_type = admin_id, user_type
+
+    async def get_account(self) -> dict[str, str]:
+        return {"ACCOUNTID": "1", "ADMINID": self.admin_id, "TECHID": "7", "EMAIL": "a@x.com"}
+
+    async def get_user(self, *, node: str) -> dict[str, str]:
+        assert node == self.admin_id
+        return {"NODEID": node, "TYPE": self.user_type}
+
+
+@pytest.mark.parametrize(
+    ("account", "role"),
+    [
+        (_Account("0"), TECHNICIAN),
+        (_Account("5", "Administrator"), ADMINISTRATOR),
+        (_Account("5", "MasterAdministrator"), MASTER_ADMINISTRATOR),
+        (_Account("5", "Masteradministrator"), MASTER_ADMINISTRATOR),
+    ],
+)
+def test_the_role_is_read_from_get_account_and_the_admin_nodes_type(account: Any, role: str) -> None:
+    found = asyncio.run(caller(account))
+    assert (found.role, found.email) == (role, "a@x.com")
+
+
+def test_an_admin_node_of_another_type_is_not_taken_for_a_role() -> None:
+    with pytest.raises(ProtocolError, match="answered TYPE 'Technician'"):
+        asyncio.run(caller(_Account("5", "Technician")))  # type: ignore[arg-type]
