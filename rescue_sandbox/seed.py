@@ -28,7 +28,7 @@ from rescue_sandbox.entra.directory import directory_from_seed
 from rescue_sandbox.entra.tenant import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
 from rescue_sandbox.errors import InputError
 from rescue_sandbox.integration.traffic import run_seeded_sessions
-from rescue_sandbox.rescue.seeding import build_company
+from rescue_sandbox.rescue.seeding import build_company, unknown_keys
 from rescue_sandbox.tenant import ClientCertificate, SandboxTenant, load_public_pem
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -62,13 +62,22 @@ def load_seed(path: Path | str) -> dict[str, Any]:
     return data
 
 
+SEED_KEYS = ("tenants", "description")  # description: a note for people (the generator writes one)
+TENANT_KEYS = ("identity", "dataverse", "rescue", "secrets", "solution_schema")
+
+
 def check_seed(data: Any, where: str = "seed") -> None:
+    """The seed's shape; a key the format does not name is an error (a misplaced
+    ``solution_schema:`` would otherwise change nothing and say nothing). Each service's
+    section checks its own keys when it is built."""
     if not isinstance(data, Mapping) or not isinstance(data.get("tenants"), Mapping) or not data["tenants"]:
         raise InputError(f"{where}: a seed needs a non-empty 'tenants' mapping")
+    unknown_keys(data, SEED_KEYS, where)
     for name, tenant in data["tenants"].items():
         path = f"{where}: tenants.{name}"
         if not isinstance(tenant, Mapping):
             raise InputError(f"{path}: must be a mapping")
+        unknown_keys(tenant, TENANT_KEYS, path)
         for section in ("identity", "dataverse", "rescue"):
             if not isinstance(tenant.get(section), Mapping):
                 raise InputError(f"{path}.{section}: required mapping is missing")

@@ -21,6 +21,7 @@ from typing import Any
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.diff.rules import limited_reason
 from reconciler.engine.connection import connect
+from reconciler.engine.doctor_rescue import check_rescue_role
 from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
@@ -343,6 +344,7 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
             # Each service's checks run even when another service refused: every failure is named.
             await _checked(report, "dynamics", "see the message", _dataverse(report, session, loaded, needs))
             await _checked(report, "rescue", "see the message", _rescue(report, session))
+            await check_rescue_role(report, session.rescue, loaded.model, needs)
             await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
             await _checked(report, "entra groups", "see the message", _entra_groups(report, session, needs))
             await _report_sign_in(report, loaded, session, options, needs)

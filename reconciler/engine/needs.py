@@ -45,6 +45,7 @@ def _every_run(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> No
     need.table(["Read"], settings, "every plan lists the settings rows (undeclared ones are reported)")
     # Stricter than the sandbox: the listing expands each row's user.
     need.table(["Read"], "User", "the settings rows' users (listed with them)")
+    need.rescue_call("getHierarchy_v2", "every plan reads the Rescue hierarchy")
 
 
 def _kinds(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:

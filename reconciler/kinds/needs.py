@@ -1,6 +1,7 @@
 """What a tenant's declared state needs from the services (Dataverse privileges, solution
-tables, Graph permissions, Entra groups, the report sign-in), each with why: the record every
-kind's ``needs`` hook fills (``base.py``) and ``engine/needs.py`` collects. Pure: no I/O.
+tables, Graph permissions, Entra groups, the report sign-in, the Rescue calls and the role each
+needs), each with why: the record every kind's ``needs`` hook fills (``base.py``) and
+``engine/needs.py`` collects. Pure: no I/O.
 
 Privilege names are ``prv<Verb><Entity>`` as Dataverse spells them (``systemuser`` is ``User``),
 compared without case: real orgs spell custom tables by their schema name.
@@ -23,6 +24,29 @@ MEMBER_PROPERTIES_PERMISSION = "User.Read.All"
 # The consent check lists service principals.
 SERVICE_PRINCIPALS_PERMISSION = "Application.Read.All"
 
+# The roles of a Rescue account, least to most (docs/sandbox.md, "Rescue caller roles and node
+# model"): a technician has no Administration Center (no API call the reconciler makes); an
+# Administrator works in the technician groups assigned to them and below; a Master
+# Administrator everywhere, and alone creates top-level groups and changes locked permissions.
+TECHNICIAN, ADMINISTRATOR, MASTER_ADMINISTRATOR = "Technician", "Administrator", "Master Administrator"
+RESCUE_ROLES = (TECHNICIAN, ADMINISTRATOR, MASTER_ADMINISTRATOR)
+
+
+@dataclass(frozen=True, order=True)
+class RescueCall:
+    """One Rescue API method the declared state makes, the least role that may make it, and
+    where: below a technician group path (``group``), on a technician by e-mail (``technician``),
+    or neither (the whole organization, or a place only the live state decides). A call that
+    creates (or names) a group or technician is made only when it is missing live: ``new_group``
+    (its path) or ``new_technician`` (its e-mail)."""
+
+    method: str
+    role: str = ADMINISTRATOR
+    group: str = ""
+    technician: str = ""
+    new_group: str = ""
+    new_technician: str = ""
+
 
 @dataclass
 class TenantNeeds:
@@ -33,6 +57,7 @@ class TenantNeeds:
     graph: dict[str, list[str]] = field(default_factory=dict)  # Graph permission -> what needs it
     entra_groups: dict[str, list[str]] = field(default_factory=dict)  # group ID -> rules reading it
     report_sign_in: list[str] = field(default_factory=list)  # what needs the Rescue report sign-in
+    rescue: dict[RescueCall, list[str]] = field(default_factory=dict)  # Rescue call -> what makes it
 
     def privilege(self, name: str, why: str) -> None:
         add_reason(self.privileges, name, why)
@@ -50,6 +75,12 @@ class TenantNeeds:
 
     def graph_permission(self, name: str, why: str) -> None:
         add_reason(self.graph, name, why)
+
+    def rescue_call(self, call: RescueCall | str, why: str) -> None:
+        """A Rescue call the declared state makes (a method name: anywhere, by an Administrator)."""
+        reasons = self.rescue.setdefault(RescueCall(call) if isinstance(call, str) else call, [])
+        if why not in reasons:
+            reasons.append(why)
 
     def why(self, privilege: str) -> str:
         """What needs ``privilege``, said once per table (one line for a doctor check)."""

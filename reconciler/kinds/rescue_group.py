@@ -11,8 +11,10 @@ from reconciler.config.models import Tenant
 from reconciler.config.types import MAX_GROUP_NAME
 from reconciler.errors import UNSAFE_CHARACTERS
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind, copied_fields
+from reconciler.kinds.needs import ADMINISTRATOR, MASTER_ADMINISTRATOR, RescueCall, TenantNeeds
 from reconciler.kinds.yaml_text import scalar
 from reconciler.plan import Create, FieldChange, Manual, UnknownChange, Update
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, register
 from reconciler.resources.matching import PATH_SEPARATOR, declared_path_key, path_key
 from reconciler.resources.rescue_permissions import UNDECLARED, canonical
@@ -116,6 +118,24 @@ class RescueGroupKind(ResourceKind):
                 comparison.add(Update(self.name, want.key, (), want, have, items))
         if want.export is not None and (created or want.confirmed is None):
             comparison.add(export_step(want, created=created))
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        """A declared group (or an ancestor) may be missing: createGroup under its parent (a
+        Master Administrator's alone under the Technicians root: an Administrator "can only
+        create groups under Technician Groups to which they are assigned") and setGroup_v2 to name
+        it; declared permissions are read (getGroup_v2) and set (setGroup_v2) in the group."""
+        for i, group in enumerate(tenant.rescue_groups):
+            why = f"rescue_groups[{i}] ({group.path})"
+            parts = group.path.split(PATH_SEPARATOR)
+            for depth in range(1, len(parts) + 1):
+                parent, path = PATH_SEPARATOR.join(parts[: depth - 1]), PATH_SEPARATOR.join(parts[:depth])
+                role = ADMINISTRATOR if parent else MASTER_ADMINISTRATOR
+                create = f"{why}: create {path} if missing"
+                need.rescue_call(RescueCall("createGroup", role, group=parent, new_group=path), create)
+                need.rescue_call(RescueCall("setGroup_v2", group=parent, new_group=path), create)
+            if group.permissions is not None:
+                for method in ("getGroup_v2", "setGroup_v2"):
+                    need.rescue_call(RescueCall(method, group=group.path), f"{why}: its permissions")
 
     def field_changes(self, want: Resource, have: Resource) -> tuple[FieldChange, ...]:
         """Permissions are shown as lists (as a saved plan holds them)."""

@@ -8,7 +8,9 @@ from typing import ClassVar
 
 from reconciler.config.models import Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
+from reconciler.kinds.needs import RescueCall, TenantNeeds
 from reconciler.kinds.rescue_group import RescueGroup
+from reconciler.profile import SolutionProfile
 from reconciler.resources import Kind, Resource, register
 
 # A Rescue technician the YAML asks to create has no node ID yet: it is keyed by this prefix
@@ -74,6 +76,26 @@ class RescueTechnicianKind(ResourceKind):
     def label(self, resource: Resource) -> str | None:
         """A node ID says nothing to a reader: the technician's e-mail does."""
         return resource.email if isinstance(resource, RescueTechnician) else None
+
+    def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
+        """A declared SSO ID is read (getUser_v3) and set (setUser_v2, read-modify-write) on the
+        technician's node; a technician to create is made in its group (createUser, setUser_v2,
+        and deleteNode of the nameless node a create that lost its e-mail leaves)."""
+        for i, tech in enumerate(tenant.technicians):
+            why = f"technicians[{i}] ({tech.user})"
+            if tech.sso_id is not None:
+                for method in ("getUser_v3", "setUser_v2"):
+                    need.rescue_call(RescueCall(method, technician=tech.lookup_email), f"{why}: its SSO ID")
+            if tech.create is not None:
+                new = tech.lookup_email
+                for method in ("createUser", "setUser_v2", "deleteNode"):
+                    call = RescueCall(method, group=tech.create.group, new_technician=new)
+                    need.rescue_call(call, f"{why}: create it in {tech.create.group} if missing")
+        for i, rule in enumerate(tenant.technician_rules):
+            if rule.sso_id is not None:
+                why = f"technician_rules[{i}] ({rule.source} {rule.source_value}): its members' SSO IDs"
+                for method in ("getUser_v3", "setUser_v2"):
+                    need.rescue_call(RescueCall(method, group=rule.rescue_group or ""), why)
 
     def export(self, context: ExportContext) -> list[str]:
         """Exported in the technician mappings (``technician_settings.py``): [] here."""

@@ -6,7 +6,8 @@ framing that the singer-io client's ``body.split("\\n\\n")[1:-1]`` expects. Valu
 stored, never escaped: a name or description holding a line break breaks the framing as it would
 on the real service (undocumented there: the stricter reading, docs/sandbox.md). Parameter names are
 case-insensitive (ASP.NET), so ``targetnode``, ``targetNode`` and ``targetNodeID`` all work.
-An unknown method is a 404, as an unknown ``.aspx`` page is on the real host. The sign-in
+An unknown method is a 404, as an unknown ``.aspx`` page is on the real host. Each
+Administration Center method refuses a caller whose role may not make it (``roles.py``). The sign-in
 and session-report methods (``reports.py``) also read and set the ``ASP.NET_SessionId`` cookie.
 """
 
@@ -23,6 +24,7 @@ from starlette.routing import Route
 from rescue_sandbox.rescue.model import RescueCompany
 from rescue_sandbox.rescue.node import Node
 from rescue_sandbox.rescue.reports import COOKIE, REPORT_METHODS
+from rescue_sandbox.rescue.roles import account_nodes
 from rescue_sandbox.rescue.status import RescueStatus
 
 Block = list[tuple[str, str]] | str
@@ -94,8 +96,26 @@ def _request_authcode_sso(company: RescueCompany, p: dict[str, str]) -> Result:
     return [[("AUTHCODE", code)]]
 
 
+def _get_account(company: RescueCompany, p: dict[str, str]) -> Result:
+    """getAccount: any signed-in user (technicians too); AdminID / TechID are 0 when the account
+    holder has no (enabled) administrator node / technician seat (API_Rescue_getAccount.html)."""
+    actor = company.authenticate(p.get("authcode"))
+    with company.lock:
+        admin, tech = account_nodes(company.nodes, actor)
+        holder = company.nodes.get(actor.holder) or actor
+        return [
+            [
+                ("AccountID", company.company_id),
+                ("Organization", company.name),
+                ("AdminID", str(admin)),
+                ("TechID", str(tech)),
+                ("Email", holder.email),
+            ]
+        ]
+
+
 def _get_hierarchy(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
+    company.rights(company.authenticate(p.get("authcode")))
     with company.lock:
         start = company.root_id
         if p.get("isnode", "").strip().lower() == "true":
@@ -121,23 +141,25 @@ def _get_hierarchy(company: RescueCompany, p: dict[str, str]) -> Result:
 
 def _get_group(v2: bool) -> Handler:
     def handler(company: RescueCompany, p: dict[str, str]) -> Result:
-        company.authenticate(p.get("authcode"))
+        rights = company.rights(company.authenticate(p.get("authcode")))
         with company.lock:
             node = company.node(_alias(p, "node", "nodeid"))
             if not node.is_group:
                 raise RescueStatus("INVALIDPARAM_NODE")
+            rights.require(node, "INVALIDPARAM_NODE")
             return [_group_block(node, v2=v2)]
 
     return handler
 
 
 def _create_group(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
-    return [str(company.create_group(_alias(p, "parent", "parentid")).node_id)]
+    actor = company.authenticate(p.get("authcode"))
+    return [str(company.create_group(_alias(p, "parent", "parentid"), actor).node_id)]
 
 
 def _get_user(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
+    actor = company.authenticate(p.get("authcode"))
+    rights = company.rights(actor)
     node_raw, email = _alias(p, "node", "nodeid"), p.get("email", "").strip()
     with company.lock:
         if node_raw and email:
@@ -150,21 +172,23 @@ def _get_user(company: RescueCompany, p: dict[str, str]) -> Result:
             user = company.node(node_raw)
         if not user.is_user:
             raise RescueStatus("INVALIDPARAM_NODE")
+        if user.node_id != actor.node_id:  # one's own record; others' as one administers them
+            rights.require(user, "INVALIDPARAM_NODE", strictly_below=user.type == "Technician")
         return [_user_block(user)]
 
 
 def _create_user(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
-    return [str(company.create_user(_alias(p, "parent", "parentid")).node_id)]
+    actor = company.authenticate(p.get("authcode"))
+    return [str(company.create_user(_alias(p, "parent", "parentid"), actor).node_id)]
 
 
 def _setter(node_kind: Literal["group", "user"], v2: bool) -> Handler:
     """setGroup / setUser and their v2: the version decides which fields and values are valid."""
 
     def handler(company: RescueCompany, p: dict[str, str]) -> Result:
-        company.authenticate(p.get("authcode"))
+        actor = company.authenticate(p.get("authcode"))
         setter = company.set_group if node_kind == "group" else company.set_user
-        setter(_with_node(p), v2=v2)
+        setter(_with_node(p), actor, v2=v2)
         return []
 
     return handler
@@ -177,8 +201,8 @@ def _delete_node(company: RescueCompany, p: dict[str, str]) -> Result:
 
 
 def _move_node(company: RescueCompany, p: dict[str, str]) -> Result:
-    company.authenticate(p.get("authcode"))
-    company.move_node(_alias(p, "node", "nodeid"), _alias(p, "targetnode", "targetnodeid"))
+    actor = company.authenticate(p.get("authcode"))
+    company.move_node(_alias(p, "node", "nodeid"), _alias(p, "targetnode", "targetnodeid"), actor)
     return []
 
 
@@ -195,6 +219,7 @@ def _with_node(p: dict[str, str]) -> dict[str, str]:
 METHODS: dict[str, Handler] = {
     "requestauthcode": _request_authcode,
     "requestauthcodesso": _request_authcode_sso,
+    "getaccount": _get_account,
     "gethierarchy_v2": _get_hierarchy,
     "getgroup": _get_group(False),
     "getgroup_v2": _get_group(True),

@@ -2,8 +2,9 @@
 
 Rules follow the Rescue API reference (reference/rescue.md): technicians live only in technician
 groups, technician groups only under the Technicians root or another technician group, emails are
-unique, an authcode never expires but a new one replaces the old, one PIN per second per
-technician. Group export settings ("post session details to URL") have no API method: they are
+unique (but one account holder may have several node IDs: ``Node.holder``), an authcode never
+expires but a new one replaces the old, one PIN per second per technician. Every tree method
+takes the caller (``actor``) and refuses what their role may not do (``roles.py``). Group export settings ("post session details to URL") have no API method: they are
 state here that only the sandbox controls read or change, as a person in the Admin Center would.
 
 Errors are :class:`RescueStatus` carrying the API's status token; the HTTP layer renders them.
@@ -21,6 +22,7 @@ from typing import Any
 
 from rescue_sandbox.rescue.node import Node
 from rescue_sandbox.rescue.permissions import SET_GROUP_PERMISSIONS
+from rescue_sandbox.rescue.roles import Rights
 from rescue_sandbox.rescue.sessions import SessionBook
 from rescue_sandbox.rescue.status import RescueStatus
 
@@ -60,14 +62,22 @@ class RescueCompany:
         """Never hand out ``used`` or anything below it (ids fixed by a seed)."""
         self._next_id = max(self._next_id, used + 1)
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: Node, *, restoring: bool = False) -> Node:
+        """Add ``node``; a user's e-mail is theirs alone, but a second node of one account holder
+        (``holder``) shares the e-mail of the node that holds it (checked unless ``restoring``
+        saved state, where the holder may come later in tree order)."""
         if node.node_id in self.nodes:
             raise ValueError(f"duplicate Rescue node id {node.node_id}")
-        if node.email:
+        if node.email and node.is_user:
             key = node.email.lower()
-            if key in self._emails:
+            owner = self._emails.get(key)
+            if node.holder:
+                if owner != node.holder and not restoring:
+                    raise ValueError(f"node {node.holder} does not hold the email {node.email}")
+            elif owner is not None:
                 raise ValueError(f"duplicate Rescue email {node.email}")
-            self._emails[key] = node.node_id
+            else:
+                self._emails[key] = node.node_id
         self.nodes[node.node_id] = node
         self.children.setdefault(node.node_id, [])
         if node.parent_id:
@@ -94,7 +104,7 @@ class RescueCompany:
     def restore(cls, data: Mapping[str, Any]) -> RescueCompany:
         company = cls(str(data["company_id"]), str(data["name"]), str(data["sso_password"]))
         for raw in data["nodes"]:
-            company.add_node(Node(**raw))
+            company.add_node(Node(**raw), restoring=True)
         company.root_id, company.masters_id, company.administrators_id, company.technicians_id = data["roots"]
         company.api_tokens = {str(k): int(v) for k, v in data["api_tokens"].items()}
         company.authcodes = {str(k): int(v) for k, v in data["authcodes"].items()}
@@ -199,35 +209,47 @@ class RescueCompany:
                 raise RescueStatus("INVALID")
             return self._new_authcode(users[0])
 
+    def rights(self, actor: Node) -> Rights:
+        """What ``actor`` may do; raises NOTLOGGEDIN for a caller without the Administration Center."""
+        rights = Rights(self.nodes, actor)
+        rights.admin_center()
+        return rights
+
     # -- tree changes -----------------------------------------------------------------------
 
-    def create_group(self, parent_raw: str | None) -> Node:
+    def create_group(self, parent_raw: str | None, actor: Node) -> Node:
         with self.lock:
+            rights = self.rights(actor)
             parent = self.nodes.get(_int(parent_raw))
             kinds = {"Technicians": "TechnicianGroup", "TechnicianGroup": "TechnicianGroup"}
-            kinds |= {"Administrators": "AdministratorGroup", "AdministratorGroup": "AdministratorGroup"}
-            if parent is None or parent.type not in kinds:
+            if rights.master:  # administrator groups are a Master Administrator's alone
+                kinds |= {"Administrators": "AdministratorGroup", "AdministratorGroup": "AdministratorGroup"}
+            if parent is None or parent.type not in kinds or not rights.manages(parent):
                 raise RescueStatus("INVALIDPARAM_PARENT")
             return self.add_node(Node(self.allocate_id(), parent.node_id, kinds[parent.type], "New Group"))
 
-    def create_user(self, parent_raw: str | None) -> Node:
+    def create_user(self, parent_raw: str | None, actor: Node) -> Node:
         with self.lock:
+            rights = self.rights(actor)
             parent = self.nodes.get(_int(parent_raw))
-            kinds = {
-                "TechnicianGroup": "Technician",
-                "Administrators": "Administrator",
-                "AdministratorGroup": "Administrator",
-                "Masteradministrators": "Masteradministrator",
-            }
-            if parent is None or parent.type not in kinds:
+            kinds = {"TechnicianGroup": "Technician"}
+            if rights.master:  # "How to Add an Administrator": only Master Administrators
+                kinds |= {
+                    "Administrators": "Administrator",
+                    "AdministratorGroup": "Administrator",
+                    "Masteradministrators": "Masteradministrator",
+                }
+            if parent is None or parent.type not in kinds or not rights.manages(parent):
                 raise RescueStatus("INVALIDPARAM_PARENT")
             return self.add_node(Node(self.allocate_id(), parent.node_id, kinds[parent.type], "New User"))
 
-    def set_group(self, params: Mapping[str, str], *, v2: bool) -> None:
+    def set_group(self, params: Mapping[str, str], actor: Node, *, v2: bool) -> None:
         with self.lock:
+            rights = self.rights(actor)
             node = self.node(params.get("node"))
             if not node.is_group:
                 raise RescueStatus("INVALIDPARAM_NODE")
+            rights.require(node, "INVALIDPARAM_NODE")
             name = params.get("name", "").strip()
             if not name or len(name) > _MAX_NAME:
                 raise RescueStatus("INVALIDPARAM_NAME")
@@ -239,17 +261,22 @@ class RescueCompany:
             locked = _permission_list(
                 params.get("lockedpermission", ""), known, "INVALIDPARAM_LOCKEDPERMISSION"
             )
+            rights.change_permissions(node, permissions, locked)
             # An omitted optional field is stored empty: clients must read-modify-write. What a
             # new group holds when setGroup omits `permission` is undocumented: here, none.
             node.name, node.enabled = name, status == "enabled"
             node.description = params.get("description", "")
             node.permissions, node.locked_permissions = permissions, locked
 
-    def set_user(self, params: Mapping[str, str], *, v2: bool) -> None:
+    def set_user(self, params: Mapping[str, str], actor: Node, *, v2: bool) -> None:
         with self.lock:
+            rights = self.rights(actor)
             node = self.node(params.get("node"))
             if not node.is_user:
                 raise RescueStatus("INVALIDPARAM_NODE")
+            if node.type != "Technician" and not rights.master:
+                raise RescueStatus("INVALIDPARAM_NODE")  # administrators are a Master Administrator's
+            rights.require(node, "INVALIDPARAM_NODE", strictly_below=True)
             name = params.get("name", "").strip()
             if not name or len(name) > _MAX_NAME:
                 raise RescueStatus("INVALIDPARAM_NAME")
@@ -262,11 +289,12 @@ class RescueCompany:
             mobile = _bool(params.get("mobileaddon" if v2 else "addons"), "INVALIDPARAM_MOBILEADDON")
             rpat = _bool(params.get("rpataddon"), "INVALIDPARAM_RPATADDON") if v2 else node.rpat_addon
             owner = self._emails.get(email.lower())
-            if owner is not None and owner != node.node_id:
+            if owner is not None and owner not in (node.node_id, node.holder):
                 raise RescueStatus("INVALIDPARAM_EMAIL_ALREADY_IN_USE")
-            if node.email:
-                self._emails.pop(node.email.lower(), None)
-            self._emails[email.lower()] = node.node_id
+            self._release_email(node)
+            if owner is None:
+                self._emails[email.lower()] = node.node_id
+                node.holder = 0  # the e-mail is this node's own now
             node.name, node.email, node.enabled = name, email, status == "enabled"
             node.nick = params.get("nick", "")
             node.ssoid = params.get("ssoid", "")
@@ -275,28 +303,53 @@ class RescueCompany:
             if params.get("pwd"):
                 node.password = params["pwd"]
 
+    def _release_email(self, node: Node) -> None:
+        """Forget ``node``'s e-mail; another node of the same account holder inherits it."""
+        key = node.email.lower()
+        if not node.email or self._emails.get(key) != node.node_id:
+            return
+        del self._emails[key]
+        heir = next((n for n in self.nodes.values() if n.holder == node.node_id), None)
+        if heir is not None:
+            self._emails[key] = heir.node_id
+            for other in self.nodes.values():
+                if other.holder == node.node_id:
+                    other.holder = 0 if other is heir else heir.node_id
+
     def delete_node(self, raw: str | None, actor: Node) -> None:
         with self.lock:
+            rights = self.rights(actor)
             node = self.node(raw)
             protected = {self.root_id, self.masters_id, self.administrators_id, self.technicians_id}
             doomed = list(self.walk(node.node_id))
-            if node.node_id in protected or any(
-                n.node_id == actor.node_id or n.account_holder for n in doomed
+            # "INVALID_DELETE: ... the user who is currently logged in has insufficient privileges.
+            # An administrator cannot delete himself either."
+            if (
+                node.node_id in protected
+                or not rights.manages(node, strictly_below=True)
+                or any(n.node_id == actor.node_id or n.account_holder for n in doomed)
             ):
                 raise RescueStatus("INVALID_DELETE")
             self.children[node.parent_id].remove(node.node_id)
             for gone in doomed:
+                self._release_email(gone)
                 self.nodes.pop(gone.node_id)
                 self.children.pop(gone.node_id, None)
-                if gone.email:
-                    self._emails.pop(gone.email.lower(), None)
+            # Links to a deleted administrator (or administrator group) go with it.
+            for link in [n for n in self.nodes.values() if n.is_link and n.target not in self.nodes]:
+                self.children[link.parent_id].remove(link.node_id)
+                self.nodes.pop(link.node_id)
+                self.children.pop(link.node_id, None)
 
-    def move_node(self, raw: str | None, target_raw: str | None) -> None:
+    def move_node(self, raw: str | None, target_raw: str | None, actor: Node) -> None:
         with self.lock:
+            rights = self.rights(actor)
             node = self.node(raw)
             target = self.nodes.get(_int(target_raw))
             if target is None:
                 raise RescueStatus("INVALIDPARAM_TARGETNODE")
+            if not rights.manages(node, strictly_below=True) or not rights.manages(target):
+                raise RescueStatus("INVALID_MOVE")
             allowed = {
                 "Technician": ("TechnicianGroup",),
                 "TechnicianGroup": ("Technicians", "TechnicianGroup"),
@@ -341,8 +394,9 @@ def _bool(raw: str | None, token: str) -> bool:
 
 
 def _permission_list(raw: str, allowed: tuple[str, ...], token: str) -> list[str]:
+    """The names as the method's page spells them: ``remotecontrol`` is refused, as the Admin
+    Center's fixed list is (docs/sandbox.md, "Rescue caller roles": the stricter reading)."""
     names = [p.strip() for p in raw.split(",") if p.strip()]
-    known = {p.lower(): p for p in allowed}
-    if any(n.lower() not in known for n in names):
+    if any(n not in allowed for n in names):
         raise RescueStatus(token)
-    return [known[n.lower()] for n in names]
+    return names

@@ -10,6 +10,11 @@ from typing import Any
 
 USER_TYPES = ("Masteradministrator", "Administrator", "Technician")
 GROUP_TYPES = ("TechnicianGroup", "AdministratorGroup")
+# getHierarchy_v2 also lists nodes that are neither users nor groups: an administrator (or an
+# administrator group) assigned to a technician group appears under it as a link, and a channel
+# assigned to a technician group appears under it (docs/sandbox.md, "Rescue caller roles").
+LINK_TYPES = ("AdministratorLink", "AdministratorGroupLink")
+CHANNEL_TYPE = "Channel"
 PRESENCE = ("Offline", "Online", "Busy", "Away")
 
 
@@ -34,6 +39,11 @@ class Node:
     permissions: list[str] = field(default_factory=list)
     locked_permissions: list[str] = field(default_factory=list)
     export: dict[str, Any] | None = None
+    # A link's administrator (or administrator group); 0 for every other node.
+    target: int = 0
+    # Another node ID of the same account holder (getHierarchy_v2: "A Rescue account holder can
+    # have multiple node IDs"): the node of theirs that holds the e-mail; 0 when this one does.
+    holder: int = 0
 
     @property
     def is_user(self) -> bool:
@@ -42,6 +52,10 @@ class Node:
     @property
     def is_group(self) -> bool:
         return self.type in GROUP_TYPES
+
+    @property
+    def is_link(self) -> bool:
+        return self.type in LINK_TYPES
 
     @property
     def status(self) -> str:

@@ -39,6 +39,26 @@ _REGENERATE = (
 )
 
 
+# What Rescue answers an account that may not touch the node (docs/sandbox.md, "Rescue caller
+# roles and node model"): the same tokens as for a wrong node, so the message says both.
+_RIGHTS_TOKENS = {
+    "INVALIDPARAM_NODE",
+    "INVALIDPARAM_PARENT",
+    "INVALIDPARAM_PERMISSION",
+    "INVALIDPARAM_LOCKEDPERMISSION",
+    "INVALID_DELETE",
+    "INVALID_MOVE",
+}
+_RIGHTS_HINT = (
+    "Rescue answers this too when the account is not an administrator of that node (an "
+    "Administrator outside their groups, or a locked permission): `reconcile doctor` checks the role"
+)
+_ROLE_HINT = (
+    "a technician's authcode is refused so too: the account must be an Administrator or a Master "
+    "Administrator (`reconcile doctor` names the role the tenant needs)"
+)
+
+
 def _text(response: httpx.Response) -> str:
     """The reply body as text. The API answers UTF-8; ``response.text`` would parse the
     Content-Type header with the email package for every reply to find that out."""
@@ -141,8 +161,10 @@ class RescueClient(ApiClient):
         if token == "OK":
             return
         if token in _AUTH_TOKENS:
+            # A technician's authcode is valid but has no Administration Center: NOTLOGGEDIN too.
+            role = f"; {_ROLE_HINT}" if token == "NOTLOGGEDIN" else ""
             raise AuthError(
-                f"{where}: Rescue refused the authcode ({token}): {_REGENERATE}",
+                f"{where}: Rescue refused the authcode ({token}): {_REGENERATE}{role}",
                 service=SERVICE,
                 tenant=self.tenant,
             )
@@ -155,11 +177,12 @@ class RescueClient(ApiClient):
             )
         if token in _THROTTLE_TOKENS:
             raise RateLimitedError(f"{where}: still throttled ({token})", service=SERVICE, tenant=self.tenant)
+        rights = f"; {_RIGHTS_HINT}" if token in _RIGHTS_TOKENS else ""
         if token.startswith("INVALIDPARAM_"):
             param, _, detail = token[len("INVALIDPARAM_") :].partition("_")
             extra = f" ({detail.lower().replace('_', ' ')})" if detail else ""
             raise ApiError(
-                f"{where}: Rescue rejected the parameter '{param.lower()}'{extra} ({token})",
+                f"{where}: Rescue rejected the parameter '{param.lower()}'{extra} ({token}){rights}",
                 code=token,
                 status=200,
                 service=SERVICE,
@@ -173,7 +196,11 @@ class RescueClient(ApiClient):
                 tenant=self.tenant,
             )
         raise ApiError(
-            f"{where}: Rescue answered {token}", code=token, status=200, service=SERVICE, tenant=self.tenant
+            f"{where}: Rescue answered {token}{rights}",
+            code=token,
+            status=200,
+            service=SERVICE,
+            tenant=self.tenant,
         )
 
     def _new_id(self, method: str, reply: RescueResponse) -> str:
@@ -272,3 +299,9 @@ class RescueClient(ApiClient):
         """``deleteNode``: used only on a nameless technician node this apply's own createUser
         made and could not complete (its e-mail was taken meanwhile); never on a declared object."""
         await self.call("deleteNode", {"node": _node(node, "node")}, repeatable=False)
+
+    async def get_account(self) -> dict[str, str]:
+        """``getAccount``: who the authcode is (any signed-in user, a technician too): AccountID,
+        Organization, AdminID and TechID (0 when the account holder is no administrator / has no
+        technician seat), Email. A read: the least harmful way to learn the caller's role."""
+        return self._whole_record("getAccount", await self.call("getAccount", {}, repeatable=True))
