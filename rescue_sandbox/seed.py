@@ -23,6 +23,7 @@ import yaml
 
 from rescue_sandbox import tls
 from rescue_sandbox.dataverse import DataverseOrg
+from rescue_sandbox.dataverse.seeding import unknown_key
 from rescue_sandbox.dataverse.solution_schema import schema_from_seed
 from rescue_sandbox.entra.directory import directory_from_seed
 from rescue_sandbox.entra.tenant import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
@@ -62,9 +63,26 @@ def load_seed(path: Path | str) -> dict[str, Any]:
     return data
 
 
+# The keys a seed may have at its top and in each tenant. A key nobody reads would change
+# nothing and say nothing (a misplaced `solution_schema:`), so anything else is refused.
+SEED_KEYS = ("tenants", "description")
+TENANT_KEYS = ("identity", "dataverse", "rescue", "solution_schema", "secrets")
+
+
+def unknown_keys(path: str, given: Mapping[str, Any], allowed: tuple[str, ...]) -> list[str]:
+    """One problem per key of ``given`` that is not ``allowed``, with a did-you-mean."""
+    return [unknown_key(path, key, allowed) for key in given if key not in allowed]
+
+
 def check_seed(data: Any, where: str = "seed") -> None:
     if not isinstance(data, Mapping) or not isinstance(data.get("tenants"), Mapping) or not data["tenants"]:
         raise InputError(f"{where}: a seed needs a non-empty 'tenants' mapping")
+    problems = unknown_keys(where, data, SEED_KEYS)
+    for name, tenant in data["tenants"].items():
+        if isinstance(tenant, Mapping):
+            problems += unknown_keys(f"{where}: tenants.{name}", tenant, TENANT_KEYS)
+    if problems:
+        raise InputError("\n".join(problems))
     for name, tenant in data["tenants"].items():
         path = f"{where}: tenants.{name}"
         if not isinstance(tenant, Mapping):

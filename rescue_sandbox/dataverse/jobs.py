@@ -331,7 +331,7 @@ def record_import_job(
         org.update("importjob", import_job_id, fields)
 
 
-def key_metadata(org: OrgInterface, table: str) -> list[dict[str, Any]]:
+def key_metadata(org: OrgInterface, table: str, language: int | None = None) -> list[dict[str, Any]]:
     """``EntityDefinitions(LogicalName='t')/Keys``: EntityKeyIndexStatus as its name."""
     advance(org)
     out = []
@@ -347,7 +347,7 @@ def key_metadata(org: OrgInterface, table: str) -> list[dict[str, Any]]:
                 "EntityKeyIndexStatus": state.status,
                 "AsyncJob": state.async_job,
                 "IsManaged": True,
-                "DisplayName": display_label(kdef.labels, kdef.schema_name),
+                "DisplayName": display_label(kdef.labels, kdef.schema_name, language),
             }
         )
     return out

@@ -73,6 +73,10 @@ class DataverseOrg:
         # Synchronous ImportSolution calls in flight (import job id -> arrival): they hold the
         # one-solution-operation-at-a-time lock like a running import job does.
         self.sync_imports: dict[str, float] = {}
+        # The org's base language and its users' UI languages (usersettings.uilanguageid, by
+        # systemuserid): metadata labels' UserLocalizedLabel follows the caller's.
+        self.base_language = 1033
+        self.ui_languages: dict[str, int] = {}
         # Privileges by role name (security.py); a seed's role_privileges replaces a role's set.
         self.role_privileges: dict[str, set[str]] = security.default_role_privileges(self, {})
         self.row_version = 1_000_000
