@@ -125,6 +125,10 @@ def test_user_localized_label_follows_the_callers_ui_language(
     assert created["UserLocalizedLabel"] is None and created["LocalizedLabels"][0]["Label"] == "Created By"
     keys = api.get("EntityDefinitions(LogicalName='lmi_logmeinsession')/Keys").json()["value"]
     assert keys[0]["DisplayName"]["UserLocalizedLabel"]["Label"] == "Chiave di sessione"
+    org = server.app.orgs[HOST]
+    restored = DataverseOrg.restore(org.snapshot())  # --state-dir keeps the languages
+    assert (restored.base_language, restored.ui_languages) == (1040, org.ui_languages)
+    assert set(org.ui_languages.values()) == {1040}
     install_org(server, SEED)  # English caller: English labels
     assert _attributes(api)["lmi_ssoid"]["DisplayName"]["UserLocalizedLabel"]["Label"] == "SSO ID"
 
