@@ -55,6 +55,10 @@ class FakeOrg:
         return answer(request) if callable(answer) else answer
 
 
+def _installed(version: str) -> dict[str, Any]:
+    return {"solutionid": RUNNING, "uniquename": NAME, "version": version, "ismanaged": True}
+
+
 def _rows(*rows: dict[str, Any]) -> httpx.Response:
     return httpx.Response(200, json={"value": list(rows)})
 
@@ -136,12 +140,26 @@ def test_a_job_failed_by_the_lock_waits_for_the_other_import_and_converges(tmp_p
     org = FakeOrg(
         asyncoperations=jobs,
         ImportSolutionAsync=httpx.Response(200, json={"AsyncOperationId": OURS, "ImportJobKey": "k"}),
-        solutions=_rows({"solutionid": RUNNING, "uniquename": NAME, "version": "2.2.0.0", "ismanaged": True}),
+        # Installed by the other import once it has completed.
+        solutions=lambda r: _rows(_installed("2.2.0.0" if looks["other"] > 1 else "2.1.0.0")),
     )
     message = run(org, _import(tmp_path, org, wait=60))
     assert message == (
         f"installed meanwhile by the solution import that was running (system job {RUNNING}): "
         f"{NAME} 2.2.0.0; nothing imported"
+    )
+    assert org.seen.count("POST ImportSolutionAsync") == 1
+
+
+def test_a_lock_from_an_invisible_import_that_installs_the_version_converges(tmp_path: Path) -> None:
+    refusal = httpx.Response(429, json={"error": {"code": "0x80071151", "message": LOCK_TEXT}})
+    org = FakeOrg(
+        asyncoperations=_rows(), ImportSolutionAsync=refusal, solutions=_rows(_installed("2.2.0.0"))
+    )
+    message = run(org, _import(tmp_path, org, wait=60))
+    assert (
+        message
+        == f"installed meanwhile by the solution import that was running: {NAME} 2.2.0.0; nothing imported"
     )
     assert org.seen.count("POST ImportSolutionAsync") == 1
 

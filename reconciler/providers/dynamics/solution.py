@@ -123,6 +123,12 @@ class SolutionWrites(WritesEach):
                 # ImportSolutionAsync leaves a failed job in Solution History.
                 self._raise_if_past(deadline, None)
                 await asyncio.sleep(5 * self.dynamics.poll_interval)
+                installed = await self._satisfied(name, want)
+                if installed is not None:  # the import that held the lock has installed it
+                    return (
+                        "installed meanwhile by the solution import that was running: "
+                        f"{name} {installed.version}; nothing imported"
+                    )
 
     async def _import_once(self, data: bytes, package: str, name: str, want: str, deadline: float) -> str:
         # A real package imports for minutes: the synchronous ImportSolution outlives any
