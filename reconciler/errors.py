@@ -249,3 +249,10 @@ class Interrupted(ReconcileError):
     """The run was interrupted (Ctrl-C): exit 130, as shells report SIGINT."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class OperationRunning(IncompleteError):
+    """A change met a long operation of the service that is still running (Dataverse runs one
+    solution import at a time), and the bounded wait for it ran out: the change's outcome is
+    unknown, not failed (exit 3), and never a configuration error. The message names the
+    operation's system job; run again once it has finished."""

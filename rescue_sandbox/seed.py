@@ -28,7 +28,8 @@ from rescue_sandbox.entra.directory import directory_from_seed
 from rescue_sandbox.entra.tenant import AppClient, FederatedCredential, IdentityTenant, ServicePrincipal
 from rescue_sandbox.errors import InputError
 from rescue_sandbox.integration.traffic import run_seeded_sessions
-from rescue_sandbox.rescue.seeding import build_company, unknown_keys
+from rescue_sandbox.rescue.seeding import build_company
+from rescue_sandbox.seedkeys import unknown_keys
 from rescue_sandbox.tenant import ClientCertificate, SandboxTenant, load_public_pem
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -61,6 +61,14 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--import-wait",
+    type=click.FloatRange(min=0, max=24 * 3600),
+    default=3600.0,
+    show_default=True,
+    help="Seconds a solution import may take, waiting for one already running included (Dataverse runs one "
+    "at a time); past it the import is reported unknown (exit 3).",
+)
 @concurrency_option
 @sandbox_option
 @lock_options
@@ -75,6 +83,7 @@ def apply(
     auto_approve: bool,
     force: bool,
     fmt: str,
+    import_wait: float,
     concurrency: int,
     sandbox: str | None,
     lock_timeout: float,
@@ -121,7 +130,7 @@ def apply(
     with status_line() as line:
         changes = sum(len(p.actionable) for _, p in pairs)
         progress = ApplyProgress(line, changes) if line else None
-        result = run_apply(pairs, options, ApplyOptions(progress=progress))
+        result = run_apply(pairs, options, ApplyOptions(progress=progress, import_wait_seconds=import_wait))
     _finish(ctx, plan, result, fmt)
 
 

@@ -38,6 +38,9 @@ Progress = Callable[[str, Outcome], None]
 @dataclass(frozen=True)
 class ApplyOptions:
     poll_interval: float = 2.0
+    # How long a solution import may take, waiting for one already running included (Dataverse
+    # runs one at a time); past it the change is Unknown (exit 3), never failed.
+    import_wait_seconds: float = 3600.0
     progress: Progress | None = None
 
 
@@ -64,6 +67,7 @@ class _TenantApply:
             tenant_folder=loaded.folder,
             resolve_secret=resolve,
             poll_interval=options.poll_interval,
+            import_wait_seconds=options.import_wait_seconds,
             session_key_wait=session_key.wait_seconds if session_key else 600,
         )
         self.providers: tuple[Provider, ...] = (

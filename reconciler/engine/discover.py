@@ -4,8 +4,10 @@ The installed solution's components (``solutioncomponents``, componenttype 1) gi
 their ``EntityDefinitions`` give attributes, keys and display labels in every language the org
 carries. Each role of the solution profile is matched by an exact label (English or Italian, the
 help text this project started from; accents, case and punctuation ignored) *and* the attribute
-type it must have (a lookup also by its target). A role with no match, or more than one, is
-reported, never guessed. Only reads.
+type it must have (a lookup also by its target), among the columns the solution made: the system
+columns Dataverse adds to every table (IsCustomAttribute false: owner, created by, state...) and
+virtual columns (AttributeOf: ``…name``, ``…yominame``) never play a role. A role with no match,
+or more than one, is reported with every candidate, never guessed. Only reads.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from reconciler.engine.session import TenantSession
 from reconciler.profile import SolutionProfile, default_profile_data, effective_profile
 from reconciler.profile.columns import INSTANCE_LABELS, KEY_LABELS, TABLE_LABELS, Column, columns_of
 from reconciler.providers.dynamics.client import DataverseClient
-from reconciler.providers.dynamics.metadata import KeyInfo, Labels, MetadataReader, TableInfo
+from reconciler.providers.dynamics.metadata import AttributeInfo, KeyInfo, Labels, MetadataReader, TableInfo
 from reconciler.providers.http import RequestStats
 
 LANGUAGES = {1033: "en", 1040: "it"}
@@ -139,10 +141,16 @@ async def discover(client: DataverseClient, profile: SolutionProfile, solution_n
     return discovery
 
 
+def _authored(info: TableInfo) -> list[AttributeInfo]:
+    """The columns the solution made: a real table also carries the ones Dataverse adds (owner,
+    created by, state...) and virtual ``…name`` columns of each lookup; none of them is a role."""
+    return [a for a in info.attributes.values() if a.authored]
+
+
 def _column(discovery: Discovery, info: TableInfo, col: Column) -> None:
     candidates = [
         (a.logical_name, f"{why}, {a.attribute_type}")
-        for a in info.attributes.values()
+        for a in _authored(info)
         if a.attribute_type in col.types and (why := _label_match(a.labels, col.labels))
     ]
     _pick(
@@ -183,8 +191,9 @@ async def _lookup_to(
     navigation: str,
     target: str,
 ) -> None:
-    """The table's only lookup to ``target`` plays ``role``; its SchemaName is the navigation."""
-    lookups = [a for a in info.attributes.values() if a.attribute_type == "Lookup"]
+    """The table's only lookup to ``target`` of its own plays ``role`` (createdby, modifiedby,
+    owninguser... are Dataverse's); its SchemaName is the navigation."""
+    lookups = [a for a in _authored(info) if a.attribute_type == "Lookup"]
     targets = await asyncio.gather(
         *(reader.lookup_targets(info.logical_name, a.logical_name) for a in lookups)
     )
@@ -193,7 +202,7 @@ async def _lookup_to(
         discovery,
         section,
         f"{section}.{role}",
-        [(a.logical_name, f"the table's only lookup to {target}") for a in to_target],
+        [(a.logical_name, f"the table's only custom lookup to {target}") for a in to_target],
         f"lookup to {target} on {info.logical_name}",
     )
     if value is not None:

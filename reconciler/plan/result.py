@@ -11,7 +11,10 @@ from reconciler.errors import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK
 from reconciler.plan.changes import Manual
 from reconciler.plan.model import Plan
 
-Status = Literal["done", "failed", "skipped"]
+# "unknown": the change met an operation of the service still running (a solution import) and
+# its bounded wait ran out; it may still happen, so it is neither done nor failed (exit 3).
+Status = Literal["done", "failed", "skipped", "unknown"]
+STATUSES: tuple[Status, ...] = ("done", "failed", "skipped", "unknown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +46,7 @@ class ApplyResult:
 
     def totals(self) -> dict[str, int]:
         counter = Counter(o.status for t in self.tenants for o in t.outcomes)
-        return {s: counter[s] for s in ("done", "failed", "skipped")}
+        return {s: counter[s] for s in STATUSES}
 
     @property
     def complete(self) -> bool:
@@ -51,12 +54,13 @@ class ApplyResult:
 
     @property
     def nothing_done(self) -> bool:
-        """True when something was to be done and none of it was."""
+        """True when something was to be done and none of it was (nor may still be: unknown)."""
         attempted = any(t.outcomes or t.error for t in self.tenants)
-        return attempted and self.totals()["done"] == 0
+        totals = self.totals()
+        return attempted and totals["done"] == 0 and totals["unknown"] == 0
 
     def exit_code(self, plan: Plan) -> int:
-        """1 when nothing could be done, 3 when something failed or ``plan`` was incomplete."""
+        """1 when nothing could be done, 3 when something failed, is unknown or ``plan`` was incomplete."""
         if any(t.error for t in self.tenants) and not self.totals()["done"]:
             return EXIT_ERROR
         if self.nothing_done:

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar, Protocol
 
-from reconciler.errors import ReconcileError
+from reconciler.errors import OperationRunning, ReconcileError
 from reconciler.plan import Change, Outcome
 
 
@@ -46,7 +46,9 @@ async def apply_each(
         if isinstance(result, BaseException):
             if not isinstance(result, Exception):
                 raise result
-            outcomes.append(Outcome(change.id, "failed", failure_reason(result)))
+            # A wait for a running operation that ran out: the change may still happen.
+            unknown = isinstance(result, OperationRunning)
+            outcomes.append(Outcome(change.id, "unknown" if unknown else "failed", failure_reason(result)))
         else:
             outcomes.append(Outcome(change.id, "done", result))
     return outcomes

@@ -30,7 +30,11 @@ _LISTED = 8  # object keys shown per kind before "and N more"
 
 def render_apply_text(result: ApplyResult) -> str:
     totals = result.totals()
-    lines = [f"Apply: {totals['done']} done, {totals['failed']} failed, {totals['skipped']} skipped.", ""]
+    unknown = f", {totals['unknown']} unknown (still running)" if totals["unknown"] else ""
+    lines = [
+        f"Apply: {totals['done']} done, {totals['failed']} failed, {totals['skipped']} skipped{unknown}.",
+        "",
+    ]
     manual_total = 0
     shared = shared_errors((t.tenant, t.error) for t in result.tenants)
     for tenant in result.tenants:
@@ -44,6 +48,7 @@ def render_apply_text(result: ApplyResult) -> str:
             lines.append(
                 head
                 + f"{tenant.count('done')} done, {tenant.count('failed')} failed, {tenant.count('skipped')} skipped"
+                + (f", {tenant.count('unknown')} unknown" if tenant.count("unknown") else "")
             )
         lines += _outcome_lines(tenant.outcomes)
         if tenant.requests:
@@ -96,7 +101,7 @@ def _outcome_lines(outcomes: Sequence[Outcome]) -> list[str]:
             )
             by_cause[(outcome.status, cause)].append(outcome)
     for (status, cause), group in by_cause.items():
-        mark = "FAILED" if status == "failed" else "skipped"
+        mark = {"failed": "FAILED", "unknown": "UNKNOWN"}.get(status, status)
         if len(group) == 1:
             only = group[0]
             lines.append(

@@ -6,7 +6,9 @@ as it does against a real org with a real package; the import still happens. It 
 ``solution.xml`` (``ImportExportXml/SolutionManifest``), installs or upgrades the ``solutions``
 row and records an ``importjobs`` row (progress 100); a bad base64 string, a file that is not a
 zip, a zip without ``solution.xml`` or an unreadable manifest is a 400. ``ImportSolutionAsync``
-does the same as an operationtype-203 system job. ``ReactivateEntityKey`` submits a new
+does the same as an operationtype-203 system job. One import at a time (``jobs.running_import``):
+a second synchronous import is refused with a 429 (app.py), a second asynchronous one gets a job
+that has failed with the customization-lock error. ``ReactivateEntityKey`` submits a new
 operationtype-63 index job and answers 204 without a body.
 """
 
@@ -125,7 +127,11 @@ def _import_async(org: DataverseOrg, req: ApiRequest) -> ApiResponse:
             raise
         failure = exc.message
     size = len(str(body.get("CustomizationFile") or "")) * 3 // 4  # base64 -> bytes
-    job_id = jobs.submit_import_job(org, manifest, import_job_id, failure, size)
+    if jobs.running_import(org) is not None:
+        # Accepted, but its job fails at once: one solution operation at a time.
+        job_id = jobs.refused_import_job(org, manifest, import_job_id)
+    else:
+        job_id = jobs.submit_import_job(org, manifest, import_job_id, failure, size)
     payload = {
         "@odata.context": f"{req.api_root}/$metadata#Microsoft.Dynamics.CRM.ImportSolutionAsyncResponse",
         "AsyncOperationId": job_id,

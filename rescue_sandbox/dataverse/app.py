@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from rescue_sandbox.dataverse import batch, errors, router, security
+from rescue_sandbox.dataverse import batch, errors, jobs, router, security
 from rescue_sandbox.dataverse.limits import Admission, ServiceLimits, ServiceProtection
 from rescue_sandbox.dataverse.org import DataverseOrg
 from rescue_sandbox.dataverse.protocol import API_PREFIX, ApiRequest, ApiResponse, error_response
@@ -125,12 +125,29 @@ class DataverseApp:
                 caller=claims,
             )
             if request.method == "POST" and request.path == "ImportSolution":
-                # The synchronous import runs as long as the import takes (without the org lock).
-                await asyncio.sleep(org.import_seconds(len(body) * 3 // 4))
-            response = await run_in_threadpool(self._dispatch, org, request)
+                response = await self._import_synchronously(org, request)
+            else:
+                response = await run_in_threadpool(self._dispatch, org, request)
         finally:
             self.protection.release(admission, time.perf_counter() - started)
         return self._with_usage(response, admission)
+
+    async def _import_synchronously(self, org: DataverseOrg, request: ApiRequest) -> ApiResponse:
+        """The synchronous import runs as long as the import takes (without the org lock), and
+        holds the one-import-at-a-time lock from its arrival to its answer."""
+        token = str(uuid.uuid4())
+        with org.lock:
+            running = jobs.running_import(org)
+            if running is None:
+                jobs.begin_sync_import(org, token)
+        if running is not None:
+            return error_response(errors.import_running())
+        try:
+            await asyncio.sleep(org.import_seconds(len(request.body) * 3 // 4))
+            return await run_in_threadpool(self._dispatch, org, request)
+        finally:
+            with org.lock:
+                jobs.end_sync_import(org, token)
 
     @staticmethod
     def _dispatch(org: DataverseOrg, request: ApiRequest) -> ApiResponse:

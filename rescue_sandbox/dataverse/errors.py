@@ -30,6 +30,10 @@ METHOD_NOT_SUPPORTED = "0x80040800"  # "The 'Delete' method does not support ent
 # "Invalid argument." (InvalidArgument). Which bulk-action mistakes get it is the sandbox's choice ⚠:
 # a record of another type in Targets (the SDK's CreateMultiple answers it), empty Targets, no id.
 INVALID_ARGUMENT = "0x80040203"
+# Another solution operation holds the org's customization lock (KB 4343228: "-2147020463 or
+# 80071151"); the Web API answers it as 429 in public clients' logs (docs/sandbox.md).
+CUSTOMIZATION_LOCK = "0x80071151"
+CUSTOMIZATION_LOCK_NUMBER = -2147020463
 
 # Sandbox-chosen codes (no documented code for these conditions).
 UNAUTHENTICATED = "0x80072560"  # 401: missing, invalid, expired or foreign bearer token
@@ -63,6 +67,24 @@ class DataverseError(Exception):
 
     def body_bytes(self) -> bytes:
         return json.dumps(self.body()).encode("utf-8")
+
+
+# The text Dataverse gives (microsoft/coe-starter-kit#8757; Microsoft Learn, "Concurrent solution
+# operation failures").
+IMPORT_RUNNING_MESSAGE = (
+    "Cannot start another [Import] because there is a previous [Import] running at this moment. "
+    "Use Solution History for more details. -- The solution installation or removal failed due to "
+    "the installation or removal of another solution at the same time. Please try again later."
+)
+
+
+def import_running() -> DataverseError:
+    """A second solution import while one runs: Dataverse runs one solution operation at a time.
+
+    429 without ``Retry-After``: the lock lasts as long as the running import (minutes), longer
+    than any throttling back-off, and the service says nothing of when it ends.
+    """
+    return DataverseError(429, CUSTOMIZATION_LOCK, IMPORT_RUNNING_MESSAGE)
 
 
 def not_found(logical_name: str, row_id: str) -> DataverseError:

@@ -4,7 +4,10 @@ An alternate key is only usable once its index job has built a unique index. The
 ``asyncoperations`` row with operationtype 63 that goes Waiting (0) -> In Progress (20) ->
 Succeeded (30) or Failed (31, when the key columns hold duplicates), and the key goes
 Pending -> InProgress -> Active | Failed with it. ``ImportSolutionAsync`` runs the same way as an
-operationtype 203 job. No background thread moves jobs on: every read calls :func:`advance`,
+operationtype 203 job, one at a time: while an import runs (a system job or a synchronous
+``ImportSolution`` still in flight), a second ``ImportSolution`` is refused with a 429 and a
+second ``ImportSolutionAsync`` is accepted and its job fails at once with the customization-lock
+error (errorcode -2147020463), as a real org does (docs/sandbox.md). No background thread moves jobs on: every read calls :func:`advance`,
 which compares the org's (injectable) clock with the job's submission time. That keeps tests
 deterministic and the state persistable.
 """
@@ -91,6 +94,44 @@ def submit_import_job(
             error=error,
         ),
     )
+    return job_id
+
+
+def running_import(org: OrgInterface) -> str | None:
+    """The solution import running now: its system job's id, or a synchronous import's import job id."""
+    advance(org)
+    for job in org.pending_jobs.values():
+        if job.kind == "import":
+            return job.job_id
+    return next(iter(org.sync_imports), None)
+
+
+def begin_sync_import(org: OrgInterface, import_job_id: str) -> None:
+    """A synchronous ``ImportSolution`` holds the lock from its arrival to its answer."""
+    org.sync_imports[import_job_id] = org.clock()
+
+
+def end_sync_import(org: OrgInterface, import_job_id: str) -> None:
+    org.sync_imports.pop(import_job_id, None)
+
+
+def refused_import_job(org: OrgInterface, manifest: dict[str, Any] | None, import_job_id: str) -> str:
+    """An ``ImportSolutionAsync`` that met a running import: its job has already failed."""
+    now = format_time(org.clock())
+    name = f"Import Solution {manifest['uniquename']}" if manifest else "Import Solution"
+    job_id = _new_job(
+        org,
+        name,
+        OPERATION_IMPORT,
+        statecode=3,
+        statuscode=31,
+        message=errors.IMPORT_RUNNING_MESSAGE,
+        friendlymessage=errors.IMPORT_RUNNING_MESSAGE,
+        errorcode=errors.CUSTOMIZATION_LOCK_NUMBER,
+        startedon=now,
+        completedon=now,
+    )
+    record_import_job(org, import_job_id, manifest, errors.IMPORT_RUNNING_MESSAGE, errors.CUSTOMIZATION_LOCK)
     return job_id
 
 
@@ -258,7 +299,11 @@ def apply_import(org: OrgInterface, manifest: dict[str, Any], import_job_id: str
 
 
 def record_import_job(
-    org: OrgInterface, import_job_id: str, manifest: dict[str, Any] | None, failure: str | None
+    org: OrgInterface,
+    import_job_id: str,
+    manifest: dict[str, Any] | None,
+    failure: str | None,
+    code: str = errors.IMPORT_FAILED,
 ) -> None:
     """Write the importjobs row the client can poll (progress 100 once finished)."""
     now = format_time(org.clock())
@@ -267,7 +312,7 @@ def record_import_job(
     # The real import job's data: one <result> per processed component, failures with errortext.
     outcome = f'<result result="{result}"'
     if failure:
-        outcome += f' errorcode="{errors.IMPORT_FAILED}" errortext="{escape(failure, {chr(34): "&quot;"})}"'
+        outcome += f' errorcode="{code}" errortext="{escape(failure, {chr(34): "&quot;"})}"'
     data = (
         f"<importexportxml><solutionManifests><solutionManifest><UniqueName>{escape(name or '')}</UniqueName>"
         f"{outcome}/></solutionManifest></solutionManifests></importexportxml>"
@@ -286,7 +331,7 @@ def record_import_job(
         org.update("importjob", import_job_id, fields)
 
 
-def key_metadata(org: OrgInterface, table: str) -> list[dict[str, Any]]:
+def key_metadata(org: OrgInterface, table: str, language: int | None = None) -> list[dict[str, Any]]:
     """``EntityDefinitions(LogicalName='t')/Keys``: EntityKeyIndexStatus as its name."""
     advance(org)
     out = []
@@ -302,7 +347,7 @@ def key_metadata(org: OrgInterface, table: str) -> list[dict[str, Any]]:
                 "EntityKeyIndexStatus": state.status,
                 "AsyncJob": state.async_job,
                 "IsManaged": True,
-                "DisplayName": display_label(kdef.labels, kdef.schema_name),
+                "DisplayName": display_label(kdef.labels, kdef.schema_name, language),
             }
         )
     return out

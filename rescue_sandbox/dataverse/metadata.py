@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from rescue_sandbox.dataverse import errors, jobs
+from rescue_sandbox.dataverse import errors, jobs, security, system_columns
 from rescue_sandbox.dataverse.protocol import ApiRequest, ApiResponse, Segment, json_response, parse_key
 from rescue_sandbox.dataverse.query import ListSource, fetch, parse_query
 from rescue_sandbox.dataverse.schema import Column, TableDef, display_label, metadata_id
@@ -40,8 +40,14 @@ _DERIVED = {
     "Decimal": "DecimalAttributeMetadata",
     "Boolean": "BooleanAttributeMetadata",
     "DateTime": "DateTimeAttributeMetadata",
+    "Owner": "LookupAttributeMetadata",
+    "EntityName": "EntityNameAttributeMetadata",
 }
-_CASTS = {f"Microsoft.Dynamics.CRM.{name}": kind for kind, name in _DERIVED.items()}
+# The cast to a derived type answers every attribute of that type (Owner lookups are lookups).
+_CASTS: dict[str, tuple[str, ...]] = {}
+for _kind, _name in _DERIVED.items():
+    _CASTS.setdefault(f"Microsoft.Dynamics.CRM.{_name}", ())
+    _CASTS[f"Microsoft.Dynamics.CRM.{_name}"] += (_kind,)
 
 
 def _meta_table(name: str, columns: dict[str, str]) -> TableDef:
@@ -75,6 +81,9 @@ ATTRIBUTE = _meta_table(
         "AttributeTypeName": "Memo",
         "IsPrimaryId": "Boolean",
         "IsPrimaryName": "Boolean",
+        "IsCustomAttribute": "Boolean",
+        "IsLogical": "Boolean",
+        "AttributeOf": "String",
         "IsValidForCreate": "Boolean",
         "IsValidForUpdate": "Boolean",
         "IsValidForRead": "Boolean",
@@ -103,7 +112,13 @@ KEY = _meta_table(
 )
 
 
-def entity_row(table: TableDef) -> dict[str, Any]:
+def caller_language(org: DataverseOrg, req: ApiRequest) -> int:
+    """The caller's UI language (its usersettings.uilanguageid): labels follow it."""
+    user = security.caller_user(org, req.caller)
+    return org.ui_languages.get(str(user["systemuserid"]), org.base_language)
+
+
+def entity_row(table: TableDef, language: int | None = None) -> dict[str, Any]:
     return {
         "MetadataId": table.metadata_id,
         "LogicalName": table.logical_name,
@@ -114,11 +129,13 @@ def entity_row(table: TableDef) -> dict[str, Any]:
         "PrimaryNameAttribute": table.primary_name,
         "IsCustomEntity": table.is_custom,
         "IsIntersect": table.intersect,
-        "DisplayName": display_label(table.labels, table.schema_name),
+        "DisplayName": display_label(table.labels, table.schema_name, language),
     }
 
 
-def attribute_row(table: TableDef, col: Column, with_options: bool = False) -> dict[str, Any]:
+def attribute_row(
+    table: TableDef, col: Column, with_options: bool = False, language: int | None = None
+) -> dict[str, Any]:
     writable = not col.read_only and col.name not in ("createdon", "modifiedon", "versionnumber")
     row: dict[str, Any] = {
         "@odata.type": f"#Microsoft.Dynamics.CRM.{_DERIVED[col.type]}",
@@ -133,20 +150,76 @@ def attribute_row(table: TableDef, col: Column, with_options: bool = False) -> d
         "IsValidForCreate": writable and not table.intersect,
         "IsValidForUpdate": writable and col.name != table.id_column and not table.intersect,
         "IsValidForRead": True,
+        "IsCustomAttribute": not system_columns.is_system(table, col),
+        "IsLogical": False,
+        "AttributeOf": None,
         "RequiredLevel": {"Value": "ApplicationRequired" if col.required else "None"},
         "MaxLength": col.max_length,
-        "DisplayName": display_label(col.labels, col.name),
+        "DisplayName": display_label(col.labels or _stored_label(table, col), col.name, language),
     }
     if col.type == "Lookup":
         row["Targets"] = [col.target] if col.target else []
     if with_options and col.options is not None:
         option_labels = col.option_labels or {}
         options = [
-            {"Value": v, "Label": display_label(option_labels.get(v), text)}
+            {"Value": v, "Label": display_label(option_labels.get(v), text, language)}
             for v, text in col.options.items()
         ]
         row["OptionSet"] = {"Options": options, "IsGlobal": False, "OptionSetType": "Picklist"}
     return row
+
+
+def _stored_label(table: TableDef, col: Column) -> dict[int, str] | None:
+    label = system_columns.STORED_LABELS.get(col.name) if table.is_custom else None
+    return {1033: label} if label else None
+
+
+def system_attribute_row(
+    table: TableDef, attr: system_columns.SystemAttribute, language: int
+) -> dict[str, Any]:
+    """A column only the metadata shows (system columns, virtual names): read-only, not custom
+    unless it is the virtual name of one of the table's own lookups."""
+    virtual_of = table.by_logical.get(attr.attribute_of or "")
+    row: dict[str, Any] = {
+        "@odata.type": f"#Microsoft.Dynamics.CRM.{_DERIVED[attr.type]}",
+        "MetadataId": metadata_id("attribute", table.logical_name, attr.name),
+        "LogicalName": attr.name,
+        "SchemaName": attr.name,
+        "EntityLogicalName": table.logical_name,
+        "AttributeType": attr.type,
+        "AttributeTypeName": {"Value": f"{attr.type}Type"},
+        "IsPrimaryId": False,
+        "IsPrimaryName": False,
+        "IsCustomAttribute": virtual_of is not None and not system_columns.is_system(table, virtual_of),
+        "IsLogical": attr.attribute_of is not None,
+        "AttributeOf": attr.attribute_of,
+        "IsValidForCreate": attr.attribute_of is None and attr.type in ("Owner", "DateTime"),
+        "IsValidForUpdate": attr.attribute_of is None and attr.type == "Owner",
+        "IsValidForRead": True,
+        "RequiredLevel": {"Value": "SystemRequired" if attr.name == "ownerid" else "None"},
+        "MaxLength": 100 if attr.type == "String" else None,
+        "DisplayName": display_label({1033: attr.label} if attr.label else {}, None, language),
+    }
+    if attr.type in ("Lookup", "Owner"):
+        row["Targets"] = list(attr.targets)
+    return row
+
+
+def attribute_rows(
+    table: TableDef, language: int, types: tuple[str, ...] | None = None, with_options: bool = False
+) -> list[dict[str, Any]]:
+    """Every attribute the table's metadata shows (of ``types``, when given)."""
+    rows = [
+        attribute_row(table, c, with_options, language)
+        for c in table.by_logical.values()
+        if types is None or c.type in types
+    ]
+    rows += [
+        system_attribute_row(table, a, language)
+        for a in system_columns.metadata_only(table)
+        if types is None or a.type in types
+    ]
+    return rows
 
 
 def _entity(org: DataverseOrg, key: str) -> TableDef:
@@ -213,7 +286,9 @@ def _split_top(text: str) -> list[str]:
     return [p.strip() for p in [*parts, current] if p.strip()]
 
 
-def _entity_expand(org: DataverseOrg, req: ApiRequest, table: TableDef) -> dict[str, list[dict[str, Any]]]:
+def _entity_expand(
+    org: DataverseOrg, req: ApiRequest, table: TableDef, language: int
+) -> dict[str, list[dict[str, Any]]]:
     """Strip ``$expand=Attributes(...),Keys`` from the request and answer the expansions; only
     ``$select`` is accepted inside the parentheses."""
     wanted: dict[str, list[str] | None] = {}
@@ -238,11 +313,12 @@ def _entity_expand(org: DataverseOrg, req: ApiRequest, table: TableDef) -> dict[
     req.params = kept
     out: dict[str, list[dict[str, Any]]] = {}
     if "Attributes" in wanted:
-        rows = [attribute_row(table, c) for c in table.by_logical.values()]
+        rows = attribute_rows(table, language)
         out["Attributes"] = [_checked_project(ATTRIBUTE, r, wanted["Attributes"]) for r in rows]
     if "Keys" in wanted:
         out["Keys"] = [
-            _checked_project(KEY, r, wanted["Keys"]) for r in jobs.key_metadata(org, table.logical_name)
+            _checked_project(KEY, r, wanted["Keys"])
+            for r in jobs.key_metadata(org, table.logical_name, language)
         ]
     return out
 
@@ -277,19 +353,20 @@ def handle(org: DataverseOrg, req: ApiRequest, segments: list[Segment]) -> ApiRe
     if req.method != "GET":
         raise errors.not_supported(f"{req.method} on EntityDefinitions (metadata changes)")
     head, rest = segments[0], segments[1:]
+    language = caller_language(org, req)
     if head.key is None:
         if rest:
             raise errors.segment_not_found(rest[0].name)
-        rows = [entity_row(t) for t in org.tables.values()]
+        rows = [entity_row(t, language) for t in org.tables.values()]
         return _listing(req, ENTITY, rows, "EntityDefinitions")
     table = _entity(org, head.key)
     base = f"EntityDefinitions('{table.metadata_id}')"
     if not rest:
-        expansions = _entity_expand(org, req, table)
-        return _single(req, ENTITY, entity_row(table), "EntityDefinitions", expansions)
+        expansions = _entity_expand(org, req, table, language)
+        return _single(req, ENTITY, entity_row(table, language), "EntityDefinitions", expansions)
     sub = rest[0]
     if sub.name == "Keys" and len(rest) == 1:
-        keys = jobs.key_metadata(org, table.logical_name)
+        keys = jobs.key_metadata(org, table.logical_name, language)
         if sub.key is None:
             return _listing(req, KEY, keys, f"{base}/Keys")
         wanted = parse_key(sub.key)
@@ -302,10 +379,9 @@ def handle(org: DataverseOrg, req: ApiRequest, segments: list[Segment]) -> ApiRe
         if len(rest) > 2 or (cast is not None and cast not in _CASTS):
             raise errors.segment_not_found(rest[-1].name)
         options = _option_set_expand(req) if cast == PICKLIST_CAST else False
-        columns = [c for c in table.by_logical.values() if cast is None or c.type == _CASTS[cast]]
-        rows = [attribute_row(table, c, options) for c in columns]
+        rows = attribute_rows(table, language, _CASTS[cast] if cast else None, options)
         context = f"{base}/Attributes" + (f"/{cast}" if cast else "")
-        meta = LOOKUP_ATTRIBUTE if cast and _CASTS[cast] == "Lookup" else ATTRIBUTE
+        meta = LOOKUP_ATTRIBUTE if cast and "Lookup" in _CASTS[cast] else ATTRIBUTE
         if sub.key is None:
             return _listing(req, meta, rows, context)
         wanted = parse_key(sub.key)

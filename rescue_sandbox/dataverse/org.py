@@ -70,6 +70,13 @@ class DataverseOrg:
             (t.logical_name, k.logical_name): KeyState() for t in self.tables.values() for k in t.keys
         }
         self.pending_jobs: dict[str, PendingJob] = {}
+        # Synchronous ImportSolution calls in flight (import job id -> arrival): they hold the
+        # one-solution-operation-at-a-time lock like a running import job does.
+        self.sync_imports: dict[str, float] = {}
+        # The org's base language and its users' UI languages (usersettings.uilanguageid, by
+        # systemuserid): metadata labels' UserLocalizedLabel follows the caller's.
+        self.base_language = 1033
+        self.ui_languages: dict[str, int] = {}
         # Privileges by role name (security.py); a seed's role_privileges replaces a role's set.
         self.role_privileges: dict[str, set[str]] = security.default_role_privileges(self, {})
         self.row_version = 1_000_000

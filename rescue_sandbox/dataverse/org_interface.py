@@ -30,6 +30,9 @@ class OrgInterface(Protocol):
     stores: dict[str, TableStore]
     key_states: dict[tuple[str, str], KeyState]
     pending_jobs: dict[str, PendingJob]
+    sync_imports: dict[str, float]
+    base_language: int
+    ui_languages: dict[str, int]
     role_privileges: dict[str, set[str]]
     row_version: int
 

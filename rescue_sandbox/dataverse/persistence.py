@@ -31,6 +31,7 @@ def snapshot(org: OrgInterface) -> dict[str, Any]:
         ],
         "pending_jobs": [j.to_json() for j in org.pending_jobs.values()],
         "role_privileges": {role: sorted(names) for role, names in org.role_privileges.items()},
+        "languages": {"base": org.base_language, "ui": dict(org.ui_languages)},
     }
 
 
@@ -53,5 +54,8 @@ def load(org: OrgInterface, data: Mapping[str, Any]) -> None:
     for job in data.get("pending_jobs") or []:
         org.pending_jobs[job["job_id"]] = PendingJob(**job)
     org.row_version = int(data.get("version", org.row_version))
+    languages = data.get("languages") or {}
+    org.base_language = int(languages.get("base", org.base_language))
+    org.ui_languages = {user: int(lcid) for user, lcid in (languages.get("ui") or {}).items()}
     if "role_privileges" in data:
         org.role_privileges = {role: set(names) for role, names in data["role_privileges"].items()}

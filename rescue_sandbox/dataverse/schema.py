@@ -47,10 +47,15 @@ def metadata_id(*parts: str) -> str:
     return str(uuid.uuid5(_METADATA_NS, "/".join(parts)))
 
 
-def display_label(labels: Mapping[int, str] | None, fallback: str) -> dict[str, Any]:
-    """A Label: one LocalizedLabel per language; UserLocalizedLabel in English when the org has
-    it, else in the first language given (the caller's language is the org's base language)."""
-    texts = dict(labels) if labels else {1033: fallback}
+def display_label(
+    labels: Mapping[int, str] | None, fallback: str | None, language: int | None = None
+) -> dict[str, Any]:
+    """A Label: one LocalizedLabel per language the org carries a text in (``fallback`` in
+    English when ``labels`` gives none; no label at all when there is no fallback either, as for
+    virtual name columns). ``UserLocalizedLabel`` is the one in the caller's UI language
+    (``language``), null when there is none in it, however many other languages have one; without
+    a ``language``, English when present, else the first."""
+    texts = dict(labels) if labels else ({1033: fallback} if fallback is not None else {})
     localized = [
         {
             "Label": text,
@@ -61,7 +66,12 @@ def display_label(labels: Mapping[int, str] | None, fallback: str) -> dict[str, 
         }
         for lcid, text in texts.items()
     ]
-    user = next((item for item in localized if item["LanguageCode"] == 1033), localized[0])
+    if language is not None:
+        user = next((item for item in localized if item["LanguageCode"] == language), None)
+    else:
+        user = next(
+            (item for item in localized if item["LanguageCode"] == 1033), localized[0] if localized else None
+        )
     return {"LocalizedLabels": localized, "UserLocalizedLabel": user}
 
 

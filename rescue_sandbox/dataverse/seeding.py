@@ -19,6 +19,12 @@ Accepted keys (all optional except ``org_url``; docs/sandbox.md documents the wh
     session_key: {status: Active|Pending|InProgress|Failed, error?: text}
     tables: {<logical name>: {entity_set?, id_column?, columns?: {name: type},
              keys?: [{logical_name, schema_name?, columns}], rows: [...]}}
+    base_language: 1033                           # the org's base language (LCID)
+    ui_language: 1040                             # the reconciler_user's UI language (default:
+                                                  # the base language); labels follow it
+
+Any other key is refused, naming where it belongs when it is a key of the seed tenant
+(``solution_schema``, ``secrets``).
 
 Logical field names (``company_id``, ``sso_id``...) become column names through the solution
 schema (solution_schema.py). ``tables`` may also name an existing table (for example the LogMeIn session table) to
@@ -36,6 +42,7 @@ from rescue_sandbox.dataverse import components, security
 from rescue_sandbox.dataverse.errors import DataverseError
 from rescue_sandbox.dataverse.org_interface import OrgInterface
 from rescue_sandbox.dataverse.solution_schema import INTEGRATION_FIELDS, INTEGRATION_OPTIONS, SETTINGS_COLUMNS
+from rescue_sandbox.seedkeys import unknown_key
 
 
 def seed_id(org: OrgInterface, table: str, natural_key: str) -> str:
@@ -64,7 +71,34 @@ def populate(org: OrgInterface, seed: Mapping[str, Any]) -> None:
         raise ValueError(f"dataverse seed for {org.host}: {exc.message}") from exc
 
 
+# Every key of a seed's ``dataverse:`` mapping (the docstring above says what each holds).
+DATAVERSE_KEYS = (
+    *("org_url", "business_units", "roles", "role_privileges", "reconciler_user", "users"),
+    *("solutions", "integration", "settings", "application_user", "session_key", "tables"),
+    *("base_language", "ui_language"),
+)
+# Keys that belong elsewhere in a seed tenant: said so, not just "unknown".
+_ELSEWHERE = {"solution_schema": "tenants.<name>.solution_schema", "secrets": "tenants.<name>.secrets"}
+
+
+def unknown_keys_problem(seed: Mapping[str, Any]) -> str | None:
+    """The unknown keys of a ``dataverse:`` mapping, all in one message (None when there are none)."""
+    problems = [
+        f"dataverse.{key}: belongs at {_ELSEWHERE[key]}, not under dataverse"
+        if key in _ELSEWHERE
+        else unknown_key("dataverse", key, DATAVERSE_KEYS)
+        for key in seed
+        if key not in DATAVERSE_KEYS
+    ]
+    return "; ".join(problems) or None
+
+
 def _populate(org: OrgInterface, seed: Mapping[str, Any]) -> None:
+    problem = unknown_keys_problem(seed)
+    if problem:
+        raise ValueError(problem)
+    org.base_language = _language(seed, "base_language", 1033)
+    ui_language = _language(seed, "ui_language", org.base_language)
     bu_ids = _business_units(org, _items(seed, "business_units") or [{"name": org.host.split(".")[0]}])
     root = next(iter(bu_ids))
     role_ids: dict[tuple[str, str], str] = {}
@@ -153,6 +187,7 @@ def _populate(org: OrgInterface, seed: Mapping[str, Any]) -> None:
         }
         user_id = org.insert("systemuser", row)["systemuserid"]
         assign(path, user_id, bu_name, list(caller.get("roles") or [security.SYSTEM_ADMINISTRATOR]))
+        org.ui_languages[str(user_id)] = ui_language
 
     for i, sol in enumerate(_items(seed, "solutions")):
         path = f"dataverse.solutions[{i}]"
@@ -179,6 +214,13 @@ def _populate(org: OrgInterface, seed: Mapping[str, Any]) -> None:
     for name, spec in (seed.get("tables") or {}).items():
         for row in spec.get("rows") or []:
             org.insert(name, row)
+
+
+def _language(seed: Mapping[str, Any], key: str, default: int) -> int:
+    value = seed.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1000 <= value <= 99999:
+        raise ValueError(f"dataverse.{key}: a language code (LCID) such as 1033 or 1040 is required")
+    return value
 
 
 def _business_units(org: OrgInterface, units: list[Any]) -> dict[str, str]:

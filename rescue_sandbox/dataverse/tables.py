@@ -34,7 +34,18 @@ ACCESS_MODES = {
 }
 
 # solutioncomponent.componenttype: the documented option values the sandbox uses.
-COMPONENT_TYPES = {1: "Entity", 2: "Attribute", 14: "Entity Key"}
+COMPONENT_TYPES = {
+    1: "Entity",
+    2: "Attribute",
+    14: "Entity Key",
+    20: "Role",
+    26: "Saved Query",
+    60: "System Form",
+    61: "Web Resource",
+    90: "Plugin Type",
+    91: "Plugin Assembly",
+    92: "SDK Message Processing Step",
+}
 ROOT_COMPONENT_BEHAVIORS = {
     0: "Include Subcomponents",
     1: "Do not include subcomponents",

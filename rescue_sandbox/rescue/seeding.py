@@ -11,13 +11,14 @@ does not name is an error: a misplaced key would otherwise change nothing and sa
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from rescue_sandbox.errors import InputError
 from rescue_sandbox.rescue.model import RescueCompany
 from rescue_sandbox.rescue.node import CHANNEL_TYPE, PRESENCE, Node
 from rescue_sandbox.rescue.permissions import SET_GROUP_PERMISSIONS
+from rescue_sandbox.seedkeys import unknown_keys
 
 RESCUE_KEYS = (
     "company_id",
@@ -47,13 +48,6 @@ _TECHNICIAN_KEYS += (
 )
 _CHANNEL_KEYS = ("name", "node_id")
 ROLES = {"administrator": "Administrator", "master administrator": "Masteradministrator"}
-
-
-def unknown_keys(raw: Mapping[str, Any], known: Iterable[str], where: str) -> None:
-    """InputError naming every key of ``raw`` the format does not know."""
-    extra = [str(k) for k in raw if k not in known]
-    if extra:
-        raise InputError(f"{where}: unknown key(s) {', '.join(sorted(extra))} (known: {', '.join(known)})")
 
 
 def _mapping(raw: Any, where: str, what: str) -> Mapping[str, Any]:

@@ -29,9 +29,8 @@ def _package(path: Path, version: str) -> None:
     path.write_bytes(buffer.getvalue())
 
 
-def test_an_import_longer_than_the_request_timeout_converges(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def package_tenants(tmp_path: Path) -> Path:
+    """The example tenants, contoso declaring a package (2.2.0.0) newer than its installed solution."""
     tenants = tmp_path / "tenants"
     shutil.copytree(EXAMPLE_TENANTS, tenants)
     tenant_file = tenants / "contoso" / "tenant.yaml"
@@ -40,6 +39,13 @@ def test_an_import_longer_than_the_request_timeout_converges(
     )
     tenant_file.write_text(text)
     _package(tenants / "contoso" / "solution.zip", "2.2.0.0")
+    return tenants
+
+
+def test_an_import_longer_than_the_request_timeout_converges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenants = package_tenants(tmp_path)
     monkeypatch.setenv("RECONCILE_TIMEOUT", "1.0")
     with running_sandbox(index_job_seconds=0.1) as handle:
         org = handle.sandbox.tenants["contoso"].org

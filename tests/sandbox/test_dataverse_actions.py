@@ -9,6 +9,7 @@ import io
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -176,6 +177,54 @@ def test_import_solution_async_with_bad_zip_fails_the_job(api: httpx.Client, clo
     clock.now += 5
     job = api.get(f"asyncoperations({response.json()['AsyncOperationId']})").json()
     assert job["statuscode"] == 31 and "not a solution zip" in job["message"]
+
+
+# ------------------------------------------------------------------------- one solution import at a time
+def _lock_refusal(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert "retry-after" not in response.headers  # the lock lasts as long as the running import
+    error = response.json()["error"]
+    assert error["code"] == "0x80071151"
+    assert error["message"].startswith(
+        "Cannot start another [Import] because there is a previous [Import] running at this moment."
+    )
+
+
+def test_a_second_async_import_while_one_runs_gets_a_failed_job(api: httpx.Client, clock: FakeClock) -> None:
+    first = api.post("ImportSolutionAsync", json=import_body(solution_zip(version="2.2.0.0"))).json()
+    body = import_body(solution_zip(version="2.3.0.0"))
+    second = api.post("ImportSolutionAsync", json=body)
+    assert second.status_code == 200  # accepted: the lock fails its system job
+    job = api.get(
+        f"asyncoperations({second.json()['AsyncOperationId']})",
+        params={"$select": "operationtype,statecode,statuscode,errorcode,message"},
+    ).json()
+    assert (job["operationtype"], job["statecode"], job["statuscode"]) == (203, 3, 31)
+    assert job["errorcode"] == -2147020463 and job["message"].startswith("Cannot start another [Import]")
+    data = api.get(f"importjobs({body['ImportJobId']})").json()["data"]
+    assert 'result="failure"' in data and 'errorcode="0x80071151"' in data
+    _lock_refusal(api.post("ImportSolution", json=import_body(solution_zip(version="2.3.0.0"))))
+    clock.now += 5  # the first import ends: the lock is free again
+    assert api.get(f"asyncoperations({first['AsyncOperationId']})").json()["statuscode"] == 30
+    assert solution(api)["version"] == "2.2.0.0"  # type: ignore[index]
+    assert api.post("ImportSolution", json=import_body(solution_zip(version="2.3.0.0"))).status_code == 204
+
+
+def test_an_import_while_a_synchronous_import_runs_is_refused(api: httpx.Client, org: DataverseOrg) -> None:
+    org.import_seconds_base = 3.0  # the first import stays in flight while the test tries two more
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(api.post, "ImportSolution", json=import_body(solution_zip(version="2.2.0.0")))
+        deadline = time.monotonic() + 10
+        while not org.sync_imports and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert org.sync_imports, "the synchronous import never arrived"
+        _lock_refusal(api.post("ImportSolution", json=import_body(solution_zip(version="2.3.0.0"))))
+        refused = api.post("ImportSolutionAsync", json=import_body(solution_zip(version="2.3.0.0")))
+        job = api.get(f"asyncoperations({refused.json()['AsyncOperationId']})").json()
+        assert job["statuscode"] == 31 and job["errorcode"] == -2147020463
+        assert first.result().status_code == 204
+    assert solution(api)["version"] == "2.2.0.0"  # type: ignore[index]  (the refused ones changed nothing)
+    assert not org.sync_imports
 
 
 # ---------------------------------------------------------------------------------------- entity key

@@ -204,18 +204,18 @@ def test_the_hierarchy_has_links_channels_and_an_account_holder_on_several_nodes
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda s: s.update(solution_schema={}), "x.rescue: unknown key(s) solution_schema"),
-        (lambda s: s["groups"][0].update(technician=[]), "groups[0]: unknown key(s) technician"),
-        (lambda s: s["groups"][0]["technicians"][0].update(sso="t"), "technicians[0]: unknown key(s) sso"),
+        (lambda s: s.update(solution_schema={}), "x.rescue: unknown key 'solution_schema'"),
+        (lambda s: s["groups"][0].update(technician=[]), "groups[0]: unknown key 'technician'"),
+        (lambda s: s["groups"][0]["technicians"][0].update(sso="t"), "technicians[0]: unknown key 'sso'"),
         (
             lambda s: s["groups"][0]["channels"][0].update(email="c@x.com"),
-            "channels[0]: unknown key(s) email",
+            "channels[0]: unknown key 'email'",
         ),
         (
             lambda s: s["administrators"][0].update(group=["Support"]),
-            "administrators[0]: unknown key(s) group",
+            "administrators[0]: unknown key 'group'",
         ),
-        (lambda s: s["admin"].update(authcode="a"), "rescue.admin: unknown key(s) authcode"),
+        (lambda s: s["admin"].update(authcode="a"), "rescue.admin: unknown key 'authcode'"),
         (lambda s: s["administrators"][0].update(groups=["Nowhere"]), "no seeded technician group 'Nowhere'"),
         (lambda s: s["administrators"][0].update(role="owner"), "role: one of administrator"),
         (lambda s: s["groups"][1]["technicians"][0].pop("same_holder"), "duplicate Rescue email owner@x.com"),
@@ -249,9 +249,9 @@ def test_a_misplaced_key_of_a_seed_tenant_is_an_error() -> None:
         "rescue": {"company_id": "1"},
     }
     check_seed({"tenants": {"x": tenant}, "description": "a note"})
-    with pytest.raises(InputError, match=r"seed: tenants\.x: unknown key\(s\) solution_schemas"):
+    with pytest.raises(InputError, match=r"seed: tenants\.x: unknown key 'solution_schemas'; did you mean 'solution_schema'\?"):
         check_seed({"tenants": {"x": {**tenant, "solution_schemas": {}}}})
-    with pytest.raises(InputError, match=r"seed: unknown key\(s\) tenant"):
+    with pytest.raises(InputError, match=r"seed: unknown key 'tenant'; did you mean 'tenants'\?"):
         check_seed({"tenants": {"x": tenant}, "tenant": {}})
 
 

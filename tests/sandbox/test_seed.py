@@ -172,6 +172,11 @@ def test_demo_tenants_build_with_the_profile_override() -> None:
             {"tenants": {"a": {"identity": {"tenant_id": "x"}, "dataverse": {}, "rescue": {}}}},
             "identity.tenant_id: a GUID",
         ),
+        (
+            {"tenants": {"a": {"identity": {}, "dataverse": {}, "rescue": {}, "solution_schemas": {}}}},
+            "tenants.a: unknown key 'solution_schemas'; did you mean 'solution_schema'",
+        ),
+        ({"tenants": {"a": {}}, "faults": "x"}, "seed: unknown key 'faults'; allowed: tenants, description"),
     ],
 )
 def test_check_seed_errors(seed: Any, message: str) -> None:

@@ -86,3 +86,17 @@ def test_json_written_per_tenant_is_the_whole_document_indented(tenants: int) ->
     chunks = list(apply_json_chunks(result))
     assert len(chunks) == (1 if tenants == 0 else tenants + 2)
     assert "".join(chunks) == json.dumps(whole, indent=2) + "\n"
+
+
+def test_an_unknown_outcome_says_so_in_the_totals_and_its_line() -> None:
+    outcomes = (
+        Outcome("solution:LogMeInRescueIntegration", "unknown", "another solution import is running (system job 1)"),
+        Outcome("integration:configuration", "skipped", "depends on solution:LogMeInRescueIntegration, which did not succeed"),
+    )  # fmt: skip
+    text = render_apply_text(ApplyResult((TenantApplyResult("contoso", outcomes),)))
+    assert text.startswith("Apply: 0 done, 0 failed, 1 skipped, 1 unknown (still running).")
+    assert "Tenant contoso: 0 done, 0 failed, 1 skipped, 1 unknown" in text
+    assert (
+        "  UNKNOWN solution:LogMeInRescueIntegration: another solution import is running (system job 1)"
+        in text
+    )

@@ -64,6 +64,11 @@ def test_apply_result_exit_codes() -> None:
     assert ApplyResult((TenantApplyResult("t", error="refused"),)).exit_code(plan) == 1
     incomplete = _plan(CREATE, UnknownChange("technician", "b", (), reason="503"))
     assert ApplyResult((done,)).exit_code(incomplete) == 3
+    # A change left running (a solution import past its wait) is unknown: exit 3, never 1.
+    unknown = TenantApplyResult("t", outcomes=(Outcome(CREATE.id, "unknown", "import running"),))
+    assert ApplyResult((unknown,)).exit_code(plan) == 3
+    assert ApplyResult((unknown, failed)).exit_code(plan) == 3
+    assert ApplyResult((unknown,)).totals()["unknown"] == 1
 
 
 def test_apply_failures_join_the_tree() -> None:

@@ -39,6 +39,7 @@ from reconciler.providers.http import (
     path_template,
     require_https,
 )
+from reconciler.providers.retry import Verdict
 
 SERVICE = "dataverse"
 API_PATH = "/api/data/v9.2"
@@ -54,6 +55,18 @@ _UNAUTHORIZED = (
     "Dataverse refused the access token (HTTP 401): check that the app registration "
     "(connection.dynamics.client_id) is an application user of this org and is enabled"
 )
+
+
+# Another solution operation holds the org's customization lock (KB 4343228: 80071151 /
+# -2147020463). It lasts as long as that operation (minutes), so it is no throttling to back off
+# from: the caller sees it at once (``ApiError.code``) and decides how long to wait.
+CUSTOMIZATION_LOCK = "0x80071151"
+
+
+def _customization_lock(response: httpx.Response) -> Verdict | None:
+    if response.status_code == 429 and error_payload(response)[0].lower() == CUSTOMIZATION_LOCK:
+        return "done"
+    return None
 
 
 def odata_string(value: str) -> str:
@@ -99,6 +112,7 @@ class DataverseClient(ApiClient):
         headers: Mapping[str, str] | None = None,
         on_412: str = "",
         accept: Callable[[httpx.Response], bool] | None = None,
+        classify: Callable[[httpx.Response], Verdict | None] | None = None,
     ) -> httpx.Response:
         """Send one logical request (with retries) and return a 2xx (or ``accept``-ed) response."""
         if target.startswith("https://"):
@@ -124,7 +138,13 @@ class DataverseClient(ApiClient):
             send_headers["Content-Type"], payload = content
         send_headers.update(headers or {})
         response = await self._exchange(
-            method, url, template=template, idempotent=idempotent, headers=send_headers, content=payload
+            method,
+            url,
+            template=template,
+            idempotent=idempotent,
+            headers=send_headers,
+            content=payload,
+            classify=classify,
         )
         if response.is_success or (accept is not None and accept(response)):
             return response
@@ -259,7 +279,9 @@ class DataverseClient(ApiClient):
 
     async def action(self, name: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
         """POST an unbound action (``ImportSolution``, ``ReactivateEntityKey``); its reply, if any."""
-        response = await self._request("POST", _name(name, "action name"), idempotent=False, body=body)
+        response = await self._request(
+            "POST", _name(name, "action name"), idempotent=False, body=body, classify=_customization_lock
+        )
         if response.status_code == 204 or not response.content:
             return None
         return self._json(response, f"POST {name}")

@@ -20,7 +20,7 @@ ENTITY_COMPONENT = 1  # solutioncomponent.componenttype of a table
 
 _TABLE_SELECT = "LogicalName,SchemaName,EntitySetName,PrimaryIdAttribute,DisplayName"
 _EXPAND = (
-    "Attributes($select=LogicalName,SchemaName,AttributeType,DisplayName),"
+    "Attributes($select=LogicalName,SchemaName,AttributeType,DisplayName,IsCustomAttribute,AttributeOf),"
     "Keys($select=LogicalName,SchemaName,KeyAttributes,DisplayName)"
 )
 
@@ -31,6 +31,13 @@ class AttributeInfo:
     attribute_type: str  # AttributeType: String, Lookup, Picklist, Boolean...
     labels: Labels = field(default_factory=dict)
     schema_name: str = ""  # a lookup's navigation property is its SchemaName
+    custom: bool | None = None  # IsCustomAttribute: False for the columns Dataverse adds (createdby...)
+    attribute_of: str = ""  # AttributeOf: the lookup a virtual ``…name`` column belongs to
+
+    @property
+    def authored(self) -> bool:
+        """Made by the table's author: neither a system column nor a virtual column of another."""
+        return self.custom is not False and not self.attribute_of
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,8 @@ def _table(body: Mapping[str, Any]) -> TableInfo:
             str(a.get("AttributeType") or ""),
             labels_of(a.get("DisplayName")),
             str(a.get("SchemaName") or a["LogicalName"]),
+            a["IsCustomAttribute"] if isinstance(a.get("IsCustomAttribute"), bool) else None,
+            str(a.get("AttributeOf") or ""),
         )
         for a in body.get("Attributes") or []
     }
