@@ -84,16 +84,20 @@ class FakeRescue:
         return [entry for entry in self.log if entry[1] == method]
 
 
-def _client(rescue: FakeRescue, who: str, account: ReportAccount) -> RescueReportClient:
+def _client(rescue: FakeRescue, who: str, account: ReportAccount, email: str) -> RescueReportClient:
     options = mock_options(rescue.handler(who), tenant=who)  # type: ignore[arg-type]
-    return RescueReportClient(API, "admin@contoso.com", SecretStr("pw"), account, **options)
+    return RescueReportClient(API, email, SecretStr("pw"), account, **options)
 
 
 async def _reports(
-    rescue: FakeRescue, account: ReportAccount, jobs: dict[str, list[str]]
+    rescue: FakeRescue,
+    account: ReportAccount,
+    jobs: dict[str, list[str]],
+    emails: dict[str, str] | None = None,
 ) -> dict[str, list[str]]:
     async def one(who: str, technicians: list[str]) -> list[str]:
-        async with _client(rescue, who, account) as client:
+        email = (emails or {}).get(who, "admin@contoso.com")
+        async with _client(rescue, who, account, email) as client:
             return [s.session_id for s in await client.session_report(technicians, BEGIN, END)]
 
     found = await asyncio.gather(*(one(who, techs) for who, techs in jobs.items()))
@@ -117,6 +121,20 @@ def test_tenants_sharing_an_account_never_interleave_and_keep_the_interval() -> 
     assert area == {"area": "0"} and zone == {"timezone": "0"} and output == {"output": "XML"}
     assert dates == {"bdate": "12/1/2026 0:00:00", "edate": "12/7/2026 12:30:00"}
     assert times == {"btime": "00:00:00", "etime": "23:59:59"} and delimiter == {"delimiter": "|"}
+
+
+def test_two_users_of_one_company_sign_in_apart_and_still_take_turns() -> None:
+    rescue, account = FakeRescue(), ReportAccount(interval=INTERVAL)
+    emails = {"contoso": "admin@contoso.com", "contoso-eu": "Reports@Contoso.com"}
+    jobs = {"contoso": ["41001"], "contoso-eu": ["41002", "41003"], "contoso-us": ["41004"]}
+    asyncio.run(_reports(rescue, account, jobs, emails))
+    assert [form["email"] for _, _, form in rescue.calls("login")] == [
+        "admin@contoso.com",
+        "Reports@Contoso.com",
+    ]
+    assert rescue.too_soon == 0 and len(rescue.calls("getReport_v2")) == 4
+    sequence = [who for who, method, _ in rescue.log if method != "login"]
+    assert all(len(set(sequence[i : i + 7])) == 1 for i in range(0, len(sequence), 7))
 
 
 def test_a_poll_rate_refusal_is_waited_out_a_bounded_number_of_times() -> None:

@@ -9,8 +9,8 @@ keeps the report settings on the server per user, and serves one report per 60 s
   ``setReportTime`` the whole day; ``setOutput`` XML, as the text output escapes neither its
   delimiter nor line breaks; ``setDelimiter``): another job of the same user may have changed any;
 - the report sequences of one Rescue account are serialised within a run (a ``ReportAccount``
-  shared by the tenants that use it: its lock, its one cookie sign-in, its last report), and
-  its reports are spaced by the interval;
+  shared by the tenants that use it: its lock, one cookie sign-in per user, its last report),
+  and its reports are spaced by the interval;
 - ``POLLRATEEXCEEDED`` (another job took the slot) is waited out, a bounded number of times;
   ``LIMITREACHED`` (more than ten sign-ins in three minutes) is not: either is an error that
   makes health Unknown, never a verdict on a partial report.
@@ -119,15 +119,25 @@ _FORM_HEADERS = {"Accept": "text/plain", "Content-Type": "application/x-www-form
 
 
 @dataclass(eq=False)
+class SignIn:
+    """One user's cookie sign-in, shared by the tenants that sign in as that user."""
+
+    cookies: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+
+
+@dataclass(eq=False)
 class ReportAccount:
     """One Rescue account's report sequences within a run: the lock that serialises them, the
-    cookie sign-in the tenants that use the account share, and when its last report was served."""
+    cookie sign-in of each of its users, and when its last report was served."""
 
     interval: float = REPORT_INTERVAL
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    cookies: dict[str, str] = field(default_factory=dict)
-    signed_in: bool = False
+    sign_ins: dict[str, SignIn] = field(default_factory=dict)  # by e-mail, case folded
     last_report: float | None = None  # the event loop's clock
+
+    def sign_in_of(self, email: str) -> SignIn:
+        return self.sign_ins.setdefault(email.casefold(), SignIn())
 
     async def wait_for_slot(self) -> None:
         """Until ``interval`` seconds have passed since the account's last report."""
@@ -174,6 +184,7 @@ class RescueReportClient(ApiClient):
         self._email = email
         self._password = password
         self._account = account if account is not None else ReportAccount()
+        self._sign_in = self._account.sign_in_of(email)
         super().__init__(SERVICE, None, **options)
 
     def __repr__(self) -> str:
@@ -182,7 +193,7 @@ class RescueReportClient(ApiClient):
     async def _post(self, method: str, form: dict[str, str]) -> str:
         """One form POST; the payload after ``OK``, or an error named for the setting to fix."""
         headers = dict(_FORM_HEADERS)
-        cookies = self._account.cookies
+        cookies = self._sign_in.cookies
         if cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
         response = await self._exchange(
@@ -207,7 +218,7 @@ class RescueReportClient(ApiClient):
             except CookieError:
                 continue  # a cookie we cannot read is one we cannot send back either
             for name, morsel in jar.items():
-                self._account.cookies[name] = morsel.value
+                self._sign_in.cookies[name] = morsel.value
 
     def _payload(self, method: str, response: httpx.Response) -> str:
         require_http_ok(method, response, self.tenant)
@@ -251,7 +262,7 @@ class RescueReportClient(ApiClient):
         """``login.aspx``: opens the cookie session the report needs (``AuthError`` when refused).
         It changes nothing in Rescue, so ``doctor`` checks the sign-in with it alone."""
         await self._post("login", {"email": self._email, "pwd": self._password.get_secret_value()})
-        self._account.signed_in = True
+        self._sign_in.done = True
 
     async def session_report(
         self,
@@ -270,7 +281,7 @@ class RescueReportClient(ApiClient):
         if not nodes:
             return sessions
         async with self._account.lock:
-            if not self._account.signed_in:
+            if not self._sign_in.done:
                 await self.sign_in()
             for node, maybe_not_technician in nodes:
                 try:
