@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from reconciler.config import LoadedTenant
 from reconciler.config.models import DEFAULT_APP_ID
@@ -181,13 +182,27 @@ REPORT_READ = "the Rescue session report"
 SESSION_ROWS_READ = "the LogMeIn Session rows of the window"
 
 
+@asynccontextmanager
+async def _place(bound: asyncio.Semaphore | None) -> AsyncIterator[None]:
+    """One of the run's places for reading a tenant (none to take when unbounded)."""
+    if bound is None:
+        yield
+        return
+    async with bound:
+        yield
+
+
 async def check_tenant(
     loaded: LoadedTenant,
     options: RunOptions,
     since: dt.datetime,
     until: dt.datetime,
     accounts: ReportAccounts | None = None,
+    bound: asyncio.Semaphore | None = None,
 ) -> TenantHealth:
+    """One tenant's health. Its reads of Dynamics, Graph and the hierarchy take one of the run's
+    ``bound`` places; its session report does not: it waits for its Rescue account's turn and
+    report interval (minutes per technician), and a tenant that waits gives its place up."""
     model = loaded.model
     stats = RequestStats()
     profile = effective_profile(model.profile)
@@ -195,31 +210,34 @@ async def check_tenant(
     query = LiveQuery(app_id=app_id, session_key=True, consent_app_id=app_id)
     reading_now = "the tenant's connection settings"  # what is read when a failure stops the tenant
     try:
-        conn = connect(loaded, options.sandbox)
-        async with TenantSession(conn, options.settings, stats) as session:
-            delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
-            try:
-                reading_now = LIVE_READ
-                reading = await read_directories(session, profile, SecretHasher(), query)
-                tree = reading.rescue.tree
-                if tree is None:
-                    reading_now = HIERARCHY_READ
-                    raise ProviderError(reading.rescue.error or "no reply")  # the message names the service
-                reading_now = REPORT_READ
-                report = await _report(
-                    loaded,
-                    conn,
-                    options,
-                    stats,
-                    report_nodes(tree),
-                    (since, until),
-                    accounts if accounts is not None else ReportAccounts(),
-                )
-                reading_now = SESSION_ROWS_READ
-                delivered = await delivered_task
-            finally:
-                delivered_task.cancel()
-                await asyncio.gather(delivered_task, return_exceptions=True)
+        async with _place(bound):
+            conn = connect(loaded, options.sandbox)
+            async with TenantSession(conn, options.settings, stats) as session:
+                delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
+                try:
+                    reading_now = LIVE_READ
+                    reading = await read_directories(session, profile, SecretHasher(), query)
+                    tree = reading.rescue.tree
+                    if tree is None:
+                        reading_now = HIERARCHY_READ
+                        raise ProviderError(
+                            reading.rescue.error or "no reply"
+                        )  # the message names the service
+                    reading_now = SESSION_ROWS_READ
+                    delivered = await delivered_task
+                finally:
+                    delivered_task.cancel()
+                    await asyncio.gather(delivered_task, return_exceptions=True)
+        reading_now = REPORT_READ
+        report = await _report(
+            loaded,
+            conn,
+            options,
+            stats,
+            report_nodes(tree),
+            (since, until),
+            accounts if accounts is not None else ReportAccounts(),
+        )
     except ReconcileError as exc:
         error = Unread(reading_now, exc.message).text
         return _with_requests(unknown_health(loaded.name, since, until, error), stats)
@@ -251,17 +269,15 @@ def _with_requests(health: TenantHealth, stats: RequestStats) -> TenantHealth:
 async def check_tenants(
     tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int, now: dt.datetime | None = None
 ) -> list[TenantHealth]:
-    """Every tenant's health over the last ``days`` days, at most ``tenant_concurrency`` at once."""
+    """Every tenant's health over the last ``days`` days: at most ``tenant_concurrency`` tenants
+    read at once; the session reports run beside them, one sequence at a time per Rescue account."""
     until = now or dt.datetime.now(dt.UTC)
     since = until - dt.timedelta(days=days)
     bound = asyncio.Semaphore(max(1, options.tenant_concurrency))
     accounts = ReportAccounts()  # tenants that sign in to the same Rescue account share it
 
-    async def one(loaded: LoadedTenant) -> TenantHealth:
-        async with bound:
-            return await check_tenant(loaded, options, since, until, accounts)
-
-    return list(await asyncio.gather(*(one(t) for t in tenants)))
+    checks = (check_tenant(t, options, since, until, accounts, bound) for t in tenants)
+    return list(await asyncio.gather(*checks))
 
 
 def run_health(tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int) -> list[TenantHealth]:

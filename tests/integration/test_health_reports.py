@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rescue_sandbox import SandboxHandle
+from rescue_sandbox import SandboxHandle, running_sandbox
 
 from .conftest import EXAMPLE_TENANTS, control, invoke
 from .test_health_causes import prerequisites_in_place
@@ -66,3 +66,21 @@ def test_too_many_sign_ins_of_the_account_make_the_tenant_unknown(demo_sandbox: 
     assert "LIMITREACHED: more than 10 sign-ins of this account in 3 minutes" in tenant["error"]
     counts = _rescue_counts(demo_sandbox)
     assert counts["login.aspx"] == 1 and "getReport_v2.aspx" not in counts
+
+
+def test_a_tenant_waiting_for_its_reports_gives_its_place_to_the_next_tenant() -> None:
+    """With one place (--concurrency 1), fabrikam is read while contoso's reports wait for their
+    interval (0.5 s here, 60 s on Rescue): the place bounds the reads, not the waits."""
+    with running_sandbox(index_job_seconds=0.05, report_interval=0.5) as handle:
+        args = ("--tenant", "contoso", "--tenant", "fabrikam", "--sandbox", str(handle.state_dir))
+        run = invoke("health", str(EXAMPLE_TENANTS), *args, "--concurrency", "1", "--format", "json")
+        assert run.code in (2, 3), run.output
+        entries = control(handle, "GET", "/requests")["entries"]
+    reports = [
+        e["time"] for e in entries if e["tenant"] == "contoso" and e["template"] == "getReport_v2.aspx"
+    ]
+    fabrikam = [
+        e["time"] for e in entries if e["tenant"] == "fabrikam" and e["template"] == "getHierarchy_v2.aspx"
+    ]
+    assert len(reports) == 5 and len(fabrikam) == 1
+    assert fabrikam[0] < reports[-1]
