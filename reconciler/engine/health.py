@@ -114,7 +114,7 @@ def report_nodes(tree: RescueTree) -> tuple[list[str], list[str]]:
             "if it is a technician, cannot be asked for (one report per technician); fix the record "
             "in the Rescue Admin Center"
         )
-    unsure = [o.node_id for o in tree.odd if o.node_id and o.node_id not in technician_groups]
+    unsure = [o.node_id for o in tree.odd if o.node_id and o.node_id not in tree.nodes]
     return list(technician_groups), unsure
 
 
@@ -123,7 +123,7 @@ async def _report(
     conn: TenantConnection,
     options: RunOptions,
     stats: RequestStats,
-    nodes: tuple[list[str], list[str]],
+    tree: RescueTree,
     window: tuple[dt.datetime, dt.datetime],
     accounts: ReportAccounts,
 ) -> list[ObservedSession] | None:
@@ -131,7 +131,7 @@ async def _report(
     client = report_client(loaded, conn, options.settings, stats, accounts)
     if client is None:
         return None
-    technicians, unsure = nodes
+    technicians, unsure = report_nodes(tree)
     async with client:
         return await client.session_report(technicians, *window, unsure=unsure)
 
@@ -234,7 +234,7 @@ async def check_tenant(
             conn,
             options,
             stats,
-            report_nodes(tree),
+            tree,
             (since, until),
             accounts if accounts is not None else ReportAccounts(),
         )

@@ -272,7 +272,7 @@ def _stamp(epoch: float, settings: ReportSettings) -> str:
 
 def _in_window(session: RescueSession, settings: ReportSettings) -> bool:
     assert settings.begin is not None and settings.end is not None
-    start = _local(session.start, settings)
+    start = _local(session.start, settings).replace(microsecond=0)  # the parameters' granularity
     return settings.begin <= start <= settings.end and settings.time_from <= start.time() <= settings.time_to
 
 

@@ -14,7 +14,10 @@ import pytest
 from client_harness import mock_options
 from pydantic import SecretStr
 
-from reconciler.errors import AuthError, RateLimitedError
+from reconciler.engine.health import report_nodes
+from reconciler.errors import AuthError, ProviderError, RateLimitedError
+from reconciler.providers.rescue.mapping import build_tree
+from reconciler.providers.rescue.records import OddRecord
 from reconciler.providers.rescue.reports import REPORT_ATTEMPTS, ReportAccount, RescueReportClient
 
 API = "https://rescue.test/API"
@@ -171,3 +174,24 @@ def test_no_technician_means_no_request() -> None:
     rescue, account = FakeRescue(), ReportAccount(interval=INTERVAL)
     assert asyncio.run(_reports(rescue, account, {"contoso": []})) == {"contoso": []}
     assert rescue.log == []
+
+
+def _block(node: str, parent: str, kind: str, name: str) -> dict[str, str]:
+    return {"NODEID": node, "PARENTID": parent, "NAME": name, "TYPE": kind, "EMAIL": "", "STATUS": "Online"}
+
+
+def test_the_nodes_reported_are_the_technicians_and_the_records_that_name_a_node() -> None:
+    blocks = [
+        _block("1", "0", "Root", "Contoso"),
+        _block("2", "1", "Technicians", "Technicians"),
+        _block("10", "2", "TechnicianGroup", "Support"),
+        _block("11", "10", "Technician", "Alice"),
+        _block("12", "10", "AdministratorLink", "Admin"),  # a link is not a person
+        _block("13", "10", "Technician", "Bob"),
+    ]
+    odd = [OddRecord(7, "14", "a line break in its name"), OddRecord(8, "10", "a line break")]
+    assert report_nodes(build_tree(blocks, odd)) == (["11", "13"], ["14"])
+    with pytest.raises(
+        ProviderError, match="Rescue hierarchy record #9 of the Rescue hierarchy has no readable node ID"
+    ):
+        report_nodes(build_tree(blocks, [*odd, OddRecord(9, None, "no NodeID line")]))
