@@ -4,11 +4,12 @@ Per tenant: the one live read (``engine/live.py``: the Rescue hierarchy, the int
 prerequisites in Dynamics, admin consent in Graph) beside the LogMeIn Session rows of the window
 (one paged listing), then the session report when ``connection.rescue.reports`` is set: one
 report per technician node (the only node type ``getReport_v2`` documents for technicians),
-under the report account shared by every tenant of the run that signs in with it (one sign-in,
-one report sequence at a time, a report per interval: ``providers/rescue/reports.py``). A read every verdict depends on (the hierarchy, the
-report, the session rows) that fails makes the tenant Unknown, naming that read; a prerequisite
-whose read fails (the settings rows, the Session Key, the application user, consent) is passed
-on as unread, so no group's cause is blamed over it (``plan/health.py``).
+under the report account shared by every tenant of the run that signs in with it (one sign-in
+per user, one report sequence at a time, a report per interval: ``providers/rescue/reports.py``).
+A read every verdict depends on (the hierarchy, the report, the session rows) that fails makes
+the tenant Unknown, naming that read; a prerequisite whose read fails (the settings rows, the
+Session Key, the application user, consent) is passed on as unread, so no group's cause is
+blamed over it (``plan/health.py``).
 """
 
 from __future__ import annotations
