@@ -318,6 +318,7 @@ def running_sandbox(
     limits: ServiceLimits | None = None,
     port: int = 0,
     index_job_seconds: float | None = None,
+    report_interval: float | None = None,
 ) -> Iterator[SandboxHandle]:
     """Start a sandbox in a thread; yields once it accepts connections, stops it on exit.
 
@@ -338,6 +339,9 @@ def running_sandbox(
         if index_job_seconds is not None:  # how long a submitted index / import job runs
             for tenant in sandbox.tenants.values():
                 tenant.org.index_job_seconds = index_job_seconds
+        if report_interval is not None:  # seconds between two Rescue reports (real: 60)
+            for tenant in sandbox.tenants.values():
+                tenant.rescue.book.report_interval = report_interval
         ca = tls.CertificateAuthority.load_or_create(directory / "ca.pem", directory / "ca-key.pem")
         chain, key = ca.issue_server_cert()
         certfile, keyfile = directory / "server.pem", directory / "server-key.pem"

@@ -65,6 +65,7 @@ class SandboxState:
                 "graph_url": f"{base}/graph",
                 "org_url": tenant.org.org_url,
                 "company_id": tenant.rescue.company_id,
+                "report_interval": tenant.rescue.book.report_interval,  # seconds between reports
                 "secrets": tenant.resolved_secrets(),
             }
             if tenant.certificate is not None:

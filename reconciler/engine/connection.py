@@ -26,6 +26,7 @@ from reconciler.providers.entra import (
     ClientSecret,
     FederatedTokenFile,
 )
+from reconciler.providers.rescue.reports import REPORT_INTERVAL
 
 GRAPH_URL = "https://graph.microsoft.com"
 # The operator's choice of app registration for a whole run, outside the tenant files: the
@@ -95,6 +96,7 @@ class TenantConnection:
     entra_tenant_id: str
     ca_file: Path | None = None
     instance_discovery: bool = True
+    report_interval: float = REPORT_INTERVAL  # seconds between two session reports of an account
     secret_overrides: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -150,6 +152,18 @@ def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnecti
     )
 
 
+def _seconds(raw: object, name: str) -> float:
+    """The sandbox's report interval: the sandbox says how often it serves a report (tests and
+    the demo run it faster than the real 60 s); a value that is no number of seconds is refused."""
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InputError(f"sandbox entry for {name!r}: report_interval {raw!r} is not seconds") from None
+    if not 0 <= value <= 3600:
+        raise InputError(f"sandbox entry for {name!r}: report_interval {raw!r} is out of range")
+    return value
+
+
 def sandbox_connection(name: str, sandbox: SandboxInfo) -> TenantConnection:
     """A tenant's connection from sandbox.json (its endpoints, credentials and secret values)."""
     entry = sandbox.tenant(name)
@@ -176,6 +190,7 @@ def sandbox_connection(name: str, sandbox: SandboxInfo) -> TenantConnection:
             entra_tenant_id=authority.rstrip("/").rsplit("/", 1)[-1],
             ca_file=sandbox.ca_file,
             instance_discovery=False,
+            report_interval=_seconds(entry.get("report_interval", REPORT_INTERVAL), name),
             secret_overrides={str(k): str(v) for k, v in dict(entry.get("secrets") or {}).items()},
         )
     except (KeyError, OSError) as exc:

@@ -2,11 +2,14 @@
 
 Per tenant: the one live read (``engine/live.py``: the Rescue hierarchy, the integration's
 prerequisites in Dynamics, admin consent in Graph) beside the LogMeIn Session rows of the window
-(one paged listing), then the session report (one sign-in, one report, when
-``connection.rescue.reports`` is set). A read every verdict depends on (the hierarchy, the
-report, the session rows) that fails makes the tenant Unknown, naming that read; a prerequisite
-whose read fails (the settings rows, the Session Key, the application user, consent) is passed
-on as unread, so no group's cause is blamed over it (``plan/health.py``).
+(one paged listing), then the session report when ``connection.rescue.reports`` is set: one
+report per technician node (the only node type ``getReport_v2`` documents for technicians),
+under the report account shared by every tenant of the run that signs in with it (one sign-in
+per user, one report sequence at a time, a report per interval: ``providers/rescue/reports.py``).
+A read every verdict depends on (the hierarchy, the report, the session rows) that fails makes
+the tenant Unknown, naming that read; a prerequisite whose read fails (the settings rows, the
+Session Key, the application user, consent) is passed on as unread, so no group's cause is
+blamed over it (``plan/health.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from reconciler.config import LoadedTenant
 from reconciler.config.models import DEFAULT_APP_ID
@@ -44,8 +48,8 @@ from reconciler.plan.health import (
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.sessions import delivered_sessions
 from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
-from reconciler.providers.rescue.mapping import RescueTree
-from reconciler.providers.rescue.reports import RescueReportClient
+from reconciler.providers.rescue.mapping import TECHNICIAN_TYPES, RescueTree
+from reconciler.providers.rescue.reports import ReportAccount, ReportAccounts, RescueReportClient
 from reconciler.resources import SecretHasher
 
 
@@ -94,8 +98,25 @@ def _prerequisites(reading: LiveReading, profile: SolutionProfile, app_id: str) 
 def _tree_maps(tree: RescueTree) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     """Group node id -> path, technician node id -> group node id, technician -> name."""
     groups = dict(tree.paths_by_id)
-    technicians = [n for n in tree.nodes.values() if n.parent_id in groups and n.node_id not in groups]
+    technicians = [n for n in tree.nodes.values() if n.parent_id in groups and n.type in TECHNICIAN_TYPES]
     return groups, {n.node_id: n.parent_id for n in technicians}, {n.node_id: n.name for n in technicians}
+
+
+def report_nodes(tree: RescueTree) -> tuple[list[str], list[str]]:
+    """The nodes to ask a report of: every technician, in the hierarchy's order; and every
+    record that could not be read but names its node (it may be a technician: Rescue refuses a
+    report of anything else, which then means no sessions). A record without a readable node ID
+    may be a technician whose sessions cannot be asked for: the report would be incomplete."""
+    _, technician_groups, _ = _tree_maps(tree)
+    nameless = [o.label for o in tree.odd if not o.node_id]
+    if nameless:
+        raise ProviderError(
+            f"{', '.join(nameless[:5])} of the Rescue hierarchy has no readable node ID: its sessions, "
+            "if it is a technician, cannot be asked for (one report per technician); fix the record "
+            "in the Rescue Admin Center"
+        )
+    unsure = [o.node_id for o in tree.odd if o.node_id and o.node_id not in tree.nodes]
+    return list(technician_groups), unsure
 
 
 async def _report(
@@ -103,30 +124,51 @@ async def _report(
     conn: TenantConnection,
     options: RunOptions,
     stats: RequestStats,
-    node: str,
-    since: dt.datetime,
-    until: dt.datetime,
+    tree: RescueTree,
+    window: tuple[dt.datetime, dt.datetime],
+    accounts: ReportAccounts,
 ) -> list[ObservedSession] | None:
     """The session report, when the tenant gives a report sign-in (else None: not visible)."""
-    client = report_client(loaded, conn, options.settings, stats)
+    client = report_client(loaded, conn, options.settings, stats, accounts)
     if client is None:
         return None
+    technicians, unsure = report_nodes(tree)
     async with client:
-        return await client.session_report(node, since, until)
+        return await client.session_report(technicians, *window, unsure=unsure)
+
+
+def report_account_key(loaded: LoadedTenant, conn: TenantConnection) -> tuple[str, str]:
+    """Which Rescue account a tenant's reports go to: its company where the tenant file names it
+    (the report limit may hold per company: the stricter reading), else the sign-in's user."""
+    sign_in = loaded.model.connection.rescue.reports
+    integration = loaded.model.integration
+    company = integration.company_id if integration is not None else None
+    who = f"company:{company}" if company else f"user:{sign_in.email.casefold() if sign_in else ''}"
+    return conn.rescue_url.rstrip("/").casefold(), who
 
 
 def report_client(
-    loaded: LoadedTenant, conn: TenantConnection, settings: ClientSettings, stats: RequestStats
+    loaded: LoadedTenant,
+    conn: TenantConnection,
+    settings: ClientSettings,
+    stats: RequestStats,
+    accounts: ReportAccounts | None = None,
 ) -> RescueReportClient | None:
     """The client of the tenant's report sign-in (``connection.rescue.reports``), or None when
-    none is declared; ``doctor`` checks the sign-in with this same client."""
+    none is declared; ``doctor`` checks the sign-in with this same client (an account of its own)."""
     sign_in = loaded.model.connection.rescue.reports
     if sign_in is None:
         return None
+    account = (
+        accounts.get(report_account_key(loaded, conn), conn.report_interval)
+        if accounts is not None
+        else ReportAccount(interval=conn.report_interval)
+    )
     return RescueReportClient(
         conn.rescue_url,
         sign_in.email,
         conn.resolver(loaded).resolve(sign_in.password),
+        account,
         ssl_context=make_ssl_context(conn.ca_file),
         settings=settings,
         stats=stats,
@@ -141,9 +183,27 @@ REPORT_READ = "the Rescue session report"
 SESSION_ROWS_READ = "the LogMeIn Session rows of the window"
 
 
+@asynccontextmanager
+async def _place(bound: asyncio.Semaphore | None) -> AsyncIterator[None]:
+    """One of the run's places for reading a tenant (none to take when unbounded)."""
+    if bound is None:
+        yield
+        return
+    async with bound:
+        yield
+
+
 async def check_tenant(
-    loaded: LoadedTenant, options: RunOptions, since: dt.datetime, until: dt.datetime
+    loaded: LoadedTenant,
+    options: RunOptions,
+    since: dt.datetime,
+    until: dt.datetime,
+    accounts: ReportAccounts | None = None,
+    bound: asyncio.Semaphore | None = None,
 ) -> TenantHealth:
+    """One tenant's health. Its reads of Dynamics, Graph and the hierarchy take one of the run's
+    ``bound`` places; its session report does not: it waits for its Rescue account's turn and
+    report interval (minutes per technician), and a tenant that waits gives its place up."""
     model = loaded.model
     stats = RequestStats()
     profile = effective_profile(model.profile)
@@ -151,23 +211,34 @@ async def check_tenant(
     query = LiveQuery(app_id=app_id, session_key=True, consent_app_id=app_id)
     reading_now = "the tenant's connection settings"  # what is read when a failure stops the tenant
     try:
-        conn = connect(loaded, options.sandbox)
-        async with TenantSession(conn, options.settings, stats) as session:
-            delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
-            try:
-                reading_now = LIVE_READ
-                reading = await read_directories(session, profile, SecretHasher(), query)
-                tree = reading.rescue.tree
-                if tree is None:
-                    reading_now = HIERARCHY_READ
-                    raise ProviderError(reading.rescue.error or "no reply")  # the message names the service
-                reading_now = REPORT_READ
-                report = await _report(loaded, conn, options, stats, tree.root_id, since, until)
-                reading_now = SESSION_ROWS_READ
-                delivered = await delivered_task
-            finally:
-                delivered_task.cancel()
-                await asyncio.gather(delivered_task, return_exceptions=True)
+        async with _place(bound):
+            conn = connect(loaded, options.sandbox)
+            async with TenantSession(conn, options.settings, stats) as session:
+                delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
+                try:
+                    reading_now = LIVE_READ
+                    reading = await read_directories(session, profile, SecretHasher(), query)
+                    tree = reading.rescue.tree
+                    if tree is None:
+                        reading_now = HIERARCHY_READ
+                        raise ProviderError(
+                            reading.rescue.error or "no reply"
+                        )  # the message names the service
+                    reading_now = SESSION_ROWS_READ
+                    delivered = await delivered_task
+                finally:
+                    delivered_task.cancel()
+                    await asyncio.gather(delivered_task, return_exceptions=True)
+        reading_now = REPORT_READ
+        report = await _report(
+            loaded,
+            conn,
+            options,
+            stats,
+            tree,
+            (since, until),
+            accounts if accounts is not None else ReportAccounts(),
+        )
     except ReconcileError as exc:
         error = Unread(reading_now, exc.message).text
         return _with_requests(unknown_health(loaded.name, since, until, error), stats)
@@ -199,16 +270,15 @@ def _with_requests(health: TenantHealth, stats: RequestStats) -> TenantHealth:
 async def check_tenants(
     tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int, now: dt.datetime | None = None
 ) -> list[TenantHealth]:
-    """Every tenant's health over the last ``days`` days, at most ``tenant_concurrency`` at once."""
+    """Every tenant's health over the last ``days`` days: at most ``tenant_concurrency`` tenants
+    read at once; the session reports run beside them, one sequence at a time per Rescue account."""
     until = now or dt.datetime.now(dt.UTC)
     since = until - dt.timedelta(days=days)
     bound = asyncio.Semaphore(max(1, options.tenant_concurrency))
+    accounts = ReportAccounts()  # tenants that sign in to the same Rescue account share it
 
-    async def one(loaded: LoadedTenant) -> TenantHealth:
-        async with bound:
-            return await check_tenant(loaded, options, since, until)
-
-    return list(await asyncio.gather(*(one(t) for t in tenants)))
+    checks = (check_tenant(t, options, since, until, accounts, bound) for t in tenants)
+    return list(await asyncio.gather(*checks))
 
 
 def run_health(tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int) -> list[TenantHealth]:

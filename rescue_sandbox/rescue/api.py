@@ -8,7 +8,8 @@ on the real service (undocumented there: the stricter reading, docs/sandbox.md).
 case-insensitive (ASP.NET), so ``targetnode``, ``targetNode`` and ``targetNodeID`` all work.
 An unknown method is a 404, as an unknown ``.aspx`` page is on the real host. Each
 Administration Center method refuses a caller whose role may not make it (``roles.py``). The sign-in
-and session-report methods (``reports.py``) also read and set the ``ASP.NET_SessionId`` cookie.
+and session-report methods (``reports.py``) also read and set the ``ASP.NET_SessionId`` cookie,
+and a live cookie sign-in stands for the authcode on every other method.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from rescue_sandbox.rescue.model import RescueCompany
 from rescue_sandbox.rescue.node import Node
-from rescue_sandbox.rescue.reports import COOKIE, REPORT_METHODS
+from rescue_sandbox.rescue.reports import COOKIE, REPORT_METHODS, cookie_authcode
 from rescue_sandbox.rescue.roles import account_nodes
 from rescue_sandbox.rescue.status import RescueStatus
 
@@ -255,6 +256,12 @@ class RescueService:
             form = await request.form()
             params |= {k.lower(): v for k, v in form.items() if isinstance(v, str)}
         new_cookie = None
+        if handler is not None and not params.get("authcode"):
+            # A login.aspx cookie stands for the authcode on every method (getHierarchy_v2 as the
+            # singer-io client calls it): docs/sandbox.md, "Reports per technician".
+            signed_in = cookie_authcode(company, request.cookies.get(COOKIE))
+            if signed_in is not None:
+                params["authcode"] = signed_in
         try:
             if report_handler is not None:
                 body, new_cookie = report_handler(company, params, request.cookies.get(COOKIE))

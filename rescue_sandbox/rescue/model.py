@@ -177,6 +177,8 @@ class RescueCompany:
             raise RescueStatus("NOTLOGGEDIN")
         node_id = self.api_tokens.get(authcode, self.authcodes.get(authcode))
         if node_id is None:
+            node_id = self.book.signed_in_user(authcode)  # a login.aspx cookie (reports.py)
+        if node_id is None:
             raise RescueStatus("INVALID_SECRETAUTHCODE")
         node = self.nodes.get(node_id)
         if node is None or not node.enabled:

@@ -59,10 +59,14 @@ def test_a_group_without_export_loses_its_sessions_until_the_setting_is_made(
     assert (tier1["verdict"], tier1["delivered"], tier1["sessions"]) == ("healthy", 6, 6)
     assert (tier2["verdict"], tier2["delivered"], tier2["sessions"]) == ("failing", 0, 4)
     assert [c["code"] for c in tier2["causes"]] == ["export_missing"]
-    # One report per tenant per run, and one listing of the session rows.
+    # One report per technician (5), each after every setting; one sign-in; one listing of the
+    # session rows; never an authcode request.
     log = control(demo_sandbox, "GET", "/requests?tenant=contoso")
     counts = {(c["service"], c["template"]): c["count"] for c in log["counts"]}
-    assert counts[("rescue", "getReport_v2.aspx")] == 1 and counts[("rescue", "login.aspx")] == 1
+    assert counts[("rescue", "getReport_v2.aspx")] == 5 and counts[("rescue", "login.aspx")] == 1
+    for setting in ("setReportArea_v8", "setTimezone", "setReportDate_v2", "setReportTime", "setOutput"):
+        assert counts[("rescue", f"{setting}.aspx")] == 5, setting
+    assert not [t for s, t in counts if s == "rescue" and t.lower().startswith("requestauthcode")]
     assert counts[("dataverse", "/lmi_logmeinsessions")] == 1
 
     export = {"url": "https://dynamics.logmeinrescue.com/api/integration", "at_session_end": True}

@@ -29,7 +29,15 @@ T = "/tenants/contoso"
 TIER2 = "Support/Tier 2"  # no export setting in the demo seed: health blamed it by elimination
 SETTINGS_READ = "could not read the technicians' LogMeIn settings rows"
 # The report's cookie session is set up by set* calls of the report API (they change no data).
-REPORT_SETUP = {"login.aspx", "setReportArea_v8.aspx", "setReportDate_v2.aspx", "setOutput.aspx"}
+REPORT_SETUP = {
+    "login.aspx",
+    "setReportArea_v8.aspx",
+    "setTimezone.aspx",
+    "setReportDate_v2.aspx",
+    "setReportTime.aspx",
+    "setOutput.aspx",
+    "setDelimiter.aspx",
+}
 
 
 @pytest.fixture(scope="module")

@@ -249,7 +249,10 @@ def test_a_misplaced_key_of_a_seed_tenant_is_an_error() -> None:
         "rescue": {"company_id": "1"},
     }
     check_seed({"tenants": {"x": tenant}, "description": "a note"})
-    with pytest.raises(InputError, match=r"seed: tenants\.x: unknown key 'solution_schemas'; did you mean 'solution_schema'\?"):
+    with pytest.raises(
+        InputError,
+        match=r"seed: tenants\.x: unknown key 'solution_schemas'; did you mean 'solution_schema'\?",
+    ):
         check_seed({"tenants": {"x": {**tenant, "solution_schemas": {}}}})
     with pytest.raises(InputError, match=r"seed: unknown key 'tenant'; did you mean 'tenants'\?"):
         check_seed({"tenants": {"x": tenant}, "tenant": {}})

@@ -1,17 +1,32 @@
-"""Rescue session reports: a cookie sign-in, then the report sequence, once per tenant per run.
+"""Rescue session reports: one cookie sign-in per account, then one report per technician.
 
-``login.aspx`` (administrator email and password) opens a cookie session that holds the report
-settings: ``setReportArea_v8`` (0, the session report), ``setReportDate_v2`` (the window, as
-``M/D/YYYY H:MM:SS``), ``setOutput`` (XML: the text output does not escape its delimiter), then
-``getReport_v2`` on the Technicians root node. Rescue serves one report per 60 seconds, so the
-report is never retried on throttling: a refused or failed read is an error (health Unknown).
+``getReport_v2`` documents ``nodetype=NODE`` for "a Technician" only (a group or the Technicians
+root is not one), so the session report of a tree is one report per technician node. Rescue
+keeps the report settings on the server per user, and serves one report per 60 seconds, so:
+
+- every report is preceded by every setting (``setReportArea_v8`` 0, the session report;
+  ``setTimezone`` 0, UTC; ``setReportDate_v2`` the window as ``M/D/YYYY H:MM:SS``;
+  ``setReportTime`` the whole day; ``setOutput`` XML, as the text output escapes neither its
+  delimiter nor line breaks; ``setDelimiter``): another job of the same user may have changed any;
+- the report sequences of one Rescue account are serialised within a run (a ``ReportAccount``
+  shared by the tenants that use it: its lock, one cookie sign-in per user, its last report),
+  and its reports are spaced by the interval;
+- ``POLLRATEEXCEEDED`` (another job took the slot) is waited out, a bounded number of times;
+  ``LIMITREACHED`` (more than ten sign-ins in three minutes) is not: either is an error that
+  makes health Unknown, never a verdict on a partial report.
+
+``requestAuthCode`` is never called: a new authcode ends the one every other integration of the
+account uses (``tests/unit/test_no_authcode_request.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Unpack
 from urllib.parse import urlencode
@@ -27,6 +42,9 @@ from reconciler.providers.rescue.client import require_http_ok
 
 SERVICE = "rescue"
 SESSION_REPORT_AREA = "0"
+REPORT_INTERVAL = 60.0  # getReport_v2: "You can retrieve reports every 60 seconds."
+REPORT_ATTEMPTS = 3  # a report refused with POLLRATEEXCEEDED is tried again twice, an interval apart
+_WHOLE_DAY = {"btime": "00:00:00", "etime": "23:59:59"}
 _REQUIRED_COLUMNS = ("Session ID", "Technician ID", "Technician Name", "Start Time")
 
 
@@ -100,16 +118,73 @@ def parse_session_report(payload: str) -> list[ObservedSession]:
 _FORM_HEADERS = {"Accept": "text/plain", "Content-Type": "application/x-www-form-urlencoded"}
 
 
+@dataclass(eq=False)
+class SignIn:
+    """One user's cookie sign-in, shared by the tenants that sign in as that user."""
+
+    cookies: dict[str, str] = field(default_factory=dict)
+    done: bool = False
+
+
+@dataclass(eq=False)
+class ReportAccount:
+    """One Rescue account's report sequences within a run: the lock that serialises them, the
+    cookie sign-in of each of its users, and when its last report was served."""
+
+    interval: float = REPORT_INTERVAL
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    sign_ins: dict[str, SignIn] = field(default_factory=dict)  # by e-mail, case folded
+    last_report: float | None = None  # the event loop's clock
+
+    def sign_in_of(self, email: str) -> SignIn:
+        return self.sign_ins.setdefault(email.casefold(), SignIn())
+
+    async def wait_for_slot(self) -> None:
+        """Until ``interval`` seconds have passed since the account's last report."""
+        if self.last_report is None:
+            return
+        delay = self.last_report + self.interval - asyncio.get_running_loop().time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def report_served(self) -> None:
+        self.last_report = asyncio.get_running_loop().time()
+
+
+class ReportAccounts:
+    """The run's report accounts by key: tenants that name the same account share one."""
+
+    def __init__(self) -> None:
+        self._accounts: dict[tuple[str, str], ReportAccount] = {}
+
+    def get(self, key: tuple[str, str], interval: float) -> ReportAccount:
+        account = self._accounts.get(key)
+        if account is None:
+            account = self._accounts[key] = ReportAccount(interval=interval)
+        account.interval = max(account.interval, interval)
+        return account
+
+
+class _SignedOut(Exception):
+    """NOTLOGGEDIN on a report call: the cookie sign-in ended (20 idle minutes)."""
+
+
 class RescueReportClient(ApiClient):
-    """One company's session report, read with an administrator's cookie sign-in."""
+    """One tenant's session reports, read with an administrator's cookie sign-in."""
 
     def __init__(
-        self, api_url: str, email: str, password: SecretStr, **options: Unpack[ClientOptions]
+        self,
+        api_url: str,
+        email: str,
+        password: SecretStr,
+        account: ReportAccount | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.api_url = require_https(api_url, setting="connection.rescue.api_url")
         self._email = email
         self._password = password
-        self._cookies: dict[str, str] = {}
+        self._account = account if account is not None else ReportAccount()
+        self._sign_in = self._account.sign_in_of(email)
         super().__init__(SERVICE, None, **options)
 
     def __repr__(self) -> str:
@@ -118,8 +193,9 @@ class RescueReportClient(ApiClient):
     async def _post(self, method: str, form: dict[str, str]) -> str:
         """One form POST; the payload after ``OK``, or an error named for the setting to fix."""
         headers = dict(_FORM_HEADERS)
-        if self._cookies:
-            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self._cookies.items())
+        cookies = self._sign_in.cookies
+        if cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in cookies.items())
         response = await self._exchange(
             "POST",
             f"{self.api_url}/{method}.aspx",
@@ -142,7 +218,7 @@ class RescueReportClient(ApiClient):
             except CookieError:
                 continue  # a cookie we cannot read is one we cannot send back either
             for name, morsel in jar.items():
-                self._cookies[name] = morsel.value
+                self._sign_in.cookies[name] = morsel.value
 
     def _payload(self, method: str, response: httpx.Response) -> str:
         require_http_ok(method, response, self.tenant)
@@ -150,17 +226,27 @@ class RescueReportClient(ApiClient):
         token = status.strip().split(" ", 1)[0].upper()
         if token == "OK":
             return payload.strip("\n")
-        if token in ("INVALID", "NOTLOGGEDIN", "USER_DELETED_OR_DISABLED"):
+        if token == "NOTLOGGEDIN" and method != "login":
+            raise _SignedOut(method)
+        if token in ("INVALID", "NOTLOGGEDIN", "USER_DELETED_OR_DISABLED", "INVALID_SECRETAUTHCODE"):
             raise AuthError(
                 f"{method}: Rescue refused the report sign-in ({token}): check connection.rescue.reports "
                 "(an active administrator's email and password)",
                 service=SERVICE,
                 tenant=self.tenant,
             )
-        if token in ("POLLRATEEXCEEDED", "LIMITREACHED"):
+        if token == "LIMITREACHED":
             raise RateLimitedError(
-                f"{method}: Rescue throttled the report ({token}: one report per 60 seconds, "
-                "at most 10 sign-ins in 3 minutes); run health again later",
+                f"{method}: Rescue refused the report sign-in (LIMITREACHED: more than 10 sign-ins of "
+                "this account in 3 minutes; do other jobs sign in with it?); run health again later",
+                service=SERVICE,
+                tenant=self.tenant,
+            )
+        if token == "POLLRATEEXCEEDED":
+            raise RateLimitedError(
+                f"{method}: Rescue throttled the report (POLLRATEEXCEEDED: one report per "
+                f"{self._account.interval:g} seconds, still refused after {REPORT_ATTEMPTS} tries; "
+                "does another job use this account?); run health again later",
                 service=SERVICE,
                 tenant=self.tenant,
             )
@@ -176,15 +262,75 @@ class RescueReportClient(ApiClient):
         """``login.aspx``: opens the cookie session the report needs (``AuthError`` when refused).
         It changes nothing in Rescue, so ``doctor`` checks the sign-in with it alone."""
         await self._post("login", {"email": self._email, "pwd": self._password.get_secret_value()})
+        self._sign_in.done = True
 
-    async def session_report(self, node: str, begin: dt.datetime, end: dt.datetime) -> list[ObservedSession]:
-        """Every session below ``node`` that started in [begin, end]: one sign-in, one report."""
-        await self.sign_in()
+    async def session_report(
+        self,
+        technicians: Sequence[str],
+        begin: dt.datetime,
+        end: dt.datetime,
+        *,
+        unsure: Sequence[str] = (),
+    ) -> list[ObservedSession]:
+        """Every session of these technician nodes that started in [begin, end]: one report
+        each, under the account's lock (no other tenant's settings in between). ``unsure`` nodes
+        may not be technicians (records the hierarchy could not read): Rescue's
+        ``INVALIDPARAM_NODE`` for one of them means no sessions, for a technician an error."""
+        sessions: list[ObservedSession] = []
+        nodes = [(node, False) for node in technicians] + [(node, True) for node in unsure]
+        if not nodes:
+            return sessions
+        async with self._account.lock:
+            if not self._sign_in.done:
+                await self.sign_in()
+            for node, maybe_not_technician in nodes:
+                try:
+                    sessions.extend(await self._technician_report(node, begin, end))
+                except ApiError as exc:
+                    if not (maybe_not_technician and exc.code == "INVALIDPARAM_NODE"):
+                        raise
+        return sessions
+
+    async def _technician_report(
+        self, technician: str, begin: dt.datetime, end: dt.datetime
+    ) -> list[ObservedSession]:
+        signed_in_again = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                payload = await self._report_sequence(technician, begin, end)
+            except _SignedOut:
+                if signed_in_again:
+                    raise AuthError(
+                        "the Rescue report sign-in ended again right after signing in (NOTLOGGEDIN)",
+                        service=SERVICE,
+                        tenant=self.tenant,
+                    ) from None
+                signed_in_again = True
+                await self.sign_in()
+                continue
+            except RateLimitedError:
+                if attempt >= REPORT_ATTEMPTS:
+                    raise
+                continue  # another job took the slot: wait a whole interval again
+            try:
+                return parse_session_report(payload)
+            except ProtocolError as exc:
+                raise ProtocolError(exc.message, service=SERVICE, tenant=self.tenant) from exc
+
+    async def _report_sequence(self, technician: str, begin: dt.datetime, end: dt.datetime) -> str:
+        """Every setting, then the report (the settings are the user's, on the server): after
+        the wait for the account's slot, so nothing of this run comes between them."""
+        await self._account.wait_for_slot()
         await self._post("setReportArea_v8", {"area": SESSION_REPORT_AREA})
+        await self._post("setTimezone", {"timezone": "0"})
         await self._post("setReportDate_v2", {"bdate": report_date(begin), "edate": report_date(end)})
+        await self._post("setReportTime", _WHOLE_DAY)
         await self._post("setOutput", {"output": "XML"})
-        payload = await self._post("getReport_v2", {"node": node, "nodetype": "NODE"})
+        await self._post("setDelimiter", {"delimiter": "|"})
         try:
-            return parse_session_report(payload)
-        except ProtocolError as exc:
-            raise ProtocolError(exc.message, service=SERVICE, tenant=self.tenant) from exc
+            return await self._post("getReport_v2", {"node": technician, "nodetype": "NODE"})
+        finally:
+            # Served or refused, the account's slot is taken for an interval from now.
+            self._account.report_served()
