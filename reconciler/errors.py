@@ -249,3 +249,8 @@ class Interrupted(ReconcileError):
     """The run was interrupted (Ctrl-C): exit 130, as shells report SIGINT."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+class ResultFileError(PlanFileError):
+    """A result file `reconcile report` cannot use (not one, foreign, corrupt, contradicting
+    itself): one line per problem, ``FILE: problem``; the report names it, exit 1."""

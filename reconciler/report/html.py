@@ -1,0 +1,150 @@
+"""The fleet as one self-contained HTML page (docs/report-format.md, "The page").
+
+Jinja2 with autoescape on: every value is HTML-escaped unless marked otherwise, and only our
+own CSS, script, SVG numbers and the data island are. Values also go through ``value_text``
+first (control and bidi characters shown as escapes, long values cut). The data island is JSON
+with ``<``, ``>`` and ``&`` escaped, so no value can close its ``<script>``. A hash-based CSP in
+the first ``<meta>`` lets only this page's own style and script run and the page make no request.
+The table is whole without scripts; the script only sorts and filters the rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from reconciler import __version__
+from reconciler.render.escape import value_text
+from reconciler.report.fleet import EXPIRY_DAYS, STATES, Fleet, GroupRow, TenantRow
+
+MAX_ITEMS = 50  # changes or causes shown per tenant (the JSON has them all)
+STATE_NAMES = {"failed": "failed", "unknown": "unknown", "drifted": "drifted", "in_sync": "in sync"}
+SYNC_NAMES = {"in_sync": "in sync", "drifted": "drifted", "unknown": "unknown", "not_checked": "not checked"}
+VERDICT_NAMES = {"not_visible": "not visible", "not_checked": "not checked"}
+_TREND_W, _TREND_H = 84, 22
+_TREND_WORDS = 4  # the last runs said in words beside the chart (the chart shows them all)
+
+
+def _asset(name: str) -> str:
+    return resources.files("reconciler.report").joinpath("templates", name).read_text("utf-8")
+
+
+def _hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+def island_json(data: Any) -> str:
+    """JSON safe inside ``<script>``: no ``<``, ``>`` or ``&`` (nor U+2028/2029) as itself."""
+    text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _ts(value: dt.datetime | None) -> int | None:
+    return int(value.timestamp()) if value is not None else None
+
+
+def _island(fleet: Fleet) -> dict[str, Any]:
+    def row(r: TenantRow) -> dict[str, Any]:
+        return {
+            "tenant": r.tenant,
+            "stateName": r.state,
+            "state": STATES.index(r.state),
+            "drift": _ts(r.drift_since),
+            "failed": r.failed_or_unknown,
+            "losing": sum(1 for g in r.groups if g.losing),
+            "manual": len(r.manual),
+            "apply": _ts(r.operation_at),
+            "check": _ts(r.sync_at),
+            "expiry": _ts(r.next_expiry),
+        }
+
+    return {"states": list(STATES), "rows": [row(r) for r in fleet.rows]}
+
+
+def _trend(group: GroupRow) -> Markup:
+    """The group's delivery ratio over the history: a line over the runs that had sessions, a dot
+    per run coloured by its verdict, and a title per dot (the same in words beside it)."""
+    points = group.trend
+    if len(points) < 2:
+        return Markup("")
+    step = (_TREND_W - 6) / (len(points) - 1)
+    coords = []
+    dots = []
+    for i, p in enumerate(points):
+        x = 3 + i * step
+        y = 3 + (1 - p.ratio) * (_TREND_H - 6) if p.ratio is not None else _TREND_H - 3
+        if p.ratio is not None:
+            coords.append(f"{x:.1f},{y:.1f}")
+        ratio = f"{p.ratio:.0%}" if p.ratio is not None else "no sessions"
+        label = escape(f"{p.at:%Y-%m-%d %H:%M} UTC: {VERDICT_NAMES.get(p.verdict, p.verdict)}, {ratio}")
+        dots.append(
+            f'<circle class="p-{escape(p.verdict)}" cx="{x:.1f}" cy="{y:.1f}" r="2.5"><title>{label}</title></circle>'
+        )
+    words = escape(
+        " → ".join(
+            VERDICT_NAMES.get(p.verdict, p.verdict) + (f" {p.ratio:.0%}" if p.ratio is not None else "")
+            for p in points[-_TREND_WORDS:]
+        )
+    )
+    return Markup(
+        f'<svg class="trend" width="{_TREND_W}" height="{_TREND_H}" viewBox="0 0 {_TREND_W} {_TREND_H}" '
+        f'aria-hidden="true"><polyline points="{" ".join(coords)}"/>{"".join(dots)}</svg>'
+        f'<span class="words muted">trend: {words}</span>'
+    )
+
+
+def render_page(fleet: Fleet) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reconciler.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    now = fleet.generated_at
+
+    def age(value: dt.datetime) -> str:
+        seconds = max(0, int((now - value).total_seconds()))
+        for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+            if seconds >= size:
+                return f"{seconds // size} {unit} ago"
+        return "just now"
+
+    def when(value: dt.datetime) -> str:
+        return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+    env.filters["val"] = value_text
+    env.filters["age"] = age
+    env.filters["when"] = when
+    env.filters["trend"] = _trend
+    css, js = _asset("fleet.css"), _asset("fleet.js")
+    csp = (
+        f"default-src 'none'; script-src {_hash(js)}; style-src {_hash(css)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return env.get_template("fleet.html.j2").render(
+        csp=csp,
+        css=Markup(css),
+        js=Markup(js),
+        island=Markup(island_json(_island(fleet))),
+        generated=f"{now:%Y-%m-%d %H:%M}",
+        version=__version__,
+        runs=fleet.runs,
+        history=fleet.history,
+        summary=fleet.summary,
+        unreadable=fleet.unreadable,
+        states=STATES,
+        state_names=STATE_NAMES,
+        sync_names=SYNC_NAMES,
+        verdict_names=VERDICT_NAMES,
+        expiry_days=EXPIRY_DAYS,
+        rows=fleet.rows,
+        max_items=MAX_ITEMS,
+    )
