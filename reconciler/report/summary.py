@@ -8,7 +8,7 @@ from reconciler.render.escape import md_code
 from reconciler.report.fleet import Fleet
 
 STEP_SUMMARY_BYTES = 1024 * 1024
-_MARGIN = 4096  # what GitHub counts around the text (and the line saying what was left out)
+_MARGIN = 1024  # what GitHub counts around the text (and the line saying what was left out)
 _REASON_CHARS = 300
 
 
