@@ -135,5 +135,5 @@ def test_no_horizontal_overflow_and_a_screenshot(
         )
         assert overflow <= 0, f"{path.parent.parent.name} overflows by {overflow} px at {width} px"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"fleet-report-{width}.png"), full_page=width != 1280)
+    page.screenshot(path=str(SHOTS / f"fleet-report-{width}.png"))
     context.close()
