@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/apply_scale.py
 	$(BIN)/python benchmarks/health_scale.py
+	$(BIN)/python benchmarks/report_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
