@@ -22,17 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "report"))
 
+from chromium import launch  # noqa: E402
 from factory import generate  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PAGE_BUDGET = 2 * 1024 * 1024
 RENDER_BUDGET_MS = 2000
 
@@ -43,7 +35,7 @@ def _render_ms(page_path: Path, loads: int) -> tuple[float, dict[str, int]]:
     times = []
     counts: dict[str, int] = {}
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         for _ in range(loads):
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(page_path.as_uri(), wait_until="load")

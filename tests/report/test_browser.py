@@ -137,3 +137,31 @@ def test_no_horizontal_overflow_and_a_screenshot(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"fleet-report-{width}.png"))
     context.close()
+
+
+@pytest.mark.integration
+def test_the_demo_s_own_report_shows_tier_2_losing_sessions_then_recovering(
+    page: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`make demo`'s Done-when: its report, opened in Chromium, shows contoso's Support/Tier 2
+    losing every session, then recovering, in the trend."""
+    import subprocess
+    import sys
+
+    where = tmp_path_factory.mktemp("demo")
+    run = subprocess.run(
+        [sys.executable, "-m", "reconciler", "demo", "--report-dir", str(where)],
+        cwd=REPO,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    page.goto((where / "fleet.html").as_uri())
+    tier2 = page.locator("#rows tr:has(summary:text-is('contoso')) .group:has-text('Support/Tier 2')")
+    assert tier2.is_visible()
+    assert tier2.locator("path.p-failing").count() == 1 and tier2.locator("path.p-recovered").count() == 1
+    words = tier2.locator(".words").text_content() or ""
+    assert words.startswith("trend: failing 0% → recovered ") and not words.endswith(" 0%")

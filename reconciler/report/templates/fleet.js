@@ -62,7 +62,11 @@
     if (view.state) { params.set("state", view.state); }
     params.set("sort", view.sort);
     params.set("dir", view.dir);
-    history.replaceState(null, "", "#" + params.toString());
+    try {
+      history.replaceState(null, "", "#" + params.toString());
+    } catch (e) {
+      // A sandboxed frame (an artifact viewer) may refuse: the view still changes, unshared.
+    }
     render();
   }
 
