@@ -4,14 +4,15 @@ the tenant's state, the worst of them (docs/report-format.md, "States").
 Each axis is said by the latest run of its commands that covered the tenant: sync by plan and
 drift, health by health, the last operation by apply, the setup checks by doctor; open manual
 steps by the latest plan, drift, apply or manual run. History is the last ``history`` runs of
-each command: the trend of each group's delivery ratio, how long a tenant has been drifted and
-how long a manual step has been open.
+each command *that covered the tenant* (so that one file per shard still gives each tenant N
+runs): the trend of each group's delivery ratio, how long a tenant has been drifted and how long
+a manual step has been open.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from reconciler.report.runs import CredentialExpiry, Run, TenantRecord
@@ -111,28 +112,31 @@ class Fleet:
     unreadable: tuple[tuple[str, tuple[str, ...]], ...]  # (file, problems)
 
 
-def _kept(runs: Sequence[Run], history: int) -> list[Run]:
-    """The last ``history`` runs of each command, oldest first."""
-    by_command: dict[str, list[Run]] = {}
-    for run in sorted(runs, key=lambda r: (r.at, r.file)):
-        by_command.setdefault(run.command, []).append(run)
-    kept = [run for group in by_command.values() for run in group[-history:]]
-    return sorted(kept, key=lambda r: (r.at, r.file))
+Pairs = list[tuple[Run, TenantRecord]]
 
 
-def _records(runs: Iterable[Run], tenant: str, commands: Iterable[str]) -> list[tuple[Run, TenantRecord]]:
-    wanted = set(commands)
-    return [(r, r.tenants[tenant]) for r in runs if r.command in wanted and tenant in r.tenants]
+def _records(runs: Iterable[Run], tenant: str, commands: Iterable[str], history: int) -> Pairs:
+    """The tenant's records in the last ``history`` runs of each of ``commands``, oldest first."""
+    kept: Pairs = []
+    for command in commands:
+        kept += [(r, r.tenants[tenant]) for r in runs if r.command == command and tenant in r.tenants][
+            -history:
+        ]
+    return sorted(kept, key=lambda pair: (pair[0].at, pair[0].file))
 
 
-def _streak_start(pairs: list[tuple[Run, TenantRecord]], holds: object) -> dt.datetime | None:
+def _streak_start(pairs: Pairs, holds: Callable[[TenantRecord], bool]) -> dt.datetime | None:
     """When the latest unbroken run of records for which ``holds(record)`` began."""
     since = None
     for run, record in reversed(pairs):
-        if not holds(record):  # type: ignore[operator]
+        if not holds(record):
             break
         since = run.at
     return since
+
+
+def _listing(title: str) -> Callable[[TenantRecord], bool]:
+    return lambda record: title in record.manual
 
 
 def _health_state(verdict: str, causes: tuple[str, ...]) -> str:
@@ -141,12 +145,12 @@ def _health_state(verdict: str, causes: tuple[str, ...]) -> str:
     return "failed" if verdict in LOSING or causes else "in_sync"
 
 
-def _row(tenant: str, runs: list[Run]) -> TenantRow:
-    syncs = _records(runs, tenant, SYNC_COMMANDS)
-    healths = _records(runs, tenant, ("health",))
-    applies = _records(runs, tenant, ("apply",))
-    doctors = _records(runs, tenant, ("doctor",))
-    manuals = _records(runs, tenant, MANUAL_COMMANDS)
+def _row(tenant: str, runs: list[Run], history: int) -> TenantRow:
+    syncs = _records(runs, tenant, SYNC_COMMANDS, history)
+    healths = _records(runs, tenant, ("health",), history)
+    applies = _records(runs, tenant, ("apply",), history)
+    doctors = _records(runs, tenant, ("doctor",), history)
+    manuals = _records(runs, tenant, MANUAL_COMMANDS, history)
     sync_run, sync = syncs[-1] if syncs else (None, None)
     health_run, health = healths[-1] if healths else (None, None)
     apply_run, applied = applies[-1] if applies else (None, None)
@@ -185,7 +189,7 @@ def _row(tenant: str, runs: list[Run]) -> TenantRow:
 
     steps = []
     for title in manual.manual if manual else ():
-        since = _streak_start(manuals, lambda r, t=title: t in r.manual)
+        since = _streak_start(manuals, _listing(title))
         steps.append(OpenStep(title, since or manuals[-1][0].at))
     errors = tuple(
         dict.fromkeys(
@@ -233,9 +237,9 @@ def build_fleet(
     unreadable: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> Fleet:
     """The fleet the runs show at ``now`` (UTC), worst tenants first."""
-    kept = _kept(runs, history)
-    tenants = sorted({t for run in kept for t in run.tenants}, key=str.casefold)
-    rows = tuple(sorted((_row(t, kept) for t in tenants), key=_sort_key))
+    ordered = sorted(runs, key=lambda r: (r.at, r.file))
+    tenants = sorted({t for run in ordered for t in run.tenants}, key=str.casefold)
+    rows = tuple(sorted((_row(t, ordered, history) for t in tenants), key=_sort_key))
     horizon = now + dt.timedelta(days=EXPIRY_DAYS)
     summary = Summary(
         tenants=len(rows),
@@ -251,6 +255,6 @@ def build_fleet(
         history=history,
         rows=rows,
         summary=summary,
-        runs=tuple(kept),
+        runs=tuple(ordered),
         unreadable=tuple((f, tuple(p)) for f, p in unreadable),
     )

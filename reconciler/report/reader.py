@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from reconciler.errors import InputError, PlanFileError, ReconcileError, ResultF
 from reconciler.plan import Plan
 from reconciler.plan.changes import Manual
 from reconciler.plan.reader import decode_plan, read_json_file
-from reconciler.report.runs import CredentialExpiry, GroupPoint, Run, Sync, TenantRecord
+from reconciler.report.runs import CredentialExpiry, GroupPoint, Operation, Run, Sync, TenantRecord
 from reconciler.report.schema import (
     ApplyFile,
     DoctorFile,
@@ -34,6 +35,12 @@ from reconciler.report.schema import (
 WHAT = "a result file"
 FOREIGN = (
     "is not a reconcile result (a saved plan, health --out, or the --out of drift, apply, doctor or manual)"
+)
+# A command's printed --format json, saved by hand: it says neither which command nor when it ran.
+_PRINTED = (
+    ("apply", frozenset({"format_version", "totals", "complete", "tenants"})),
+    ("doctor", frozenset({"tenants", "failed"})),
+    ("manual", frozenset({"format_version", "steps", "unplanned"})),
 )
 
 
@@ -58,6 +65,15 @@ def read_result(path: Path) -> Run:
         raise ResultFileError(name, list(exc.problems)) from None
     if not isinstance(data, dict):
         raise ResultFileError(name, [FOREIGN])
+    for command, keys in _PRINTED:
+        if set(data) == keys:
+            raise ResultFileError(
+                name,
+                [
+                    f"is the printed output of `{command} --format json`, which says neither the command "
+                    f"nor when it ran: save results with `{command} --out FILE`"
+                ],
+            )
     if "kind" in data or "result_format" in data:
         return _envelope(data, name)
     if "created_at" in data and "format_version" in data:
@@ -128,8 +144,7 @@ def _drift_result(result: Any, name: str, at: dt.datetime) -> Run:
 
 
 def _unique(tenants: Iterable[str], name: str, where: str) -> None:
-    seen: set[str] = set()
-    twice = sorted({t for t in tenants if t in seen or seen.add(t)})  # type: ignore[func-returns-value]
+    twice = sorted(t for t, n in Counter(tenants).items() if n > 1)
     if twice:
         raise ResultFileError(name, [f"{where}: tenant {t!r} is in the file twice" for t in twice])
 
@@ -189,7 +204,7 @@ def _apply(result: Any, name: str, at: dt.datetime) -> Run:
     records = {}
     for tenant in parsed.tenants:
         failed = [o for o in tenant.outcomes if o.status != "done"]
-        state = (
+        state: Operation = (
             "failed"
             if tenant.error or any(o.status == "failed" for o in failed)
             else "incomplete"
@@ -200,7 +215,7 @@ def _apply(result: Any, name: str, at: dt.datetime) -> Run:
             f"{o.status} {o.change_id}" + (f": {o.message}" if o.message else "") for o in failed
         )
         records[tenant.tenant] = TenantRecord(
-            operation=state,  # type: ignore[arg-type]
+            operation=state,
             operation_detail=detail,
             manual=tuple(m.title for m in tenant.manual),
             error=tenant.error,

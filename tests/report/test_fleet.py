@@ -13,7 +13,7 @@ from factory import KINDS, NOW, T0, generate
 
 from reconciler.report.fleet import STATES, Fleet, build_fleet
 from reconciler.report.reader import read_results
-from reconciler.report.runs import Run, TenantRecord
+from reconciler.report.runs import GroupPoint, Run, TenantRecord
 from reconciler.report.table import fleet_csv, fleet_data, safe_cell
 
 
@@ -71,11 +71,26 @@ def test_drift_age_and_manual_step_age_come_from_the_history(fleet: tuple[Fleet,
     assert drifted.operation == "ok" and drifted.sync_at == late + dt.timedelta(minutes=1)
 
 
-def test_history_keeps_the_last_n_runs_of_each_command(tmp_path: Path) -> None:
+def test_history_keeps_the_last_n_runs_of_each_command_per_tenant(tmp_path: Path) -> None:
     runs, _ = read_results(generate(tmp_path, 6).files)
-    built = build_fleet(runs, history=1, now=NOW)
-    assert sorted(r.command for r in built.runs) == ["apply", "doctor", "drift", "health", "manual", "plan"]
-    assert all(len(g.trend) == 1 for r in built.rows for g in r.groups)
+    built = build_fleet(runs, history=2, now=NOW)
+    assert all(len(g.trend) == 2 for r in built.rows for g in r.groups)
+    assert len(built.runs) == len(runs)  # every run read is listed; each tenant keeps its last 2
+
+
+def test_one_file_per_shard_still_gives_each_tenant_its_history() -> None:
+    # Two shards a minute apart, three days: history 3 is three runs for each tenant, not 3 files.
+    runs = [
+        Run(f"h{day}-{shard}.json", "health", T0 + dt.timedelta(days=day, minutes=shard), {tenant: record})
+        for day in range(3)
+        for shard, tenant in enumerate(("a", "b"))
+        for record in [TenantRecord(health="healthy", groups=(GroupPoint("G", "healthy", 2, 2, 1.0),))]
+    ]
+    runs += [
+        Run("p.json", "plan", T0, {"a": TenantRecord(sync="in_sync"), "b": TenantRecord(sync="in_sync")})
+    ]
+    built = build_fleet(runs, history=3, now=NOW)
+    assert [len(r.groups[0].trend) for r in built.rows] == [3, 3]
 
 
 def _run(command: str, day: int, **record: object) -> Run:

@@ -131,7 +131,7 @@ def test_a_result_that_contradicts_itself_or_its_format_is_refused_with_where(
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b'{"tenants": [], "failed": 0}', "is not a reconcile result"),
+        (b'{"tenants": [], "total": 0}', "is not a reconcile result"),
         (b"[1, 2]", "is not a reconcile result"),
         (b'{"a": NaN}', "NaN"),
         (b'{"a": 1, "a": 2}', "twice"),
@@ -145,6 +145,18 @@ def test_foreign_and_corrupt_files_are_one_line_each(tmp_path: Path, content: by
     path.write_bytes(content)
     problems = _problems(path)
     assert len(problems) == 1 and problem in problems[0], problems
+
+
+@pytest.mark.parametrize("command", ["apply", "doctor", "manual"])
+def test_a_command_s_printed_json_is_told_apart_from_its_result_file(
+    tmp_path: Path, fleet_files: dict[str, Path], command: str
+) -> None:
+    printed = tmp_path / "printed.json"
+    printed.write_text(json.dumps(json.loads(fleet_files[command].read_text())["result"]))
+    assert _problems(printed) == [
+        f"is the printed output of `{command} --format json`, which says neither the command nor when "
+        f"it ran: save results with `{command} --out FILE`"
+    ]
 
 
 def test_a_fifo_is_named_never_waited_on(tmp_path: Path) -> None:
