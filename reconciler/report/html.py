@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import json
 from importlib import resources
@@ -106,7 +107,9 @@ def _words(points: tuple[TrendPoint, ...]) -> str:
     )
 
 
-def render_page(fleet: Fleet) -> str:
+@functools.cache
+def _template() -> jinja2.Template:
+    """The page's template, compiled once (a tenth of a second each time otherwise)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("reconciler.report", "templates"),
         autoescape=True,
@@ -114,6 +117,17 @@ def render_page(fleet: Fleet) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["val"] = value_text
+    env.filters["when"] = _when
+    env.filters["trend"] = _trend
+    return env.get_template("fleet.html.j2")
+
+
+def _when(value: dt.datetime) -> str:
+    return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def render_page(fleet: Fleet) -> str:
     now = fleet.generated_at
 
     def age(value: dt.datetime) -> str:
@@ -123,19 +137,13 @@ def render_page(fleet: Fleet) -> str:
                 return f"{seconds // size} {unit} ago"
         return "just now"
 
-    def when(value: dt.datetime) -> str:
-        return f"{value.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
-
-    env.filters["val"] = value_text
-    env.filters["age"] = age
-    env.filters["when"] = when
-    env.filters["trend"] = _trend
     css, js = _asset("fleet.css"), _asset("fleet.js")
     csp = (
         f"default-src 'none'; script-src {_hash(js)}; style-src {_hash(css)}; img-src data:; "
         "base-uri 'none'; form-action 'none'"
     )
-    return env.get_template("fleet.html.j2").render(
+    return _template().render(
+        age=age,
         csp=csp,
         css=Markup(css),
         js=Markup(js),

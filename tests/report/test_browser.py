@@ -121,6 +121,18 @@ def test_the_page_reads_with_scripts_off(browser: Any, fleet_page: tuple[Path, G
     context.close()
 
 
+def test_printed_the_controls_are_hidden_and_every_row_s_details_open(
+    page: Any, fleet_page: tuple[Path, Generated]
+) -> None:
+    path, _ = fleet_page
+    page.goto(path.as_uri())
+    page.emulate_media(media="print")
+    assert not page.is_visible("#controls")
+    assert page.is_visible("#rows tr[data-row] >> nth=23")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.locator("#rows details[open]").count() == 24  # printed, every row's details open
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_no_horizontal_overflow_and_a_screenshot(
     browser: Any, fleet_page: tuple[Path, Generated], hostile_page: tuple[Path, Generated], width: int

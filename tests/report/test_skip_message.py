@@ -21,8 +21,8 @@ def test_missing_chromium_skips_the_browser_tests_and_says_so(tmp_path: Path) ->
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "7 skipped" in run.stdout
+    assert "8 skipped" in run.stdout
     assert (
-        f"BROWSER TESTS SKIPPED: 7 test(s) of the report page did not run: {tmp_path / 'no-chromium'} is missing"
+        f"BROWSER TESTS SKIPPED: 8 test(s) of the report page did not run: {tmp_path / 'no-chromium'} is missing"
         in run.stdout
     )
