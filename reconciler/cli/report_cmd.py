@@ -37,7 +37,7 @@ def _append_summary(path: Path, fleet: Fleet, page: Path) -> None:
 
 
 @click.command()
-@click.argument("results", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("results", metavar="RESULT...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "out_dir",
@@ -50,7 +50,8 @@ def _append_summary(path: Path, fleet: Fleet, page: Path) -> None:
     type=click.IntRange(1, 1000),
     default=DEFAULT_HISTORY,
     show_default=True,
-    help="Keep the last N runs of each command (the trends, drift and manual step ages).",
+    help="History: for each tenant, the last N runs of each command that covered it (the trends, "
+    "drift and manual step ages).",
 )
 @click.option(
     "--step-summary",
@@ -67,6 +68,9 @@ def report(
     RESULT: the JSON of `plan --out`, `health --out`, or the --out of drift, apply, doctor or
     manual (a folder: its *.json at any depth). A file that is not a good result is named on
     stderr and on the page, its runs are left out, and the exit code is 1 (docs/report-format.md).
+
+    Exit 0 when every result file was read, 1 when one was not (the report is still written) or
+    there is none.
     """
     runs, errors = read_results(results)
     for error in errors:
