@@ -35,7 +35,7 @@ unit: $(STAMP)
 # The README's screenshots of the report page (docs/screenshots/), from the browser tests.
 screenshots: $(STAMP)
 	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: apt-get install -y chromium"; exit 1; }
-	REPORT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/report/test_browser.py -k screenshot
+	REPORT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/report/test_report_browser.py -k screenshot
 
 # The GitHub workflows, with shellcheck on their run: scripts (both binaries come from PyPI wheels).
 actionlint: $(STAMP)

@@ -1,5 +1,5 @@
 """`reconcile report` at fleet size: a generated fleet of 300 tenants with drift and faults
-(tests/report/factory.py: in sync, drifted, losing sessions, apply failed, unreadable, recovered;
+(tests/report/report_factory.py: in sync, drifted, losing sessions, apply failed, unreadable, recovered;
 30 health runs of history), its page's size, the time Chromium takes to render it, and its
 counts against the results'. Writes benchmarks/report_results.md.
 
@@ -22,8 +22,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "report"))
 
-from chromium import launch  # noqa: E402
-from factory import generate  # noqa: E402
+from report_chromium import launch  # noqa: E402
+from report_factory import generate  # noqa: E402
 
 PAGE_BUDGET = 2 * 1024 * 1024
 RENDER_BUDGET_MS = 2000

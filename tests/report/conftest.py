@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chromium import CHROMIUM, launch
+from report_chromium import CHROMIUM, launch
 
 _skipped: list[str] = []
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
-from factory import generate
+from report_factory import generate
 
 from reconciler.cli import cli
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from factory import NOW, generate
+from report_factory import NOW, generate
 
 from reconciler.report.fleet import Fleet, build_fleet
 from reconciler.report.html import island_json, render_page

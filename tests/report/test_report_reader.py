@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factory import generate
+from report_factory import generate
 
 from reconciler.errors import ResultFileError
 from reconciler.report.reader import read_result, read_results

@@ -13,7 +13,15 @@ HERE = Path(__file__).parent
 def test_missing_chromium_skips_the_browser_tests_and_says_so(tmp_path: Path) -> None:
     env = {**os.environ, "REPORT_CHROMIUM": str(tmp_path / "no-chromium")}
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "test_browser.py")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(HERE / "test_report_browser.py"),
+        ],
         env=env,
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
-from factory import KINDS, NOW, T0, generate
+from report_factory import KINDS, NOW, T0, generate
 
 from reconciler.report.fleet import STATES, Fleet, build_fleet
 from reconciler.report.reader import read_results

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-# REPORT_CHROMIUM: another path, e.g. a missing one to see the skip message (test_skip_message.py).
+# REPORT_CHROMIUM: another path, e.g. a missing one to see the skip message (test_report_skip_message.py).
 CHROMIUM = Path(os.environ.get("REPORT_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",

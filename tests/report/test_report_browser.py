@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factory import Generated, generate
+from report_factory import Generated, generate
 
 from reconciler.cli import cli
 
