@@ -139,10 +139,13 @@ def _listing(title: str) -> Callable[[TenantRecord], bool]:
     return lambda record: title in record.manual
 
 
-def _health_state(verdict: str, causes: tuple[str, ...]) -> str:
-    if verdict == "unknown":
-        return "unknown"
-    return "failed" if verdict in LOSING or causes else "in_sync"
+def _health_state(record: TenantRecord) -> str:
+    """Losing sessions or blocked: failed; a read failed: unknown (never healthy); else in sync
+    (healthy, recovered, idle, and not_visible: Rescue's report is not configured, and no
+    prerequisite was found broken)."""
+    if record.health in LOSING or record.health_blocked:
+        return "failed"
+    return "unknown" if record.health == "unknown" or record.health_unread else "in_sync"
 
 
 def _row(tenant: str, runs: list[Run], history: int) -> TenantRow:
@@ -162,7 +165,7 @@ def _row(tenant: str, runs: list[Run], history: int) -> TenantRow:
     ]
     groups: tuple[GroupRow, ...] = ()
     if health is not None and health.health is not None:
-        axes.append(_health_state(health.health, health.health_causes))
+        axes.append(_health_state(health))
         groups = tuple(
             GroupRow(
                 g.path,
@@ -196,10 +199,8 @@ def _row(tenant: str, runs: list[Run], history: int) -> TenantRow:
             record.error for _, record in (syncs[-1:] + healths[-1:] + applies[-1:]) if record.error
         )
     )
-    solution = next(
-        (r.solution for _, r in reversed(doctors + syncs) if r.solution is not None),
-        None,
-    )
+    by_time = sorted(doctors + syncs, key=lambda pair: (pair[0].at, pair[0].file))
+    solution = next((r.solution for _, r in reversed(by_time) if r.solution is not None), None)
     return TenantRow(
         tenant=tenant,
         state=state,

@@ -176,7 +176,12 @@ def _health(data: dict[str, Any], name: str) -> Run:
             + tuple(f"could not read {u.what}: {u.reason}" for u in tenant.unread)
         )
         records[tenant.tenant] = TenantRecord(
-            health=tenant.verdict, groups=tuple(groups), health_causes=causes, error=tenant.error or ""
+            health=tenant.verdict,
+            groups=tuple(groups),
+            health_causes=causes,
+            health_blocked=bool(tenant.blockers),
+            health_unread=bool(tenant.unread or tenant.error),
+            error=tenant.error or "",
         )
     if problems:
         raise ResultFileError(name, problems)

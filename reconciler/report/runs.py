@@ -43,6 +43,8 @@ class TenantRecord:
     health: str | None = None  # the tenant's verdict (plan/health.py's worst-of order)
     groups: tuple[GroupPoint, ...] = ()
     health_causes: tuple[str, ...] = ()  # blockers, errors and failed reads of the tenant
+    health_blocked: bool = False  # a prerequisite blocks every session (a blocker)
+    health_unread: bool = False  # a read the tenant's verdict or causes depend on failed
     operation: Operation | None = None
     operation_detail: tuple[str, ...] = ()  # failed outcomes, the tenant's error
     doctor_failed: tuple[str, ...] | None = None  # failed checks (None: no doctor run)

@@ -104,9 +104,14 @@ def _run(command: str, day: int, **record: object) -> Run:
         ([_run("health", 1, health="healthy")], "unknown"),  # never planned: not known to be in sync
         ([_run("plan", 1, sync="in_sync"), _run("health", 2, health="unknown")], "unknown"),
         (
-            [_run("plan", 1, sync="drifted"), _run("health", 2, health="idle", health_causes=("blocked",))],
+            [_run("plan", 1, sync="drifted"), _run("health", 2, health="not_visible", health_blocked=True)],
             "failed",
         ),
+        (
+            [_run("plan", 1, sync="in_sync"), _run("health", 2, health="healthy", health_unread=True)],
+            "unknown",
+        ),
+        ([_run("plan", 1, sync="in_sync"), _run("health", 2, health="not_visible")], "in_sync"),
         ([_run("plan", 1, sync="drifted"), _run("apply", 2, operation="incomplete")], "unknown"),
         ([_run("plan", 1, sync="in_sync"), _run("doctor", 2, doctor_failed=("token: refused",))], "failed"),
         ([_run("plan", 1, sync="drifted"), _run("plan", 2, sync="in_sync")], "in_sync"),  # the latest counts

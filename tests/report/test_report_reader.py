@@ -178,3 +178,21 @@ def test_folders_are_read_at_any_depth_and_bad_files_are_returned_not_dropped(
     runs, errors = read_results([tmp_path / "a"])
     assert [r.command for r in runs] == ["apply"]
     assert [e.file for e in errors] == [str(tmp_path / "a" / "broken.json")]
+
+
+def test_a_health_blocker_and_a_failed_read_are_kept_apart(tmp_path: Path) -> None:
+    from reconciler.plan.health import Cause, TenantHealth, Unread
+    from reconciler.render.health import health_json
+
+    def tenant(name: str, **extra: Any) -> TenantHealth:
+        since, until = "2026-11-01T00:00:00+00:00", "2026-11-08T00:00:00+00:00"
+        return TenantHealth(name, since, until, "not_visible", False, **extra)
+
+    path = tmp_path / "health.json"
+    blocked = tenant("a", blockers=(Cause("session_key_not_active", "the Session Key is not active"),))
+    unread = tenant("b", unread=(Unread("the Session Key status", "503"),))
+    path.write_text(json.dumps(health_json([blocked, unread])))
+    records = read_result(path).tenants
+    assert records["a"].health_blocked and not records["a"].health_unread
+    assert records["b"].health_unread and not records["b"].health_blocked
+    assert records["b"].health_causes == ("could not read the Session Key status: 503",)
