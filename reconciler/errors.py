@@ -256,3 +256,8 @@ class OperationRunning(IncompleteError):
     solution import at a time), and the bounded wait for it ran out: the change's outcome is
     unknown, not failed (exit 3), and never a configuration error. The message names the
     operation's system job; run again once it has finished."""
+
+
+class ResultFileError(PlanFileError):
+    """A result file `reconcile report` cannot use (not one, foreign, corrupt, contradicting
+    itself): one line per problem, ``FILE: problem``; the report names it, exit 1."""

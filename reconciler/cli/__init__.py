@@ -36,6 +36,7 @@ _COMMANDS = {
     "sandbox": ("reconciler.cli.sandbox_cmd", "sandbox"),
     "demo": ("reconciler.cli.demo_cmd", "demo"),
     "health": ("reconciler.cli.health_cmd", "health"),
+    "report": ("reconciler.cli.report_cmd", "report"),
     "changed-tenants": ("reconciler.cli.gitops_cmd", "changed_tenants"),
     "gitops": ("reconciler.cli.gitops_cmd", "gitops"),
 }
@@ -52,6 +53,7 @@ _SUMMARIES = {
     "manual": "One checklist of the manual steps across the fleet (each step once, with its tenants).",
     "doctor": "Check each tenant's setup before a first run (only reads; exit 1 when a check fails).",
     "health": "Show, per tenant and technician group, whether Rescue sessions reach Dynamics, and why not.",
+    "report": "Write the fleet report (HTML, CSV, JSON) from result files or folders of them.",
     "profile": "The solution profile: Dataverse names of the LogMeIn solution.",
     "sandbox": "Local HTTPS emulators of Entra ID, Dataverse, Rescue and Graph.",
     "demo": "Show the whole reconcile story against a local sandbox (no real services touched).",

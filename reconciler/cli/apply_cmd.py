@@ -15,8 +15,10 @@ from reconciler.cli.common import (
     load,
     paths_argument,
     render,
+    result_out_option,
     sandbox_info,
     sandbox_option,
+    save_result,
     shard_option,
     target_option,
     tenant_option,
@@ -31,7 +33,7 @@ from reconciler.engine.saved_plan import recheck
 from reconciler.errors import ApplyCancelled, InputError
 from reconciler.plan import ApplyResult, Plan, TenantApplyResult, TenantPlan, read_plan_file
 from reconciler.plan.target import Target, select_targets
-from reconciler.render import apply_json_chunks, render_apply_text
+from reconciler.render import apply_json_chunks, render_apply_json, render_apply_text
 
 
 def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Plan:
@@ -69,6 +71,7 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
     help="Seconds a solution import may take, waiting for one already running included (Dataverse runs one "
     "at a time); past it the import is reported unknown (exit 3).",
 )
+@result_out_option
 @concurrency_option
 @sandbox_option
 @lock_options
@@ -144,4 +147,5 @@ def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> No
             click.echo(chunk, nl=False)
     else:
         click.echo(render_apply_text(result), nl=False)
+    save_result(ctx, render_apply_json(result), [t.tenant for t in result.tenants])
     ctx.exit(result.exit_code(plan))

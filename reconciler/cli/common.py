@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from reconciler.engine.connection import SandboxInfo
 from reconciler.plan import Plan
 from reconciler.plan.target import Target, parse_targets
 from reconciler.render import render_json, render_markdown, render_text
+from reconciler.report.envelope import envelope, utc_now
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -116,6 +118,38 @@ def render(plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = Fal
     if fmt == "markdown":
         return render_markdown(plan, title="reconcile drift" if drift_only else "reconcile plan")
     return render_text(plan, colour=use_colour(), drift_only=drift_only, forced=forced)
+
+
+def _note_start(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    ctx.meta["result_out"] = value
+    ctx.meta["result_started_at"] = utc_now()
+
+
+def result_out_option(func: F) -> F:
+    """``--out PATH`` of drift, apply, doctor and manual: also save the run's JSON result, with
+    the command, its start and end (UTC) and its tenants (``reconciler/report/envelope.py``),
+    for `reconcile report`. The command calls ``save_result`` once, where it knows its result."""
+    return click.option(
+        "--out",
+        "result_out",
+        type=click.Path(path_type=Path, dir_okay=False),
+        expose_value=False,
+        is_eager=True,
+        callback=_note_start,
+        help="Also save the result as JSON, with the command, its start and end (UTC) and its "
+        "tenants: what `reconcile report` reads.",
+    )(func)
+
+
+def save_result(ctx: click.Context, result_json: str, tenants: Sequence[str]) -> None:
+    """Write the envelope of ``result_json`` (the command's --format json text) to ``--out``."""
+    out = ctx.meta.get("result_out")
+    if out is None:
+        return
+    command = ctx.command.name or ""
+    document = envelope(command, ctx.meta["result_started_at"], utc_now(), tenants, json.loads(result_json))
+    write_private(out, json.dumps(document, indent=2) + "\n")
+    click.echo(f"Result saved to {out}", err=True)
 
 
 def write_private(path: Path, text: str) -> None:

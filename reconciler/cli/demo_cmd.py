@@ -2,13 +2,15 @@
 
 sandbox with realistic drift -> plan -> apply (a safety rail first) -> plan shows no changes ->
 someone changes things by hand in an admin console -> `reconcile drift` catches it -> sessions
-run and `reconcile health` shows a group whose export was never set -> set by hand, it recovers.
+run and `reconcile health` shows a group whose export was never set -> set by hand, it recovers ->
+`reconcile report` writes the fleet page of the demo's own runs (their --out results).
 Each step runs the real command, in-process, and shows its command line.
 """
 
 from __future__ import annotations
 
 import shlex
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,7 @@ def _control(url: str, ca_file: Path, method: str, path: str, body: dict[str, An
 
 
 def _session_flow_steps(
-    url: str, ca_file: Path, paths: list[str], where: str, expected: list[DemoStep]
+    url: str, ca_file: Path, paths: list[str], where: str, expected: list[DemoStep], results: Path
 ) -> None:
     """Steps 9-10: sessions run; one group's export was never set; it is set by hand."""
     only = ["--tenant", "contoso", "--sandbox", where]
@@ -73,7 +75,11 @@ def _session_flow_steps(
             {"group": group, "count": 3, "ended_minutes_ago": 180},
         )
     click.echo("Tier 2's export URL was never set in the Admin Center: none of its sessions arrives.")
-    expected.append(DemoStep("health", _run(["health", *paths, *only]), EXIT_CHANGES))
+    expected.append(
+        DemoStep(
+            "health", _run(["health", *paths, *only, "--out", str(results / "09-health.json")]), EXIT_CHANGES
+        )
+    )
 
     _title(10, "the export URL is set by hand; new sessions arrive; the manual step is observed working")
     export = {"url": "https://dynamics.logmeinrescue.com/api/integration", "at_session_end": True}
@@ -89,9 +95,17 @@ def _session_flow_steps(
     )
     # Rescue serves one report a minute: the sandbox's clock moves on instead of the demo waiting.
     _control(url, ca_file, "POST", "/tenants/contoso/rescue/clock", {"seconds": 61})
-    expected.append(DemoStep("health", _run(["health", *paths, *only]), EXIT_OK))
+    expected.append(
+        DemoStep("health", _run(["health", *paths, *only, "--out", str(results / "10-health.json")]), EXIT_OK)
+    )
     _control(url, ca_file, "POST", "/tenants/contoso/rescue/clock", {"seconds": 61})
-    expected.append(DemoStep("plan --health", _run(["plan", *paths, *only, "--health"]), EXIT_OK))
+    expected.append(
+        DemoStep(
+            "plan --health",
+            _run(["plan", *paths, *only, "--health", "--out", str(results / "10-plan-health.json")]),
+            EXIT_OK,
+        )
+    )
 
 
 @click.command()
@@ -103,14 +117,22 @@ def _session_flow_steps(
     show_default=True,
     help="The example tenant files (contoso and fabrikam).",
 )
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to keep the runs' results and the fleet report  [default: a new temporary folder].",
+)
 @click.pass_context
-def demo(ctx: click.Context, tenants_dir: Path) -> None:
+def demo(ctx: click.Context, tenants_dir: Path, report_dir: Path | None) -> None:
     """Show the whole reconcile story against a local sandbox (no real services touched)."""
     if not (tenants_dir / "contoso").is_dir() or not (tenants_dir / "fabrikam").is_dir():
         raise click.UsageError(
             f"{tenants_dir} must hold the example tenants contoso/ and fabrikam/ (run from the repo root)"
         )
     expected: list[DemoStep] = []
+    report_dir = report_dir or Path(tempfile.mkdtemp(prefix="reconcile-demo-"))
+    results = report_dir / "results"
+    results.mkdir(parents=True, exist_ok=True)
     _title(1, "start a local sandbox of Entra ID, Dataverse and Rescue")
     click.echo("It is seeded with the example tenants and realistic drift: two technicians never mapped,")
     click.echo("an SSO ID that differs between Dynamics and Rescue, a flipped option, the application user")
@@ -125,7 +147,21 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
 
         _title(3, "plan: what differs between the tenant files and the live services")
         expected.append(
-            DemoStep("plan", _run(["plan", *paths, "--sandbox", where, "--detailed-exitcode"]), EXIT_CHANGES)
+            DemoStep(
+                "plan",
+                _run(
+                    [
+                        "plan",
+                        *paths,
+                        "--sandbox",
+                        where,
+                        "--detailed-exitcode",
+                        "--out",
+                        str(results / "03-plan.json"),
+                    ]
+                ),
+                EXIT_CHANGES,
+            )
         )
 
         _title(4, "apply without --force: a safety rail holds back the role change")
@@ -138,7 +174,12 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
         expected.append(
             DemoStep(
                 "apply --force",
-                _run(["apply", *paths, "--sandbox", where, "--auto-approve", "--force"]),
+                _run(
+                    [
+                        *("apply", *paths, "--sandbox", where, "--auto-approve", "--force"),
+                        *("--out", str(results / "05-apply.json")),
+                    ]
+                ),
                 EXIT_OK,
             )
         )
@@ -167,9 +208,18 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
         )
 
         _title(8, "scheduled drift detection catches it (exit code 2)")
-        expected.append(DemoStep("drift", _run(["drift", *paths, "--sandbox", where]), EXIT_CHANGES))
+        expected.append(
+            DemoStep(
+                "drift",
+                _run(["drift", *paths, "--sandbox", where, "--out", str(results / "08-drift.json")]),
+                EXIT_CHANGES,
+            )
+        )
 
-        _session_flow_steps(sb.url, sb.ca_file, paths, where, expected)
+        _session_flow_steps(sb.url, sb.ca_file, paths, where, expected, results)
+
+    _title(11, "the fleet report of these runs: one page, with Tier 2's loss and recovery in its trend")
+    expected.append(DemoStep("report", _run(["report", str(results), "--out", str(report_dir)]), EXIT_OK))
 
     result = DemoResult(tuple(expected))
     click.echo("")
@@ -181,4 +231,7 @@ def demo(ctx: click.Context, tenants_dir: Path) -> None:
     click.secho(
         "Done. To accept a drift instead of reverting it: reconcile export --tenant contoso --overwrite.",
         bold=True,
+    )
+    click.secho(
+        f"The fleet report of the demo's runs: {report_dir / 'fleet.html'} (open it in a browser)", bold=True
     )

@@ -11,8 +11,10 @@ from reconciler.cli.common import (
     concurrency_option,
     load,
     paths_argument,
+    result_out_option,
     sandbox_info,
     sandbox_option,
+    save_result,
     tenant_option,
 )
 from reconciler.engine.doctor import FAIL, TenantReport, run_doctor
@@ -74,6 +76,7 @@ def render_json(reports: list[TenantReport]) -> str:
     show_default=True,
     help="Output format.",
 )
+@result_out_option
 @concurrency_option
 @sandbox_option
 @click.pass_context
@@ -94,4 +97,5 @@ def doctor(
     result = run_doctor(load(paths, tenants), options)
     reports = list(result.reports)
     click.echo(render_json(reports) if fmt == "json" else render_text(reports), nl=False)
+    save_result(ctx, render_json(reports), [r.tenant for r in reports])
     ctx.exit(result.exit_code)

@@ -15,8 +15,10 @@ from reconciler.cli.common import (
     concurrency_option,
     load,
     paths_argument,
+    result_out_option,
     sandbox_info,
     sandbox_option,
+    save_result,
     shard_option,
     tenant_option,
 )
@@ -65,6 +67,7 @@ def _saved(sources: tuple[Path, ...]) -> Plan:
     show_default=True,
     help="Output format.",
 )
+@result_out_option
 @concurrency_option
 @sandbox_option
 @click.pass_context
@@ -86,5 +89,7 @@ def manual(
     else:
         options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
         plan, _ = run_plan(load(paths, tenants, shard), options)
-    click.echo(_RENDERERS[fmt](fleet_checklist(plan, manual_step_kinds=MANUAL_STEP_KINDS)), nl=False)
+    checklist = fleet_checklist(plan, manual_step_kinds=MANUAL_STEP_KINDS)
+    click.echo(_RENDERERS[fmt](checklist), nl=False)
+    save_result(ctx, render_checklist_json(checklist), [t.tenant for t in plan.tenants])
     ctx.exit(plan.exit_code(changes_exit=False))

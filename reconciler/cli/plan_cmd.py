@@ -15,8 +15,10 @@ from reconciler.cli.common import (
     load,
     paths_argument,
     render,
+    result_out_option,
     sandbox_info,
     sandbox_option,
+    save_result,
     shard_option,
     target_option,
     tenant_option,
@@ -119,6 +121,7 @@ def plan(
 @tenant_option
 @shard_option
 @format_option
+@result_out_option
 @concurrency_option
 @sandbox_option
 @health_option
@@ -137,4 +140,5 @@ def drift(
     """Report drift between the tenant files and live state; exit 2 when there is any."""
     result = _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0)
     click.echo(render(result, fmt, drift_only=True), nl=False)
+    save_result(ctx, render_json(result), [t.tenant for t in result.tenants])
     ctx.exit(result.exit_code(changes_exit=True))

@@ -1,14 +1,17 @@
 """`make demo` (`reconcile demo`) end to end in a subprocess: its exit code says every step
 exited as the story expects (0), and its output tells issue 13's story: a group whose export was
 never set loses every session, with why; set by hand, its sessions arrive and the manual step is
-observed working."""
+observed working. It ends with the fleet report of its own runs: Tier 2's trend shows the loss,
+then the recovery."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +27,10 @@ def _step(output: str, number: int) -> str:
     return match.group(0)
 
 
-def test_the_demo_tells_the_whole_story_and_every_step_exits_as_expected() -> None:
+def test_the_demo_tells_the_whole_story_and_every_step_exits_as_expected(tmp_path: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "reconciler", "demo"],
+        [sys.executable, "-m", "reconciler", "demo", "--report-dir", str(tmp_path)],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -62,4 +65,20 @@ def test_the_demo_tells_the_whole_story_and_every_step_exits_as_expected() -> No
         set_by_hand,
     )
     assert set_by_hand.count("(exit code 0)") == 2
-    assert out.rstrip().endswith("reconcile export --tenant contoso --overwrite.")
+    assert "reconcile export --tenant contoso --overwrite." in _step(out, 11)
+    # The report of its own runs, and where it is: Tier 2 lost every session, then recovered.
+    page = tmp_path / "fleet.html"
+    assert out.rstrip().endswith(f"The fleet report of the demo's runs: {page} (open it in a browser)")
+    assert "(exit code 0)" in _step(out, 11)
+    fleet = json.loads((tmp_path / "fleet.json").read_text())
+    contoso = next(t for t in fleet["tenants"] if t["tenant"] == "contoso")
+    tier2 = next(g for g in contoso["groups"] if g["path"] == "Support/Tier 2")
+    assert [(p["verdict"], p["ratio"] > 0) for p in tier2["trend"]] == [
+        ("failing", False),
+        ("recovered", True),
+    ]
+    assert contoso["state"] == "drifted" and contoso["last_operation"] == "ok"  # drift 8 is never reverted
+    assert {r["command"] for r in fleet["runs"]} == {"plan", "apply", "drift", "health"}
+    assert re.search(
+        r"Support/Tier 2: recovered.*?trend: failing 0% → recovered \d+%", page.read_text(), re.S
+    )
