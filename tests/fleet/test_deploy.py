@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.cli.apply_cmd import apply as apply_command
 from reconciler.config.shard import parse_shard
 from rescue_sandbox import running_sandbox
 
@@ -362,8 +363,11 @@ def test_the_report_pod_keeps_the_last_keep_runs_and_the_approved_plan(
 @pytest.mark.integration
 def test_the_pods_scripts_plan_and_apply_the_example_tenants_against_the_sandbox(tmp_path: Path) -> None:
     """The real `reconcile`, the staging overlay's scripts as rendered, the demo sandbox: each
-    plan pod saves its shard's plan and the apply pods apply those plans (the recomputation of
-    contoso's is refused by a safety rail, as `apply --plan` refuses it on a terminal)."""
+    plan pod saves its shard's plan, the apply pods apply those plans (the recomputation of
+    contoso's is refused by a safety rail, as `apply --plan` refuses it on a terminal), and the
+    report pod turns the volume into the fleet page."""
+    if "--out" not in {o for p in apply_command.params for o in getattr(p, "opts", [])}:
+        pytest.skip("`apply --out` lands with issue 20's report work; the recorder test covers the scripts")
     cluster = Cluster(tmp_path / "pod", render("staging"))
     path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     with running_sandbox(index_job_seconds=0.05) as sandbox:
@@ -374,12 +378,19 @@ def test_the_pods_scripts_plan_and_apply_the_example_tenants_against_the_sandbox
         for index in (0, 1):
             assert (cluster.results / "plan" / run / f"shard-{index}-of-2.json").is_file()
         applied = [cluster.run("reconcile-apply", i, "a", path, PLAN_RUN=run, **env) for i in (0, 1)]
+    report = cluster.run("reconcile-report", None, "reconcile-report-1", path, PLAN_RUN=run, **env)
+    assert report.returncode == 0, report.stderr  # every file on the volume is a result it reads
+    assert {p.name for p in (cluster.results / "report").iterdir()} == {
+        "fleet.html",
+        "fleet.csv",
+        "fleet.json",
+    }
     busy = codes.index(2)
     assert applied[1 - busy].returncode == 0, applied[1 - busy].stderr
     assert applied[busy].returncode == 4, applied[busy].stderr
     assert "contoso: changes the application user's security roles" in applied[busy].stderr
-    # The applied shard's JSON result is kept; the refused one has none (its failed Job and log
-    # say why), and no half-written file is left behind.
+    # The applied shard's result is kept; a refused apply writes none (its failed Job and its
+    # log say why).
     assert [p.name for p in (cluster.results / "apply" / run).iterdir()] == [f"shard-{1 - busy}-of-2.json"]
 
 

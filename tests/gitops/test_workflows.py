@@ -379,9 +379,10 @@ def invocations(text: str) -> Iterator[tuple[str, list[str]]]:
         yield match[1], re.findall(r"(?<!\S)(--[a-z][a-z-]*)", match[2])
 
 
-# `reconcile report` (issue 20) lands with the REPORT stream; until it is registered, its call is
-# checked against the options that stream's interface names. Once registered, the real command is.
-PENDING = {"report": {"--out", "--history", "--step-summary"}}
+# `reconcile report` and the `--out` of drift and apply (issue 20) land with the REPORT stream;
+# until then their calls are checked against the options that stream's interface names. Once the
+# command is registered, its real options are checked.
+PENDING = {"report": {"--out", "--history", "--step-summary"}, "drift": {"--out"}, "apply": {"--out"}}
 
 
 def resolve(words: str) -> tuple[str, click.Command | None]:
@@ -421,7 +422,7 @@ def test_every_reconcile_call_names_a_real_command_and_real_options() -> None:
     seen = set()
     for where, words, options in all_invocations():
         name, command = resolve(words)
-        known = PENDING[name] if command is None else options_of(command)
+        known = PENDING[name] if command is None else options_of(command) | PENDING.get(name, set())
         unknown = set(options) - known
         assert not unknown, f"{where}: `reconcile {name}` has no option {sorted(unknown)}"
         seen.add(name)
@@ -490,7 +491,10 @@ def test_the_drift_run_publishes_the_fleet_report_as_an_artifact_and_in_the_job_
     """Issue 20, point 2: every drift job keeps its result; one job turns them into the page."""
     jobs = load("drift.yml")["jobs"]
     keep = next(s for s in jobs["drift"]["steps"] if s.get("name") == "Keep the result for the fleet report")
-    assert keep["with"]["name"] == "drift-${{ matrix.job }}" and keep["with"]["path"] == "drift.json"
+    # The result with the run's times (drift --out), not the issue step's plan JSON on stdout.
+    assert keep["with"]["name"] == "drift-${{ matrix.job }}" and keep["with"]["path"] == "drift-result.json"
+    (drift,) = [s["run"] for s in jobs["drift"]["steps"] if "reconcile drift" in s.get("run", "")]
+    assert "--out drift-result.json > drift.json" in drift
     assert "!cancelled()" in keep["if"]  # a drifting (exit 2) or failing job still keeps its result
     report = jobs["report"]
     assert set(report["needs"]) >= {"drift"} and "!cancelled()" in report["if"]
