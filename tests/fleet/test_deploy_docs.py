@@ -220,3 +220,47 @@ def test_the_documented_report_copy_pod_passes_the_schema_and_the_restricted_lev
         "capabilities": {"drop": ["ALL"]},
     }
     assert container["volumeMounts"][0]["readOnly"] is True
+
+
+# -- the federated credentials the docs tell an admin to create -----------------------------------
+
+
+def federated_credentials() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each credential body of `az ad app federated-credential create --parameters '…'` and of
+    the JSON blocks that hold one, from the docs."""
+    for path in documents():
+        text = path.read_text("utf-8")
+        for body in re.findall(r"federated-credential create [^']*--parameters '(\{.*?\})'", text, re.DOTALL):
+            yield path.name, json.loads(body.replace("\\\n", ""))
+        for token in MarkdownIt().parse(text):
+            if token.type == "fence" and token.info.strip() == "json" and '"issuer"' in token.content:
+                yield path.name, json.loads(token.content)
+
+
+def test_the_documented_federated_credentials_are_well_formed_and_name_real_service_accounts() -> None:
+    """Entra ID accepts a wrong subject and fails only at sign-in (AADSTS70021), so the docs'
+    credentials are checked here: name rules, one audience, a subject or an expression, and a
+    Kubernetes subject naming a service account and namespace the overlays create."""
+    found = list(federated_credentials())
+    assert {where for where, _ in found} == {"gitops.md", "kubernetes.md"}
+    accounts = set()
+    for overlay in ("staging", "production"):
+        for doc in render(f"deploy/kubernetes/overlays/{overlay}"):
+            if doc["kind"] == "ServiceAccount":
+                accounts.add(
+                    f"system:serviceaccount:{doc['metadata']['namespace']}:{doc['metadata']['name']}"
+                )
+    kubernetes = set()
+    for where, credential in found:
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,119}", credential["name"]), (where, credential)
+        assert credential["audiences"] == ["api://AzureADTokenExchange"], where
+        assert ("subject" in credential) != ("claimsMatchingExpression" in credential), where
+        subject = credential.get("subject", "")
+        if subject.startswith("system:serviceaccount:"):
+            kubernetes.add(subject)
+        elif subject:
+            assert subject.startswith("repo:"), (where, subject)
+        else:
+            assert credential["issuer"] == "https://token.actions.githubusercontent.com"
+            assert "claims['job_workflow_ref'] matches" in credential["claimsMatchingExpression"]["value"]
+    assert kubernetes and kubernetes <= accounts, kubernetes - accounts
