@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -277,21 +277,32 @@ if [ -n "${EXIT:-}" ]; then exit "$EXIT"; fi
 """
 
 
+@dataclass
+class Recorder:
+    """A PATH whose `reconcile` is RECORDER, and the file of its calls."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        bin_dir = self.root / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "reconcile").write_text(RECORDER, "utf-8")
+        (bin_dir / "reconcile").chmod(0o755)
+        self.path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+        self.calls = self.root / "calls.txt"
+
+    def cluster(self, overlay: str) -> Cluster:
+        return Cluster(self.root / "pod", render(overlay))
+
+
 @pytest.fixture
-def recorder(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "reconcile").write_text(RECORDER, "utf-8")
-    (bin_dir / "reconcile").chmod(0o755)
-    yield f"{bin_dir}{os.pathsep}{os.environ['PATH']}", tmp_path / "calls.txt"
+def recorder(tmp_path: Path) -> Recorder:
+    return Recorder(tmp_path)
 
 
-def test_apply_pods_apply_exactly_the_plan_files_the_plan_pods_wrote(
-    tmp_path: Path, recorder: tuple[str, Path]
-) -> None:
+def test_apply_pods_apply_exactly_the_plan_files_the_plan_pods_wrote(recorder: Recorder) -> None:
     """Done when (issue 19): plan -> apply uses the saved plan."""
-    path, calls = recorder
-    cluster = Cluster(tmp_path / "pod", render("production"))
+    path, calls, cluster = recorder.path, recorder.calls, recorder.cluster("production")
     shards = int(cluster.config["SHARDS"])
     run = "reconcile-plan-29421137"
     for index in range(shards):
@@ -321,11 +332,8 @@ def test_apply_pods_apply_exactly_the_plan_files_the_plan_pods_wrote(
     )
 
 
-def test_an_apply_pod_refuses_a_missing_plan_and_tenant_files_of_another_commit(
-    tmp_path: Path, recorder: tuple[str, Path]
-) -> None:
-    path, calls = recorder
-    cluster = Cluster(tmp_path / "pod", render("staging"))
+def test_an_apply_pod_refuses_a_missing_plan_and_tenant_files_of_another_commit(recorder: Recorder) -> None:
+    path, calls, cluster = recorder.path, recorder.calls, recorder.cluster("staging")
     missing = cluster.run("reconcile-apply", 0, "a", path, CALLS=str(calls), PLAN_RUN="reconcile-plan-1")
     assert missing.returncode == 1 and "no saved plan" in missing.stderr
     cluster.run("reconcile-plan", 0, "reconcile-plan-2", path, CALLS=str(calls))
@@ -335,11 +343,8 @@ def test_an_apply_pod_refuses_a_missing_plan_and_tenant_files_of_another_commit(
     assert [line.split()[0] for line in calls.read_text().splitlines()] == ["plan"]  # apply never ran
 
 
-def test_the_report_pod_keeps_the_last_keep_runs_and_the_approved_plan(
-    tmp_path: Path, recorder: tuple[str, Path]
-) -> None:
-    path, calls = recorder
-    cluster = Cluster(tmp_path / "pod", render("staging"))
+def test_the_report_pod_keeps_the_last_keep_runs_and_the_approved_plan(recorder: Recorder) -> None:
+    path, calls, cluster = recorder.path, recorder.calls, recorder.cluster("staging")
     keep = int(cluster.config["KEEP"])
     runs = [f"reconcile-plan-{29421000 + i}" for i in range(keep + 3)]
     for age, run in enumerate(reversed(runs)):  # the first is the oldest
