@@ -438,9 +438,13 @@ def test_invocation_parser_finds_calls_and_options() -> None:
     ]
 
 
-def test_the_tenant_commands_read_the_callers_tenants_folder() -> None:
+def test_the_tenant_commands_read_the_callers_tenants_folder_and_its_allowed_hosts() -> None:
     for name in REUSABLE:
         assert load(name)["env"]["TENANTS_PATH"] == "${{ inputs.tenants }}"
+        # A repository variable, which a pull request cannot change, not an input, which it can
+        # (by editing the caller): an allowed host receives the tenant's credentials.
+        assert load(name)["env"]["RECONCILE_ALLOW_HOSTS"] == "${{ vars.RECONCILE_ALLOW_HOSTS }}"
+        assert not [key for key in inputs_of(name) if "host" in key], name
         for _job, step in steps(name):
             run = str(step.get("run", ""))
             for command in ("changed-tenants", "plan", "drift", "apply"):
