@@ -262,5 +262,8 @@ def test_the_documented_federated_credentials_are_well_formed_and_name_real_serv
             assert subject.startswith("repo:"), (where, subject)
         else:
             assert credential["issuer"] == "https://token.actions.githubusercontent.com"
-            assert "claims['job_workflow_ref'] matches" in credential["claimsMatchingExpression"]["value"]
+            expression = credential["claimsMatchingExpression"]["value"]
+            # Release tags only: a branch, or a fork's commit named through the repository, must not match.
+            refs = re.findall(r"claims\['job_workflow_ref'\] matches '([^']*)'", expression)
+            assert refs and all(ref.endswith("@refs/tags/v*") for ref in refs), expression
     assert kubernetes and kubernetes <= accounts, kubernetes - accounts

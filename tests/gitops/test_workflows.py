@@ -52,9 +52,11 @@ LIVE_JOBS = {
 }
 # The job of each reusable workflow that learns the workflow's own commit from its OIDC token.
 TOOL_JOB = "tool"
-# `uses: ORG/rescue-dynamics-reconciler/.github/workflows/NAME@<commit> # vX.Y.Z...`
+# `uses: ORG/rescue-dynamics-reconciler/.github/workflows/NAME@vX.Y.Z # zizmor: ignore[...] why`:
+# a release tag, which the federated credentials can require (a commit could be a fork's).
 CALLER_USES = re.compile(
-    r"uses: ORG/rescue-dynamics-reconciler/\.github/workflows/([a-z]+\.yml)@([0-9a-f]{40}) # v\d+\.\d+\.\d+\b.*"
+    r"uses: ORG/rescue-dynamics-reconciler/\.github/workflows/([a-z]+\.yml)@(v\d+\.\d+\.\d+)"
+    r" # zizmor: ignore\[unpinned-uses\] the federated credentials trust this tag ref only.*"
 )
 
 
@@ -107,7 +109,7 @@ def local_callers(root: Path) -> list[Path]:
     written = []
     for name, caller in CALLERS.items():
         text, count = CALLER_USES.subn(f"uses: ./.github/workflows/{name}", caller.read_text("utf-8"))
-        assert count == 1, f"{caller.name}: one call of {name} pinned to a commit with its tag"
+        assert count == 1, f"{caller.name}: one call of {name} pinned to a release tag"
         written.append(target / f"caller-{name}")
         written[-1].write_text(text, "utf-8")
     return written
