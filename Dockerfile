@@ -24,7 +24,7 @@ RUN groupadd --gid 10001 reconcile \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/reconcile --shell /usr/sbin/nologin reconcile
 COPY --from=build /dist/ /tmp/dist/
 RUN python -m pip install --no-cache-dir /tmp/dist/*.whl && rm -rf /tmp/dist
-# Tenant files: mounted here (a ConfigMap, deploy/kubernetes/) or copied in by a derived image.
+# Tenant files: mounted here (docker run -v), or fetched by git-sync in Kubernetes (docs/kubernetes.md).
 WORKDIR /work
 USER 10001:10001
 ENTRYPOINT ["reconcile"]

