@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
+from reconciler.cli.verbosity import VERBOSITY
 from reconciler.errors import EXIT_OK, ApplyCancelled, InputError, Interrupted, ReconcileError
 
 _COMMANDS = {
@@ -117,6 +118,7 @@ def _more_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> No
     """`-v` after the subcommand adds to any `-v` before it."""
     if value:
         before = ctx.find_root().params.get("verbose") or 0
+        ctx.meta[VERBOSITY] = before + value
         _configure_logging(before + value)  # a no-op when the group already configured logging:
         logging.getLogger().setLevel(logging.INFO if before + value == 1 else logging.DEBUG)
 
@@ -147,6 +149,7 @@ def cli(verbose: int) -> None:
     Tenant files in tenants/ describe each tenant's desired state; `plan` shows what differs
     from the live services and `apply` makes it so. `plan` is the default and never writes.
     """
+    click.get_current_context().meta[VERBOSITY] = verbose
     _configure_logging(verbose)
 
 

@@ -23,6 +23,7 @@ from reconciler.cli.common import (
 )
 from reconciler.cli.lock_options import lock_options, say_waiting
 from reconciler.cli.progress import ApplyProgress, ReadProgress, status_line
+from reconciler.cli.verbosity import verbose
 from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.lock import apply_locks
@@ -106,7 +107,8 @@ def apply(
         plan = select_targets(plan, targets)
         pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
     if fmt == "text":
-        click.echo(render(plan, "text", forced=force), nl=False)
+        # The manual steps are listed once, after the apply (what is left to do).
+        click.echo(render(plan, "text", forced=force, list_manual=False))
     plan.raise_if_unsafe(force=force)
     if not plan.has_changes:
         result = ApplyResult(tuple(_nothing(p) for _, p in pairs))
@@ -134,5 +136,5 @@ def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> No
         for chunk in apply_json_chunks(result):  # written as made: the whole text was the peak
             click.echo(chunk, nl=False)
     else:
-        click.echo(render_apply_text(result), nl=False)
+        click.echo(render_apply_text(result, verbose=verbose()), nl=False)
     ctx.exit(result.exit_code(plan))

@@ -12,6 +12,7 @@ import click
 
 from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
+from reconciler.cli.verbosity import verbose
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.config.shard import Shard, parse_shard
 from reconciler.engine.connection import SandboxInfo
@@ -110,12 +111,21 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def render(plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = False) -> str:
+def render(
+    plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = False, list_manual: bool = True
+) -> str:
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
         return render_markdown(plan, title="reconcile drift" if drift_only else "reconcile plan")
-    return render_text(plan, colour=use_colour(), drift_only=drift_only, forced=forced)
+    return render_text(
+        plan,
+        colour=use_colour(),
+        drift_only=drift_only,
+        forced=forced,
+        verbose=verbose(),
+        list_manual=list_manual and not drift_only,
+    )
 
 
 def write_private(path: Path, text: str) -> None:

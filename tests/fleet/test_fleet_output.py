@@ -43,7 +43,7 @@ def test_identical_plan_errors_are_said_once_with_a_count_and_distinct_ones_stay
     text = render_text(plan)
     assert text.count(EXPIRED) == 1
     assert f"30 tenants failed with the same error: {EXPIRED}" in text
-    assert "client-000, client-001" in text and "client-019 and 10 more" in text
+    assert "tenants: client-000..client-029" in text  # thirty numbered names as one range
     assert "Tenant northwind: failed" in text and "Dataverse answered 503" in text
     assert "Tenant contoso:" in text
 
@@ -58,7 +58,7 @@ def test_identical_apply_errors_are_said_once_with_a_count() -> None:
     )
     text = render_apply_text(result)
     assert text.count(EXPIRED) == 1 and "2 tenants failed with the same error" in text
-    assert "Tenant c: failed: other" in text and "Manual steps left (1)" in text
+    assert "Tenant c: failed: other" in text and "Manual steps left (1 step for 1 tenant)" in text
 
 
 def test_the_checklist_lists_each_step_once_with_its_tenants_and_the_unknown_tenants() -> None:
