@@ -21,6 +21,7 @@ from reconciler.cli.common import (
     target_option,
     tenant_option,
 )
+from reconciler.cli.exit_help import APPLY, APPLY_CODES, exit_codes
 from reconciler.cli.lock_options import lock_options, say_waiting
 from reconciler.cli.progress import ApplyProgress, ReadProgress, status_line
 from reconciler.cli.verbosity import verbose
@@ -48,7 +49,7 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
     return Plan(tuple(chosen), saved.created_at, saved.tool_version)
 
 
-@click.command()
+@click.command(epilog=exit_codes(APPLY, APPLY_CODES))
 @paths_argument
 @tenant_option
 @shard_option
@@ -61,7 +62,14 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format: text shows the plan first and asks; json prints only the result (with --auto-approve).",
+)
 @concurrency_option
 @sandbox_option
 @lock_options

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
@@ -27,9 +28,29 @@ def paths_argument(func: F) -> F:
     return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(func)
 
 
+def _tenant_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of --tenant: the tenant folders under the PATHs given so far (default
+    tenants/), by name only: nothing is parsed while the shell waits."""
+    roots = ctx.params.get("paths") or (Path("tenants"),)
+    names: set[str] = set()
+    for root in roots:
+        try:
+            names.update(
+                p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+            )
+        except OSError:
+            continue
+    return [CompletionItem(name) for name in sorted(names) if name.startswith(incomplete)]
+
+
 def tenant_option(func: F) -> F:
     return click.option(
-        "--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable)."
+        "--tenant",
+        "tenants",
+        multiple=True,
+        metavar="NAME",
+        shell_complete=_tenant_names,
+        help="Only this tenant (repeatable).",
     )(func)
 
 

@@ -53,7 +53,12 @@ def _check(kind: str, value: str | None, check: Callable[[str], str]) -> str:
     "--client-secret-env",
     help="Variable holding the client secret (default <TENANT>_DYNAMICS_CLIENT_SECRET).",
 )
-@click.option("--rescue-api-url", default=DEFAULT_RESCUE_API, show_default=True)
+@click.option(
+    "--rescue-api-url",
+    default=DEFAULT_RESCUE_API,
+    show_default=True,
+    help="The Rescue API the exported tenant file names (connection.rescue.api_url).",
+)
 @click.option(
     "--rescue-authcode-env", help="Variable holding the Rescue authcode (default <TENANT>_RESCUE_AUTHCODE)."
 )

@@ -22,6 +22,7 @@ from reconciler.cli.common import (
     tenant_option,
     write_private,
 )
+from reconciler.cli.exit_help import DRIFT, PLAN, PLAN_CODES, exit_codes
 from reconciler.cli.progress import ReadProgress, status_line
 from reconciler.config.shard import Shard
 from reconciler.engine.health import run_health
@@ -77,7 +78,7 @@ def health_option(func: F) -> F:
     )(func)
 
 
-@click.command()
+@click.command(epilog=exit_codes(PLAN, PLAN_CODES))
 @paths_argument
 @tenant_option
 @shard_option
@@ -103,7 +104,7 @@ def plan(
     health: bool,
     health_days: int,
 ) -> None:
-    """Show what apply would change (the default; never writes)."""
+    """Show what apply would change (never writes)."""
     result = select_targets(
         _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0), targets
     )
@@ -114,7 +115,7 @@ def plan(
     ctx.exit(result.exit_code(changes_exit=detailed_exitcode))
 
 
-@click.command()
+@click.command(epilog=exit_codes(DRIFT, PLAN_CODES))
 @paths_argument
 @tenant_option
 @shard_option

@@ -21,7 +21,7 @@ from reconciler.plan.checklist import group_steps
 from reconciler.plan.result import Outcome
 from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import requests_line
-from reconciler.render.escape import PROSE_CHARS, line_text, value_text
+from reconciler.render.escape import PROSE_CHARS, line_text, prose_lines, value_text
 from reconciler.render.fleet import manual_lines, tally_line, tenants_phrase
 
 # The words the writers use for a 412 on a planned object (Dataverse batch and single requests,
@@ -46,7 +46,8 @@ def render_apply_text(result: ApplyResult, *, verbose: bool = True) -> str:
             continue
         head = f"Tenant {value_text(tenant.tenant)}: "
         if tenant.error:
-            lines.append(head + f"failed: {value_text(tenant.error, PROSE_CHARS)}")
+            first, *more = prose_lines(tenant.error)
+            lines += [head + f"failed: {first}", *more]
         else:
             lines.append(
                 head

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.render.escape import PROSE_CHARS, md_text, value_text
+from reconciler.render.escape import PROSE_CHARS, md_text, prose_lines, value_text
 from reconciler.render.fleet import collapse_names
 
 
@@ -29,7 +29,11 @@ def shared_error_lines(shared: dict[str, list[str]], *, markdown: bool = False) 
     lines: list[str] = []
     for error, names in shared.items():
         said = head.format(f"{len(names)} tenants failed with the same error:")
-        lines.append(f"{said} {show(error)}")
+        if markdown:
+            lines.append(f"{said} {show(error)}")
+        else:
+            first, *more = prose_lines(error)
+            lines += [f"{said} {first}", *more]
         lines.append(tail + collapse_names(names, show))
         lines.append("")
     return lines

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from reconciler.plan.health import GroupHealth, TechnicianSessions, TenantHealth
-from reconciler.render.escape import PROSE_CHARS, md_text, value_text
+from reconciler.render.escape import PROSE_CHARS, md_text, prose_lines, value_text
 from reconciler.render.fleet import names_head, shared_blocks, shared_note_lines, shared_notes, tally_line
 
 JSON_FORMAT_VERSION = 1
@@ -79,7 +79,8 @@ def _tenant_body(t: TenantHealth, shared_notes: Collection[str]) -> tuple[str, .
     """A tenant's lines below its head (values escaped), without the notes other tenants share."""
     lines: list[str] = []
     if t.error:
-        lines.append(f"  error: {_plain(t.error)}")
+        first, *more = prose_lines(t.error)
+        lines += [f"  error: {first}", *more]
     if t.dynamics_sessions is not None and t.error is None:
         last = t.last_dynamics_session or "none"
         lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")

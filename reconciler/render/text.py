@@ -20,7 +20,7 @@ from reconciler.render.common import (
     summary_line,
     tenant_status,
 )
-from reconciler.render.escape import PROSE_CHARS, line_text, value_text
+from reconciler.render.escape import PROSE_CHARS, line_text, prose_lines, value_text
 from reconciler.render.fleet import manual_lines, shared_note_lines, shared_notes, tally_line, tenants_phrase
 
 _COLOURS = {
@@ -107,7 +107,9 @@ def _tenant(
     status = tenant_status(tenant)
     lines = [p(f"Tenant {value_text(tenant.tenant)}: {status}", "bold")]
     if tenant.error:
-        lines.append("  " + p(f"error: {value_text(tenant.error, PROSE_CHARS)}", "unknown"))
+        first, *more = prose_lines(tenant.error)
+        lines.append("  " + p(f"error: {first}", "unknown"))
+        lines.extend("  " + p(line, "unknown") for line in more)
         lines.append("")
         return lines
     for problem in tenant.problems:
