@@ -32,7 +32,7 @@ _LISTED = 8  # object keys shown per kind before "and N more"
 
 def render_apply_text(result: ApplyResult, *, verbose: bool = True) -> str:
     """What was done, failed and skipped per tenant; what many tenants share said once (an error, a
-    manual step). Without ``verbose``, tenants where nothing failed or was skipped share one line
+    manual step). Without ``verbose``, tenants with nothing done, failed or skipped share one line
     and request counts are left out; the last line counts tenants by outcome."""
     totals = result.totals()
     lines = [f"Apply: {totals['done']} done, {totals['failed']} failed, {totals['skipped']} skipped.", ""]
@@ -41,8 +41,8 @@ def render_apply_text(result: ApplyResult, *, verbose: bool = True) -> str:
     for tenant in result.tenants:
         if tenant.error in shared:
             continue
-        if not verbose and not tenant.error and not tenant.count("failed") and not tenant.count("skipped"):
-            quiet.append(tenant)
+        if not verbose and not tenant.error and not tenant.outcomes:
+            quiet.append(tenant.tenant)
             continue
         head = f"Tenant {value_text(tenant.tenant)}: "
         if tenant.error:
@@ -57,12 +57,8 @@ def render_apply_text(result: ApplyResult, *, verbose: bool = True) -> str:
         if tenant.requests and verbose:
             lines.append(f"  requests: {requests_line(tenant.requests)}")
         lines.append("")
-    applied = [t for t in quiet if t.count("done")]
-    if applied:
-        done = sum(t.count("done") for t in applied)
-        lines += [f"Every change done ({done} in all) in {tenants_phrase([t.tenant for t in applied])}", ""]
-    if idle := [t.tenant for t in quiet if not t.count("done")]:
-        lines += [f"Nothing to do in {tenants_phrase(idle)}", ""]
+    if quiet:
+        lines += [f"Nothing to do in {tenants_phrase(quiet)}", ""]
     lines.extend(shared_error_lines(shared))
     lines.extend(manual_lines(group_steps((t.tenant, t.manual) for t in result.tenants), "Manual steps left"))
     lines.append(tally_line([_status(t) for t in result.tenants]))

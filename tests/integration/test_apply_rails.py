@@ -180,7 +180,7 @@ def test_a_failed_group_create_skips_its_technician_and_the_rest_goes_on(
     assert not [e for e in log_entries(demo_sandbox) if e["template"] == "createUser.aspx"]
 
     clear_faults(demo_sandbox)
-    code, output = _apply(tenants_copy, demo_sandbox, "--auto-approve", "--force", "-v")  # -v: each done row
+    code, output = _apply(tenants_copy, demo_sandbox, "--auto-approve", "--force")
     assert code == 0, output
     assert "ok      rescue_group:Support/Tier 3: created" in output
     assert "ok      technician:frank.miller@contoso.com: created" in output
