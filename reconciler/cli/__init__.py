@@ -21,6 +21,7 @@ from typing import NoReturn
 import click
 
 from reconciler import __version__
+from reconciler.cli.verbosity import VERBOSITY
 from reconciler.errors import EXIT_OK, ApplyCancelled, InputError, Interrupted, ReconcileError
 
 _COMMANDS = {
@@ -29,6 +30,7 @@ _COMMANDS = {
     "plan": ("reconciler.cli.plan_cmd", "plan"),
     "drift": ("reconciler.cli.plan_cmd", "drift"),
     "apply": ("reconciler.cli.apply_cmd", "apply"),
+    "show": ("reconciler.cli.show_cmd", "show"),
     "export": ("reconciler.cli.export_cmd", "export"),
     "manual": ("reconciler.cli.manual_cmd", "manual"),
     "profile": ("reconciler.cli.profile_cmd", "profile"),
@@ -46,9 +48,10 @@ _COMMANDS = {
 _SUMMARIES = {
     "validate": "Check tenant files (default: tenants/) without opening any network connection.",
     "schema": "Generate the tenant file JSON Schema and reference from the models.",
-    "plan": "Show what apply would change (the default; never writes).",
+    "plan": "Show what apply would change (never writes).",
     "drift": "Report drift between the tenant files and live state; exit 2 when there is any.",
     "apply": "Make live state match the tenant files.",
+    "show": "Show a saved plan (plan --out), or the shard plans in a folder, without any request.",
     "export": "Read a live tenant and write it as YAML (secrets as references, never values).",
     "manual": "One checklist of the manual steps across the fleet (each step once, with its tenants).",
     "doctor": "Check each tenant's setup before a first run (only reads; exit 1 when a check fails).",
@@ -119,6 +122,7 @@ def _more_verbose(ctx: click.Context, _param: click.Parameter, value: int) -> No
     """`-v` after the subcommand adds to any `-v` before it."""
     if value:
         before = ctx.find_root().params.get("verbose") or 0
+        ctx.meta[VERBOSITY] = before + value
         _configure_logging(before + value)  # a no-op when the group already configured logging:
         logging.getLogger().setLevel(logging.INFO if before + value == 1 else logging.DEBUG)
 
@@ -147,8 +151,10 @@ def cli(verbose: int) -> None:
     """Declarative reconciler for the LogMeIn Rescue <-> Dynamics 365 integration.
 
     Tenant files in tenants/ describe each tenant's desired state; `plan` shows what differs
-    from the live services and `apply` makes it so. `plan` is the default and never writes.
+    from the live services (it never writes) and `apply` makes it so. Start with `reconcile
+    validate`, then `reconcile doctor` and `reconcile plan`.
     """
+    click.get_current_context().meta[VERBOSITY] = verbose
     _configure_logging(verbose)
 
 

@@ -23,8 +23,10 @@ from reconciler.cli.common import (
     target_option,
     tenant_option,
 )
+from reconciler.cli.exit_help import APPLY, APPLY_CODES, exit_codes
 from reconciler.cli.lock_options import lock_options, say_waiting
 from reconciler.cli.progress import ApplyProgress, ReadProgress, status_line
+from reconciler.cli.verbosity import verbose
 from reconciler.config.shard import Shard
 from reconciler.engine.applier import ApplyOptions, run_apply
 from reconciler.engine.lock import apply_locks
@@ -49,7 +51,7 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
     return Plan(tuple(chosen), saved.created_at, saved.tool_version)
 
 
-@click.command()
+@click.command(epilog=exit_codes(APPLY, APPLY_CODES))
 @paths_argument
 @tenant_option
 @shard_option
@@ -62,7 +64,14 @@ def _saved_plan(path: Path, tenants: tuple[str, ...], shard: Shard | None) -> Pl
 )
 @click.option("--auto-approve", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--force", is_flag=True, help="Allow changes the safety rails hold back.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format: text shows the plan first and asks; json prints only the result (with --auto-approve).",
+)
 @click.option(
     "--import-wait",
     type=click.FloatRange(min=0, max=24 * 3600),
@@ -118,7 +127,8 @@ def apply(
         plan = select_targets(plan, targets)
         pairs = [(tenant, narrowed) for (tenant, _), narrowed in zip(pairs, plan.tenants, strict=True)]
     if fmt == "text":
-        click.echo(render(plan, "text", forced=force), nl=False)
+        # The manual steps are listed once, after the apply (what is left to do).
+        click.echo(render(plan, "text", forced=force, list_manual=False))
     plan.raise_if_unsafe(force=force)
     if not plan.has_changes:
         result = ApplyResult(tuple(_nothing(p) for _, p in pairs))
@@ -146,6 +156,6 @@ def _finish(ctx: click.Context, plan: Plan, result: ApplyResult, fmt: str) -> No
         for chunk in apply_json_chunks(result):  # written as made: the whole text was the peak
             click.echo(chunk, nl=False)
     else:
-        click.echo(render_apply_text(result), nl=False)
+        click.echo(render_apply_text(result, verbose=verbose()), nl=False)
     save_result(ctx, render_apply_json(result), [t.tenant for t in result.tenants])
     ctx.exit(result.exit_code(plan))

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
 from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
+from reconciler.cli.verbosity import verbose
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.config.shard import Shard, parse_shard
 from reconciler.engine.connection import SandboxInfo
@@ -28,9 +30,29 @@ def paths_argument(func: F) -> F:
     return click.argument("paths", nargs=-1, type=click.Path(path_type=Path))(func)
 
 
+def _tenant_names(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of --tenant: the tenant folders under the PATHs given so far (default
+    tenants/), by name only: nothing is parsed while the shell waits."""
+    roots = ctx.params.get("paths") or (Path("tenants"),)
+    names: set[str] = set()
+    for root in roots:
+        try:
+            names.update(
+                p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith((".", "_"))
+            )
+        except OSError:
+            continue
+    return [CompletionItem(name) for name in sorted(names) if name.startswith(incomplete)]
+
+
 def tenant_option(func: F) -> F:
     return click.option(
-        "--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable)."
+        "--tenant",
+        "tenants",
+        multiple=True,
+        metavar="NAME",
+        shell_complete=_tenant_names,
+        help="Only this tenant (repeatable).",
     )(func)
 
 
@@ -112,12 +134,21 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def render(plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = False) -> str:
+def render(
+    plan: Plan, fmt: str, *, drift_only: bool = False, forced: bool = False, list_manual: bool = True
+) -> str:
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
         return render_markdown(plan, title="reconcile drift" if drift_only else "reconcile plan")
-    return render_text(plan, colour=use_colour(), drift_only=drift_only, forced=forced)
+    return render_text(
+        plan,
+        colour=use_colour(),
+        drift_only=drift_only,
+        forced=forced,
+        verbose=verbose(),
+        list_manual=list_manual and not drift_only,
+    )
 
 
 def _note_start(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ from pydantic import SecretStr
 from reconciler.atomicfile import write_atomic
 from reconciler.cli.allow_hosts import allowed_hosts
 from reconciler.cli.common import sandbox_info, sandbox_option, write_private
+from reconciler.cli.schema_cmd import DEFAULT_SCHEMA as SCHEMA_FILE
 from reconciler.config import LoadedTenant, load_tenants
 from reconciler.config.loader import DEFAULTS_FILE
 from reconciler.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_RESCUE_API
@@ -53,7 +55,12 @@ def _check(kind: str, value: str | None, check: Callable[[str], str]) -> str:
     "--client-secret-env",
     help="Variable holding the client secret (default <TENANT>_DYNAMICS_CLIENT_SECRET).",
 )
-@click.option("--rescue-api-url", default=DEFAULT_RESCUE_API, show_default=True)
+@click.option(
+    "--rescue-api-url",
+    default=DEFAULT_RESCUE_API,
+    show_default=True,
+    help="The Rescue API the exported tenant file names (connection.rescue.api_url).",
+)
 @click.option(
     "--rescue-authcode-env", help="Variable holding the Rescue authcode (default <TENANT>_RESCUE_AUTHCODE)."
 )
@@ -182,6 +189,7 @@ def export(
             raise InputError(
                 f"{target} exists; pass --overwrite to replace it (accepting the live state), or --out -"
             )
+    export_input = dataclasses.replace(export_input, schema_path=schema_path_from(target.parent))
     result = run_loop(read_and_export(conn, export_input, profile, ClientSettings()))
     if out == "-":
         click.echo(result.text, nl=False)
@@ -192,6 +200,17 @@ def export(
         return
     write_private(target, result.text)
     click.echo(f"Wrote {target}. Secret references in it: {', '.join(result.env_vars)}.", err=True)
+
+
+def schema_path_from(folder: Path) -> str | None:
+    """``schemas/tenant.schema.json`` in ``folder`` or the nearest folder above it, relative to
+    ``folder`` (what the exported file's editor directive points at), or None."""
+    start = folder.resolve()
+    for parent in (start, *start.parents):
+        candidate = parent / SCHEMA_FILE
+        if candidate.is_file():
+            return Path(os.path.relpath(candidate, start)).as_posix()
+    return None
 
 
 def _write_merged(files: list[Path], defaults: Path | None, exported: str) -> None:

@@ -185,7 +185,11 @@ def comment_body(
     "without changes.",
 )
 @click.option(
-    "--max-jobs", type=click.IntRange(1, GITHUB_MAX_JOBS), default=GITHUB_MAX_JOBS, show_default=True
+    "--max-jobs",
+    type=click.IntRange(1, GITHUB_MAX_JOBS),
+    default=GITHUB_MAX_JOBS,
+    show_default=True,
+    help="Beyond this many tenants to apply, the matrix has one job per shard of tenants instead of per tenant.",
 )
 def plan_matrix(plans: tuple[Path, ...], expect_matrix: str, max_jobs: int) -> None:
     """A GitHub matrix of the tenants whose saved plans have changes to apply ([] for none).
@@ -279,9 +283,10 @@ def secret_names(paths: tuple[Path, ...], tenants: tuple[str, ...]) -> None:
 @click.option(
     "--github-env",
     envvar="GITHUB_ENV",
+    show_envvar=True,
     required=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="File to append to (default: $GITHUB_ENV).",
+    help="The file the variables are appended to: in a workflow step, GitHub's $GITHUB_ENV.",
 )
 @allow_host_option
 def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], github_env: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -13,18 +15,22 @@ from reconciler.cli.common import (
     paths_argument,
     sandbox_info,
     sandbox_option,
+    shard_option,
     tenant_option,
     write_private,
 )
+from reconciler.cli.verbosity import verbose
+from reconciler.config.shard import Shard
 from reconciler.engine.health import run_health
 from reconciler.engine.planner import RunOptions
-from reconciler.plan.health import HealthResult
+from reconciler.plan.health import HealthResult, TenantHealth
 from reconciler.render.health import render_health_json, render_health_markdown, render_health_text
 
 
 @click.command()
 @paths_argument
 @tenant_option
+@shard_option
 @click.option(
     "--days", type=click.IntRange(1, 90), default=7, show_default=True, help="The window: the last N days."
 )
@@ -37,6 +43,7 @@ def health(
     ctx: click.Context,
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
+    shard: Shard | None,
     days: int,
     fmt: str,
     out: Path | None,
@@ -50,8 +57,12 @@ def health(
     (that tenant or group is Unknown, naming the read: never healthy, never a guessed cause).
     """
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
-    result = HealthResult(tuple(run_health(load(paths, tenants), options, days=days)))
-    renderers = {"json": render_health_json, "markdown": render_health_markdown, "text": render_health_text}
+    result = HealthResult(tuple(run_health(load(paths, tenants, shard), options, days=days)))
+    renderers: dict[str, Callable[[Sequence[TenantHealth]], str]] = {
+        "json": render_health_json,
+        "markdown": render_health_markdown,
+        "text": functools.partial(render_health_text, verbose=verbose()),
+    }
     click.echo(renderers[fmt](result.tenants), nl=False)
     if out is not None:
         write_private(out, render_health_json(result.tenants))

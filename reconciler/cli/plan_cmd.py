@@ -24,6 +24,7 @@ from reconciler.cli.common import (
     tenant_option,
     write_private,
 )
+from reconciler.cli.exit_help import DRIFT, PLAN, PLAN_CODES, exit_codes
 from reconciler.cli.progress import ReadProgress, status_line
 from reconciler.config.shard import Shard
 from reconciler.engine.health import run_health
@@ -79,7 +80,7 @@ def health_option(func: F) -> F:
     )(func)
 
 
-@click.command()
+@click.command(epilog=exit_codes(PLAN, PLAN_CODES))
 @paths_argument
 @tenant_option
 @shard_option
@@ -105,7 +106,7 @@ def plan(
     health: bool,
     health_days: int,
 ) -> None:
-    """Show what apply would change (the default; never writes)."""
+    """Show what apply would change (never writes)."""
     result = select_targets(
         _read(paths, tenants, shard, concurrency, sandbox, health_days if health else 0), targets
     )
@@ -116,7 +117,7 @@ def plan(
     ctx.exit(result.exit_code(changes_exit=detailed_exitcode))
 
 
-@click.command()
+@click.command(epilog=exit_codes(DRIFT, PLAN_CODES))
 @paths_argument
 @tenant_option
 @shard_option

@@ -57,7 +57,13 @@ def serve_cmd(
 
 
 @sandbox.command("seed")
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The folder to write seed.yaml and tenants/ into (made if missing).",
+)
 @click.option("--tenants", type=int, required=True, help="Number of tenants (1-9,999).")
 @click.option("--technicians", type=int, required=True, help="Technicians per tenant.")
 @click.option(

@@ -44,9 +44,21 @@ def _current(path: Path) -> str | None:
     show_default=True,
     help="Where the tenant file reference (markdown) goes.",
 )
-def schema(check: bool, out: Path, reference: Path) -> None:
-    """Generate the tenant file JSON Schema and reference from the models."""
-    targets = [(out, schema_text()), (reference, reference_markdown())]
+@click.option(
+    "--schema-only",
+    is_flag=True,
+    help="Only the JSON Schema (what a config repository needs for editor checks), not the reference.",
+)
+def schema(check: bool, out: Path, reference: Path, schema_only: bool) -> None:
+    """Generate the tenant file JSON Schema and reference from the models.
+
+    The schema ships with the package: in a config repository, `reconcile schema --schema-only
+    --out schemas/tenant.schema.json` writes the one this version validates against (and
+    `reconcile export` points new tenant files at it).
+    """
+    targets = [(out, schema_text())]
+    if not schema_only:
+        targets.append((reference, reference_markdown()))
     if check:
         stale = [
             f"{path} is {'missing' if current is None else 'stale'}"
@@ -55,7 +67,11 @@ def schema(check: bool, out: Path, reference: Path) -> None:
         ]
         if stale:
             raise InputError("; ".join(stale) + "; run `reconcile schema` and commit the result")
-        click.echo(f"{out} and {reference} are up to date")
+        click.echo(
+            " and ".join(str(path) for path, _ in targets)
+            + (" are" if len(targets) > 1 else " is")
+            + " up to date"
+        )
         return
     for path, text in targets:
         if _current(path) == text:

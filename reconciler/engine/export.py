@@ -52,6 +52,9 @@ class ExportInput:
     sso_password_ref: str
     profile_overrides: dict[str, Any] = field(default_factory=dict)
     credential_ref: str = ""  # e.g. "client secret {env: CONTOSO_DYNAMICS_CLIENT_SECRET}"
+    # The tenant JSON Schema relative to the written file, when the repository has one (None: it
+    # has none, and the header says how to write it instead of pointing at a missing file).
+    schema_path: str | None = None
 
 
 @dataclass
@@ -119,8 +122,16 @@ _SECTIONS = tuple(Tenant.model_fields)
 
 
 def _header(info: ExportInput) -> list[str]:
+    if info.schema_path is not None:
+        schema = [f"# yaml-language-server: $schema={info.schema_path}"]
+    else:
+        schema = [
+            "# Editor checks: `reconcile schema --schema-only --out schemas/tenant.schema.json` at the",
+            "# repository root writes the tenant schema; then start this file with",
+            "# `# yaml-language-server: $schema=<path to it>`.",
+        ]
     lines = [
-        "# yaml-language-server: $schema=../../schemas/tenant.schema.json",
+        *schema,
         "#",
         f"# Exported from the live tenant by reconcile {__version__}. Review before committing.",
         "# Secrets are references: set these environment variables (never commit values):",

@@ -80,6 +80,25 @@ def repo_root(folder: Path) -> Path:
     return Path(run_git(folder, "rev-parse", "--show-toplevel").strip())
 
 
+def in_work_tree(folder: Path) -> bool:
+    """Whether ``folder`` is inside a git work tree (False also when git is not installed)."""
+    try:
+        return run_git(folder, "rev-parse", "--is-inside-work-tree").strip() == "true"
+    except InputError:
+        return False
+
+
+def folder_files(tenants_dir: Path) -> list[str]:
+    """``NAME/FILE`` of every file one folder down, as the tree of a commit would list them."""
+    return sorted(
+        f"{folder.name}/{file.name}"
+        for folder in tenants_dir.iterdir()
+        if folder.is_dir()
+        for file in folder.iterdir()
+        if file.is_file()
+    )
+
+
 def tenants_prefix(path: Path, root: Path) -> str:
     """``path`` (the tenants folder) relative to the repository root, as git spells paths."""
     try:
@@ -247,6 +266,13 @@ def changed_tenants(
     """
     if not tenants_dir.is_dir():
         raise InputError(f"{tenants_dir}: no such folder (give the tenants folder, e.g. tenants)")
+    if every and head == "HEAD" and not in_work_tree(tenants_dir):
+        # Every tenant of a folder that is not a checkout (an image, a copied volume): the folder
+        # as it is, by the loader's rule. Naming a commit (--head, --base) still needs git.
+        present = tenants_in(folder_files(tenants_dir), "")
+        chosen = select(TenantChanges(tenants=tuple(sorted(present)), everything=True), only, present)
+        refuse_bad_names(chosen.tenants)
+        return chosen
     root = repo_root(tenants_dir)
     prefix = tenants_prefix(tenants_dir, root)
     head_commit = resolve_commit(root, head, "--head")

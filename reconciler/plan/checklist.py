@@ -5,9 +5,10 @@ Session Key) could not be read, so its step is neither listed nor ruled out."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from reconciler.plan.changes import Manual
 from reconciler.plan.model import Plan, TenantPlan
 
 
@@ -37,20 +38,25 @@ class Checklist:
 def fleet_checklist(plan: Plan, *, manual_step_kinds: Collection[str]) -> Checklist:
     """``manual_step_kinds``: the kinds whose comparison can end in a manual step
     (``reconciler.kinds.MANUAL_STEP_KINDS``, from each kind's module; this layer is below it)."""
-    grouped: dict[tuple[str, str, str, str, tuple[str, ...]], list[str]] = {}
-    for tenant in plan.tenants:
-        for step in tenant.manual:
-            grouped.setdefault((step.kind, step.key, step.title, step.reason, step.steps), []).append(
-                tenant.tenant
-            )
-    items = tuple(
-        ChecklistItem(kind, key, title, reason, steps, tuple(tenants))
-        for (kind, key, title, reason, steps), tenants in grouped.items()
-    )
+    items = group_steps((t.tenant, t.manual) for t in plan.tenants)
     unplanned = tuple(
         (t.tenant, why) for t in plan.tenants if (why := t.error or _unknown_steps(t, manual_step_kinds))
     )
     return Checklist(items, unplanned)
+
+
+def group_steps(by_tenant: Iterable[tuple[str, Iterable[Manual]]]) -> tuple[ChecklistItem, ...]:
+    """Each distinct manual step once (the same kind, key, title, reason and steps), with every
+    tenant that has it, in the order first seen."""
+    grouped: dict[tuple[str, str, str, str, tuple[str, ...]], list[str]] = {}
+    for tenant, steps in by_tenant:
+        for step in steps:
+            key = (step.kind, step.key, step.title, step.reason, step.steps)
+            grouped.setdefault(key, []).append(tenant)
+    return tuple(
+        ChecklistItem(kind, key, title, reason, steps, tuple(tenants))
+        for (kind, key, title, reason, steps), tenants in grouped.items()
+    )
 
 
 def _unknown_steps(tenant: TenantPlan, manual_step_kinds: Collection[str]) -> str:

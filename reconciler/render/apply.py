@@ -16,11 +16,13 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
 from reconciler.kinds import kind_title
-from reconciler.plan import ApplyResult
+from reconciler.plan import ApplyResult, TenantApplyResult
+from reconciler.plan.checklist import group_steps
 from reconciler.plan.result import Outcome
 from reconciler.render.collapse import shared_error_lines, shared_errors
 from reconciler.render.common import requests_line
-from reconciler.render.escape import PROSE_CHARS, line_text, value_text
+from reconciler.render.escape import PROSE_CHARS, line_text, prose_lines, value_text
+from reconciler.render.fleet import manual_lines, tally_line, tenants_phrase
 
 # The words the writers use for a 412 on a planned object (Dataverse batch and single requests,
 # Rescue's read-before-write check).
@@ -28,22 +30,28 @@ _CONCURRENT = re.compile(r"ETag mismatch|changed since (the plan|it was read)")
 _LISTED = 8  # object keys shown per kind before "and N more"
 
 
-def render_apply_text(result: ApplyResult) -> str:
+def render_apply_text(result: ApplyResult, *, verbose: bool = True) -> str:
+    """What was done, failed and skipped per tenant; what many tenants share said once (an error, a
+    manual step). Without ``verbose``, tenants with nothing done, failed or skipped share one line
+    and request counts are left out; the last line counts tenants by outcome."""
     totals = result.totals()
     unknown = f", {totals['unknown']} unknown (still running)" if totals["unknown"] else ""
     lines = [
         f"Apply: {totals['done']} done, {totals['failed']} failed, {totals['skipped']} skipped{unknown}.",
         "",
     ]
-    manual_total = 0
     shared = shared_errors((t.tenant, t.error) for t in result.tenants)
+    quiet = []
     for tenant in result.tenants:
-        manual_total += len(tenant.manual)
         if tenant.error in shared:
+            continue
+        if not verbose and not tenant.error and not tenant.outcomes:
+            quiet.append(tenant.tenant)
             continue
         head = f"Tenant {value_text(tenant.tenant)}: "
         if tenant.error:
-            lines.append(head + f"failed: {value_text(tenant.error, PROSE_CHARS)}")
+            first, *more = prose_lines(tenant.error)
+            lines += [head + f"failed: {first}", *more]
         else:
             lines.append(
                 head
@@ -51,18 +59,25 @@ def render_apply_text(result: ApplyResult) -> str:
                 + (f", {tenant.count('unknown')} unknown" if tenant.count("unknown") else "")
             )
         lines += _outcome_lines(tenant.outcomes)
-        if tenant.requests:
+        if tenant.requests and verbose:
             lines.append(f"  requests: {requests_line(tenant.requests)}")
         lines.append("")
+    if quiet:
+        lines += [f"Nothing to do in {tenants_phrase(quiet)}", ""]
     lines.extend(shared_error_lines(shared))
-    if manual_total:
-        lines.append(f"Manual steps left ({manual_total}): only a person can do these")
-        for tenant in result.tenants:
-            for step in tenant.manual:
-                lines.append(f"  [ ] {value_text(tenant.tenant)}: {value_text(step.title, PROSE_CHARS)}")
-                lines.extend(f"      {i}. {value_text(s, PROSE_CHARS)}" for i, s in enumerate(step.steps, 1))
-        lines.append("")
-    return "\n".join(line_text(line) for line in lines)
+    lines.extend(manual_lines(group_steps((t.tenant, t.manual) for t in result.tenants), "Manual steps left"))
+    lines.append(tally_line([_status(t) for t in result.tenants]))
+    return "\n".join(line_text(line) for line in lines) + "\n"
+
+
+def _status(tenant: TenantApplyResult) -> str:
+    if tenant.error:
+        return "failed"
+    if tenant.count("failed") or tenant.count("skipped"):
+        return "partly applied"
+    if tenant.count("unknown"):
+        return "unknown (still running)"
+    return "applied" if tenant.count("done") else "nothing to do"
 
 
 def _by_kind(outcomes: Sequence[Outcome]) -> list[str]:

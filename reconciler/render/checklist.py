@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 from reconciler.plan.checklist import Checklist
-from reconciler.render.escape import PROSE_CHARS, md_text, value_text
+from reconciler.render.escape import PROSE_CHARS, md_prose, md_text, value_text
+from reconciler.render.fleet import tenants_phrase
 
 
 def _text(value: str) -> str:
@@ -19,21 +20,26 @@ def _text(value: str) -> str:
 
 
 def _md(value: str) -> str:
-    return md_text(value, PROSE_CHARS)
+    return md_prose(value, PROSE_CHARS)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _head(checklist: Checklist) -> str:
     tenants = len({t for item in checklist.items for t in item.tenants})
-    return f"{len(checklist.items)} manual step(s), {checklist.step_count} box(es) to tick across {tenants} tenant(s)."
+    steps = _count(len(checklist.items), "manual step")
+    return f"{steps} for {_count(tenants, 'tenant')}: {checklist.step_count} to do in all (each step once per tenant)."
 
 
 def render_checklist_text(checklist: Checklist) -> str:
     lines = ["Manual steps: only a person can do these. " + _head(checklist), ""]
     for item in checklist.items:
-        lines.append(f"[ ] {_text(item.title)} ({len(item.tenants)} tenant(s))")
+        lines.append(f"- {_text(item.title)} ({_count(len(item.tenants), 'tenant')})")
         lines.append(f"    why: {_text(item.reason)}")
         lines.extend(f"    {i}. {_text(step)}" for i, step in enumerate(item.steps, 1))
-        lines.append(f"    tenants: {', '.join(_text(t) for t in item.tenants)}")
+        lines.append(f"    {tenants_phrase(item.tenants)}")
         lines.append("")
     for tenant, why in checklist.unplanned:
         lines.append(f"not known for {_text(tenant)}: {_text(why)}")
@@ -41,11 +47,13 @@ def render_checklist_text(checklist: Checklist) -> str:
 
 
 def render_checklist_markdown(checklist: Checklist) -> str:
+    """A GitHub task list: one box per tenant under each step, so the boxes the head counts are
+    the boxes there are to tick."""
     lines = ["### Manual steps", "", f"Only a person can do these. {_head(checklist)}", ""]
     for item in checklist.items:
-        lines.append(f"- [ ] **{_md(item.title)}** ({len(item.tenants)} tenant(s)): {_md(item.reason)}")
+        lines.append(f"- **{_md(item.title)}** ({_count(len(item.tenants), 'tenant')}): {_md(item.reason)}")
         lines.extend(f"  {i}. {_md(step)}" for i, step in enumerate(item.steps, 1))
-        lines.append(f"  - tenants: {', '.join(_md(t) for t in item.tenants)}")
+        lines.extend(f"  - [ ] {md_text(tenant)}" for tenant in item.tenants)
     if checklist.unplanned:
         lines += ["", "Not known (the tenant, or the objects its steps need, could not be read):", ""]
         lines.extend(f"- {_md(tenant)}: {_md(why)}" for tenant, why in checklist.unplanned)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from reconciler.render.escape import PROSE_CHARS, md_text, value_text
-
-# Tenant names listed under a shared error before "and N more".
-MAX_NAMES = 20
+from reconciler.render.escape import PROSE_CHARS, md_text, prose_lines, value_text
+from reconciler.render.fleet import collapse_names
 
 
 def shared_errors(errors: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
@@ -30,9 +28,12 @@ def shared_error_lines(shared: dict[str, list[str]], *, markdown: bool = False) 
     show, head, tail = (md_text, "> **{}**", "> tenants: ") if markdown else (_prose, "{}", "  tenants: ")
     lines: list[str] = []
     for error, names in shared.items():
-        more = f" and {len(names) - MAX_NAMES} more" if len(names) > MAX_NAMES else ""
         said = head.format(f"{len(names)} tenants failed with the same error:")
-        lines.append(f"{said} {show(error)}")
-        lines.append(tail + ", ".join(show(n) for n in names[:MAX_NAMES]) + more)
+        if markdown:
+            lines.append(f"{said} {show(error)}")
+        else:
+            first, *more = prose_lines(error)
+            lines += [f"{said} {first}", *more]
+        lines.append(tail + collapse_names(names, show))
         lines.append("")
     return lines

@@ -101,7 +101,8 @@ def details(change: Change) -> list[str]:
     return []
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, *, manual: bool = True) -> str:
+    """``manual=False``: drift's head, whose body lists no manual step, does not count them."""
     totals = plan.totals()
     parts = [
         f"{totals['create']} to create",
@@ -112,7 +113,7 @@ def summary_line(plan: Plan) -> str:
         parts.append(f"{totals['action']} repair(s)")
     text = "Plan: " + ", ".join(parts) + "."
     extra = []
-    if totals["manual"]:
+    if totals["manual"] and manual:
         extra.append(f"{totals['manual']} manual step(s)")
     if totals["unknown"]:
         extra.append(f"{totals['unknown']} unknown (live state could not be read)")

@@ -29,11 +29,29 @@ _BACKTICKS = re.compile(r"`+")
 # Characters with no meaning to CommonMark or GitHub in the middle of a line: no `*_[]<>&|~`,
 # no `@` (mentions, emails), `#` (issue links), `:` (emoji, URLs), `$` (math), backslash.
 _PLAIN = re.compile(r"[A-Za-z0-9 ,;.'\"/=+%!()?-]*")
+# Words that open a block at the start of a line: a list item, a heading, a quote, a rule.
+_BLOCK_START = re.compile(r"[-+*]|\d+[.)]|#+|>|=+|-+")
 
 
 def value_text(value: object, limit: int = VALUE_CHARS) -> str:
     """A value as printable text of at most ``limit`` characters."""
     return shorten(printable(value if isinstance(value, str) else str(value)), limit)
+
+
+def prose_lines(text: str, indent: str = "    ") -> list[str]:
+    """A message of ours that has line breaks (a schema mismatch lists its problems) as lines:
+    each escaped and cut like ``value_text``, the later ones indented under the first so that no
+    line of a message can pass for a line of the output around it."""
+    first, *rest = text.split("\n")
+    return [value_text(first, PROSE_CHARS), *(indent + value_text(line, PROSE_CHARS) for line in rest)]
+
+
+def md_prose_lines(text: str) -> list[str]:
+    """A message of ours with line breaks in markdown: one line of prose, or the lines in a fenced
+    block (each escaped as ``prose_lines`` does), never one code span showing ``\\n``."""
+    if "\n" not in text:
+        return [md_text(text)]
+    return md_fence(prose_lines(text, indent="  "))
 
 
 def line_text(line: str) -> str:
@@ -45,9 +63,8 @@ def _longest_backticks(text: str) -> int:
     return max((len(run) for run in _BACKTICKS.findall(text)), default=0)
 
 
-def md_code(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> str:
-    """``value`` as an inline code span (``table``: also inside a GitHub table cell)."""
-    body = value_text(value, limit)
+def _span(body: str, *, table: bool = False) -> str:
+    """``body`` (already printable) as a code span no backtick run in it can close."""
     if table:
         body = body.replace("|", "\\|")  # GitHub splits cells on `|` even inside code spans
     fence = "`" * (_longest_backticks(body) + 1)
@@ -55,6 +72,39 @@ def md_code(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> 
     if not body or body.startswith(("`", " ")) or body.endswith(("`", " ")):
         body = f" {body} "
     return f"{fence}{body}{fence}"
+
+
+def md_code(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> str:
+    """``value`` as an inline code span (``table``: also inside a GitHub table cell)."""
+    return _span(value_text(value, limit), table=table)
+
+
+def _plain_word(word: str) -> bool:
+    """A word markdown and GitHub leave alone (a trailing colon too: ``:x:`` needs one before)."""
+    bare = word[:-1] if word.endswith(":") else word
+    return bool(_PLAIN.fullmatch(bare)) and "www" not in bare.casefold()
+
+
+def md_prose(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> str:
+    """A sentence in markdown prose (a manual step, a reason, a note): its plain words as they
+    are, and each run of words holding markdown or GitHub syntax (a URL, `_`, `*`, `<`, `@`,
+    backticks...) as a code span of its own; so a step reads as a sentence and nothing in it is
+    markup. A first word that would start a list, heading or quote is a code span too."""
+    words = value_text(value, limit).split(" ")
+    out: list[str] = []
+    run: list[str] = []
+    for index, word in enumerate(words):
+        starts_block = index == 0 and bool(_BLOCK_START.fullmatch(word))
+        if _plain_word(word) and not starts_block:
+            if run:
+                out.append(_span(" ".join(run), table=table))
+                run = []
+            out.append(word)
+        else:
+            run.append(word)
+    if run:
+        out.append(_span(" ".join(run), table=table))
+    return " ".join(out)
 
 
 def md_text(value: object, limit: int = PROSE_CHARS, *, table: bool = False) -> str:
@@ -86,6 +136,9 @@ __all__ = [
     "line_text",
     "md_code",
     "md_fence",
+    "md_prose",
+    "md_prose_lines",
     "md_text",
+    "prose_lines",
     "value_text",
 ]

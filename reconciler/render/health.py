@@ -5,12 +5,13 @@ words as they are, anything else a code span it cannot close, ``|`` escaped in t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from reconciler.plan.health import GroupHealth, TechnicianSessions, TenantHealth
-from reconciler.render.escape import PROSE_CHARS, md_text, value_text
+from reconciler.render.escape import PROSE_CHARS, md_text, prose_lines, value_text
+from reconciler.render.fleet import names_head, shared_blocks, shared_note_lines, shared_notes, tally_line
 
 JSON_FORMAT_VERSION = 1
 VERDICT_WORDS = {
@@ -70,34 +71,59 @@ def _tenant_head(t: TenantHealth) -> str:
     return f"{t.tenant}: {VERDICT_WORDS[t.verdict]} ({t.since} .. {t.until})"
 
 
-def render_health_text(tenants: Sequence[TenantHealth]) -> str:
+def _verdict_head(t: TenantHealth) -> str:
+    return f"{VERDICT_WORDS[t.verdict]} ({t.since} .. {t.until})"
+
+
+def _tenant_body(t: TenantHealth, shared_notes: Collection[str]) -> tuple[str, ...]:
+    """A tenant's lines below its head (values escaped), without the notes other tenants share."""
     lines: list[str] = []
+    if t.error:
+        first, *more = prose_lines(t.error)
+        lines += [f"  error: {first}", *more]
+    if t.dynamics_sessions is not None and t.error is None:
+        last = t.last_dynamics_session or "none"
+        lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")
+    for cause in t.blockers:
+        lines.append(f"  blocks every session: {_plain(cause.text)}")
+    for g in t.groups:
+        delivery = "" if g.verdict == "idle" else f", {ratio(g)}"
+        lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}{delivery}")
+        if g.last_delivered:
+            lines.append(f"    last delivered session: {g.last_delivered}")
+        for tech in g.technicians:
+            lines.append(f"    technician {technician_line(tech, _plain)}")
+        for cause in g.causes:
+            if cause not in t.blockers:
+                label = "since" if cause.code == "recovered" else "likely cause"
+                lines.append(f"    {label}: {_plain(cause.text)}")
+        lines.extend(f"    {_plain(line)}" for line in unread_lines(g))
+        if (line := evidence_line(g)) is not None:
+            lines.append(f"    manual step: {_plain(line)}")
+    lines.extend(f"  note: {_plain(note)}" for note in t.notes if note not in shared_notes)
+    return tuple(lines)
+
+
+def render_health_text(tenants: Sequence[TenantHealth], *, verbose: bool = True) -> str:
+    """Tenants whose verdict and lines are identical are said once, with their names collapsed; a
+    note many tenants share is said once at the end. Without ``verbose``, healthy tenants with
+    nothing more to say have no section. The last line counts tenants by verdict."""
+    notes = shared_notes((t.tenant, t.notes) for t in tenants)
+    blocks = []
+    hidden = 0
     for t in tenants:
-        lines.append(_plain(_tenant_head(t)))
-        if t.error:
-            lines.append(f"  error: {_plain(t.error)}")
-        if t.dynamics_sessions is not None and t.error is None:
-            last = t.last_dynamics_session or "none"
-            lines.append(f"  LogMeIn Session rows in Dynamics: {t.dynamics_sessions} (last {last})")
-        for cause in t.blockers:
-            lines.append(f"  blocks every session: {_plain(cause.text)}")
-        for g in t.groups:
-            delivery = "" if g.verdict == "idle" else f", {ratio(g)}"
-            lines.append(f"  group {_plain(g.path)}: {VERDICT_WORDS[g.verdict]}{delivery}")
-            if g.last_delivered:
-                lines.append(f"    last delivered session: {g.last_delivered}")
-            for tech in g.technicians:
-                lines.append(f"    technician {technician_line(tech, _plain)}")
-            for cause in g.causes:
-                if cause not in t.blockers:
-                    label = "since" if cause.code == "recovered" else "likely cause"
-                    lines.append(f"    {label}: {_plain(cause.text)}")
-            lines.extend(f"    {_plain(line)}" for line in unread_lines(g))
-            if (line := evidence_line(g)) is not None:
-                lines.append(f"    manual step: {_plain(line)}")
-        for note in t.notes:
-            lines.append(f"  note: {_plain(note)}")
-        lines.append("")
+        body = _tenant_body(t, notes)
+        if not verbose and t.verdict == "healthy" and not body:
+            hidden += 1
+            continue
+        blocks.append((t.tenant, (_plain(_verdict_head(t)), *body)))
+    lines: list[str] = []
+    for block, names in shared_blocks(blocks):
+        lines += [f"{names_head(names)}: {block[0]}", *block[1:], ""]
+    lines.extend(shared_note_lines(notes))
+    losing = sum(1 for t in tenants for g in t.groups if g.verdict in ("degraded", "failing"))
+    tally = tally_line([VERDICT_WORDS[t.verdict] for t in tenants], hidden)
+    lines.append(f"{tally} Groups losing sessions: {losing}.")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -17,7 +17,7 @@ from reconciler.render.common import (
     summary_line,
     tenant_status,
 )
-from reconciler.render.escape import html_text, md_fence, md_text
+from reconciler.render.escape import html_text, md_fence, md_prose, md_prose_lines, md_text
 
 MAX_CHARS = 60_000
 MARKER = "<!-- reconcile-plan -->"
@@ -28,9 +28,13 @@ def _tenant_section(tenant: TenantPlan) -> str:
     open_attr = " open" if tenant.has_drift or tenant.error or tenant.incomplete else ""
     out = [f"<details{open_attr}><summary><b>{html_text(tenant.tenant)}</b>: {status}</summary>", ""]
     if tenant.error:
-        out += [f"> **Error:** {md_text(tenant.error)}", ""]
+        said = md_prose_lines(tenant.error)
+        if len(said) == 1:
+            out += [f"> **Error:** {said[0]}", ""]
+        else:  # a fenced block starts a line of its own
+            out += ["> **Error:**", ">", *(f"> {line}" for line in said), ""]
     for problem in tenant.problems:
-        out.append(f"- :x: {md_text(problem)}")
+        out.append(f"- :x: {md_prose(problem)}")
     changes = [c for c in tenant.changes if not isinstance(c, Manual)]
     if changes:
         lines = []
@@ -43,21 +47,21 @@ def _tenant_section(tenant: TenantPlan) -> str:
     if manual:
         out += ["**Manual steps** (only a person can do these):", ""]
         for step in manual:
-            out.append(f"- [ ] **{md_text(step.title)}** — {md_text(step.reason)}")
-            out += [f"  {i}. {md_text(s)}" for i, s in enumerate(step.steps, 1)]
+            out.append(f"- [ ] **{md_prose(step.title)}** — {md_prose(step.reason)}")
+            out += [f"  {i}. {md_prose(s)}" for i, s in enumerate(step.steps, 1)]
         out.append("")
     if tenant.unmanaged:
         out += ["Unmanaged (reported, not changed):", ""]
         out += [
-            f"- {md_text(kind_title(u.kind))} {md_text(u.key)}: {md_text(u.note)}" for u in tenant.unmanaged
+            f"- {md_text(kind_title(u.kind))} {md_text(u.key)}: {md_prose(u.note)}" for u in tenant.unmanaged
         ]
         out.append("")
     for note in tenant.notes:
-        out.append(f"- note: {md_text(note)}")
+        out.append(f"- note: {md_prose(note)}")
     for label, finding in map(finding_parts, tenant.findings):
-        out.append(f"- :warning: {label}: {md_text(finding)}")
+        out.append(f"- :warning: {label}: {md_prose(finding)}")
     for violation in tenant.violations():
-        out.append(f"- :warning: needs `--force`: {md_text(violation.reason)}")
+        out.append(f"- :warning: needs `--force`: {md_prose(violation.reason)}")
     if tenant.requests:
         out += ["", f"<sub>requests: {md_text(requests_line(tenant.requests))}</sub>"]
     out += ["", "</details>", ""]

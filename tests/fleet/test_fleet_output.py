@@ -43,7 +43,7 @@ def test_identical_plan_errors_are_said_once_with_a_count_and_distinct_ones_stay
     text = render_text(plan)
     assert text.count(EXPIRED) == 1
     assert f"30 tenants failed with the same error: {EXPIRED}" in text
-    assert "client-000, client-001" in text and "client-019 and 10 more" in text
+    assert "tenants: client-000..client-029" in text  # thirty numbered names as one range
     assert "Tenant northwind: failed" in text and "Dataverse answered 503" in text
     assert "Tenant contoso:" in text
 
@@ -58,7 +58,7 @@ def test_identical_apply_errors_are_said_once_with_a_count() -> None:
     )
     text = render_apply_text(result)
     assert text.count(EXPIRED) == 1 and "2 tenants failed with the same error" in text
-    assert "Tenant c: failed: other" in text and "Manual steps left (1)" in text
+    assert "Tenant c: failed: other" in text and "Manual steps left (1 step for 1 tenant)" in text
 
 
 def test_the_checklist_lists_each_step_once_with_its_tenants_and_the_unknown_tenants() -> None:
@@ -76,16 +76,16 @@ def test_the_checklist_lists_each_step_once_with_its_tenants_and_the_unknown_ten
     ]
     assert checklist.step_count == 3
     text = render_checklist_text(checklist)
-    assert "2 manual step(s), 3 box(es) to tick across 2 tenant(s)." in text
-    assert "[ ] Set 'Post session details to URL' for Rescue group Support/Tier 2 (2 tenant(s))" in text
-    assert "tenants: contoso, fabrikam" in text
+    assert "2 manual steps for 2 tenants: 3 to do in all (each step once per tenant)." in text
+    assert "- Set 'Post session details to URL' for Rescue group Support/Tier 2 (2 tenants)" in text
+    assert "2 tenants: contoso, fabrikam" in text
     assert "not known for northwind: credentials refused" in text
     data = json.loads(render_checklist_json(checklist))
     assert data["steps"][0]["tenants"] == ["contoso", "fabrikam"]
     assert data["unplanned"] == [{"tenant": "northwind", "error": "credentials refused"}]
-    assert "- [ ] **Set 'Post session details to URL' for Rescue group Support/Tier 2**" in (
-        render_checklist_markdown(checklist)
-    )
+    markdown = render_checklist_markdown(checklist)
+    assert "- **Set 'Post session details to URL' for Rescue group Support/Tier 2** (2 tenants)" in markdown
+    assert markdown.count("- [ ] ") == 3  # a box per tenant of each step: the 3 it counts
 
 
 def test_a_planned_tenant_whose_groups_could_not_be_read_has_its_steps_unknown() -> None:

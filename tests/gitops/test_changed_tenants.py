@@ -171,7 +171,7 @@ def test_a_base_missing_from_a_shallow_clone_says_how_to_fix_it(repo: ScratchRep
 def test_outside_a_git_repository_is_an_input_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(EXAMPLE_TENANTS, tmp_path / "tenants")
     monkeypatch.chdir(tmp_path)
-    run = invoke(cli, "changed-tenants", "--all")
+    run = invoke(cli, "changed-tenants", "--base", "HEAD~1")  # --all lists the folder (below)
     assert run.code == 1
     assert "git rev-parse failed" in run.stderr
 
@@ -255,3 +255,19 @@ def test_a_thousand_tenants_give_a_matrix_of_at_most_256_jobs_each_tenant_once(r
     assert len(jobs) <= 256
     listed = [t for job in jobs for t in job["tenants"].split()]
     assert sorted(listed) == names
+
+
+def test_every_tenant_of_a_folder_outside_git_is_listed_and_sharded(tmp_path: Path) -> None:
+    """An image or a copied volume has no .git: --all lists the folder as the loader would; naming
+    a commit still needs git, and says so."""
+    tenants = tmp_path / "tenants"
+    shutil.copytree(EXAMPLE_TENANTS, tenants)
+    (tenants / "_shared").mkdir()
+    (tenants / "_shared" / "x.yaml").write_text("{}\n")
+    (tenants / "empty").mkdir()
+    everyone = changed(str(tenants), "--all")
+    assert everyone["tenants"] == ["contoso", "fabrikam"]
+    shards = [changed(str(tenants), "--all", "--shard", f"{k}/3")["tenants"] for k in range(3)]
+    assert sorted(name for shard in shards for name in shard) == ["contoso", "fabrikam"]  # type: ignore[attr-defined]
+    run = invoke(cli, "changed-tenants", str(tenants), "--base", "HEAD~1")
+    assert run.code == 1 and "not a git repository" in run.stderr

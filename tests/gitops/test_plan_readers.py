@@ -28,6 +28,8 @@ COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
     # The example tenants load without a request; the plan file is refused before any is sent.
     "apply --plan": lambda plan, tmp: ["apply", str(EXAMPLE_TENANTS), "--plan", str(plan), "--auto-approve"],
     "manual --from-plan": lambda plan, tmp: ["manual", "--from-plan", str(plan)],
+    "show": lambda plan, tmp: ["show", str(plan)],
+    "show --format markdown": lambda plan, tmp: ["show", str(plan), "--format", "markdown"],
     "gitops comment-body": lambda plan, tmp: ["gitops", "comment-body", str(plan)],
     "gitops plan-matrix": lambda plan, tmp: ["gitops", "plan-matrix", str(plan)],
     "gitops drift-fingerprint": lambda plan, tmp: ["gitops", "drift-fingerprint", str(plan)],
@@ -164,7 +166,7 @@ def test_a_special_file_among_the_plans_of_a_folder_is_refused_not_skipped(
     (plans / "a.json").write_text(json.dumps(_good()))
     os.mkfifo(plans / "b.json")
     (plans / "c.json").symlink_to("/dev/zero")
-    for command in ("manual --from-plan", "gitops comment-body", "gitops plan-matrix"):
+    for command in ("manual --from-plan", "show", "gitops comment-body", "gitops plan-matrix"):
         code, lines = _run(COMMANDS[command](plans, tmp_path), capsys)
         assert code == 1, lines
         assert lines == [

@@ -61,7 +61,7 @@ def test_the_demo_tells_the_whole_story_and_every_step_exits_as_expected(tmp_pat
     assert tier2 and int(tier2[1]) < int(tier2[2])
     assert "manual step: observed working (last session " in set_by_hand
     assert re.search(
-        r"\? manual: Set 'Post session details to URL' for Rescue group Support/Tier 2: observed working",
+        r"\? Set 'Post session details to URL' for Rescue group Support/Tier 2: observed working",
         set_by_hand,
     )
     assert set_by_hand.count("(exit code 0)") == 2

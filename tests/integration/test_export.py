@@ -128,4 +128,29 @@ def test_accepting_drift_keeps_what_only_a_person_knows(
     assert run.code == 0, run.output
     assert "close_ticket_on_session_end" not in run.stdout and "bob2" not in run.stdout  # drift accepted
     assert "Kept (the live state does not have them" not in run.output
-    assert "manual: Set 'Post session details to URL' for Rescue group Support/Tier 2" in run.stdout
+    assert "? Set 'Post session details to URL' for Rescue group Support/Tier 2" in run.stdout
+
+
+def test_an_exported_file_points_at_the_schema_only_where_the_repository_has_it(
+    shared_demo: SandboxHandle, tmp_path: Path
+) -> None:
+    """A config repository without `schemas/` gets the command that writes the schema, not a path
+    to a file that is not there; with it, the path from the tenant folder to it."""
+    repo = tmp_path / "config"
+    tenants = repo / "customers"
+    tenants.mkdir(parents=True)
+    state = str(shared_demo.state_dir)
+    run = invoke("export", "--tenant", "contoso", str(tenants), "--sandbox", state)
+    assert run.code == 0, run.output
+    written = (tenants / "contoso" / "tenant.yaml").read_text()
+    assert "$schema=" not in written.split("\n", 1)[0]
+    assert "`reconcile schema --schema-only --out schemas/tenant.schema.json`" in written
+
+    run = invoke("schema", "--schema-only", "--out", str(repo / "schemas" / "tenant.schema.json"))
+    assert run.code == 0, run.output
+    (tenants / "contoso" / "tenant.yaml").unlink()
+    run = invoke("export", "--tenant", "contoso", str(tenants), "--sandbox", state)
+    assert run.code == 0, run.output
+    first = (tenants / "contoso" / "tenant.yaml").read_text().split("\n", 1)[0]
+    assert first == "# yaml-language-server: $schema=../../schemas/tenant.schema.json"
+    assert (tenants / "contoso" / first.split("=", 1)[1]).resolve().is_file()

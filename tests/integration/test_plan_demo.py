@@ -53,7 +53,7 @@ def test_manual_steps_alone_do_not_make_exit_2(demo_sandbox: SandboxHandle, tena
     )
     run = invoke("plan", str(tenants_copy), "--sandbox", str(demo_sandbox.state_dir), "--detailed-exitcode")
     assert run.code == 0, run.output
-    assert "manual: Set 'Post session details to URL' for Rescue group Support/Tier 2" in run.stdout
+    assert "? Set 'Post session details to URL' for Rescue group Support/Tier 2" in run.stdout
     # A state changed by hand shows up in the next plan.
     control(
         demo_sandbox,
