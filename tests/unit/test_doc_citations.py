@@ -34,16 +34,34 @@ DOCS = sorted(
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 
 # Notes kept beside the repository, never in it, named anywhere (even in a code block): the
-# shared folder, the vendor help text's `seed/` folder, a reference note by its name.
+# shared folder, the vendor help text's `seed/` folder, a reference note or the shared
+# DESIGN.md / STYLE.md by its name.
 OUTSIDE = re.compile(
     r"(?:\.\./shared|/work/shared)(?:[^\s`'\")]*[^\s`'\").,;:])?|(?<![\w.-])seed/(?:[^\s`'\")]*[^\s`'\").,;:])?"
     r"|(?<![\w-])(?:reference/[\w-]+\.md|reality\.md|keyvault-identity-github\.md|fleet-view\.md)"
+    r"|(?<![\w/.-])(?:DESIGN|STYLE)\.md"
     r"|\[reference\]"
 )
 # The machine's work directory, in prose; a container's `/work/...` mount in a command block is no citation.
 WORK = re.compile(r"(?<![\w.~-])/work/(?:[^\s`'\")]*[^\s`'\").,;:])?")
 CITATION = re.compile(f"{OUTSIDE.pattern}|{WORK.pattern}")
-EXTENSIONS = (".py", ".md", ".yaml", ".yml", ".json", ".txt", ".toml")
+EXTENSIONS = (
+    ".py",
+    ".md",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".txt",
+    ".toml",
+    ".ts",
+    ".js",
+    ".ps1",
+    ".sh",
+    ".cfg",
+    ".ini",
+    ".html",
+    ".csv",
+)
 # Stripped before a path is looked up: `file.py:42`, `file.py::test`, `file.md#section`.
 SUFFIX = re.compile(r"(?:::?[\w.\[\]-]+|#[\w-]*)$")
 PLACEHOLDER = re.compile(r"<[^>]*>|\{[^}]*\}|\*|…|\.\.\.|\$|(?:^|/)[A-Z][A-Z0-9_]*(?:/|\.)|(?:^|/)N/")
@@ -214,6 +232,7 @@ CASES = [
         "See keyvault-identity-github.md and fleet-view.md.",
         ("cites 'keyvault-identity-github.md'", "cites 'fleet-view.md'"),
     ),
+    ("The ground of the tests (DESIGN.md §6).", "cites 'DESIGN.md'"),
     ("The help text (`seed/000.txt`).", "cites 'seed/"),
     ("A path on this machine: /work/w-x/notes.", "cites '/work/"),
     ("```sh\ncat ../shared/reference/rescue.md\n```", "cites '../shared"),
