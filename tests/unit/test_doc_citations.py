@@ -64,7 +64,8 @@ EXTENSIONS = (
 )
 # Stripped before a path is looked up: `file.py:42`, `file.py::test`, `file.md#section`.
 SUFFIX = re.compile(r"(?:::?[\w.\[\]-]+|#[\w-]*)$")
-PLACEHOLDER = re.compile(r"<[^>]*>|\{[^}]*\}|\*|…|\.\.\.|\$|(?:^|/)[A-Z][A-Z0-9_]*(?:/|\.)|(?:^|/)N/")
+# A folder in capitals stands for the reader's own (`DIR/`, `OUT/`); `README.md` is a real name.
+PLACEHOLDER = re.compile(r"<[^>]*>|\{[^}]*\}|\*|…|\.\.\.|\$|(?:^|/)[A-Z][A-Z0-9_]*/")
 # Another repository is named by its URL: the repository's own (`https://github.com/o/r`, or a
 # folder of it) or the file's. An issue or pull request link does not say where a file lives.
 GITHUB = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+(?:/(?:blob|tree)/[^\s)>\]]*)?(?=[\s)>\].,;:]|$)")
@@ -197,9 +198,10 @@ def problems_of(doc: Path) -> list[Problem]:
     found: list[Problem] = []
     for token in tokens:
         if token.type in ("fence", "code_block", "html_block"):
-            line = token.map[0] + 1 if token.map else 0
+            # A fence's content starts on the line after its opening marker.
+            first = (token.map[0] if token.map else 0) + (2 if token.type == "fence" else 1)
             for offset, content in enumerate(token.content.splitlines()):
-                found.extend(_outside(doc, line + offset + 1, OUTSIDE, content))
+                found.extend(_outside(doc, first + offset, OUTSIDE, content))
     for paragraph in _paragraphs(tokens):
         for inline in paragraph.inlines:
             line = inline.map[0] + 1 if inline.map else paragraph.line
@@ -248,6 +250,10 @@ CASES = [
     ("In `rescue_sandbox/dataverse/`: `tables.py`, `org.py`.", None),
     ("```sh\nreconcile plan out/plan.json some/where.py\n```", None),
     ("Placeholders: `tenants/<name>/tenant.yaml`, `DIR/plan.json`, `tenants/*/tenant.yaml`.", None),
+    (
+        "Its README (`rescue_sandbox/README.md`), not `rescue_sandbox/MISSING.md`.",
+        "`rescue_sandbox/MISSING.md` is not",
+    ),
     ("Written to `/tmp/scale/seed.yaml` on your machine.", None),
     (
         "singer-io/tap-logmeinrescue (`streams/technicians.py`) splits it.",
@@ -280,3 +286,18 @@ def test_the_check_finds_each_kind_of_unreachable_citation(
     wanted = () if expected is None else (expected,) if isinstance(expected, str) else expected
     assert len(messages) == len(wanted), messages
     assert all(part in message for part, message in zip(wanted, messages, strict=True)), messages
+
+
+def test_each_problem_is_located_on_its_own_line(tmp_path: Path) -> None:
+    doc = tmp_path / "probe.md"
+    doc.write_text(
+        "# Title\n\n```sh\ncat ../shared/x.md\n```\n\nFirst line,\nsee reality.md.\n\n"
+        "| a | b |\n|---|---|\n| x | `reconciler/nope.py` |\n\n    cat /work/shared/seed/y.txt\n",
+        encoding="utf-8",
+    )
+    assert [str(problem) for problem in problems_of(doc)] == [
+        f"{doc}:4: cites '../shared/x.md', outside the repository",
+        f"{doc}:14: cites '/work/shared/seed/y.txt', outside the repository",
+        f"{doc}:8: cites 'reality.md', outside the repository",
+        f"{doc}:12: `reconciler/nope.py` is not a file of this repository",
+    ]
