@@ -97,7 +97,7 @@ class HealthFile(_Strict):
 # --- apply (render/apply.py) ---
 class ApplyOutcome(_Strict):
     change_id: str
-    status: Literal["done", "failed", "skipped"]
+    status: Literal["done", "failed", "skipped", "unknown"]  # unknown: still running (an import)
     message: str
 
 
@@ -117,7 +117,7 @@ class ApplyTenant(_Strict):
 
 class ApplyFile(_Strict):
     format_version: Literal[1]
-    totals: dict[Literal["done", "failed", "skipped"], Count]
+    totals: dict[Literal["done", "failed", "skipped", "unknown"], Count]
     complete: bool
     tenants: list[ApplyTenant]
 

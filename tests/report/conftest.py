@@ -42,8 +42,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module: Playwright's sync API runs an event loop in this thread while it is open, and
+    every later test that calls asyncio.run() would fail on it."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
