@@ -18,7 +18,7 @@ from reconciler.cli.common import (
 from reconciler.engine.doctor import FAIL, TenantReport, run_doctor
 from reconciler.engine.planner import RunOptions
 
-_MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+_MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "????"}
 
 
 def shown(text: str) -> str:
@@ -29,7 +29,14 @@ def shown(text: str) -> str:
 def render_text(reports: list[TenantReport]) -> str:
     lines: list[str] = []
     for report in reports:
-        lines.append(f"tenant {shown(report.tenant)}: {'ready' if report.ok else 'NOT ready'}")
+        verdict = (
+            "ready"
+            if report.ok
+            else "NOT ready"
+            if report.failed
+            else "unknown (not every check could be made)"
+        )
+        lines.append(f"tenant {shown(report.tenant)}: {verdict}")
         width = max((len(c.name) for c in report.checks), default=0)
         for check in report.checks:
             lines.append(f"  {_MARKS[check.status]}  {shown(check.name).ljust(width)}  {shown(check.detail)}")
@@ -85,7 +92,8 @@ def doctor(
     concurrency: int,
     sandbox: str | None,
 ) -> None:
-    """Check each tenant's setup before a first run (only reads; exit 1 when a check fails).
+    """Check each tenant's setup before a first run (only reads; exit 1 when a check fails, 3
+    when one could not be made for a temporary reason).
 
     Every privilege, table and Graph permission the tenant file's declared state needs is
     checked (technician rules included); a refused read is a failed check, never "ready".

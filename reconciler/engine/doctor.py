@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.engine.connection import connect
@@ -32,19 +32,25 @@ from reconciler.engine.schema_check import FIX, check_schema
 from reconciler.engine.session import TenantSession
 from reconciler.errors import (
     EXIT_ERROR,
+    EXIT_INCOMPLETE,
     EXIT_OK,
     ApiError,
     AuthError,
+    IdentityUnavailable,
     NotFoundError,
     ProviderError,
     RateLimitedError,
     ReconcileError,
+    SignInBlocked,
+    TransportError,
 )
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.metadata import MetadataReader
 from reconciler.providers.http import RequestStats
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+T = TypeVar("T")
+
+PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"  # unknown: a temporary failure
 NOT_A_MEMBER, USER_DISABLED = "0x80072560", "0x80040225"
 _APP_USERS = "Power Platform admin center > Environments > (the org) > Settings > Users + permissions > Application users"
 
@@ -52,7 +58,7 @@ _APP_USERS = "Power Platform admin center > Environments > (the org) > Settings 
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # pass | warn | fail
+    status: str  # pass | warn | fail | unknown
     detail: str
     fix: str = ""
 
@@ -64,7 +70,12 @@ class TenantReport:
 
     @property
     def ok(self) -> bool:
-        return all(c.status != FAIL for c in self.checks)
+        """Ready: no check failed and none is unknown."""
+        return all(c.status not in (FAIL, UNKNOWN) for c in self.checks)
+
+    @property
+    def failed(self) -> bool:
+        return any(c.status == FAIL for c in self.checks)
 
     def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
         self.checks.append(Check(name, status, detail, fix))
@@ -72,7 +83,8 @@ class TenantReport:
 
 @dataclass(frozen=True)
 class DoctorResult:
-    """Every tenant's checklist; it decides the exit code (0 all ready, 1 a check failed)."""
+    """Every tenant's checklist; it decides the exit code (0 all ready, 1 a check failed, 3 no
+    check failed but one could not be made for a temporary reason: an outage, throttling)."""
 
     reports: tuple[TenantReport, ...]
 
@@ -82,20 +94,49 @@ class DoctorResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.ready else EXIT_ERROR
+        if any(r.failed for r in self.reports):
+            return EXIT_ERROR
+        return EXIT_OK if self.ready else EXIT_INCOMPLETE
+
+
+_NOT_MADE = "; the checks that need a token (Dynamics, consent, Entra groups) were not made"
+
+
+def _sign_in_failed(report: TenantReport, exc: AuthError, client_id: str) -> None:
+    """The token check's failure, blamed where it lies: an identity outage or a blocked sign-in
+    is the identity's (the token endpoint, the app registration), never the tenant ID or consent."""
+    if isinstance(exc, IdentityUnavailable):
+        report.add(
+            "token",
+            UNKNOWN,
+            exc.message + _NOT_MADE,
+            "the identity service (Entra ID's token endpoint) is failing, not this tenant's settings: "
+            "run doctor again later; if it persists, see the Microsoft Entra service health",
+        )
+    elif isinstance(exc, SignInBlocked):
+        report.add(
+            "token",
+            FAIL,
+            exc.message + _NOT_MADE,
+            f"in the Entra admin center, Enterprise applications > (client ID {client_id}) > Sign-in "
+            "logs shows the policy that blocks it: exclude the app or enable it",
+        )
+    else:
+        report.add("token", FAIL, exc.message + _NOT_MADE, "fix the setting the message names")
 
 
 async def _dataverse(
     report: TenantReport, session: TenantSession, loaded: LoadedTenant, needs: TenantNeeds
-) -> None:
+) -> bool:
+    """The Dataverse checks; False when no token could be had (the other token checks are moot)."""
     model = loaded.model
     profile = effective_profile(model.profile)
     client = session.dataverse
     try:
         who = await client.get("WhoAmI")
     except AuthError as exc:
-        report.add("token", FAIL, exc.message, "fix the credential under connection.dynamics")
-        return
+        _sign_in_failed(report, exc, session.conn.client_id)
+        return False
     except ApiError as exc:
         report.add("token", PASS, "Entra ID issued a token for the org")
         if exc.code == NOT_A_MEMBER:
@@ -114,7 +155,7 @@ async def _dataverse(
             )
         else:
             report.add("application user", FAIL, exc.message, "see the message")
-        return
+        return True
     report.add("token", PASS, "Entra ID issued a token for the org")
     user_id = str(who.get("UserId") or "")
 
@@ -134,6 +175,7 @@ async def _dataverse(
         _solution(report, MetadataReader(client), model, profile),
     )
     await _checked(report, "schema", "give it prvReadEntity", _schema(report, session, loaded, needs))
+    return True
 
 
 async def _schema(
@@ -150,14 +192,17 @@ async def _schema(
         )
 
 
-async def _checked(report: TenantReport, name: str, fix: str, check: Coroutine[Any, Any, None]) -> None:
-    """Run one check; a read of it that fails is that check's failure, and the others still run.
-    ``fix`` is shown when the read was refused (403)."""
+async def _checked(report: TenantReport, name: str, fix: str, check: Coroutine[Any, Any, T]) -> T | None:
+    """Run one check; a read of it that fails is that check's failure (unknown when temporary),
+    and the others still run. ``fix`` is shown when the read was refused (403)."""
     try:
-        await check
+        return await check
+    except (TransportError, RateLimitedError) as exc:  # temporary: unknown, not wrong
+        report.add(name, UNKNOWN, f"could not be checked: {exc.message}", "run doctor again later")
     except ProviderError as exc:
         refused = isinstance(exc, ApiError) and exc.status == 403
         report.add(name, FAIL, f"could not be checked: {exc.message}", fix if refused else "see the message")
+    return None
 
 
 async def _privileges(report: TenantReport, session: TenantSession, needs: TenantNeeds, user_id: str) -> None:
@@ -331,10 +376,15 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
     try:
         async with TenantSession(conn, options.settings, RequestStats()) as session:
             # Each service's checks run even when another service refused: every failure is named.
-            await _checked(report, "dynamics", "see the message", _dataverse(report, session, loaded, needs))
+            signed_in = await _checked(
+                report, "dynamics", "see the message", _dataverse(report, session, loaded, needs)
+            )
             await _checked(report, "rescue", "see the message", _rescue(report, session))
-            await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
-            await _checked(report, "entra groups", "see the message", _entra_groups(report, session, needs))
+            if signed_in is not False:
+                await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
+                await _checked(
+                    report, "entra groups", "see the message", _entra_groups(report, session, needs)
+                )
             await _report_sign_in(report, loaded, session, options, needs)
     except ReconcileError as exc:  # a read failed for another reason: say so, never a traceback
         report.add("read", FAIL, exc.message, "see the message; `reconcile doctor` only reads")
