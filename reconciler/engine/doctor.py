@@ -1,12 +1,17 @@
 """`reconcile doctor`: a read-only preflight of each tenant, as a checklist.
 
 For a first run against a real org: does the credential get a token, is the app an enabled
-application user of the org, does it hold every privilege the declared state needs, is the
-solution installed, does the org have every logical name of the solution profile, does the
-Rescue authcode work, can the consent check read service principals, can each Entra group of a
-technician rule be read, does Rescue accept the report sign-in `health` uses. What is needed comes from one place, ``engine/needs.py`` (technician
-rules included). A check whose read is refused or fails is a failure with its fix, and the next
-checks still run: doctor is never "ready" while a needed read is refused. Every request is a
+application user of the org, does it hold every privilege the declared state needs (at
+Organization level; the missing ones grouped as the security role editor shows them,
+``doctor_privileges.py``), is the solution installed, does the org have every logical name of
+the solution profile, does the Rescue authcode work, was admin consent granted (checked unless
+the tenant opts out), can each Entra group of a technician rule be read, does Rescue accept the
+report sign-in `health` uses, and does anything `health` checks first block every session
+(``doctor_flow.py``). What is needed comes from one place, ``engine/needs.py`` (technician rules
+included). A check whose read is refused or fails is a failure with its fix (unknown when the
+failure is temporary), and the next checks still run: doctor is never "ready" while a needed
+read is refused or a blocker `health` or `plan` would report stands. Under an identity outage or
+a blocked sign-in it blames the identity, never the tenant ID or consent. Every request is a
 read (Rescue's API reads are POSTs of get* methods) or the report sign-in (``login.aspx``,
 which opens a cookie session); nothing is ever written.
 """
@@ -15,15 +20,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.engine.connection import connect
+from reconciler.engine.doctor_flow import (
+    APPLICATION_USERS,
+    GRAPH_PERMISSION_FIX,
+    SESSION_FLOW,
+    check_consent,
+    check_session_flow,
+)
+from reconciler.engine.doctor_privileges import check_privileges
+from reconciler.engine.doctor_report import FAIL, PASS, UNKNOWN, WARN, Check, TenantReport
 from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
-    SERVICE_PRINCIPALS_PERMISSION,
     TenantNeeds,
     tenant_needs,
 )
@@ -48,37 +61,21 @@ from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.metadata import MetadataReader
 from reconciler.providers.http import RequestStats
 
+__all__ = [
+    "FAIL",
+    "PASS",
+    "UNKNOWN",
+    "WARN",
+    "Check",
+    "DoctorResult",
+    "TenantReport",
+    "doctor_tenant",
+    "run_doctor",
+]
+
 T = TypeVar("T")
 
-PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"  # unknown: a temporary failure
 NOT_A_MEMBER, USER_DISABLED = "0x80072560", "0x80040225"
-_APP_USERS = "Power Platform admin center > Environments > (the org) > Settings > Users + permissions > Application users"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # pass | warn | fail | unknown
-    detail: str
-    fix: str = ""
-
-
-@dataclass
-class TenantReport:
-    tenant: str
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Ready: no check failed and none is unknown."""
-        return all(c.status not in (FAIL, UNKNOWN) for c in self.checks)
-
-    @property
-    def failed(self) -> bool:
-        return any(c.status == FAIL for c in self.checks)
-
-    def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
-        self.checks.append(Check(name, status, detail, fix))
 
 
 @dataclass(frozen=True)
@@ -144,14 +141,14 @@ async def _dataverse(
                 "application user",
                 FAIL,
                 f"the app {session.conn.client_id} is not an application user of this org",
-                f"create one for client ID {session.conn.client_id} ({_APP_USERS}) and give it a security role",
+                f"create one for client ID {session.conn.client_id} ({APPLICATION_USERS}) and give it a security role",
             )
         elif exc.code == USER_DISABLED:
             report.add(
                 "application user",
                 FAIL,
                 f"the application user of app {session.conn.client_id} is disabled",
-                f"enable it ({_APP_USERS})",
+                f"enable it ({APPLICATION_USERS})",
             )
         else:
             report.add("application user", FAIL, exc.message, "see the message")
@@ -167,7 +164,9 @@ async def _dataverse(
         report.add("application user", PASS, f"systemuser {user_id}, enabled, in business unit {unit}")
 
     await _checked(report, "application user", "give it prvReadUser", application_user())
-    await _checked(report, "privileges", "give it prvReadUser", _privileges(report, session, needs, user_id))
+    await _checked(
+        report, "privileges", "give it prvReadUser", check_privileges(report, client, needs, user_id, profile)
+    )
     await _checked(
         report,
         "solution",
@@ -203,23 +202,6 @@ async def _checked(report: TenantReport, name: str, fix: str, check: Coroutine[A
         refused = isinstance(exc, ApiError) and exc.status == 403
         report.add(name, FAIL, f"could not be checked: {exc.message}", fix if refused else "see the message")
     return None
-
-
-async def _privileges(report: TenantReport, session: TenantSession, needs: TenantNeeds, user_id: str) -> None:
-    body = await session.dataverse.get(
-        f"systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
-    )
-    held = {str(p.get("PrivilegeName") or "").casefold() for p in body.get("RolePrivileges") or []}
-    missing = sorted(n for n in needs.privileges if n.casefold() not in held)
-    if not missing:
-        report.add("privileges", PASS, f"all {len(needs.privileges)} needed privileges held")
-    for name in missing:
-        report.add(
-            f"privilege {name}",
-            FAIL,
-            f"missing ({needs.why(name)})",
-            "add it to a security role of the application user",
-        )
 
 
 async def _solution(
@@ -278,35 +260,6 @@ async def _rescue(report: TenantReport, session: TenantSession) -> None:
     report.add("rescue", PASS, read)
 
 
-_GRAPH_PERMISSION_FIX = (
-    "grant the reconciler's app registration the Graph application permission {permission} and an "
-    "admin's consent to it (Entra admin center > App registrations > (the app) > API permissions)"
-)
-
-
-async def _consent(report: TenantReport, session: TenantSession, model: Tenant) -> None:
-    if model.consent is None or not model.consent.check:
-        return
-    app_id = model.consent.app_id
-    try:
-        found = await session.graph.find_service_principal(app_id)
-    except ProviderError as exc:
-        refused = isinstance(exc, ApiError) and exc.status == 403
-        fix = _GRAPH_PERMISSION_FIX.format(permission=SERVICE_PRINCIPALS_PERMISSION)
-        report.add("consent", FAIL, exc.message, fix if refused else "see the message; run doctor again")
-        return
-    if found is None:
-        report.add(
-            "consent",
-            FAIL,
-            f"no service principal for app {app_id}: admin consent was not granted",
-            f"an admin grants consent: https://login.microsoftonline.com/{session.conn.entra_tenant_id}"
-            f"/adminconsent?client_id={app_id}",
-        )
-    else:
-        report.add("consent", PASS, f"service principal {found.get('id')} of app {app_id} exists")
-
-
 async def _entra_groups(report: TenantReport, session: TenantSession, needs: TenantNeeds) -> None:
     """Each Entra group of a technician rule, its members read as plan reads them (every page)."""
     for group_id, rules in needs.entra_groups.items():
@@ -316,7 +269,7 @@ async def _entra_groups(report: TenantReport, session: TenantSession, needs: Ten
             members = await session.graph.group_users(group_id)
         except ProviderError as exc:
             if isinstance(exc, ApiError) and exc.status == 403:
-                fix = _GRAPH_PERMISSION_FIX.format(permission=GROUP_MEMBERS_PERMISSION)
+                fix = GRAPH_PERMISSION_FIX.format(permission=GROUP_MEMBERS_PERMISSION)
             elif isinstance(exc, NotFoundError):
                 fix = f"no such group in the directory: correct the group ID of {', '.join(rules)}"
             else:
@@ -381,9 +334,17 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
             )
             await _checked(report, "rescue", "see the message", _rescue(report, session))
             if signed_in is not False:
-                await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
+                await check_consent(report, session, loaded.model)
                 await _checked(
                     report, "entra groups", "see the message", _entra_groups(report, session, needs)
+                )
+                await _checked(
+                    report,
+                    SESSION_FLOW,
+                    "see the message",
+                    check_session_flow(
+                        report, session, loaded.model, effective_profile(loaded.model.profile)
+                    ),
                 )
             await _report_sign_in(report, loaded, session, options, needs)
     except ReconcileError as exc:  # a read failed for another reason: say so, never a traceback

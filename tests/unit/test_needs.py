@@ -41,15 +41,22 @@ def _needs(**declared: Any) -> tuple[Tenant, Any]:
     return model, tenant_needs(model, effective_profile(model.profile))
 
 
-def test_an_empty_tenant_needs_what_every_plan_reads() -> None:
+def test_an_empty_tenant_needs_what_every_plan_reads_and_what_doctor_checks_for_health() -> None:
+    """Every plan's reads; and, because doctor never calls ready a tenant health finds blocked,
+    the integration's prerequisites health reads and admin consent (unless opted out)."""
     _, needs = _needs()
     assert set(needs.privileges) == {
         "prvReadEntity",
         "prvReadBusinessUnit",
         f"prvRead{SETTINGS}",
         "prvReadUser",
+        "prvReadRole",
+        "prvReadAsyncOperation",
+        "prvReadlmi_logmeinsession",
     }
-    assert needs.sections == [] and needs.graph == {} and needs.entra_groups == {}
+    assert list(needs.graph) == [SERVICE_PRINCIPALS_PERMISSION]
+    assert needs.sections == [] and needs.entra_groups == {}
+    assert _needs(consent={"check": False})[1].graph == {}  # the tenant opts out of the check
 
 
 @pytest.mark.parametrize(
@@ -79,7 +86,7 @@ def test_an_entra_rule_needs_its_group_read_in_graph() -> None:
         ]
     )
     assert needs.entra_groups == {ENTRA_GROUP.lower(): ["technician_rules[0]", "technician_rules[2]"]}
-    assert list(needs.graph) == [GROUP_MEMBERS_PERMISSION]
+    assert GROUP_MEMBERS_PERMISSION in needs.graph
     assert needs.why(f"prvWrite{SETTINGS}") == (
         f"table {SETTINGS}: technician_rules[0] (entra_group), technician_rules[1] (rescue_group), "
         "technician_rules[2] (entra_group)"

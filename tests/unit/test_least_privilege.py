@@ -1,0 +1,118 @@
+"""The least-privilege list and doctor's grouping of missing privileges (pure): rows as the
+security role editor shows them (table x access level), depths read from RetrieveUserPrivileges,
+and every field of TenantNeeds shown (a field added later is not left out)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from tenant_models import tenant_model
+
+from reconciler.engine.doctor_privileges import held_depths, missing_privileges
+from reconciler.engine.needs import tenant_needs
+from reconciler.kinds.needs import TenantNeeds
+from reconciler.profile import effective_profile
+from reconciler.render.least_privilege import (
+    NOT_GRANTS,
+    listing_lines,
+    need_sections,
+    privilege_rows,
+    render_markdown,
+    split_privilege,
+)
+
+PROFILE = effective_profile({})
+
+
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("prvAppendTolmi_logmeinsettings", ("AppendTo", "lmi_logmeinsettings")),
+        ("prvAppendUser", ("Append", "User")),
+        ("prvReadEntity", ("Read", "Entity")),
+        ("prvCreateEntityKey", ("Create", "EntityKey")),
+        ("prvImportCustomization", None),
+        ("prvRead", None),
+        ("ReadUser", None),
+    ],
+)
+def test_a_privilege_splits_into_verb_and_table(name: str, split: tuple[str, str] | None) -> None:
+    assert split_privilege(name) == split
+
+
+def test_privileges_are_grouped_by_table_in_the_editors_verb_order() -> None:
+    why = {
+        "prvWritelmi_logmeinsettings": ["table lmi_logmeinsettings: technicians"],
+        "prvReadlmi_logmeinsettings": ["table lmi_logmeinsettings: every plan lists the settings rows"],
+        "prvAppendToUser": ["table User: technicians"],
+        "prvImportCustomization": ["solution import (solution.package)"],
+    }
+    rows = privilege_rows(list(why), why, PROFILE)
+    assert [row.text for row in rows] == [
+        "User (systemuser): Append To at Organization level",
+        "LogMeIn Settings (lmi_logmeinsettings): Read, Write at Organization level",
+        "Import Customizations (prvImportCustomization, a miscellaneous privilege) at Organization level",
+    ]
+    assert rows[1].why == ("every plan lists the settings rows", "technicians")
+    assert rows[1].privileges == ("prvReadlmi_logmeinsettings", "prvWritelmi_logmeinsettings")
+
+
+def test_a_profile_override_names_the_solution_table_it_points_at() -> None:
+    profile = effective_profile({"technician_settings": {"table": "new_logmeinsettings"}})
+    [row] = privilege_rows(["prvReadnew_LogMeInSettings"], {}, profile)
+    assert row.text == "LogMeIn Settings (new_logmeinsettings): Read at Organization level"
+
+
+def test_only_organization_level_counts_as_held() -> None:
+    held = held_depths(
+        [
+            {"PrivilegeName": "prvReadUser", "Depth": "Local"},
+            {"PrivilegeName": "prvReadUser", "Depth": "Global"},  # another role holds it wider
+            {"PrivilegeName": "prvWritelmi_logmeinsettings", "Depth": "Basic"},
+            {"PrivilegeName": "prvReadRole", "Depth": 2},
+            {"PrivilegeName": "prvReadSolution", "Depth": "Sideways"},
+            {"Depth": "Global"},
+        ]
+    )
+    assert held == {"prvreaduser": "Global", "prvwritelmi_logmeinsettings": "Basic", "prvreadrole": "Deep"}
+    needed = ["prvReadUser", "prvWritelmi_logmeinsettings", "prvReadRole", "prvReadSolution"]
+    assert missing_privileges(needed, held) == {
+        "prvWritelmi_logmeinsettings": "User",
+        "prvReadRole": "Parent: Child Business Units",
+        "prvReadSolution": None,
+    }
+
+
+def test_every_field_of_the_needs_is_listed_or_said_not_to_be_a_grant() -> None:
+    @dataclasses.dataclass
+    class MoreNeeds(TenantNeeds):  # another stream's needs, added later
+        key_vault: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    needs = MoreNeeds()
+    needs.privilege("prvReadUser", "table User: every plan")
+    needs.key_vault["secrets/get on vault-x"] = ["connection.rescue.authcode"]
+    sections = {s.key: s for s in need_sections(needs, PROFILE)}
+    assert sections["key_vault"].entries == (("secrets/get on vault-x", ("connection.rescue.authcode",)),)
+    assert list(sections) == ["dataverse", "graph", "key_vault"]  # empty parts of no grant: not shown
+    assert set(NOT_GRANTS) <= {f.name for f in dataclasses.fields(TenantNeeds)}
+
+
+def test_the_list_escapes_what_it_quotes_and_fences_it_in_markdown() -> None:
+    needs = TenantNeeds()
+    needs.graph_permission("Application.Read.All", "a rule named ```x\n# heading")
+    lines = listing_lines(need_sections(needs, PROFILE))
+    assert "    for: a rule named ```x\\n# heading" in lines  # the line break shown, not obeyed
+    markdown = render_markdown(need_sections(needs, PROFILE)).splitlines()
+    assert markdown[0] == "````text" and markdown[-1] == "````"  # longer than any run inside
+
+
+def _rules(**declared: Any) -> list[str]:
+    model = tenant_model(**declared)
+    return listing_lines(need_sections(tenant_needs(model, PROFILE), PROFILE))
+
+
+def test_an_entra_rule_adds_the_group_members_permission_to_the_list() -> None:
+    lines = _rules(technician_rules=[{"entra_group": "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"}])
+    assert "  GroupMember.Read.All" in lines
