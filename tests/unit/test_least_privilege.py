@@ -5,6 +5,7 @@ and every field of TenantNeeds shown (a field added later is not left out)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
@@ -116,3 +117,28 @@ def _rules(**declared: Any) -> list[str]:
 def test_an_entra_rule_adds_the_group_members_permission_to_the_list() -> None:
     lines = _rules(technician_rules=[{"entra_group": "5d0b2f3e-8c1a-4e6b-9f70-1a2b3c4d5e01"}])
     assert "  GroupMember.Read.All" in lines
+
+
+def test_the_cli_prints_the_list_without_a_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    examples = Path(__file__).resolve().parents[2] / "tenants"
+    monkeypatch.setenv("RECONCILE_GRAPH_URL", "https://graph.invalid")  # nothing may be asked
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["doctor", str(examples), "--least-privilege", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    tenants = {t["tenant"]: t for t in json.loads(listed.stdout)["tenants"]}
+    assert set(tenants) == {"contoso", "fabrikam"}
+    grants = [row["grant"] for row in tenants["contoso"]["dataverse"]]
+    assert (
+        "LogMeIn Settings (lmi_logmeinsettings): Create, Read, Write, Append at Organization level" in grants
+    )
+    assert [row["grant"] for row in tenants["contoso"]["graph"]] == ["Application.Read.All"]
+    markdown = runner.invoke(cli, ["doctor", str(examples), "--least-privilege", "--format", "markdown"])
+    assert markdown.exit_code == 0 and markdown.stdout.startswith("### contoso\n\n```text\n")
+    refused = runner.invoke(cli, ["doctor", str(examples), "--format", "markdown"])
+    assert refused.exit_code != 0 and "--least-privilege" in refused.output
