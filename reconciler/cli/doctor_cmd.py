@@ -1,4 +1,5 @@
-"""`reconcile doctor`: read-only preflight checklist per tenant (exit 0 all pass, 1 otherwise)."""
+"""`reconcile doctor`: read-only preflight checklist per tenant (exit 0 all pass, 1 a check failed, 3
+unknown), and `--least-privilege`: what the tenants need, with no request."""
 
 from __future__ import annotations
 
@@ -122,8 +123,10 @@ def doctor(
     concurrency: int,
     sandbox: str | None,
 ) -> None:
-    """Check each tenant's setup before a first run (only reads; exit 1 when a check fails, 3
-    when one could not be made for a temporary reason).
+    """Check each tenant's setup before a first run (only reads; exit 1 when a check fails).
+
+    Exit 3 when no check failed but one could not be made for a temporary reason (an identity
+    outage, throttling).
 
     Every privilege, table and Graph permission the tenant file's declared state needs is
     checked (technician rules included), admin consent (unless `consent: {check: false}`) and
