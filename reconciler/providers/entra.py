@@ -95,13 +95,20 @@ class TemporaryIdentityFailure(Exception):
     """
 
     def __init__(
-        self, reason: str, template: str, *, status: int | None = None, retry_after: str | None = None
+        self,
+        reason: str,
+        template: str,
+        *,
+        status: int | None = None,
+        retry_after: str | None = None,
+        method: str = "POST",
     ):
         super().__init__(reason)
         self.reason = reason
         self.template = template
         self.status = status
         self.retry_after = retry_after
+        self.method = method  # of the request answered (discovery GETs, the token request POSTs)
 
 
 class IdentityRefusal(Exception):
@@ -138,6 +145,7 @@ def refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> 
             template,
             status=response.status_code,
             retry_after=response.headers.get("Retry-After"),
+            method=response.request.method or "POST",
         )
 
 
@@ -269,7 +277,7 @@ class MsalTokenProvider:
                     raise error from None
                 retries += 1
                 waited += delay
-                stats.record_retry(SERVICE, "POST", exc.template)
+                stats.record_retry(SERVICE, exc.method, exc.template)
                 logger.info(
                     "%sidentity %s: %s; retry %d/%d in %.1fs",
                     f"[{self._tenant}] " if self._tenant else "",
