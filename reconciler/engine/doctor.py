@@ -250,10 +250,10 @@ async def _rescue(report: TenantReport, session: TenantSession) -> None:
     read = f"authcode accepted, hierarchy of {len(hierarchy.blocks)} nodes read"
     if hierarchy.odd:
         odd = ", ".join(f"{o.label} ({o.reason})" for o in hierarchy.odd[:5])
-        report.add(
+        report.add(  # plan reports them unknown (exit 3): not ready
             "rescue",
-            WARN,
-            f"{read}; {len(hierarchy.odd)} could not be read and stay unknown: {odd}",
+            FAIL,
+            f"{read}; {len(hierarchy.odd)} could not be read and stay unknown (plan reports them): {odd}",
             "remove line breaks from those nodes' names and descriptions in the Rescue Admin Center",
         )
         return

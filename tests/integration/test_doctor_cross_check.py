@@ -109,3 +109,16 @@ def test_a_tenant_opts_out_of_the_consent_check_explicitly(
     graph = control(demo_sandbox, "GET", "/requests?service=graph")["total"]
     assert graph == 0  # nothing asked of Graph: no consent check, no Entra rule
     assert code == 1  # the role blocker stands: opting out of consent hides nothing else
+
+
+def test_a_rescue_record_plan_cannot_read_is_not_ready(demo_sandbox: SandboxHandle) -> None:
+    """Plan reports such a node unknown (exit 3): doctor fails naming it, never "ready"."""
+    company = demo_sandbox.sandbox.tenants["fabrikam"].rescue
+    with company.lock:
+        company.nodes[next(iter(company.nodes))].name = "Field\nService"
+    where = (str(EXAMPLE_TENANTS), "--tenant", "fabrikam", "--sandbox", str(demo_sandbox.state_dir))
+    _, plan = _json("plan", *where)
+    assert plan["tenants"][0]["incomplete"]
+    _, report = _json("doctor", *where)
+    [rescue] = [c for c in report["tenants"][0]["checks"] if c["name"] == "rescue"]
+    assert rescue["status"] == "fail" and "line breaks" in rescue["fix"]
