@@ -6,8 +6,9 @@ here, so the preflight and the run cannot disagree about what a tenant uses. Eac
 needs is one function of ``SOURCES``: the reads every run makes whatever is declared, every
 kind's own needs (each kind module's ``needs`` hook: the solution, the configuration row, the
 technicians listed and by rule, the application user, the Session Key repair, the consent
-check), and session-flow health (opted into by a report sign-in, which doctor checks too). A
-new kind states its needs in its own module; the record they fill is ``kinds/needs.py``.
+check), and session-flow health (its prerequisites, which doctor checks on every tenant; the
+report sign-in when one is given). A new kind states its needs in its own module; the record
+they fill is ``kinds/needs.py``.
 """
 
 from __future__ import annotations
