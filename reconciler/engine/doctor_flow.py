@@ -11,7 +11,7 @@ from reconciler.config import Tenant
 from reconciler.engine.doctor_report import FAIL, PASS, UNKNOWN, WARN, TenantReport
 from reconciler.engine.health import read_prerequisites
 from reconciler.engine.session import TenantSession
-from reconciler.errors import ApiError, ProviderError, RateLimitedError, TransportError
+from reconciler.errors import ApiError, AuthError, ProviderError, RateLimitedError, TransportError
 from reconciler.kinds.consent import consent_app_ids
 from reconciler.kinds.needs import SERVICE_PRINCIPALS_PERMISSION
 from reconciler.plan.health import CONSENT_READ, Cause, Prerequisites, blockers_of
@@ -66,7 +66,16 @@ async def check_session_flow(
 ) -> None:
     """The integration's prerequisites (Session Key, the LogMeIn application user and its
     role), each blocker ``health`` would report a failed check; consent is ``check_consent``'s."""
-    pre = await read_prerequisites(session, model, profile)
+    try:
+        pre = await read_prerequisites(session, model, profile)
+    except AuthError as exc:
+        if exc.service != "rescue":
+            raise
+        # The read takes the Rescue hierarchy too: a refused authcode is the rescue check's.
+        report.add(
+            SESSION_FLOW, FAIL, "not checked: Rescue refused the authcode (see rescue)", "fix it first"
+        )
+        return
     causes, unchecked = blockers_of(pre)
     for cause in causes:
         report.add(

@@ -164,3 +164,5 @@ def test_a_wrong_name_a_missing_option_value_and_a_bad_authcode_are_named(
     start = failed["schema profile.session.columns.start_time"]["detail"]
     assert "lmi_logmeinsession.lmi_technicianid is String, not DateTime" in start
     assert "authcode" in failed["rescue"]["fix"]
+    # The session-flow read takes the hierarchy too: it points at the rescue check, once.
+    assert failed["session flow"]["detail"] == "not checked: Rescue refused the authcode (see rescue)"
