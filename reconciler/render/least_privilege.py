@@ -51,6 +51,8 @@ SYSTEM_TABLES = {
 }
 # Privileges of no table: the editor's "Miscellaneous privileges", by display name.
 MISCELLANEOUS = {"prvimportcustomization": "Import Customizations"}
+# Headings of parts this module shows generically (other services' needs), by field name.
+TITLES = {"rescue": "Rescue API calls (each with the least role of the authcode's account)"}
 # Fields of TenantNeeds that are not something to grant, and why.
 NOT_GRANTS = {
     "sections": "the solution tables the schema check verifies (covered by their Read privileges)",
@@ -178,19 +180,30 @@ def need_sections(needs: TenantNeeds, profile: SolutionProfile) -> list[NeedSect
             continue
         value = getattr(needs, field.name)
         if value:
-            sections.append(NeedSection(field.name, field.name.replace("_", " "), _generic(value)))
+            title = TITLES.get(field.name, field.name.replace("_", " "))
+            sections.append(NeedSection(field.name, title, _generic(value)))
     return sections
 
 
 def _generic(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     if isinstance(value, Mapping):
         return tuple(
-            (str(k), tuple(str(w) for w in v) if isinstance(v, list | tuple) else (str(v),))
+            (_entry(k), tuple(str(w) for w in v) if isinstance(v, list | tuple) else (str(v),))
             for k, v in value.items()
         )
     if isinstance(value, list | tuple):
         return tuple((str(v), ()) for v in value)
     return ((str(value), ()),)
+
+
+def _entry(key: Any) -> str:
+    """A need's name: a record (e.g. a Rescue call and the role it needs) as its first field
+    followed by its other non-empty fields, ``getHierarchy_v2 (role: Administrator)``."""
+    if not dataclasses.is_dataclass(key) or isinstance(key, type):
+        return str(key)
+    values = [(f.name, getattr(key, f.name)) for f in dataclasses.fields(key)]
+    rest = ", ".join(f"{name.replace('_', ' ')}: {v}" for name, v in values[1:] if v)
+    return f"{values[0][1]} ({rest})" if rest else str(values[0][1])
 
 
 def listing_lines(sections: list[NeedSection]) -> list[str]:

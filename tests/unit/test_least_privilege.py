@@ -91,12 +91,24 @@ def test_every_field_of_the_needs_is_listed_or_said_not_to_be_a_grant() -> None:
     class MoreNeeds(TenantNeeds):  # another stream's needs, added later
         key_vault: dict[str, list[str]] = dataclasses.field(default_factory=dict)
 
-    needs = MoreNeeds()
+    @dataclasses.dataclass(frozen=True)
+    class Call:  # a need named by a record (the Rescue call and the role it needs)
+        method: str
+        role: str = "Administrator"
+        group: str = ""
+
+    @dataclasses.dataclass
+    class WithCalls(MoreNeeds):
+        rescue: dict[Call, list[str]] = dataclasses.field(default_factory=dict)
+
+    needs = WithCalls()
     needs.privilege("prvReadUser", "table User: every plan")
     needs.key_vault["secrets/get on vault-x"] = ["connection.rescue.authcode"]
+    needs.rescue[Call("getHierarchy_v2")] = ["every plan"]
     sections = {s.key: s for s in need_sections(needs, PROFILE)}
     assert sections["key_vault"].entries == (("secrets/get on vault-x", ("connection.rescue.authcode",)),)
-    assert list(sections) == ["dataverse", "graph", "key_vault"]  # empty parts of no grant: not shown
+    assert sections["rescue"].entries == (("getHierarchy_v2 (role: Administrator)", ("every plan",)),)
+    assert list(sections) == ["dataverse", "graph", "key_vault", "rescue"]  # empty parts: not shown
     assert set(NOT_GRANTS) <= {f.name for f in dataclasses.fields(TenantNeeds)}
 
 
