@@ -261,3 +261,26 @@ class OperationRunning(IncompleteError):
 class ResultFileError(PlanFileError):
     """A result file `reconcile report` cannot use (not one, foreign, corrupt, contradicting
     itself): one line per problem, ``FILE: problem``; the report names it, exit 1."""
+
+
+class IdentityUnavailable(AuthError, TransportError):
+    """The identity service (Entra ID's discovery or token endpoint) kept failing (5xx, 429, a
+    lost connection) through the sign-in's bounded retries, or already did for this tenant in
+    this run: no request of the tenant can be made. An ``AuthError`` to the readers, so every
+    read of the tenant stops at once with this one cause instead of recording an Unknown each; a
+    ``TransportError`` to the planner and exit code: temporary, the tenant is incomplete (3),
+    never a configuration problem (``providers/entra.py``, ``providers/entra_outage.py``)."""
+
+    exit_code = EXIT_INCOMPLETE
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, service: str = "", tenant: str = ""
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, service=service, tenant=tenant)
+
+
+class SignInBlocked(AuthError):
+    """The identity service itself refused the app's sign-in (HTTP 403: a Conditional Access
+    policy, a blocked app): the message blames the app registration's sign-in, never the tenant
+    ID or consent (``providers/entra.py``)."""

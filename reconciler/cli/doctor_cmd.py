@@ -1,4 +1,5 @@
-"""`reconcile doctor`: read-only preflight checklist per tenant (exit 0 all pass, 1 otherwise)."""
+"""`reconcile doctor`: read-only preflight checklist per tenant (exit 0 all pass, 1 a check failed, 3
+unknown), and `--least-privilege`: what the tenants need, with no request."""
 
 from __future__ import annotations
 
@@ -17,10 +18,19 @@ from reconciler.cli.common import (
     save_result,
     tenant_option,
 )
+from reconciler.config import LoadedTenant
 from reconciler.engine.doctor import FAIL, TenantReport, run_doctor
+from reconciler.engine.needs import tenant_needs
 from reconciler.engine.planner import RunOptions
+from reconciler.profile import effective_profile
+from reconciler.render.escape import md_text
+from reconciler.render.least_privilege import as_json as least_as_json
+from reconciler.render.least_privilege import need_sections
+from reconciler.render.least_privilege import render_json as least_json
+from reconciler.render.least_privilege import render_markdown as least_markdown
+from reconciler.render.least_privilege import render_text as least_text
 
-_MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+_MARKS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "????"}
 
 
 def shown(text: str) -> str:
@@ -31,7 +41,14 @@ def shown(text: str) -> str:
 def render_text(reports: list[TenantReport]) -> str:
     lines: list[str] = []
     for report in reports:
-        lines.append(f"tenant {shown(report.tenant)}: {'ready' if report.ok else 'NOT ready'}")
+        verdict = (
+            "ready"
+            if report.ok
+            else "NOT ready"
+            if report.failed
+            else "unknown (not every check could be made)"
+        )
+        lines.append(f"tenant {shown(report.tenant)}: {verdict}")
         width = max((len(c.name) for c in report.checks), default=0)
         for check in report.checks:
             lines.append(f"  {_MARKS[check.status]}  {shown(check.name).ljust(width)}  {shown(check.detail)}")
@@ -65,16 +82,36 @@ def render_json(reports: list[TenantReport]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=True) + "\n"
 
 
+def render_least_privilege(tenants: list[LoadedTenant], fmt: str) -> str:
+    """Each tenant's least-privilege list (``render/least_privilege.py``), from its needs."""
+    listed = [
+        (t.name, need_sections(tenant_needs(t.model, profile), profile))
+        for t in tenants
+        for profile in (effective_profile(t.model.profile),)
+    ]
+    if fmt == "json":
+        return least_json([least_as_json(name, sections) for name, sections in listed])
+    if fmt == "markdown":
+        return "\n".join(f"### {md_text(name)}\n\n{least_markdown(sections)}" for name, sections in listed)
+    return "".join(least_text(name, sections) for name, sections in listed)
+
+
 @click.command()
 @paths_argument
 @tenant_option
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
     show_default=True,
-    help="Output format.",
+    help="Output format (markdown: with --least-privilege only).",
+)
+@click.option(
+    "--least-privilege",
+    is_flag=True,
+    help="Print what each tenant's declared kinds need (Dataverse privileges by table and access "
+    "level, Graph application permissions, the report sign-in...) and exit; no request is made.",
 )
 @result_out_option
 @concurrency_option
@@ -85,14 +122,25 @@ def doctor(
     paths: tuple[Path, ...],
     tenants: tuple[str, ...],
     fmt: str,
+    least_privilege: bool,
     concurrency: int,
     sandbox: str | None,
 ) -> None:
     """Check each tenant's setup before a first run (only reads; exit 1 when a check fails).
 
+    Exit 3 when no check failed but one could not be made for a temporary reason (an identity
+    outage, throttling).
+
     Every privilege, table and Graph permission the tenant file's declared state needs is
-    checked (technician rules included); a refused read is a failed check, never "ready".
+    checked (technician rules included), admin consent (unless `consent: {check: false}`) and
+    what `reconcile health` checks first; a refused read or a blocker is never "ready".
+    `--least-privilege` prints those needs as an admin grants them, with no request.
     """
+    if least_privilege:
+        click.echo(render_least_privilege(load(paths, tenants), fmt), nl=False)
+        return
+    if fmt == "markdown":
+        raise click.UsageError("--format markdown is for --least-privilege")
     options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
     result = run_doctor(load(paths, tenants), options)
     reports = list(result.reports)

@@ -449,9 +449,17 @@ class RescueGroup(_Model):
 
 
 class Consent(_Model):
-    """Check that admin consent was granted to the LogMeIn app in Entra ID."""
+    """Check that admin consent was granted to the LogMeIn app in Entra ID. `reconcile doctor`
+    checks it whether or not this section is present (the integration cannot work without it);
+    `check: false` opts the tenant out of doctor's check and plan's manual step."""
 
-    check: bool = Field(default=True, description="Verify the service principal exists.")
+    check: bool = Field(
+        default=True,
+        description=(
+            "Verify the service principal exists (plan: a manual step when it does not). "
+            "`false` opts out: doctor then skips its consent check, which it makes by default."
+        ),
+    )
     app_id: Guid = Field(default=DEFAULT_APP_ID, description="Application ID of the LogMeIn app.")
 
 
@@ -488,7 +496,10 @@ class Tenant(_Model):
         description="Technicians by rule (a Rescue group or an Entra ID group); explicit entries win.",
     )
     rescue_groups: list[RescueGroup] = Field(default_factory=list, description="Rescue technician groups.")
-    consent: Consent | None = Field(default=None, description="Admin consent check.")
+    consent: Consent | None = Field(
+        default=None,
+        description="Admin consent check (plan checks it when present; doctor always, unless `check: false`).",
+    )
     prune: Prune = Field(default_factory=Prune, description="Opt-in pruning per kind.")
     safety: Safety = Field(default_factory=Safety, description="Safety rails.")
     profile: dict[str, Any] = Field(

@@ -1,12 +1,17 @@
 """`reconcile doctor`: a read-only preflight of each tenant, as a checklist.
 
 For a first run against a real org: does the credential get a token, is the app an enabled
-application user of the org, does it hold every privilege the declared state needs, is the
-solution installed, does the org have every logical name of the solution profile, does the
-Rescue authcode work, can the consent check read service principals, can each Entra group of a
-technician rule be read, does Rescue accept the report sign-in `health` uses. What is needed comes from one place, ``engine/needs.py`` (technician
-rules included). A check whose read is refused or fails is a failure with its fix, and the next
-checks still run: doctor is never "ready" while a needed read is refused. Every request is a
+application user of the org, does it hold every privilege the declared state needs (at
+Organization level; the missing ones grouped as the security role editor shows them,
+``doctor_privileges.py``), is the solution installed, does the org have every logical name of
+the solution profile, does the Rescue authcode work, was admin consent granted (checked unless
+the tenant opts out), can each Entra group of a technician rule be read, does Rescue accept the
+report sign-in `health` uses, and does anything `health` checks first block every session
+(``doctor_flow.py``). What is needed comes from one place, ``engine/needs.py`` (technician rules
+included). A check whose read is refused or fails is a failure with its fix (unknown when the
+failure is temporary), and the next checks still run: doctor is never "ready" while a needed
+read is refused or a blocker `health` or `plan` would report stands. Under an identity outage or
+a blocked sign-in it blames the identity, never the tenant ID or consent. Every request is a
 read (Rescue's API reads are POSTs of get* methods) or the report sign-in (``login.aspx``,
 which opens a cookie session); nothing is ever written.
 """
@@ -15,18 +20,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.diff.rules import limited_reason
 from reconciler.engine.connection import connect
+from reconciler.engine.doctor_flow import (
+    APPLICATION_USERS,
+    GRAPH_PERMISSION_FIX,
+    SESSION_FLOW,
+    check_consent,
+    check_session_flow,
+)
+from reconciler.engine.doctor_privileges import check_privileges
+from reconciler.engine.doctor_report import FAIL, PASS, UNKNOWN, WARN, Check, TenantReport
 from reconciler.engine.doctor_rescue import check_rescue_role
 from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
     MEMBER_PROPERTIES_PERMISSION,
-    SERVICE_PRINCIPALS_PERMISSION,
     TenantNeeds,
     tenant_needs,
 )
@@ -35,48 +48,44 @@ from reconciler.engine.schema_check import FIX, check_schema
 from reconciler.engine.session import TenantSession
 from reconciler.errors import (
     EXIT_ERROR,
+    EXIT_INCOMPLETE,
     EXIT_OK,
     ApiError,
     AuthError,
+    IdentityUnavailable,
     NotFoundError,
     ProviderError,
     RateLimitedError,
     ReconcileError,
+    SignInBlocked,
+    TransportError,
 )
 from reconciler.profile import SolutionProfile, effective_profile
 from reconciler.providers.dynamics.metadata import MetadataReader
 from reconciler.providers.graph import entra_group
 from reconciler.providers.http import RequestStats
 
-PASS, WARN, FAIL = "pass", "warn", "fail"
+__all__ = [
+    "FAIL",
+    "PASS",
+    "UNKNOWN",
+    "WARN",
+    "Check",
+    "DoctorResult",
+    "TenantReport",
+    "doctor_tenant",
+    "run_doctor",
+]
+
+T = TypeVar("T")
+
 NOT_A_MEMBER, USER_DISABLED = "0x80072560", "0x80040225"
-_APP_USERS = "Power Platform admin center > Environments > (the org) > Settings > Users + permissions > Application users"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # pass | warn | fail
-    detail: str
-    fix: str = ""
-
-
-@dataclass
-class TenantReport:
-    tenant: str
-    checks: list[Check] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(c.status != FAIL for c in self.checks)
-
-    def add(self, name: str, status: str, detail: str, fix: str = "") -> None:
-        self.checks.append(Check(name, status, detail, fix))
 
 
 @dataclass(frozen=True)
 class DoctorResult:
-    """Every tenant's checklist; it decides the exit code (0 all ready, 1 a check failed)."""
+    """Every tenant's checklist; it decides the exit code (0 all ready, 1 a check failed, 3 no
+    check failed but one could not be made for a temporary reason: an outage, throttling)."""
 
     reports: tuple[TenantReport, ...]
 
@@ -86,20 +95,49 @@ class DoctorResult:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.ready else EXIT_ERROR
+        if any(r.failed for r in self.reports):
+            return EXIT_ERROR
+        return EXIT_OK if self.ready else EXIT_INCOMPLETE
+
+
+_NOT_MADE = "; the checks that need a token (Dynamics, consent, Entra groups) were not made"
+
+
+def _sign_in_failed(report: TenantReport, exc: AuthError, client_id: str) -> None:
+    """The token check's failure, blamed where it lies: an identity outage or a blocked sign-in
+    is the identity's (the token endpoint, the app registration), never the tenant ID or consent."""
+    if isinstance(exc, IdentityUnavailable):
+        report.add(
+            "token",
+            UNKNOWN,
+            exc.message + _NOT_MADE,
+            "the identity service (Entra ID's token endpoint) is failing, not this tenant's settings: "
+            "run doctor again later; if it persists, see the Microsoft Entra service health",
+        )
+    elif isinstance(exc, SignInBlocked):
+        report.add(
+            "token",
+            FAIL,
+            exc.message + _NOT_MADE,
+            f"in the Entra admin center, Enterprise applications > (client ID {client_id}) > Sign-in "
+            "logs shows the policy that blocks it: exclude the app or enable it",
+        )
+    else:
+        report.add("token", FAIL, exc.message + _NOT_MADE, "fix the setting the message names")
 
 
 async def _dataverse(
     report: TenantReport, session: TenantSession, loaded: LoadedTenant, needs: TenantNeeds
-) -> None:
+) -> bool:
+    """The Dataverse checks; False when no token could be had (the other token checks are moot)."""
     model = loaded.model
     profile = effective_profile(model.profile)
     client = session.dataverse
     try:
         who = await client.get("WhoAmI")
     except AuthError as exc:
-        report.add("token", FAIL, exc.message, "fix the credential under connection.dynamics")
-        return
+        _sign_in_failed(report, exc, session.conn.client_id)
+        return False
     except ApiError as exc:
         report.add("token", PASS, "Entra ID issued a token for the org")
         if exc.code == NOT_A_MEMBER:
@@ -107,18 +145,18 @@ async def _dataverse(
                 "application user",
                 FAIL,
                 f"the app {session.conn.client_id} is not an application user of this org",
-                f"create one for client ID {session.conn.client_id} ({_APP_USERS}) and give it a security role",
+                f"create one for client ID {session.conn.client_id} ({APPLICATION_USERS}) and give it a security role",
             )
         elif exc.code == USER_DISABLED:
             report.add(
                 "application user",
                 FAIL,
                 f"the application user of app {session.conn.client_id} is disabled",
-                f"enable it ({_APP_USERS})",
+                f"enable it ({APPLICATION_USERS})",
             )
         else:
             report.add("application user", FAIL, exc.message, "see the message")
-        return
+        return True
     report.add("token", PASS, "Entra ID issued a token for the org")
     user_id = str(who.get("UserId") or "")
 
@@ -130,7 +168,9 @@ async def _dataverse(
         report.add("application user", PASS, f"systemuser {user_id}, enabled, in business unit {unit}")
 
     await _checked(report, "application user", "give it prvReadUser", application_user())
-    await _checked(report, "privileges", "give it prvReadUser", _privileges(report, session, needs, user_id))
+    await _checked(
+        report, "privileges", "give it prvReadUser", check_privileges(report, client, needs, user_id, profile)
+    )
     await _checked(
         report,
         "solution",
@@ -138,6 +178,7 @@ async def _dataverse(
         _solution(report, MetadataReader(client), model, profile),
     )
     await _checked(report, "schema", "give it prvReadEntity", _schema(report, session, loaded, needs))
+    return True
 
 
 async def _schema(
@@ -154,31 +195,17 @@ async def _schema(
         )
 
 
-async def _checked(report: TenantReport, name: str, fix: str, check: Coroutine[Any, Any, None]) -> None:
-    """Run one check; a read of it that fails is that check's failure, and the others still run.
-    ``fix`` is shown when the read was refused (403)."""
+async def _checked(report: TenantReport, name: str, fix: str, check: Coroutine[Any, Any, T]) -> T | None:
+    """Run one check; a read of it that fails is that check's failure (unknown when temporary),
+    and the others still run. ``fix`` is shown when the read was refused (403)."""
     try:
-        await check
+        return await check
+    except (TransportError, RateLimitedError) as exc:  # temporary: unknown, not wrong
+        report.add(name, UNKNOWN, f"could not be checked: {exc.message}", "run doctor again later")
     except ProviderError as exc:
         refused = isinstance(exc, ApiError) and exc.status == 403
         report.add(name, FAIL, f"could not be checked: {exc.message}", fix if refused else "see the message")
-
-
-async def _privileges(report: TenantReport, session: TenantSession, needs: TenantNeeds, user_id: str) -> None:
-    body = await session.dataverse.get(
-        f"systemusers({user_id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
-    )
-    held = {str(p.get("PrivilegeName") or "").casefold() for p in body.get("RolePrivileges") or []}
-    missing = sorted(n for n in needs.privileges if n.casefold() not in held)
-    if not missing:
-        report.add("privileges", PASS, f"all {len(needs.privileges)} needed privileges held")
-    for name in missing:
-        report.add(
-            f"privilege {name}",
-            FAIL,
-            f"missing ({needs.why(name)})",
-            "add it to a security role of the application user",
-        )
+    return None
 
 
 async def _solution(
@@ -227,43 +254,14 @@ async def _rescue(report: TenantReport, session: TenantSession) -> None:
     read = f"authcode accepted, hierarchy of {len(hierarchy.blocks)} nodes read"
     if hierarchy.odd:
         odd = ", ".join(f"{o.label} ({o.reason})" for o in hierarchy.odd[:5])
-        report.add(
+        report.add(  # plan reports them unknown (exit 3): not ready
             "rescue",
-            WARN,
-            f"{read}; {len(hierarchy.odd)} could not be read and stay unknown: {odd}",
+            FAIL,
+            f"{read}; {len(hierarchy.odd)} could not be read and stay unknown (plan reports them): {odd}",
             "remove line breaks from those nodes' names and descriptions in the Rescue Admin Center",
         )
         return
     report.add("rescue", PASS, read)
-
-
-_GRAPH_PERMISSION_FIX = (
-    "grant the reconciler's app registration the Graph application permission {permission} and an "
-    "admin's consent to it (Entra admin center > App registrations > (the app) > API permissions)"
-)
-
-
-async def _consent(report: TenantReport, session: TenantSession, model: Tenant) -> None:
-    if model.consent is None or not model.consent.check:
-        return
-    app_id = model.consent.app_id
-    try:
-        found = await session.graph.find_service_principal(app_id)
-    except ProviderError as exc:
-        refused = isinstance(exc, ApiError) and exc.status == 403
-        fix = _GRAPH_PERMISSION_FIX.format(permission=SERVICE_PRINCIPALS_PERMISSION)
-        report.add("consent", FAIL, exc.message, fix if refused else "see the message; run doctor again")
-        return
-    if found is None:
-        report.add(
-            "consent",
-            FAIL,
-            f"no service principal for app {app_id}: admin consent was not granted",
-            f"an admin grants consent: https://login.microsoftonline.com/{session.conn.entra_tenant_id}"
-            f"/adminconsent?client_id={app_id}",
-        )
-    else:
-        report.add("consent", PASS, f"service principal {found.get('id')} of app {app_id} exists")
 
 
 async def _entra_groups(report: TenantReport, session: TenantSession, needs: TenantNeeds) -> None:
@@ -275,7 +273,7 @@ async def _entra_groups(report: TenantReport, session: TenantSession, needs: Ten
             members = await session.graph.group_users(group_id)
         except ProviderError as exc:
             if isinstance(exc, ApiError) and exc.status == 403:
-                fix = _GRAPH_PERMISSION_FIX.format(permission=GROUP_MEMBERS_PERMISSION)
+                fix = GRAPH_PERMISSION_FIX.format(permission=GROUP_MEMBERS_PERMISSION)
             elif isinstance(exc, NotFoundError):
                 fix = f"no such group in the directory: correct the group ID of {', '.join(rules)}"
             else:
@@ -283,7 +281,7 @@ async def _entra_groups(report: TenantReport, session: TenantSession, needs: Ten
             report.add(name, FAIL, f"members could not be read ({used}): {exc.message}", fix)
             continue
         if limited := limited_reason(entra_group(members)):  # GroupMember.Read.All alone
-            fix = _GRAPH_PERMISSION_FIX.format(permission=MEMBER_PROPERTIES_PERMISSION)
+            fix = GRAPH_PERMISSION_FIX.format(permission=MEMBER_PROPERTIES_PERMISSION)
             report.add(name, FAIL, f"{limited} ({used})", fix)
             continue
         if not members:  # no member to show whether their UPNs can be read
@@ -342,11 +340,24 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
     try:
         async with TenantSession(conn, options.settings, RequestStats()) as session:
             # Each service's checks run even when another service refused: every failure is named.
-            await _checked(report, "dynamics", "see the message", _dataverse(report, session, loaded, needs))
+            signed_in = await _checked(
+                report, "dynamics", "see the message", _dataverse(report, session, loaded, needs)
+            )
             await _checked(report, "rescue", "see the message", _rescue(report, session))
             await check_rescue_role(report, session.rescue, loaded.model, needs)
-            await _checked(report, "consent", "see the message", _consent(report, session, loaded.model))
-            await _checked(report, "entra groups", "see the message", _entra_groups(report, session, needs))
+            if signed_in is not False:
+                await check_consent(report, session, loaded.model)
+                await _checked(
+                    report, "entra groups", "see the message", _entra_groups(report, session, needs)
+                )
+                await _checked(
+                    report,
+                    SESSION_FLOW,
+                    "see the message",
+                    check_session_flow(
+                        report, session, loaded.model, effective_profile(loaded.model.profile)
+                    ),
+                )
             await _report_sign_in(report, loaded, session, options, needs)
     except ReconcileError as exc:  # a read failed for another reason: say so, never a traceback
         report.add("read", FAIL, exc.message, "see the message; `reconcile doctor` only reads")

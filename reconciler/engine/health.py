@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from reconciler.config import LoadedTenant
+from reconciler.config import LoadedTenant, Tenant
 from reconciler.config.models import DEFAULT_APP_ID
 from reconciler.engine.connection import TenantConnection, connect
 from reconciler.engine.live import LiveQuery, LiveReading, read_directories
@@ -283,3 +283,15 @@ async def check_tenants(
 
 def run_health(tenants: Sequence[LoadedTenant], options: RunOptions, *, days: int) -> list[TenantHealth]:
     return asyncio.run(check_tenants(tenants, options, days=days))
+
+
+async def read_prerequisites(
+    session: TenantSession, model: Tenant, profile: SolutionProfile
+) -> Prerequisites:
+    """The integration's prerequisites read as health reads them (consent apart: doctor checks
+    it on its own), so that doctor never calls ready a tenant health would find blocked."""
+    app_id = model.application_user.app_id if model.application_user else DEFAULT_APP_ID
+    reading = await read_directories(
+        session, profile, SecretHasher(), LiveQuery(app_id=app_id, session_key=True)
+    )
+    return _prerequisites(reading, profile, app_id)

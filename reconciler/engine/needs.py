@@ -6,8 +6,9 @@ here, so the preflight and the run cannot disagree about what a tenant uses. Eac
 needs is one function of ``SOURCES``: the reads every run makes whatever is declared, every
 kind's own needs (each kind module's ``needs`` hook: the solution, the configuration row, the
 technicians listed and by rule, the application user, the Session Key repair, the consent
-check), and session-flow health (opted into by a report sign-in, which doctor checks too). A
-new kind states its needs in its own module; the record they fill is ``kinds/needs.py``.
+check), and session-flow health (its prerequisites, which doctor checks on every tenant; the
+report sign-in when one is given). A new kind states its needs in its own module; the record
+they fill is ``kinds/needs.py``.
 """
 
 from __future__ import annotations
@@ -55,17 +56,18 @@ def _kinds(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
 
 
 def _health(model: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
-    """A report sign-in opts the tenant into `reconcile health`, which reads the integration's
-    prerequisites and the LogMeIn Session rows whatever else is declared (engine/health.py)."""
-    if model.connection.rescue.reports is None:
-        return
-    why = "reconcile health (connection.rescue.reports)"
-    need.report_sign_in.append(f"{why}: the session report")
-    need.table(["Read"], profile.session.table, why)
+    """`reconcile health` reads the integration's prerequisites and the LogMeIn Session rows
+    whatever else is declared (engine/health.py), and doctor checks those prerequisites on
+    every tenant, so that it never calls ready a tenant health finds blocked; a report sign-in
+    (connection.rescue.reports) adds the session report."""
+    why = "the integration's prerequisites (doctor, reconcile health)"
+    need.table(["Read"], profile.session.table, "reconcile health: the LogMeIn Session rows")
     need.table(["Read"], "User", f"{why}: the application user")
     need.table(["Read"], "Role", f"{why}: its roles")
     need.privilege("prvReadEntity", f"{why}: the Session Key status")
     need.table(["Read"], "AsyncOperation", f"{why}: the Session Key's index job")
+    if model.connection.rescue.reports is not None:
+        need.report_sign_in.append("reconcile health (connection.rescue.reports): the session report")
 
 
 SOURCES: tuple[Source, ...] = (_every_run, _kinds, _health)

@@ -25,7 +25,14 @@ from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
 from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories, read_users
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
-from reconciler.errors import InputError, ProviderError, RateLimitedError, ReconcileError, TransportError
+from reconciler.errors import (
+    AuthError,
+    InputError,
+    ProviderError,
+    RateLimitedError,
+    ReconcileError,
+    TransportError,
+)
 from reconciler.kinds import REGISTRY
 from reconciler.plan import Plan, SafetySettings, TenantPlan
 from reconciler.profile import effective_profile
@@ -160,6 +167,8 @@ async def _read_and_diff(
         # what they could not read as Unknown: nothing is decided on a guess either way.
         try:
             schema_problems = await check_schema(session.dataverse, profile, needed_sections(model))
+        except AuthError:
+            raise  # no token (entra.py): the tenant stops with that one cause
         except ProviderError as exc:
             log.warning("%s: the solution schema was not checked: %s", loaded.name, exc.message)
             schema_problems = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from reconciler.config.models import Tenant
+from reconciler.config.models import DEFAULT_APP_ID, Tenant
 from reconciler.kinds.base import Comparison, DesiredContext, ExportContext, ResourceKind
 from reconciler.kinds.needs import SERVICE_PRINCIPALS_PERMISSION, TenantNeeds
 from reconciler.plan import Manual
@@ -45,7 +45,7 @@ class ConsentKind(ResourceKind):
             comparison.add(consent_step(want, comparison.entra_tenant_id))
 
     def needs(self, tenant: Tenant, profile: SolutionProfile, need: TenantNeeds) -> None:
-        if tenant.consent is not None and tenant.consent.check:
+        if consent_app_ids(tenant):
             need.graph_permission(
                 SERVICE_PRINCIPALS_PERMISSION, "consent (the LogMeIn app's service principal)"
             )
@@ -55,6 +55,18 @@ class ConsentKind(ResourceKind):
         if granted is None or not granted.granted:
             return []
         return ["", "consent:", "  check: true"]
+
+
+def consent_app_ids(tenant: Tenant) -> tuple[str, ...]:
+    """The apps whose admin consent ``doctor`` checks: by default (the integration cannot work
+    without it, and ``health`` reports it missing as blocking every session) the declared
+    consent's app and the app of the LogMeIn application user, which ``health`` checks; none
+    when the tenant opts out with ``consent: {check: false}``."""
+    if tenant.consent is not None and not tenant.consent.check:
+        return ()
+    user_app = tenant.application_user.app_id if tenant.application_user else DEFAULT_APP_ID
+    declared = tenant.consent.app_id if tenant.consent is not None else user_app
+    return tuple(dict.fromkeys(a.lower() for a in (declared, user_app)))
 
 
 def consent_step(consent: Consent, entra_tenant_id: str) -> Manual:

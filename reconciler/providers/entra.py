@@ -5,10 +5,15 @@ request in ``acquire_token_for_client``), so it runs in a worker thread. One pro
 (authority, client, scope); an ``asyncio.Lock`` makes concurrent callers share one fetch, and the
 token is reused until shortly before it expires.
 
-Sign-in is as robust as every other call: a 429, a 5xx or a dropped connection at the identity
-endpoint (discovery or token) is retried with the same backoff, ``Retry-After`` cap and run budget
-as the API clients (retry.py); when they run out the error says it is temporary, never that a
-setting is wrong.
+Sign-in is as robust as every other call, and as short under an outage: a 429, a 5xx or a dropped
+connection at the identity endpoint (discovery or token) is retried with the API clients' backoff
+(retry.py) but at most ``SIGN_IN_RETRIES`` times and ``SIGN_IN_WAIT_BUDGET`` seconds of waiting
+(``Retry-After`` included); when they run out the error (``IdentityUnavailable``) says it is
+temporary, never that a setting is wrong, and the run remembers it (``entra_outage.py``): every
+later token request of the tenant fails at once with it, and after ``OUTAGE_AFTER`` such
+sign-ins in a row at one host the others get one attempt each. A 403 of the identity endpoint
+(Conditional Access, a blocked app) blames the app registration's sign-in, never the tenant ID.
+Retries are logged at INFO (``-v``): the outcome is the error, one line per tenant.
 
 TLS trust is explicit: MSAL gets a ``requests.Session`` with ``trust_env = False`` (so
 ``REQUESTS_CA_BUNDLE`` cannot override it) and ``verify`` = the given CA file or the system store.
@@ -29,7 +34,14 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from reconciler.errors import AuthError, ProtocolError, ProviderError, RateLimitedError, TransportError
+from reconciler.errors import (
+    AuthError,
+    IdentityUnavailable,
+    ProtocolError,
+    SignInBlocked,
+    TransportError,
+)
+from reconciler.providers.entra_outage import run_memory
 from reconciler.providers.http import ClientSettings, RequestStats, path_template, redact, require_https
 from reconciler.providers.retry import Timing, backoff_delay, parse_retry_after
 
@@ -70,6 +82,10 @@ class FederatedTokenFile:
 ClientCredential = ClientSecret | CertificateCredential | FederatedTokenFile
 
 _TEMPORARY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A sign-in's retries: few and short, so a persistent outage ends a tenant in seconds (the
+# API clients' own settings allow minutes); ``ClientSettings.max_retries`` lowers it further.
+SIGN_IN_RETRIES = 3
+SIGN_IN_WAIT_BUDGET = 10.0  # seconds of waiting between attempts, Retry-After included
 
 
 class TemporaryIdentityFailure(Exception):
@@ -79,16 +95,48 @@ class TemporaryIdentityFailure(Exception):
     """
 
     def __init__(
-        self, reason: str, template: str, *, status: int | None = None, retry_after: str | None = None
+        self,
+        reason: str,
+        template: str,
+        *,
+        status: int | None = None,
+        retry_after: str | None = None,
+        method: str = "POST",
     ):
         super().__init__(reason)
         self.reason = reason
         self.template = template
         self.status = status
         self.retry_after = retry_after
+        self.method = method  # of the request answered (discovery GETs, the token request POSTs)
+
+
+class IdentityRefusal(Exception):
+    """The identity endpoint answered 403 (a Conditional Access policy, a blocked app): the
+    app's sign-in is refused whatever the tenant ID. Raised from the response hook, so MSAL's
+    discovery never turns it into "the authority is wrong"."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _refusal_detail(response: requests.Response) -> str:
+    """``AADSTS53003: Access has been blocked…`` from a refusal's body (first line), else the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
+    first = (description.strip().splitlines() or [""])[0][:200]
+    return f"HTTP {response.status_code}" + (f", {first}" if first else "")
 
 
 def refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    if response.status_code == 403:
+        detail = _refusal_detail(response)
+        response.close()
+        raise IdentityRefusal(detail)
     if response.status_code in _TEMPORARY_STATUSES:
         response.close()  # MSAL never sees it: give the connection back now
         template = path_template(urlsplit(response.url).path.lstrip("/"))
@@ -97,6 +145,7 @@ def refuse_temporary(response: requests.Response, *args: Any, **kwargs: Any) -> 
             template,
             status=response.status_code,
             retry_after=response.headers.get("Retry-After"),
+            method=response.request.method or "POST",
         )
 
 
@@ -191,7 +240,8 @@ class MsalTokenProvider:
         return cached[0] if cached is not None and self._clock() < cached[1] else None
 
     async def token(self) -> str:
-        """A valid access token; fetched at most once at a time, reused until near expiry."""
+        """A valid access token; fetched at most once at a time, reused until near expiry. A
+        sign-in that failed in this run is not tried again (``entra_outage.py``)."""
         token = self._fresh()
         if token is not None:
             return token
@@ -207,43 +257,66 @@ class MsalTokenProvider:
             return token
 
     async def _acquire_with_retries(self) -> dict[str, Any]:
-        retries = 0
+        memory = run_memory()
+        remembered = memory.failure(self._tenant, self.authority)
+        if remembered is not None:
+            raise remembered
+        outage = memory.outage(self.authority)
+        allowed = 0 if outage else min(self._settings.max_retries, SIGN_IN_RETRIES)
+        stats = self._stats or RequestStats()
+        retries, waited = 0, 0.0
         while True:
             try:
-                return await asyncio.to_thread(self._acquire)
+                result = await asyncio.to_thread(self._acquire)
             except TemporaryIdentityFailure as exc:
-                stats = self._stats or RequestStats()
+                delay = self._delay(exc, retries)
                 spent = stats.retries() >= self._settings.max_retries_per_run
-                if retries >= self._settings.max_retries or spent:
-                    raise self._temporary_error(exc, retries + 1, spent) from None
-                retry_after = parse_retry_after(exc.retry_after, self._timing.clock)
-                if retry_after is not None:
-                    delay = min(retry_after, self._settings.max_retry_after)
-                else:
-                    delay = backoff_delay(retries, self._settings, self._timing.rand)
+                if retries >= allowed or spent or waited + delay > SIGN_IN_WAIT_BUDGET:
+                    error = self._temporary_error(exc, retries + 1, spent=spent, outage=outage)
+                    memory.remember(self._tenant, self.authority, error)
+                    raise error from None
                 retries += 1
-                stats.record_retry(SERVICE, "POST", exc.template)
-                logger.warning(
+                waited += delay
+                stats.record_retry(SERVICE, exc.method, exc.template)
+                logger.info(
                     "%sidentity %s: %s; retry %d/%d in %.1fs",
                     f"[{self._tenant}] " if self._tenant else "",
                     exc.template,
                     exc.reason,
                     retries,
-                    self._settings.max_retries,
+                    allowed,
                     delay,
                 )
                 await self._timing.sleep(delay)
+            except AuthError as exc:
+                if isinstance(exc, SignInBlocked):  # the app's sign-in, whichever scope
+                    memory.remember(self._tenant, self.authority, exc, outage=False)
+                raise
+            else:
+                memory.succeeded(self.authority)
+                return result
 
-    def _temporary_error(self, exc: TemporaryIdentityFailure, attempts: int, spent: bool) -> ProviderError:
-        budget = f"; the run's retry budget ({self._settings.max_retries_per_run}) is spent" if spent else ""
+    def _delay(self, exc: TemporaryIdentityFailure, retries: int) -> float:
+        retry_after = parse_retry_after(exc.retry_after, self._timing.clock)
+        if retry_after is not None:
+            return min(retry_after, self._settings.max_retry_after)
+        return backoff_delay(retries, self._settings, self._timing.rand)
+
+    def _temporary_error(
+        self, exc: TemporaryIdentityFailure, attempts: int, *, spent: bool, outage: int
+    ) -> IdentityUnavailable:
+        if outage:
+            why = f"; {outage} sign-ins in a row failed at this identity host in this run, so no retry"
+        elif spent:
+            why = f"; the run's retry budget ({self._settings.max_retries_per_run}) is spent"
+        else:
+            why = ""
         message = (
-            f"sign-in at {self.authority} failed {attempts} time(s) ({exc.reason}){budget}: a temporary "
+            f"sign-in at {self.authority} failed {attempts} time(s) ({exc.reason}){why}: a temporary "
             "failure of the identity service, not a configuration problem; run again later"
         )
-        if exc.status == 429:
-            retry_after = parse_retry_after(exc.retry_after, self._timing.clock)
-            return RateLimitedError(message, retry_after=retry_after, service=SERVICE, tenant=self._tenant)
-        return TransportError(message, service=SERVICE, tenant=self._tenant)
+        retry_after = parse_retry_after(exc.retry_after, self._timing.clock) if exc.status == 429 else None
+        return IdentityUnavailable(message, retry_after=retry_after, service=SERVICE, tenant=self._tenant)
 
     def close(self) -> None:
         """Release the HTTP session (the token cache goes with the provider)."""
@@ -309,6 +382,16 @@ class MsalTokenProvider:
         except TemporaryIdentityFailure:
             self._app = None  # discovery may not have finished: build it again next time
             raise
+        except IdentityRefusal as exc:
+            self._app = None
+            raise SignInBlocked(
+                f"the identity service refused the sign-in of app {self.client_id} at {self.authority} "
+                f"({redact(exc.detail, self._secrets())}): the app registration's sign-in is blocked "
+                "(a Conditional Access policy, a disabled or restricted app), not the tenant ID or "
+                "consent; check the app registration and its sign-in logs in the Entra admin center",
+                service=SERVICE,
+                tenant=self._tenant,
+            ) from None
         except requests.exceptions.SSLError as exc:
             raise TransportError(
                 f"TLS failure talking to {self.authority}: check the CA / certificate of the identity endpoint",

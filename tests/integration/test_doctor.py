@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import gc
 import json
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from rescue_sandbox import SandboxHandle, generate, running_sandbox
@@ -51,7 +53,24 @@ def only_reads(handle: SandboxHandle) -> None:
             assert entry["method"] == "GET", entry
 
 
+APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"  # the LogMeIn integration's app
+
+
+def unblock(handle: SandboxHandle, tenant: str) -> None:
+    """Clear, as an admin would, what health reports blocking every session on the seeds: admin
+    consent, the integration user's role, the Session Key (doctor is not ready until then)."""
+    control(handle, "POST", f"/tenants/{tenant}/identity/service-principals", {"app_id": APP_ID})
+    if tenant == "contoso":
+        ctx = ssl.create_default_context(cafile=str(handle.ca_file))
+        with httpx.Client(base_url=handle.url, verify=ctx, trust_env=False, timeout=30) as client:
+            added = client.post(f"/_sandbox/tenants/{tenant}/dynamics/application-user/roles", json={})
+        assert added.status_code < 300 or "duplicate key" in added.text, added.text  # held already
+    control(handle, "POST", f"/tenants/{tenant}/dynamics/session-key", {"status": "Active"})
+
+
 def test_doctor_passes_on_the_demo_seed_and_only_reads(sandbox: SandboxHandle) -> None:
+    for tenant in ("contoso", "fabrikam"):
+        unblock(sandbox, tenant)
     control(sandbox, "DELETE", "/requests")
     code, report = doctor(sandbox)
     assert code == 0, report
@@ -68,6 +87,8 @@ def test_doctor_passes_on_a_generated_seed(tmp_path: Any) -> None:
     """The generator's tenants and org (another size, other names and IDs) pass too."""
     generate(tmp_path, tenants=3, technicians=40, drift=0.3, rng_seed=11)
     with running_sandbox(tmp_path / "seed.yaml") as handle:
+        for tenant in ("tenant001", "tenant002", "tenant003"):
+            control(handle, "POST", f"/tenants/{tenant}/identity/service-principals", {"app_id": APP_ID})
         control(handle, "DELETE", "/requests")
         run = invoke(
             "doctor", str(tmp_path / "tenants"), "--sandbox", str(handle.state_dir), "--format", "json"
@@ -93,8 +114,12 @@ def test_each_injected_problem_fails_with_its_own_fix(sandbox: SandboxHandle) ->
     code, report = doctor(sandbox)
     assert code == 1
     contoso = failures(report, "contoso")
-    missing = contoso["privilege prvWritelmi_logmeinsettings"]
-    assert "table lmi_logmeinsettings" in missing["detail"] and "security role" in missing["fix"]
+    missing = contoso["privileges lmi_logmeinsettings"]
+    row = "LogMeIn Settings (lmi_logmeinsettings): Write at Organization level"
+    assert missing["detail"].startswith(f"missing: {row} (for: technicians")
+    assert missing["fix"].endswith(
+        f"security role (Power Platform admin center > Environments > (the org) > Settings > Users + permissions > Security roles), give {row}"
+    )
     consent = failures(report, "fabrikam")["consent"]
     assert (
         "admin consent was not granted" in consent["detail"] and "adminconsent?client_id=" in consent["fix"]
@@ -139,3 +164,5 @@ def test_a_wrong_name_a_missing_option_value_and_a_bad_authcode_are_named(
     start = failed["schema profile.session.columns.start_time"]["detail"]
     assert "lmi_logmeinsession.lmi_technicianid is String, not DateTime" in start
     assert "authcode" in failed["rescue"]["fix"]
+    # The session-flow read takes the hierarchy too: it points at the rescue check, once.
+    assert failed["session flow"]["detail"] == "not checked: Rescue refused the authcode (see rescue)"

@@ -23,7 +23,7 @@ from rescue_sandbox import SandboxHandle, demo_seed_path, running_sandbox
 
 from .conftest import control, invoke
 from .test_apply_support import client_settings, is_write, plan_json
-from .test_doctor import failures, only_reads
+from .test_doctor import failures, only_reads, unblock
 from .test_technician_rules import _contoso
 
 pytestmark = pytest.mark.integration
@@ -45,6 +45,7 @@ def sandbox() -> Iterator[SandboxHandle]:
 
 
 def _doctor(tenants: Path, handle: SandboxHandle) -> tuple[int, dict[str, dict[str, str]]]:
+    unblock(handle, "contoso")  # the demo's consent and role blockers are not what these test
     control(handle, "DELETE", "/requests")
     run = invoke("doctor", str(tenants), "--sandbox", str(handle.state_dir), "--format", "json")
     only_reads(handle)
@@ -59,12 +60,13 @@ def test_rules_only_technicians_need_the_settings_write_privilege(
     assert _doctor(tenants, sandbox) == (0, {})
     control(sandbox, "DELETE", f"{T}/dynamics/privileges/prvWritelmi_logmeinsettings")
     code, failed = _doctor(tenants, sandbox)
-    assert code == 1 and list(failed) == ["privilege prvWritelmi_logmeinsettings"]
-    check = failed["privilege prvWritelmi_logmeinsettings"]
+    assert code == 1 and list(failed) == ["privileges lmi_logmeinsettings"]
+    check = failed["privileges lmi_logmeinsettings"]
+    row = "LogMeIn Settings (lmi_logmeinsettings): Write at Organization level"
     assert check["detail"] == (
-        "missing (table lmi_logmeinsettings: technician_rules[0] (entra_group), technician_rules[1] (rescue_group))"
+        f"missing: {row} (for: technician_rules[0] (entra_group); technician_rules[1] (rescue_group))"
     )
-    assert check["fix"] == "add it to a security role of the application user"
+    assert check["fix"].startswith("in the application user's security role (") and check["fix"].endswith(row)
     text = invoke("doctor", str(tenants), "--sandbox", str(sandbox.state_dir))
     assert "tenant contoso: NOT ready" in text.stdout and text.code == 1
     # What doctor warned of is what apply meets: the rules' settings rows cannot be written.

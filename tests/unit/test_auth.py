@@ -95,7 +95,7 @@ def provider(
         SCOPE,
         ca_file=ca_file,
         instance_discovery=False,
-        tenant="contoso",
+        tenant=kw.pop("tenant", "contoso"),
         clock=clock or Clock(),
         app_factory=factory,
         timing=kw.pop("timing", INSTANT),
@@ -428,7 +428,7 @@ class FailingFirst(Factory):
     "error",
     [
         auth.TemporaryIdentityFailure("HTTP 503", "t/oauth2/v2.0/token", status=503),
-        auth.TemporaryIdentityFailure("HTTP 429", "t/oauth2/v2.0/token", status=429, retry_after="7"),
+        auth.TemporaryIdentityFailure("HTTP 429", "t/oauth2/v2.0/token", status=429, retry_after="4"),
         requests.ConnectionError("dropped"),
     ],
 )
@@ -439,11 +439,120 @@ def test_a_temporary_sign_in_failure_is_retried_with_backoff_and_counted(error: 
     assert asyncio.run(p.token()) == TOKEN
     assert stats.retries() == 2 and len(SLEPT) == 2
     if isinstance(error, auth.TemporaryIdentityFailure) and error.retry_after:
-        assert SLEPT == [7.0, 7.0]  # Retry-After is honoured (within max_retry_after)
+        assert SLEPT == [4.0, 4.0]  # Retry-After is honoured (within the sign-in's wait budget)
 
 
 def test_the_run_budget_bounds_sign_in_retries_and_the_error_says_temporary() -> None:
     settings = ClientSettings(max_retries=10, max_retries_per_run=3)
     error = auth.TemporaryIdentityFailure("HTTP 429", "t/oauth2/v2.0/token", status=429)
-    with pytest.raises(auth.RateLimitedError, match=r"failed 4 time\(s\).*retry budget \(3\) is spent"):
+    with pytest.raises(auth.IdentityUnavailable, match=r"failed 4 time\(s\).*retry budget \(3\) is spent"):
         asyncio.run(provider(FailingFirst(99, error), settings=settings, stats=RequestStats()).token())
+
+
+# ------------------------------------------------------------------ an outage: short, remembered
+
+
+class Counting(Factory):
+    """Every construction (one sign-in attempt: MSAL's discovery) fails with ``error``; counted."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error, self.attempts = error, 0
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.attempts += 1
+        raise self.error
+
+
+HTTP_500 = auth.TemporaryIdentityFailure("HTTP 500", "t/oauth2/v2.0/token", status=500)
+
+
+def test_a_failed_sign_in_is_remembered_for_the_run_every_later_request_fails_at_once() -> None:
+    factory = Counting(HTTP_500)
+    dataverse = provider(factory, stats=RequestStats())
+    graph = provider(factory, stats=RequestStats())  # the tenant's other scope, same authority
+
+    async def run() -> list[BaseException]:
+        failures = []
+        for p in (dataverse, dataverse, graph):
+            with pytest.raises(auth.IdentityUnavailable) as caught:
+                await p.token()
+            failures.append(caught.value)
+        return failures
+
+    first, again, other_scope = asyncio.run(run())
+    assert factory.attempts == 1 + auth.SIGN_IN_RETRIES  # one bounded sign-in, then memory
+    assert first.message == again.message == other_scope.message
+    assert first.exit_code == 3 and isinstance(first, TransportError) and isinstance(first, AuthError)
+    factory.error = None  # type: ignore[assignment]
+    assert asyncio.run(provider(Factory()).token()) == TOKEN  # a new run forgets
+
+
+def test_after_two_failed_sign_ins_at_one_host_the_others_try_once() -> None:
+    factory = Counting(HTTP_500)
+
+    async def run() -> list[str]:
+        messages = []
+        for tenant in ("a", "b", "c", "d"):
+            with pytest.raises(auth.IdentityUnavailable) as caught:
+                await provider(factory, tenant=tenant, stats=RequestStats()).token()
+            messages.append(caught.value.message)
+        return messages
+
+    messages = asyncio.run(run())
+    assert factory.attempts == 2 * (1 + auth.SIGN_IN_RETRIES) + 2
+    assert "so no retry" in messages[2] and "so no retry" not in messages[1]
+
+
+def test_a_sign_in_that_succeeds_ends_the_outage() -> None:
+    factory = FailingFirst(2 * (1 + auth.SIGN_IN_RETRIES), HTTP_500)
+
+    async def run() -> str:
+        for tenant in ("a", "b"):
+            with pytest.raises(auth.IdentityUnavailable):
+                await provider(factory, tenant=tenant, stats=RequestStats()).token()
+        # The host answers again: "c" gets its one attempt, and "d" its retries again.
+        token = await provider(factory, tenant="c").token()
+        memory = auth.run_memory()
+        assert memory.outage(AUTHORITY) == 0
+        return token
+
+    assert asyncio.run(run()) == TOKEN
+
+
+def test_a_retry_after_beyond_the_wait_budget_ends_the_sign_in_now() -> None:
+    SLEPT.clear()
+    late = auth.TemporaryIdentityFailure(
+        "HTTP 429", "t/oauth2/v2.0/token", status=429, retry_after=str(int(auth.SIGN_IN_WAIT_BUDGET) + 1)
+    )
+    with pytest.raises(auth.IdentityUnavailable, match=r"failed 1 time\(s\) \(HTTP 429\)") as caught:
+        asyncio.run(provider(FailingFirst(99, late), stats=RequestStats()).token())
+    assert SLEPT == [] and caught.value.retry_after == auth.SIGN_IN_WAIT_BUDGET + 1
+
+
+def test_retries_are_logged_at_info_only(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO"), pytest.raises(auth.IdentityUnavailable):
+        asyncio.run(provider(Counting(HTTP_500), stats=RequestStats()).token())
+    assert caplog.records and all(r.levelname == "INFO" for r in caplog.records)
+
+
+def test_an_identity_403_blames_the_app_registrations_sign_in_never_the_tenant_id() -> None:
+    class Refused:
+        status_code = 403
+        url = "https://login.test/t/v2.0/.well-known/openid-configuration"
+
+        def json(self) -> Any:
+            return {"error": "access_denied", "error_description": "AADSTS53003: Access has been blocked."}
+
+        def close(self) -> None:
+            pass
+
+    with pytest.raises(auth.IdentityRefusal) as refusal:
+        auth.refuse_temporary(Refused())  # type: ignore[arg-type]
+    assert refusal.value.detail == "HTTP 403, AADSTS53003: Access has been blocked."
+    factory = Counting(refusal.value)
+    with pytest.raises(auth.SignInBlocked) as caught:
+        asyncio.run(provider(factory).token())
+    message = caught.value.message
+    assert "AADSTS53003" in message and "app registration" in message and CLIENT_ID in message
+    assert "check connection.dynamics.tenant_id" not in message and factory.attempts == 1

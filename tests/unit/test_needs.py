@@ -46,15 +46,22 @@ def _needs(**declared: Any) -> tuple[Tenant, Any]:
     return model, tenant_needs(model, effective_profile(model.profile))
 
 
-def test_an_empty_tenant_needs_what_every_plan_reads() -> None:
+def test_an_empty_tenant_needs_what_every_plan_reads_and_what_doctor_checks_for_health() -> None:
+    """Every plan's reads; and, because doctor never calls ready a tenant health finds blocked,
+    the integration's prerequisites health reads and admin consent (unless opted out)."""
     _, needs = _needs()
     assert set(needs.privileges) == {
         "prvReadEntity",
         "prvReadBusinessUnit",
         f"prvRead{SETTINGS}",
         "prvReadUser",
+        "prvReadRole",
+        "prvReadAsyncOperation",
+        "prvReadlmi_logmeinsession",
     }
-    assert needs.sections == [] and needs.graph == {} and needs.entra_groups == {}
+    assert list(needs.graph) == [SERVICE_PRINCIPALS_PERMISSION]
+    assert needs.sections == [] and needs.entra_groups == {}
+    assert _needs(consent={"check": False})[1].graph == {}  # the tenant opts out of the check
 
 
 @pytest.mark.parametrize(
@@ -84,8 +91,12 @@ def test_an_entra_rule_needs_its_group_read_in_graph() -> None:
         ]
     )
     assert needs.entra_groups == {ENTRA_GROUP.lower(): ["technician_rules[0]", "technician_rules[2]"]}
-    # Listing the members, then reading their UPNs (GroupMember.Read.All alone shows IDs only).
-    assert list(needs.graph) == [GROUP_MEMBERS_PERMISSION, MEMBER_PROPERTIES_PERMISSION]
+    # Listing the members, then reading their UPNs (GroupMember.Read.All alone shows IDs only);
+    # consent, checked by default, needs its own permission besides.
+    assert [p for p in needs.graph if p != SERVICE_PRINCIPALS_PERMISSION] == [
+        GROUP_MEMBERS_PERMISSION,
+        MEMBER_PROPERTIES_PERMISSION,
+    ]
     assert needs.graph[MEMBER_PROPERTIES_PERMISSION] == [
         f"technician_rules[{i}] (entra_group {ENTRA_GROUP.lower()}): the members' userPrincipalName"
         for i in (0, 2)
