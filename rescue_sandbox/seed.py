@@ -108,9 +108,11 @@ def _federated(raw: Mapping[str, Any], path: str) -> FederatedCredential:
     return FederatedCredential(str(raw["issuer"]), str(raw["subject"]), audiences, keys, signing)
 
 
-def _identity(
-    name: str, raw: Mapping[str, Any], org_url: str
+def identity_from_seed(
+    name: str, raw: Mapping[str, Any], org_url: str | None
 ) -> tuple[IdentityTenant, ClientCertificate | None]:
+    """An Entra tenant from a seed's identity mapping; ``org_url`` None for a directory with no
+    org (the Key Vault section's MSP directory)."""
     path = f"tenants.{name}.identity"
     tenant_id = _guid(raw["tenant_id"], f"{path}.tenant_id")
     client_id = _guid(raw["client_id"], f"{path}.client_id")
@@ -147,7 +149,7 @@ def _identity(
         name=name,
         tenant_id=tenant_id,
         clients={client_id.lower(): client},
-        org_urls=[org_url],
+        org_urls=[org_url] if org_url else [],
         service_principals=principals,
         token_lifetime=int(raw.get("token_lifetime", 3599)),
         directory=directory_from_seed(raw, client_id, path),
@@ -177,7 +179,7 @@ def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     except ValueError as exc:
         raise InputError(f"seed: {exc}") from None
     org_url = str(raw["dataverse"]["org_url"]).rstrip("/")
-    identity, certificate = _identity(name, raw["identity"], org_url)
+    identity, certificate = identity_from_seed(name, raw["identity"], org_url)
     company, authcode = build_company(name, raw["rescue"])
     try:
         org = DataverseOrg.from_seed(_with_reconciler_user(raw["dataverse"], identity), schema)

@@ -57,8 +57,8 @@ class SandboxTenant:
     def org_host(self) -> str:
         return urlparse(self.org.org_url).hostname or ""
 
-    def resolved_secrets(self) -> dict[str, str]:
-        """The tenant YAML's secret references and their sandbox values."""
+    def secret_from(self, source: str) -> str | None:
+        """A generated value by its seed name (``rescue.authcode``), None when unknown or absent."""
         sources: dict[str, Callable[[], str | None]] = {
             "identity.client_secret": lambda: self.client.secret,
             "rescue.authcode": lambda: self.authcode,
@@ -71,11 +71,15 @@ class SandboxTenant:
                 self.certificate.thumbprint if self.certificate else None
             ),
         }
+        found = sources.get(source)
+        return found() if found else None
+
+    def resolved_secrets(self) -> dict[str, str]:
+        """The tenant YAML's secret references and their sandbox values."""
         resolved: dict[str, str] = {}
         for ref, value in self.raw_secrets.items():
             if isinstance(value, Mapping):
-                source = sources.get(str(value.get("from")))
-                found = source() if source else None
+                found = self.secret_from(str(value.get("from")))
                 if found is None:
                     raise InputError(
                         f"tenants.{self.name}.secrets.{ref}: unknown source {value.get('from')!r}"

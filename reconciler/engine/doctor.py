@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import LoadedTenant, Tenant
-from reconciler.engine.connection import connect
 from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
@@ -30,6 +29,7 @@ from reconciler.engine.needs import (
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.schema_check import FIX, check_schema
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import open_connection
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_OK,
@@ -323,7 +323,7 @@ async def _report_sign_in(
 async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReport:
     report = TenantReport(loaded.name)
     try:
-        conn = connect(loaded, options.sandbox)
+        conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, RequestStats())
     except ReconcileError as exc:
         report.add("credential", FAIL, exc.message, "fix the secret reference it names")
         return report

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 
 from reconciler.config import LoadedTenant
 from reconciler.config.models import DEFAULT_APP_ID
-from reconciler.engine.connection import TenantConnection, connect
+from reconciler.engine.connection import TenantConnection
 from reconciler.engine.live import LiveQuery, LiveReading, read_directories
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import open_connection
 from reconciler.errors import ProviderError, ReconcileError
 from reconciler.kinds.application_user import ApplicationUser
 from reconciler.kinds.consent import Consent
@@ -151,7 +152,7 @@ async def check_tenant(
     query = LiveQuery(app_id=app_id, session_key=True, consent_app_id=app_id)
     reading_now = "the tenant's connection settings"  # what is read when a failure stops the tenant
     try:
-        conn = connect(loaded, options.sandbox)
+        conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, stats)
         async with TenantSession(conn, options.settings, stats) as session:
             delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
             try:

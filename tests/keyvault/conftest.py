@@ -1,0 +1,100 @@
+"""A small generated fleet that signs in as one app and reads its secrets from the sandbox's
+Key Vault (rescue_sandbox/keyvault/fleet.py), and the CLI run against it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.errors import ReconcileError
+from rescue_sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox.keyvault.fleet import generate_fleet, mint_token
+
+FLEET = 4
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Run:
+    result = CliRunner().invoke(cli, list(args), standalone_mode=False, catch_exceptions=True, env=env)
+    exc = result.exception
+    if isinstance(exc, ReconcileError):
+        return Run(exc.exit_code, result.stdout, result.stderr + exc.format())
+    if exc is not None and not isinstance(exc, SystemExit):
+        raise exc
+    code = result.return_value if isinstance(result.return_value, int) else result.exit_code
+    return Run(code, result.stdout, result.stderr)
+
+
+@dataclass
+class Fleet:
+    root: Path
+    handle: SandboxHandle
+    token_file: Path
+
+    @property
+    def tenants(self) -> Path:
+        return self.root / "tenants"
+
+    def run(self, *args: str) -> Run:
+        return invoke(
+            *args,
+            "--sandbox",
+            str(self.handle.state_dir),
+            env={"AZURE_FEDERATED_TOKEN_FILE": str(self.token_file)},
+        )
+
+    def vault_requests(self) -> list[dict[str, Any]]:
+        return [e for e in self.handle.sandbox.requests.summary()["entries"] if e["service"] == "keyvault"]
+
+
+def secret_values(handle: SandboxHandle) -> list[str]:
+    """Every value the sandbox's vaults hold, and every tenant credential it made."""
+    values = [
+        v.value
+        for vault in handle.sandbox.keyvault.vaults.values()
+        for vs in vault.secrets.values()
+        for v in vs
+    ]
+    for entry in handle.info["tenants"].values():
+        values += [entry["client_secret"], entry["rescue_authcode"]]
+    assert values and all(len(v) >= 6 for v in values)
+    return values
+
+
+def assert_no_secret(handle: SandboxHandle, *texts: str, root: Path | None = None) -> None:
+    """The secret scan: no secret value in any text, file under ``root`` or the environment."""
+    values = secret_values(handle)
+    corpus = list(texts) + [f"{k}={v}" for k, v in os.environ.items()]
+    if root is not None:
+        corpus += [p.read_text("utf-8", errors="replace") for p in root.rglob("*") if p.is_file()]
+    for text in corpus:
+        for value in values:
+            assert value not in text
+
+
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[Fleet]:
+    generate_fleet(tmp_path / "fleet", tenants=FLEET, technicians=2)
+    token = tmp_path / "token"
+    token.write_text(mint_token(tmp_path / "fleet"), "ascii")
+    with running_sandbox(tmp_path / "fleet" / "seed.yaml", index_job_seconds=0.05) as handle:
+        yield Fleet(tmp_path / "fleet", handle, token)
+    shutil.rmtree(tmp_path / "fleet", ignore_errors=True)

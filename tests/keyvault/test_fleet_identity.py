@@ -1,0 +1,29 @@
+"""A fleet in several directories signs in with one app and one federated token, and reads every
+Rescue secret from the sandbox's Key Vault, once per run and secret."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import FLEET, Fleet, assert_no_secret
+
+pytestmark = pytest.mark.integration
+
+
+def test_one_app_one_token_every_secret_from_the_vault(fleet: Fleet) -> None:
+    plan = fleet.run("plan", str(fleet.tenants), "--format", "json")
+    assert plan.code in (0, 2), plan.output
+    tenants = json.loads(plan.stdout)["tenants"]
+    assert len(tenants) == FLEET and not any(t.get("error") or t.get("problems") for t in tenants)
+    reads = fleet.vault_requests()
+    assert len(reads) == 2 * FLEET and {e["status"] for e in reads} == {200}  # each secret once
+    assert all(e["template"].startswith("/secrets/tenant") for e in reads)
+    applied = fleet.run("apply", str(fleet.tenants), "--auto-approve")
+    assert applied.code == 0, applied.output
+    # plan, then apply's own plan and writes: still one read per secret and run
+    assert len(fleet.vault_requests()) == 4 * FLEET
+    again = fleet.run("plan", str(fleet.tenants), "--detailed-exitcode")
+    assert again.code == 0, again.output
+    assert_no_secret(fleet.handle, plan.output, applied.output, again.output, root=fleet.tenants)
