@@ -114,6 +114,7 @@ class VaultCache:
         self._pending: dict[str, asyncio.Task[VaultSecret | _Failure]] = {}
         self._tokens: dict[tuple[str, str], MsalTokenProvider] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._active = 0  # reads under way; at 0 the sign-in's HTTP sessions are let go
 
     def __repr__(self) -> str:
         return f"VaultCache(read={len(self._read)})"
@@ -169,9 +170,18 @@ class VaultCache:
             if ref.ref not in self._read and ref.keyvault not in by_vault.get(ref.keyvault.vault, []):
                 by_vault.setdefault(ref.keyvault.vault, []).append(ref.keyvault)
         if by_vault:
-            await asyncio.gather(
-                *(self._read_vault(v, s, sign_in, settings, stats) for v, s in by_vault.items())
-            )
+            self._active += 1
+            try:
+                await asyncio.gather(
+                    *(self._read_vault(v, s, sign_in, settings, stats) for v, s in by_vault.items())
+                )
+            finally:
+                self._active -= 1
+                if self._active == 0:
+                    # No read is under way: release the identity endpoint's connections (the token
+                    # stays cached in the provider), so nothing stays open after the run.
+                    for provider in self._tokens.values():
+                        provider.close()
         values: dict[str, SecretStr] = {}
         for path, ref in refs:
             found = self._read[ref.ref]

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from reconciler.cli import cli
 from reconciler.errors import ReconcileError
 from rescue_sandbox import SandboxHandle, running_sandbox
+from rescue_sandbox.faults import parse_spec
 from rescue_sandbox.keyvault.fleet import generate_fleet, mint_token
 
 FLEET = 4
@@ -53,13 +54,16 @@ class Fleet:
     def tenants(self) -> Path:
         return self.root / "tenants"
 
-    def run(self, *args: str) -> Run:
+    def run(self, *args: str, **env: str) -> Run:
         return invoke(
             *args,
             "--sandbox",
             str(self.handle.state_dir),
-            env={"AZURE_FEDERATED_TOKEN_FILE": str(self.token_file)},
+            env={"AZURE_FEDERATED_TOKEN_FILE": str(self.token_file), **env},
         )
+
+    def faults(self, spec: str) -> None:
+        self.handle.sandbox.faults.configure(*parse_spec(spec))
 
     def vault_requests(self) -> list[dict[str, Any]]:
         return [e for e in self.handle.sandbox.requests.summary()["entries"] if e["service"] == "keyvault"]
