@@ -149,9 +149,11 @@ def secret_refs(model: BaseModel, path: YamlPath = ()) -> list[tuple[YamlPath, S
 
 
 def check_secrets(tenant: LoadedTenant, resolver: SecretResolver) -> list[Problem]:
-    """Resolve every secret reference of ``tenant``; one located Problem per failure."""
+    """Resolve every environment and file reference of ``tenant``; one located Problem per failure."""
     problems: list[Problem] = []
     for path, ref in secret_refs(tenant.model):
+        if ref.keyvault is not None:
+            continue  # read over the network, by the engine (engine/vault.py: vault_problems)
         key = dotted(path)
         try:
             value = resolver.resolve(ref)  # the Problem names the key already

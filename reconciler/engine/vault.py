@@ -43,7 +43,15 @@ from reconciler.engine.connection import (
     connect,
     tenant_credential,
 )
-from reconciler.errors import InputError, ProviderError, RateLimitedError, SecretError, TransportError
+from reconciler.errors import (
+    InputError,
+    Problem,
+    ProviderError,
+    RateLimitedError,
+    ReconcileError,
+    SecretError,
+    TransportError,
+)
 from reconciler.providers.entra import ClientCredential, ClientSecret, MsalTokenProvider
 from reconciler.providers.http import ClientSettings, RequestStats, make_ssl_context
 from reconciler.providers.keyvault import KeyVaultClient, VaultSecret
@@ -240,6 +248,31 @@ async def _fetch(client: KeyVaultClient, secret: KeyVaultSecret) -> VaultSecret 
         )
 
 
+async def vault_problems(
+    tenants: Sequence[LoadedTenant], sandbox: SandboxInfo | None, settings: ClientSettings
+) -> list[Problem]:
+    """Read every Key Vault secret ``tenants`` name (``validate --check-secrets``, ``doctor``):
+    one located problem per reference that cannot be read, never a value."""
+    cache = VaultCache()
+    problems: list[Problem] = []
+    for loaded in tenants:
+        refs = vault_refs(loaded)
+        if not refs:
+            continue
+        try:
+            sign_in = vault_sign_in(loaded, sandbox)
+        except ReconcileError as exc:
+            problems += [Problem(loaded.locate(path), dotted(path), exc.message) for path, _ in refs]
+            continue
+        for path, ref in refs:
+            try:
+                await cache.read(loaded, [(path, ref)], sign_in, settings, RequestStats())
+            except (SecretError, TransportError) as exc:
+                message = exc.message.split(f"{dotted(path)}: ", 1)[-1]  # the Problem locates it
+                problems.append(Problem(loaded.locate(path), dotted(path), message))
+    return problems
+
+
 def vault_refs(loaded: LoadedTenant) -> list[tuple[YamlPath, SecretRef]]:
     """The tenant's Key Vault references, with where each is written."""
     return [(path, ref) for path, ref in secret_refs(loaded.model) if ref.keyvault is not None]
@@ -260,4 +293,4 @@ async def open_connection(
     return connect(loaded, sandbox, values)
 
 
-__all__ = ["VaultCache", "VaultSignIn", "open_connection", "vault_refs", "vault_sign_in"]
+__all__ = ["VaultCache", "VaultSignIn", "open_connection", "vault_problems", "vault_refs", "vault_sign_in"]

@@ -42,9 +42,11 @@ def fleet_ids(rng_seed: int) -> tuple[str, str]:
     return str(uuid.uuid5(_NS, f"app/{rng_seed}")), str(uuid.uuid5(_NS, f"msp/{rng_seed}"))
 
 
-def generate_fleet(out_dir: Path, tenants: int, technicians: int = 0, rng_seed: int = 0) -> dict[str, Any]:
+def generate_fleet(
+    out_dir: Path, tenants: int, technicians: int = 0, drift: float = 0.0, rng_seed: int = 0
+) -> dict[str, Any]:
     """Write ``seed.yaml``, ``tenants/`` and the issuer key; returns the generator's counts."""
-    result = generate(out_dir, tenants=tenants, technicians=technicians, rng_seed=rng_seed)
+    result = generate(out_dir, tenants=tenants, technicians=technicians, drift=drift, rng_seed=rng_seed)
     client_id, msp_tenant = fleet_ids(rng_seed)
     key = tls.new_rsa_key()
     tls.write_private(out_dir / KEY_FILE, tls.key_to_pem(key))

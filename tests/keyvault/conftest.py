@@ -96,7 +96,7 @@ def assert_no_secret(handle: SandboxHandle, *texts: str, root: Path | None = Non
 
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
-    generate_fleet(tmp_path / "fleet", tenants=FLEET, technicians=2)
+    generate_fleet(tmp_path / "fleet", tenants=FLEET, technicians=2, drift=0.5, rng_seed=3)
     token = tmp_path / "token"
     token.write_text(mint_token(tmp_path / "fleet"), "ascii")
     with running_sandbox(tmp_path / "fleet" / "seed.yaml", index_job_seconds=0.05) as handle:
