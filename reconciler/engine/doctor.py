@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import LoadedTenant, Tenant
+from reconciler.engine.doctor_fleet import credentials, sign_in_fix, vault_checks
 from reconciler.engine.health import report_client
 from reconciler.engine.needs import (
     GROUP_MEMBERS_PERMISSION,
@@ -61,6 +62,7 @@ class Check:
 class TenantReport:
     tenant: str
     checks: list[Check] = field(default_factory=list)
+    credentials: list[dict[str, Any]] = field(default_factory=list)  # doctor_fleet.py: credentials
 
     @property
     def ok(self) -> bool:
@@ -94,7 +96,10 @@ async def _dataverse(
     try:
         who = await client.get("WhoAmI")
     except AuthError as exc:
-        report.add("token", FAIL, exc.message, "fix the credential under connection.dynamics")
+        fix = sign_in_fix(
+            loaded, session.conn.client_id, exc.message, "fix the credential under connection.dynamics"
+        )
+        report.add("token", FAIL, exc.message, fix)
         return
     except ApiError as exc:
         report.add("token", PASS, "Entra ID issued a token for the org")
@@ -322,11 +327,15 @@ async def _report_sign_in(
 
 async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReport:
     report = TenantReport(loaded.name)
+    if not await vault_checks(report, loaded, options):  # doctor_fleet.py: Key Vault secrets
+        report.credentials = credentials(loaded, options, None)
+        return report
     try:
         conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, RequestStats())
     except ReconcileError as exc:
         report.add("credential", FAIL, exc.message, "fix the secret reference it names")
         return report
+    report.credentials = credentials(loaded, options, conn)
     needs = tenant_needs(loaded.model, effective_profile(loaded.model.profile))
     try:
         async with TenantSession(conn, options.settings, RequestStats()) as session:

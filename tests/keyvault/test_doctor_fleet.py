@@ -1,0 +1,52 @@
+"""`doctor` on the fleet: every Key Vault secret is checked (never printed), the JSON result lists
+each credential's expiry (`credentials`), and a directory where the fleet's app has no service
+principal gets the admin-consent URL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import FLEET, Fleet, assert_no_secret
+
+pytestmark = pytest.mark.integration
+
+EXP = 1_900_000_000  # 2030-03-17T17:46:40Z
+
+
+def test_doctor_checks_vault_secrets_lists_expiry_and_names_the_consent_url(fleet: Fleet) -> None:
+    vault = fleet.handle.sandbox.keyvault.vaults["msp-fleet.vault.azure.net"]
+    vault.secrets["tenant001-rescue-authcode"][-1].exp = EXP
+    del vault.secrets["tenant004-sso-password"]
+    identity = fleet.handle.sandbox.identity
+    directory = next(t for t in identity.tenants.values() if t.name == "tenant003")
+    app_id = next(iter(directory.clients))
+    directory.clients.clear()  # no consent in tenant003's directory
+    run = fleet.run("doctor", str(fleet.tenants), "--format", "json")
+    assert run.code == 1, run.output
+    reports = {r["tenant"]: r for r in json.loads(run.stdout)["tenants"]}
+    assert len(reports) == FLEET and reports["tenant002"]["ok"], reports["tenant002"]
+    first = reports["tenant001"]
+    assert first["credentials"] == [
+        {
+            "name": "https://msp-fleet.vault.azure.net/secrets/tenant001-rescue-authcode",
+            "kind": "keyvault_secret",
+            "expires_at": "2030-03-17T17:46:40Z",
+        },
+        {
+            "name": "https://msp-fleet.vault.azure.net/secrets/tenant001-sso-password",
+            "kind": "keyvault_secret",
+            "expires_at": None,
+        },
+    ]
+    vault_checks = [c for c in first["checks"] if c["name"] == "key vault secret"]
+    assert [c["status"] for c in vault_checks] == ["pass", "pass"]
+    assert "expires 2030-03-17T17:46:40+00:00" in vault_checks[0]["detail"]
+    missing = [c for c in reports["tenant004"]["checks"] if c["status"] == "fail"]
+    assert len(missing) == 1 and "tenant004-sso-password" in missing[0]["detail"]
+    assert "tenant004/tenant.yaml:" in missing[0]["detail"]
+    token = next(c for c in reports["tenant003"]["checks"] if c["name"] == "token")
+    assert token["status"] == "fail" and "AADSTS700016" in token["detail"]
+    assert f"/{directory.tenant_id}/adminconsent?client_id={app_id}" in token["fix"]
+    assert_no_secret(fleet.handle, run.output)
