@@ -17,6 +17,16 @@ from reconciler.config.problems import dotted
 from reconciler.config.yamlpos import YamlPath
 from reconciler.errors import Location, Problem
 
+_CREDENTIAL: YamlPath = ("connection", "dynamics", "credential")
+_CIRCULAR = (
+    "the app's credential cannot be a Key Vault secret: the vault is read with this credential; "
+    "use {env: ...} or {file: ...}"
+)
+_NO_SIGN_IN = (
+    "a Key Vault secret needs connection.keyvault.tenant_id (the directory the vault belongs to, "
+    "the MSP's; set it once in _defaults.yaml)"
+)
+
 
 def vault_references(value: Any, path: YamlPath = ()) -> Iterator[tuple[YamlPath, Mapping[str, Any]]]:
     """Each Key Vault reference's ``keyvault`` mapping with its path (``...keyvault``)."""
@@ -33,20 +43,18 @@ def vault_references(value: Any, path: YamlPath = ()) -> Iterator[tuple[YamlPath
 
 
 def sign_in_problems(data: Mapping[str, Any], locate: Callable[[YamlPath], Location]) -> list[Problem]:
-    """A located problem at each Key Vault reference when no vault sign-in is configured."""
+    """A located problem at each Key Vault reference when no vault sign-in is configured, and at
+    one that would hold the very credential the vault is read with."""
     connection = data.get("connection")
     sign_in = connection.get("keyvault") if isinstance(connection, Mapping) else None
-    if isinstance(sign_in, Mapping) and sign_in.get("tenant_id"):
-        return []
-    return [
-        Problem(
-            locate(path),
-            dotted(path),
-            "a Key Vault secret needs connection.keyvault.tenant_id (the directory the vault belongs "
-            "to, the MSP's; set it once in _defaults.yaml)",
-        )
-        for path, _ in vault_references(data)
-    ]
+    configured = isinstance(sign_in, Mapping) and bool(sign_in.get("tenant_id"))
+    problems: list[Problem] = []
+    for path, _ in vault_references(data):
+        if path[:3] == _CREDENTIAL:
+            problems.append(Problem(locate(path), dotted(path), _CIRCULAR))
+        elif not configured:
+            problems.append(Problem(locate(path), dotted(path), _NO_SIGN_IN))
+    return problems
 
 
 __all__ = ["sign_in_problems", "vault_references"]
