@@ -9,11 +9,11 @@ with only ``AZURE_FEDERATED_TOKEN_FILE`` set, and checks:
 - each Key Vault secret was read once per command (2 per tenant), all answered 200;
 - the only credential was the one federated token: no tenant file or environment variable holds
   a secret, and no value the vault or the sandbox holds appears in any output, file of the
-  tenants folder or environment variable (the secret scan of tests/keyvault/conftest.py).
+  tenants folder or environment variable (the secret scan of tests/integration/keyvault_fleet.py).
 
     .venv/bin/python benchmarks/fleet_keyvault.py [--tenants 300] [--out benchmarks/fleet_keyvault_results.md]
 
-The small form of the same check runs in the suite: tests/keyvault/test_fleet_identity.py (4 tenants).
+The small form of the same check runs in the suite: tests/integration/test_keyvault_fleet.py (4 tenants).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO))
 from reconciler.cli import cli  # noqa: E402
 from rescue_sandbox import running_sandbox  # noqa: E402
 from rescue_sandbox.keyvault.fleet import generate_fleet, mint_token  # noqa: E402
-from tests.keyvault.conftest import assert_no_secret  # noqa: E402
+from tests.integration.keyvault_fleet import assert_no_secret  # noqa: E402
 
 
 def run(*args: str) -> tuple[int, str, float]:

@@ -68,15 +68,19 @@ def normalise_https_url(value: str) -> str:
     return f"https://{host}{path}"
 
 
-def normalise_org_url(value: str) -> str:
-    """A Dynamics org URL: an https URL of the org itself, with no path."""
+def _https_origin(value: str, only: str) -> str:
+    """An https URL with no path; ``only`` says what it may be (after "has a path; ")."""
     url = normalise_https_url(value)
     if urlsplit(url).path:
-        raise ValueError(
-            f"{excerpt(value)} has a path; an org URL is only https://<org host>, "
-            "e.g. https://contoso.crm.dynamics.com"
-        )
+        raise ValueError(f"{excerpt(value)} has a path; {only}")
     return url
+
+
+def normalise_org_url(value: str) -> str:
+    """A Dynamics org URL: an https URL of the org itself, with no path."""
+    return _https_origin(
+        value, "an org URL is only https://<org host>, e.g. https://contoso.crm.dynamics.com"
+    )
 
 
 def check_version(value: str) -> str:
@@ -178,12 +182,8 @@ _VAULT_VERSION_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 def normalise_vault_url(value: str) -> str:
     """``https://NAME.<vault suffix>``: an https URL with no path (the host is checked per cloud
     against the allow-list in hosts.py, like every other service URL)."""
-    url = normalise_https_url(value)
+    url = _https_origin(value, "a vault URL is only https://<vault name>.vault.azure.net")
     parts = urlsplit(url)
-    if parts.path:
-        raise ValueError(
-            f"{excerpt(value)} has a path; a vault URL is only https://<vault name>.vault.azure.net"
-        )
     name = (parts.hostname or "").split(".", 1)[0]
     if not _VAULT_NAME_RE.match(name):
         raise ValueError(

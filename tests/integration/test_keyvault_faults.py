@@ -11,7 +11,7 @@ import pytest
 
 from rescue_sandbox.keyvault.vault import Vault
 
-from .conftest import FLEET, Fleet, assert_no_secret
+from .keyvault_fleet import FLEET, Fleet, assert_no_secret, fleet_fixture  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.integration
 

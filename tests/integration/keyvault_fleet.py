@@ -1,5 +1,8 @@
 """A small generated fleet that signs in as one app and reads its secrets from the sandbox's
-Key Vault (rescue_sandbox/keyvault/fleet.py), and the CLI run against it."""
+Key Vault (rescue_sandbox/keyvault/fleet.py), the CLI run against it, and the secret scan.
+
+A test module imports the ``fleet`` fixture (``fleet_fixture``) from here (it is not in conftest.py: only the Key
+Vault tests use it)."""
 
 from __future__ import annotations
 
@@ -11,37 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from reconciler.cli import cli
-from reconciler.errors import ReconcileError
 from rescue_sandbox import SandboxHandle, running_sandbox
 from rescue_sandbox.faults import parse_spec
 from rescue_sandbox.keyvault.fleet import generate_fleet, mint_token
 
+from .conftest import Run, invoke
+
 FLEET = 4
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def invoke(*args: str, env: dict[str, str] | None = None) -> Run:
-    result = CliRunner().invoke(cli, list(args), standalone_mode=False, catch_exceptions=True, env=env)
-    exc = result.exception
-    if isinstance(exc, ReconcileError):
-        return Run(exc.exit_code, result.stdout, result.stderr + exc.format())
-    if exc is not None and not isinstance(exc, SystemExit):
-        raise exc
-    code = result.return_value if isinstance(result.return_value, int) else result.exit_code
-    return Run(code, result.stdout, result.stderr)
 
 
 @dataclass
@@ -55,12 +35,18 @@ class Fleet:
         return self.root / "tenants"
 
     def run(self, *args: str, **env: str) -> Run:
-        return invoke(
-            *args,
-            "--sandbox",
-            str(self.handle.state_dir),
-            env={"AZURE_FEDERATED_TOKEN_FILE": str(self.token_file), **env},
-        )
+        """``reconcile ARGS --sandbox DIR`` with the fleet's token file (and ``env``) set."""
+        names = {"AZURE_FEDERATED_TOKEN_FILE": str(self.token_file), **env}
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ.update(names)
+        try:
+            return invoke(*args, "--sandbox", str(self.handle.state_dir))
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def faults(self, spec: str) -> None:
         self.handle.sandbox.faults.configure(*parse_spec(spec))
@@ -94,8 +80,8 @@ def assert_no_secret(handle: SandboxHandle, *texts: str, root: Path | None = Non
             assert value not in text
 
 
-@pytest.fixture
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
+@pytest.fixture(name="fleet")
+def fleet_fixture(tmp_path: Path) -> Iterator[Fleet]:
     generate_fleet(tmp_path / "fleet", tenants=FLEET, technicians=2, drift=0.5, rng_seed=3)
     token = tmp_path / "token"
     token.write_text(mint_token(tmp_path / "fleet"), "ascii")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import FLEET, Fleet, assert_no_secret
+from .keyvault_fleet import FLEET, Fleet, assert_no_secret, fleet_fixture  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.integration
 
