@@ -28,3 +28,12 @@ def test_one_app_one_token_every_secret_from_the_vault(fleet: Fleet) -> None:
     again = fleet.run("plan", str(fleet.tenants), "--detailed-exitcode")
     assert again.code == 0, again.output
     assert_no_secret(fleet.handle, plan.output, applied.output, again.output, root=fleet.tenants)
+
+
+def test_export_keeps_vault_references(fleet: Fleet) -> None:
+    run = fleet.run("export", str(fleet.tenants), "--tenant", "tenant001", "--out", "-")
+    assert run.code == 0, run.output
+    vault = "https://msp-fleet.vault.azure.net"
+    assert f"authcode: {{keyvault: {{vault: {vault}, secret: tenant001-rescue-authcode}}}}" in run.stdout
+    assert f"sso_password: {{keyvault: {{vault: {vault}, secret: tenant001-sso-password}}}}" in run.stdout
+    assert_no_secret(fleet.handle, run.output)
