@@ -2,7 +2,7 @@
 
 Layout of the app (one host, one port, like several services behind one proxy):
 ``/identity`` Entra ID, ``/dataverse`` one org per tenant, ``/rescue`` one company per tenant,
-``/graph`` service principals, ``/_sandbox`` the controls. A middleware in front logs every
+``/graph`` service principals, ``/keyvault`` the vaults' secrets, ``/_sandbox`` the controls. A middleware in front logs every
 request to an emulated API and injects the configured faults.
 
 The server runs uvicorn in a thread on 127.0.0.1 (ephemeral port by default), with a CA kept in
