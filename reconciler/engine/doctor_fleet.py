@@ -114,13 +114,13 @@ def credentials(
             {
                 "name": f"certificate {conn.credential.thumbprint}",
                 "kind": "certificate",
-                "expires_at": _iso(_not_after(conn.credential.public_certificate)),
+                "expires_at": _iso(certificate_not_after(conn.credential.public_certificate)),
             }
         )
     return found
 
 
-def _not_after(pem: str | None) -> dt.datetime | None:
+def certificate_not_after(pem: str | None) -> dt.datetime | None:
     if not pem:
         return None
     from cryptography import x509  # only when a certificate is configured
@@ -135,4 +135,11 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-__all__ = ["admin_consent_url", "consent_fix", "credentials", "sign_in_fix", "vault_checks"]
+__all__ = [
+    "admin_consent_url",
+    "certificate_not_after",
+    "consent_fix",
+    "credentials",
+    "sign_in_fix",
+    "vault_checks",
+]
