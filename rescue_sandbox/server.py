@@ -39,6 +39,7 @@ from rescue_sandbox.errors import InputError
 from rescue_sandbox.faults import fault_response, parse_spec
 from rescue_sandbox.forbidden import Answer, caller_id, forbidden_batch, forbidden_response
 from rescue_sandbox.graph.api import GraphService
+from rescue_sandbox.keyvault.controls import create_keyvault_controls
 from rescue_sandbox.keyvault.seeding import KeyVaultSeed, build_keyvault, restore_keyvault
 from rescue_sandbox.requestlog import split_path, template_of
 from rescue_sandbox.rescue import RescueService
@@ -87,6 +88,7 @@ class Sandbox(SandboxState):
                 ),
                 Mount("/graph", app=GraphService(self.identity, lambda: self.base_url).app()),
                 Mount("/keyvault", app=self.keyvault.app()),
+                Mount("/_sandbox/keyvault", app=create_keyvault_controls(self.keyvault.vaults)),
                 Mount("/_sandbox", app=create_controls_app(self)),
             ]
         )

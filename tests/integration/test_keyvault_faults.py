@@ -11,6 +11,7 @@ import pytest
 
 from rescue_sandbox.keyvault.vault import Vault
 
+from .conftest import control
 from .keyvault_fleet import FLEET, Fleet, assert_no_secret, fleet_fixture  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -25,11 +26,13 @@ def vault(fleet: Fleet) -> Vault:
 
 
 def remove_secret(fleet: Fleet) -> None:
-    del vault(fleet).secrets[SECRET]
+    control(fleet.handle, "DELETE", f"/keyvault/msp-fleet.vault.azure.net/secrets/{SECRET}")
 
 
 def disable_secret(fleet: Fleet) -> None:
-    vault(fleet).secrets[SECRET][-1].enabled = False
+    control(
+        fleet.handle, "PATCH", f"/keyvault/msp-fleet.vault.azure.net/secrets/{SECRET}", {"enabled": False}
+    )
 
 
 def move_to_another_directory(fleet: Fleet) -> None:

@@ -126,3 +126,32 @@ def test_throttling_fault_in_the_vault_shape(fleet: tuple[SandboxHandle, Path], 
     assert reply.status_code == 429 and reply.headers["retry-after"] == "2"
     assert reply.json()["error"]["code"] == "Throttled"
     assert get(client, handle, "tenant001-sso-password", good).status_code == 200
+
+
+def test_controls_change_secrets_and_readers(fleet: tuple[SandboxHandle, Path], client: httpx.Client) -> None:
+    handle, root = fleet
+    good = token(
+        client, handle, root, handle.info["keyvault"]["tenant_id"], "https://vault.azure.net/.default"
+    )
+    base = f"{handle.url}/_sandbox/keyvault/{HOST}"
+    reply = client.put(
+        f"{base}/secrets/tenant001-extra", json={"value": "extra-value-1", "exp": 2_000_000_000}
+    )
+    assert reply.status_code == 200 and "value" not in reply.json() and reply.json()["exp"] == 2_000_000_000
+    assert get(client, handle, "tenant001-extra", good).json()["value"] == "extra-value-1"
+    assert client.patch(f"{base}/secrets/tenant001-extra", json={"enabled": "no"}).status_code == 400
+    assert client.patch(f"{base}/secrets/tenant001-extra", json={"enabled": False}).json()["enabled"] is False
+    assert get(client, handle, "tenant001-extra", good).status_code == 403
+    assert client.delete(f"{base}/secrets/tenant001-extra").status_code == 200
+    assert get(client, handle, "tenant001-extra", good).status_code == 404
+    app = handle.info["keyvault"]["client_id"]
+    assert app not in client.delete(f"{base}/readers/{app}").json()["readers"]
+    assert get(client, handle, "tenant001-sso-password", good).status_code == 403
+    assert app in client.put(f"{base}/readers/{app}").json()["readers"]
+    assert get(client, handle, "tenant001-sso-password", good).status_code == 200
+    assert (
+        client.put(
+            f"{handle.url}/_sandbox/keyvault/nope.vault.azure.net/secrets/x", json={"value": "v"}
+        ).status_code
+        == 404
+    )
