@@ -37,3 +37,18 @@ def test_export_keeps_vault_references(fleet: Fleet) -> None:
     assert f"authcode: {{keyvault: {{vault: {vault}, secret: tenant001-rescue-authcode}}}}" in run.stdout
     assert f"sso_password: {{keyvault: {{vault: {vault}, secret: tenant001-sso-password}}}}" in run.stdout
     assert_no_secret(fleet.handle, run.output)
+
+
+def test_a_fleet_with_a_client_secret_reads_the_vault_as_the_sandbox_app(fleet: Fleet) -> None:
+    """Sandbox mode with a client secret: the vault is read as the app sandbox.json names for
+    the vault's directory (the secret itself is the sandbox's, as for every sign-in there)."""
+    defaults = fleet.tenants / "_defaults.yaml"
+    text = defaults.read_text().replace(
+        "federated_token_file:\n        env: AZURE_FEDERATED_TOKEN_FILE",
+        "client_secret:\n        env: FLEET_CLIENT_SECRET",
+    )
+    assert "FLEET_CLIENT_SECRET" in text
+    defaults.write_text(text)
+    run = fleet.run("plan", str(fleet.tenants), "--format", "json")
+    assert run.code == 0, run.output
+    assert len(fleet.vault_requests()) == 2 * FLEET
