@@ -171,6 +171,14 @@ def _with_reconciler_user(dataverse: Mapping[str, Any], identity: IdentityTenant
     return out
 
 
+def _tenant_file_sign_in(value: Any, path: str) -> bool:
+    """``sign_in: tenant_file`` (a run signs in with the tenant file's own federated credential)
+    or ``sign_in: sandbox`` (the default: with the credential sandbox.json hands out)."""
+    if value not in (None, "sandbox", "tenant_file"):
+        raise InputError(f"{path}: expected 'sandbox' or 'tenant_file', not {value!r}")
+    return bool(value == "tenant_file")
+
+
 def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     """The state of one seed tenant (the seed must have passed :func:`check_seed`)."""
     overrides = dict(raw.get("solution_schema") or {})
@@ -195,6 +203,7 @@ def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
         authcode=authcode,
         raw_secrets=dict(raw.get("secrets") or {}),
         certificate=certificate,
+        tenant_file_sign_in=_tenant_file_sign_in(raw.get("sign_in"), f"tenants.{name}.sign_in"),
     )
     tenant.resolved_secrets()  # fail at start, not when sandbox.json is written
     run_seeded_sessions(tenant, raw["rescue"].get("sessions"))

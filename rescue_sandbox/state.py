@@ -81,6 +81,8 @@ class SandboxState:
                 "company_id": tenant.rescue.company_id,
                 "secrets": tenant.resolved_secrets(),
             }
+            if tenant.tenant_file_sign_in:
+                entry["sign_in"] = "tenant_file"
             if tenant.certificate is not None:
                 key_file = state_dir / f"{tenant.name}-client-key.pem"
                 tls.write_private(key_file, tenant.certificate.private_key_pem)
@@ -99,6 +101,7 @@ class SandboxState:
                 "client_id": app.client_id,
                 "client_secret": app.secret,
                 "vaults": {f"https://{host}": f"{base}/keyvault/{host}" for host in self.keyvault.vaults},
+                "sign_in": "tenant_file" if self.keyvault_seed.tenant_file_sign_in else "sandbox",
             }
         return info
 

@@ -48,6 +48,9 @@ class SandboxTenant:
     authcode: str
     raw_secrets: dict[str, Any] = field(default_factory=dict)
     certificate: ClientCertificate | None = None
+    # The seed's `sign_in: tenant_file`: a run signs in with the tenant file's own (federated)
+    # credential, not with the secret sandbox.json hands out (docs/sandbox.md, "Azure Key Vault").
+    tenant_file_sign_in: bool = False
 
     @property
     def client(self) -> AppClient:
@@ -97,6 +100,7 @@ class SandboxTenant:
             "authcode": self.authcode,
             "secrets": self.raw_secrets,
             "certificate_key": self.certificate.private_key_pem if self.certificate else None,
+            "tenant_file_sign_in": self.tenant_file_sign_in,
             "identity": {
                 "tenant_id": self.identity.tenant_id,
                 "token_lifetime": self.identity.token_lifetime,
@@ -169,6 +173,7 @@ class SandboxTenant:
             authcode=data["authcode"],
             raw_secrets=dict(data.get("secrets") or {}),
             certificate=certificate,
+            tenant_file_sign_in=bool(data.get("tenant_file_sign_in")),
         )
 
 

@@ -154,7 +154,8 @@ def connect(
     model = loaded.model
     vaulted = dict(vault_values or {})
     if sandbox is not None:
-        return _with_fleet_identity(loaded, sandbox_connection(loaded.name, sandbox), vaulted)
+        own_sign_in = sandbox.tenant(loaded.name).get("sign_in") == "tenant_file"
+        return _with_fleet_identity(loaded, sandbox_connection(loaded.name, sandbox), vaulted, own_sign_in)
     dyn = model.connection.dynamics
     resolver = SecretResolver(loaded.folder, owner=loaded.name, vault_values=vaulted)
     return TenantConnection(
@@ -172,16 +173,16 @@ def connect(
 
 
 def _with_fleet_identity(
-    loaded: LoadedTenant, conn: TenantConnection, vaulted: dict[str, SecretStr]
+    loaded: LoadedTenant, conn: TenantConnection, vaulted: dict[str, SecretStr], own_sign_in: bool
 ) -> TenantConnection:
-    """Sandbox mode, where the tenant file's own sign-in can work unchanged: a federated token
-    (the sandbox's directories trust the issuer the seed registers) signs in as the tenant file's
-    app, and Key Vault secrets are the sandbox vault's. Other credentials and references stay the
-    sandbox's (sandbox.json)."""
+    """Sandbox mode, where the tenant file's own sign-in can work unchanged: Key Vault secrets
+    are the sandbox vault's, and where the seed says so (``sign_in: tenant_file`` in sandbox.json)
+    a federated token signs in as the tenant file's app (the sandbox's directory trusts the
+    issuer the seed registers). Other credentials and references stay the sandbox's."""
     model = loaded.model
     changes: dict[str, object] = {"vault_values": vaulted}
     dyn = model.connection.dynamics
-    if dyn.credential.federated_token_file is not None:
+    if own_sign_in and dyn.credential.federated_token_file is not None:
         resolver = SecretResolver(
             loaded.folder, overrides=conn.secret_overrides, owner=loaded.name, vault_values=vaulted
         )

@@ -91,8 +91,8 @@ def vault_sign_in(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> VaultSig
     if directory is None:
         raise InputError(f"--sandbox: {sandbox.path} has no Key Vault (a seed's `keyvault` section)")
     credential: ClientCredential
-    if dyn.credential.federated_token_file is not None:  # works against the sandbox unchanged
-        credential = tenant_credential(loaded, resolver)
+    if directory.get("sign_in") == "tenant_file" and dyn.credential.federated_token_file is not None:
+        credential = tenant_credential(loaded, resolver)  # the seed trusts the tenant file's issuer
     else:
         client_id, credential = (
             str(directory["client_id"]),

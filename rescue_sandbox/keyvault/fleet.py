@@ -56,6 +56,7 @@ def generate_fleet(
     for name, raw in seed["tenants"].items():
         raw["identity"]["client_id"] = client_id
         raw["identity"]["federated"] = federated
+        raw["sign_in"] = "tenant_file"  # runs sign in with the tenant files' federated credential
         secrets[f"{name}-rescue-authcode"] = {"from": f"tenants.{name}.rescue.authcode"}
         secrets[f"{name}-sso-password"] = raw["rescue"]["sso_password"]
         raw["secrets"] = {}  # nothing left for the environment to hand out
@@ -71,7 +72,12 @@ def generate_fleet(
         }
         path.write_text(yaml.safe_dump(tenant_file, sort_keys=False), "utf-8")
     seed["keyvault"] = {
-        "directory": {"tenant_id": msp_tenant, "client_id": client_id, "federated": federated},
+        "directory": {
+            "tenant_id": msp_tenant,
+            "client_id": client_id,
+            "federated": federated,
+            "sign_in": "tenant_file",
+        },
         "vaults": [
             {"name": "msp-fleet", "tenant_id": msp_tenant, "readers": [client_id], "secrets": secrets}
         ],

@@ -26,6 +26,13 @@ class KeyVaultSeed:
     directory: IdentityTenant | None = None
     vaults: dict[str, Vault] = field(default_factory=dict)
 
+    @property
+    def tenant_file_sign_in(self) -> bool:
+        """The directory's ``sign_in: tenant_file``: vaults are read with the tenant file's own
+        federated credential instead of the app secret sandbox.json names."""
+        directory = self.raw.get("directory")
+        return isinstance(directory, Mapping) and directory.get("sign_in") == "tenant_file"
+
     def snapshot(self) -> dict[str, Any]:
         return {"seed": dict(self.raw), "vaults": [v.snapshot() for v in self.vaults.values()]}
 
@@ -48,6 +55,11 @@ def build_keyvault(raw: Any, tenants: Mapping[str, SandboxTenant]) -> KeyVaultSe
     if raw.get("directory") is not None:
         if not isinstance(raw["directory"], Mapping):
             raise InputError("keyvault.directory: expected a mapping like a tenant's identity")
+        sign_in = raw["directory"].get("sign_in")
+        if sign_in not in (None, "sandbox", "tenant_file"):
+            raise InputError(
+                f"keyvault.directory.sign_in: expected 'sandbox' or 'tenant_file', not {sign_in!r}"
+            )
         directory, _ = identity_from_seed("keyvault-directory", raw["directory"], None)
     vaults = vaults_from_seed(raw.get("vaults"), resolve)
     return KeyVaultSeed(raw, directory, vaults)
