@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from rescue_sandbox.keyvault.fleet import mint_token
+
 from .keyvault_fleet import FLEET, Fleet, assert_no_secret, fleet_fixture  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.integration
@@ -52,3 +54,15 @@ def test_a_fleet_with_a_client_secret_reads_the_vault_as_the_sandbox_app(fleet: 
     run = fleet.run("plan", str(fleet.tenants), "--format", "json")
     assert run.code == 0, run.output
     assert len(fleet.vault_requests()) == 2 * FLEET
+
+
+def test_the_one_federated_token_is_what_signs_in(fleet: Fleet) -> None:
+    """A token of another subject: no directory, the vault's included, lets the app in."""
+    fleet.token_file.write_text(
+        mint_token(fleet.root, subject="repo:someone/else:ref:refs/heads/main"), "ascii"
+    )
+    run = fleet.run("plan", str(fleet.tenants), "--format", "json")
+    assert run.code == 1, run.output
+    tenants = json.loads(run.stdout)["tenants"]
+    assert len(tenants) == FLEET and all("AADSTS70021" in t["error"] for t in tenants), tenants
+    assert not fleet.vault_requests()
