@@ -37,6 +37,7 @@ from reconciler.config.package import package_problem
 from reconciler.config.problems import dotted, validation_problems
 from reconciler.config.shard import Shard, shard_of
 from reconciler.config.text import excerpt
+from reconciler.config.units import without_replaced
 from reconciler.config.values import value_problems
 from reconciler.config.vault_refs import sign_in_problems
 from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
@@ -334,7 +335,7 @@ class _Loader:
             return None  # a file did not parse: validating the rest would report spurious misses
         data, positions = _merge_docs(parsed, self.problems)
         if defaults is not None:
-            data = deep_merge(defaults.data, data)
+            data = deep_merge(without_replaced(defaults.data, data), data)  # units.py
             positions.absorb(defaults.positions)
         data, surprises = value_problems(data, positions)
         self.problems += surprises

@@ -128,3 +128,49 @@ def test_a_tenant_names_only_its_own_vault_secrets(write_tree: Any, acme: str, r
     }
     outcome = reconcile(["validate", "tenants/acme"], cwd=write_tree(shared))
     assert outcome.exit_code == 0, outcome.stderr
+
+
+FLEET_DEFAULTS = """\
+connection:
+  dynamics:
+    client_id: 22222222-3333-4444-8555-666666666666
+    credential:
+      federated_token_file: {env: AZURE_FEDERATED_TOKEN_FILE}
+  keyvault:
+    tenant_id: 33333333-4444-4555-8666-777777777777
+  rescue:
+    authcode: {env: SHARED_RESCUE_AUTHCODE}
+"""
+
+
+def test_defaults_carry_the_fleet_identity_and_a_tenant_replaces_a_choice_whole(
+    write_tree: Any, acme: str
+) -> None:
+    from reconciler.config import load_tenants
+
+    own = (
+        acme.replace("    client_id: 22222222-3333-4444-8555-666666666666\n", "")
+        .replace("    credential:\n      client_secret: {env: ACME_CLIENT_SECRET}\n", "")
+        .replace(
+            "authcode: {env: ACME_RESCUE_AUTHCODE}",
+            f"authcode: {{keyvault: {{vault: {VAULT}, secret: acme-authcode}}}}",
+        )
+    )
+    assert "credential" not in own and "client_id" not in own
+    root = write_tree({"tenants/_defaults.yaml": FLEET_DEFAULTS, "tenants/acme/tenant.yaml": own})
+    (tenant,) = load_tenants([root / "tenants"])
+    dyn = tenant.model.connection.dynamics
+    assert dyn.client_id == "22222222-3333-4444-8555-666666666666"
+    assert dyn.credential.kind == "federated_token_file"
+    assert tenant.model.connection.rescue.authcode.ref == f"keyvault:{VAULT}/secrets/acme-authcode"
+    assert tenant.model.connection.keyvault is not None
+    # A tenant with a credential of its own (a certificate) replaces the fleet's, not merges with it.
+    certificate = own.replace(
+        "    tenant_id: 11111111-2222-4333-8444-555555555555\n",
+        "    tenant_id: 11111111-2222-4333-8444-555555555555\n    credential:\n"
+        "      certificate: {private_key: {file: acme.key.pem}, thumbprint: " + "AB" * 20 + "}\n",
+        1,
+    )
+    root = write_tree({"tenants/acme/tenant.yaml": certificate})
+    (tenant,) = load_tenants([root / "tenants"])
+    assert tenant.model.connection.dynamics.credential.kind == "certificate"
