@@ -155,3 +155,22 @@ def test_controls_change_secrets_and_readers(fleet: tuple[SandboxHandle, Path], 
         ).status_code
         == 404
     )
+
+
+def test_the_seed_command_writes_a_fleet_identity_fleet(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    out = tmp_path / "fleet"
+    result = CliRunner().invoke(
+        cli,
+        ["sandbox", "seed", "--out", str(out), "--tenants", "2", "--technicians", "1", "--fleet-identity"],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"AZURE_FEDERATED_TOKEN_FILE={out / 'federated-token'}" in result.output
+    defaults = (out / "tenants" / "_defaults.yaml").read_text()
+    assert "federated_token_file" in defaults and "keyvault:" in defaults
+    own = (out / "tenants" / "tenant001" / "tenant.yaml").read_text()
+    assert "client_id" not in own and "credential" not in own
+    assert "secret: tenant001-rescue-authcode" in own and "env:" not in own
