@@ -46,7 +46,6 @@ from reconciler.engine.connection import (
 from reconciler.errors import (
     InputError,
     Problem,
-    ProviderError,
     RateLimitedError,
     ReconcileError,
     SecretError,
@@ -240,8 +239,12 @@ async def _fetch(client: KeyVaultClient, secret: KeyVaultSecret) -> VaultSecret 
         return await client.get_secret(secret.secret, secret.version)
     except (TransportError, RateLimitedError) as exc:
         return _Failure(True, f"Key Vault secret {secret.secret} in {secret.vault}: {exc.message}")
-    except ProviderError as exc:
+    except ReconcileError as exc:
+        # The vault's sign-in names its settings under connection.keyvault; only the directory
+        # is set there: the app and its credential are connection.dynamics' (one identity).
         text = exc.message
+        for setting in ("client_id", "credential"):
+            text = text.replace(f"connection.keyvault.{setting}", f"connection.dynamics.{setting}")
         named = secret.secret in text and secret.vault in text
         return _Failure(
             False, text if named else f"Key Vault secret {secret.secret} in {secret.vault}: {text}"

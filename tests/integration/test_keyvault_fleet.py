@@ -65,4 +65,5 @@ def test_the_one_federated_token_is_what_signs_in(fleet: Fleet) -> None:
     assert run.code == 1, run.output
     tenants = json.loads(run.stdout)["tenants"]
     assert len(tenants) == FLEET and all("AADSTS70021" in t["error"] for t in tenants), tenants
+    assert all("check connection.dynamics.credential" in t["error"] for t in tenants), tenants
     assert not fleet.vault_requests()
