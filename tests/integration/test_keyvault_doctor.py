@@ -50,3 +50,17 @@ def test_doctor_checks_vault_secrets_lists_expiry_and_names_the_consent_url(flee
     assert token["status"] == "fail" and "AADSTS700016" in token["detail"]
     assert f"/{directory.tenant_id}/adminconsent?client_id={app_id}" in token["fix"]
     assert_no_secret(fleet.handle, run.output)
+
+
+def test_doctor_names_the_consent_url_of_the_vault_directory(fleet: Fleet) -> None:
+    msp = fleet.handle.info["keyvault"]["tenant_id"]
+    directory = fleet.handle.sandbox.identity.tenants[msp.lower()]
+    app_id = next(iter(directory.clients))
+    directory.clients.clear()  # the fleet's app was never consented in the MSP's own directory
+    run = fleet.run("doctor", str(fleet.tenants), "--format", "json", RECONCILE_MAX_RETRIES="0")
+    assert run.code == 1, run.output
+    for report in json.loads(run.stdout)["tenants"]:
+        failed = [c for c in report["checks"] if c["status"] == "fail"]
+        assert failed and all(c["name"] == "key vault secret" for c in failed), failed
+        assert all(f"/{msp}/adminconsent?client_id={app_id}" in c["fix"] for c in failed)
+        assert report["credentials"] == []
