@@ -174,3 +174,18 @@ def test_the_seed_command_writes_a_fleet_identity_fleet(tmp_path: Path) -> None:
     own = (out / "tenants" / "tenant001" / "tenant.yaml").read_text()
     assert "client_id" not in own and "credential" not in own
     assert "secret: tenant001-rescue-authcode" in own and "env:" not in own
+
+
+def test_the_vaults_persist_in_the_state_directory(tmp_path: Path) -> None:
+    generate_fleet(tmp_path / "seed", tenants=1)
+    state = tmp_path / "state"
+    with running_sandbox(tmp_path / "seed" / "seed.yaml", state_dir=state) as handle:
+        vault(handle).put("tenant001-later", "added-while-running")
+        vault(handle).secrets["tenant001-sso-password"][-1].enabled = False
+        directory = handle.info["keyvault"]["tenant_id"]
+    with running_sandbox(None, state_dir=state) as again:
+        assert again.info["keyvault"]["tenant_id"] == directory
+        restored = vault(again)
+        assert restored.find("tenant001-later", None) is not None
+        assert restored.secrets["tenant001-sso-password"][-1].enabled is False
+        assert again.info["tenants"]["tenant001"]["sign_in"] == "tenant_file"
