@@ -60,7 +60,7 @@ def main() -> int:
         code, plan_out, plan_s = run("plan", tenants, *sandbox, "--format", "json")
         planned = json.loads(plan_out)["tenants"]
         failed = [t["tenant"] for t in planned if t.get("error") or t.get("problems")]
-        with_changes = sum(1 for t in planned if t["changes"])
+        with_changes = sum(1 for t in planned if t["has_changes"])
         assert code == 0 and len(planned) == options.tenants and not failed, (code, failed)
         reads = [e for e in handle.sandbox.requests.summary()["entries"] if e["service"] == "keyvault"]
         assert len(reads) == 2 * options.tenants and {e["status"] for e in reads} == {200}

@@ -19,7 +19,7 @@ def test_one_app_one_token_every_secret_from_the_vault(fleet: Fleet) -> None:
     assert plan.code == 0, plan.output
     tenants = json.loads(plan.stdout)["tenants"]
     assert len(tenants) == FLEET and not any(t.get("error") or t.get("problems") for t in tenants)
-    assert sum(1 for t in tenants if t["changes"]) >= 2  # drift to apply
+    assert sum(1 for t in tenants if t["has_changes"]) >= 2  # drift to apply
     reads = fleet.vault_requests()
     assert len(reads) == 2 * FLEET and {e["status"] for e in reads} == {200}  # each secret once
     assert all(e["template"].startswith("/secrets/tenant") for e in reads)
