@@ -10,6 +10,7 @@ only the CLI imports it, and it imports nothing of the product but the error bas
 """
 
 from rescue_sandbox.generator import generate
+from rescue_sandbox.keyvault.fleet import generate_fleet, mint_token
 from rescue_sandbox.seed import demo_seed_path, load_seed
 from rescue_sandbox.server import Sandbox, SandboxHandle, running_sandbox, serve
 from rescue_sandbox.state import save_state
@@ -19,7 +20,9 @@ __all__ = [
     "SandboxHandle",
     "demo_seed_path",
     "generate",
+    "generate_fleet",
     "load_seed",
+    "mint_token",
     "running_sandbox",
     "save_state",
     "serve",

@@ -8,7 +8,7 @@ without answering, or process the request and then close the connection before t
 faults on every run.
 
 Spec (``--faults`` and ``POST /_sandbox/faults {"spec": ...}``): rules separated by ``;``, each
-``SERVICE:key=value,key=value``; SERVICE is identity, dataverse, rescue, graph or all. Keys:
+``SERVICE:key=value,key=value``; SERVICE is identity, dataverse, rescue, graph, keyvault or all. Keys:
 
 ==============  ============================================================================
 ``429``         probability of a 429 answer; ``retry_after`` = its Retry-After seconds (1)
@@ -39,7 +39,7 @@ from typing import Any
 
 from rescue_sandbox.errors import InputError
 
-FAULT_SERVICES = ("identity", "dataverse", "rescue", "graph", "all")
+FAULT_SERVICES = ("identity", "dataverse", "rescue", "graph", "keyvault", "all")
 # Kinds in the order a rule's draw is compared against them (new kinds last: old seeds keep
 # meeting the same faults).
 _PROBABILITIES = ("drop", "429", "500", "503", "403", "reply_lost")
@@ -241,6 +241,15 @@ _GRAPH_FAULTS = {
     "500": ("InternalServerError", "An internal server error occurred."),
     "503": ("ServiceUnavailable", "The service is temporarily unavailable."),
 }
+# Key Vault's throttling answer as observed (vcsjones/AzureSignTool#219; docs/sandbox.md).
+_KEYVAULT_FAULTS = {
+    "429": (
+        "Throttled",
+        "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached",
+    ),
+    "500": ("InternalServerError", "The service encountered an internal error."),
+    "503": ("ServiceUnavailable", "The service is temporarily unavailable."),
+}
 _IDENTITY_FAULTS = {
     "429": (
         "temporarily_unavailable",
@@ -269,6 +278,10 @@ def fault_response(service: str, kind: str, retry_after: float | None) -> tuple[
         code, message = _GRAPH_FAULTS[kind]
         body = json.dumps({"error": {"code": code, "message": message}})
         headers["Content-Type"] = "application/json"
+    elif service == "keyvault":
+        code, message = _KEYVAULT_FAULTS[kind]
+        body = json.dumps({"error": {"code": code, "message": message}})
+        headers["Content-Type"] = "application/json; charset=utf-8"
     elif service == "identity":
         error, number, message = _IDENTITY_FAULTS[kind]
         body = json.dumps(

@@ -147,6 +147,15 @@ def forbidden_response(
             }
         }
         return 403, {"Content-Type": "application/json"}, json.dumps(body).encode("utf-8")
+    if service == "keyvault":  # as a vault without the caller's role assignment answers
+        body_kv = {
+            "error": {
+                "code": "Forbidden",
+                "message": f"Caller is not authorized to perform action on resource. Caller: {caller}",
+                "innererror": {"code": "ForbiddenByRbac"},
+            }
+        }
+        return 403, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(body_kv).encode("utf-8")
     if service == "identity":
         body_id = {
             "error": "access_denied",

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import unquote
 
-SERVICES = ("identity", "dataverse", "rescue", "graph")
+SERVICES = ("identity", "dataverse", "rescue", "graph", "keyvault")
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _PARENS = re.compile(r"\(([^()]*)\)")
 _DATAVERSE_ROOT = "/api/data/v9.2"

@@ -118,9 +118,11 @@ def _federated(raw: Mapping[str, Any], path: str) -> FederatedCredential:
     return FederatedCredential(str(raw["issuer"]), str(raw["subject"]), audiences, keys, signing)
 
 
-def _identity(
-    name: str, raw: Mapping[str, Any], org_url: str
+def identity_from_seed(
+    name: str, raw: Mapping[str, Any], org_url: str | None
 ) -> tuple[IdentityTenant, ClientCertificate | None]:
+    """An Entra tenant from a seed's identity mapping; ``org_url`` None for a directory with no
+    org (the Key Vault section's MSP directory)."""
     path = f"tenants.{name}.identity"
     tenant_id = _guid(raw["tenant_id"], f"{path}.tenant_id")
     client_id = _guid(raw["client_id"], f"{path}.client_id")
@@ -157,7 +159,7 @@ def _identity(
         name=name,
         tenant_id=tenant_id,
         clients={client_id.lower(): client},
-        org_urls=[org_url],
+        org_urls=[org_url] if org_url else [],
         service_principals=principals,
         token_lifetime=int(raw.get("token_lifetime", 3599)),
         directory=directory_from_seed(raw, client_id, path),
@@ -179,6 +181,14 @@ def _with_reconciler_user(dataverse: Mapping[str, Any], identity: IdentityTenant
     return out
 
 
+def _tenant_file_sign_in(value: Any, path: str) -> bool:
+    """``sign_in: tenant_file`` (a run signs in with the tenant file's own federated credential)
+    or ``sign_in: sandbox`` (the default: with the credential sandbox.json hands out)."""
+    if value not in (None, "sandbox", "tenant_file"):
+        raise InputError(f"{path}: expected 'sandbox' or 'tenant_file', not {value!r}")
+    return bool(value == "tenant_file")
+
+
 def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     """The state of one seed tenant (the seed must have passed :func:`check_seed`)."""
     overrides = dict(raw.get("solution_schema") or {})
@@ -187,7 +197,7 @@ def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
     except ValueError as exc:
         raise InputError(f"seed: {exc}") from None
     org_url = str(raw["dataverse"]["org_url"]).rstrip("/")
-    identity, certificate = _identity(name, raw["identity"], org_url)
+    identity, certificate = identity_from_seed(name, raw["identity"], org_url)
     company, authcode = build_company(name, raw["rescue"])
     try:
         org = DataverseOrg.from_seed(_with_reconciler_user(raw["dataverse"], identity), schema)
@@ -203,6 +213,7 @@ def build_tenant(name: str, raw: Mapping[str, Any]) -> SandboxTenant:
         authcode=authcode,
         raw_secrets=dict(raw.get("secrets") or {}),
         certificate=certificate,
+        tenant_file_sign_in=_tenant_file_sign_in(raw.get("sign_in"), f"tenants.{name}.sign_in"),
     )
     tenant.resolved_secrets()  # fail at start, not when sandbox.json is written
     run_seeded_sessions(tenant, raw["rescue"].get("sessions"))

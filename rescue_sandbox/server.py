@@ -2,7 +2,7 @@
 
 Layout of the app (one host, one port, like several services behind one proxy):
 ``/identity`` Entra ID, ``/dataverse`` one org per tenant, ``/rescue`` one company per tenant,
-``/graph`` service principals, ``/_sandbox`` the controls. A middleware in front logs every
+``/graph`` service principals, ``/keyvault`` the vaults' secrets, ``/_sandbox`` the controls. A middleware in front logs every
 request to an emulated API and injects the configured faults.
 
 The server runs uvicorn in a thread on 127.0.0.1 (ephemeral port by default), with a CA kept in
@@ -39,6 +39,8 @@ from rescue_sandbox.errors import InputError
 from rescue_sandbox.faults import fault_response, parse_spec
 from rescue_sandbox.forbidden import Answer, caller_id, forbidden_batch, forbidden_response
 from rescue_sandbox.graph.api import GraphService
+from rescue_sandbox.keyvault.controls import create_keyvault_controls
+from rescue_sandbox.keyvault.seeding import KeyVaultSeed, build_keyvault, restore_keyvault
 from rescue_sandbox.requestlog import split_path, template_of
 from rescue_sandbox.rescue import RescueService
 from rescue_sandbox.seed import build_tenant, check_seed, demo_seed_path, load_seed
@@ -65,8 +67,9 @@ class Sandbox(SandboxState):
         signing_key: Any = None,
         *,
         limits: ServiceLimits | None = None,
+        keyvault: KeyVaultSeed | None = None,
     ) -> None:
-        super().__init__(tenants, signing_key)
+        super().__init__(tenants, signing_key, keyvault)
         router = Starlette(
             routes=[
                 Mount("/identity", app=self.identity.app()),
@@ -84,6 +87,8 @@ class Sandbox(SandboxState):
                     app=RescueService({t.rescue.company_id: t.rescue for t in self.tenants.values()}).app(),
                 ),
                 Mount("/graph", app=GraphService(self.identity, lambda: self.base_url).app()),
+                Mount("/keyvault", app=self.keyvault.app()),
+                Mount("/_sandbox/keyvault", app=create_keyvault_controls(self.keyvault.vaults)),
                 Mount("/_sandbox", app=create_controls_app(self)),
             ]
         )
@@ -94,14 +99,15 @@ class Sandbox(SandboxState):
         check_seed(seed)
         tenants = {str(name): build_tenant(str(name), raw) for name, raw in seed["tenants"].items()}
         _check_unique(tenants)
-        return cls(tenants, limits=limits)
+        return cls(tenants, limits=limits, keyvault=build_keyvault(seed.get("keyvault"), tenants))
 
     @classmethod
     def restore(cls, state: Mapping[str, Any], *, limits: ServiceLimits | None = None) -> Sandbox:
         if state.get("version") != STATE_VERSION:
             raise InputError(f"sandbox state version {state.get('version')!r} is not supported")
         tenants = {t["name"]: SandboxTenant.restore(t) for t in state["tenants"]}
-        return cls(tenants, tls.key_from_pem(state["signing_key"]), limits=limits)
+        keyvault = restore_keyvault(state.get("keyvault"), tenants)
+        return cls(tenants, tls.key_from_pem(state["signing_key"]), limits=limits, keyvault=keyvault)
 
 
 def _check_unique(tenants: Mapping[str, SandboxTenant]) -> None:

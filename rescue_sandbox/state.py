@@ -15,6 +15,8 @@ from typing import Any
 from rescue_sandbox import tls
 from rescue_sandbox.entra.identity import IdentityService
 from rescue_sandbox.faults import FaultInjector
+from rescue_sandbox.keyvault.api import KeyVaultService
+from rescue_sandbox.keyvault.seeding import KeyVaultSeed
 from rescue_sandbox.requestlog import RequestLog
 from rescue_sandbox.tenant import SandboxTenant
 
@@ -25,13 +27,24 @@ STATE_VERSION = 1
 class SandboxState:
     """Every tenant of one sandbox, with what the emulators share across tenants."""
 
-    def __init__(self, tenants: Mapping[str, SandboxTenant], signing_key: Any = None) -> None:
+    def __init__(
+        self,
+        tenants: Mapping[str, SandboxTenant],
+        signing_key: Any = None,
+        keyvault: KeyVaultSeed | None = None,
+    ) -> None:
         self.base_url = ""
         self.state_dir: Path | None = None  # set when the state is persisted
         self.tenants = dict(tenants)
         self.identity = IdentityService(signing_key or tls.new_rsa_key(), lambda: self.base_url)
         for tenant in self.tenants.values():
             self.identity.add_tenant(tenant.identity)
+        self.keyvault_seed = keyvault or KeyVaultSeed()
+        if self.keyvault_seed.directory is not None:
+            self.identity.add_tenant(self.keyvault_seed.directory)
+        self.keyvault = KeyVaultService(
+            self.keyvault_seed.vaults, self.identity.verify_token, self.identity.authority
+        )
         self.faults = FaultInjector()
         self.requests = RequestLog()
         self._segments: dict[tuple[str, str], str] = {}
@@ -45,6 +58,7 @@ class SandboxState:
             "version": STATE_VERSION,
             "signing_key": tls.key_to_pem(self.identity.signing_key),
             "tenants": [t.snapshot() for t in self.tenants.values()],
+            "keyvault": self.keyvault_seed.snapshot(),
         }
 
     def tenant_for(self, service: str, segment: str) -> str:
@@ -68,6 +82,8 @@ class SandboxState:
                 "report_interval": tenant.rescue.book.report_interval,  # seconds between reports
                 "secrets": tenant.resolved_secrets(),
             }
+            if tenant.tenant_file_sign_in:
+                entry["sign_in"] = "tenant_file"
             if tenant.certificate is not None:
                 key_file = state_dir / f"{tenant.name}-client-key.pem"
                 tls.write_private(key_file, tenant.certificate.private_key_pem)
@@ -76,7 +92,19 @@ class SandboxState:
                     "thumbprint": tenant.certificate.thumbprint,
                 }
             tenants[tenant.name] = entry
-        return {"url": base, "ca_file": str(ca_file), "tenants": tenants}
+        info: dict[str, Any] = {"url": base, "ca_file": str(ca_file), "tenants": tenants}
+        directory = self.keyvault_seed.directory
+        if directory is not None:  # the MSP's directory: where the fleet's app reads the vaults
+            app = next(iter(directory.clients.values()))
+            info["keyvault"] = {
+                "tenant_id": directory.tenant_id,
+                "authority": f"{base}/identity/{directory.tenant_id}",
+                "client_id": app.client_id,
+                "client_secret": app.secret,
+                "vaults": {f"https://{host}": f"{base}/keyvault/{host}" for host in self.keyvault.vaults},
+                "sign_in": "tenant_file" if self.keyvault_seed.tenant_file_sign_in else "sandbox",
+            }
+        return info
 
 
 def save_state(sandbox: SandboxState, state_dir: Path) -> Path:

@@ -48,6 +48,9 @@ class SandboxTenant:
     authcode: str
     raw_secrets: dict[str, Any] = field(default_factory=dict)
     certificate: ClientCertificate | None = None
+    # The seed's `sign_in: tenant_file`: a run signs in with the tenant file's own (federated)
+    # credential, not with the secret sandbox.json hands out (docs/sandbox.md, "Azure Key Vault").
+    tenant_file_sign_in: bool = False
 
     @property
     def client(self) -> AppClient:
@@ -57,8 +60,8 @@ class SandboxTenant:
     def org_host(self) -> str:
         return urlparse(self.org.org_url).hostname or ""
 
-    def resolved_secrets(self) -> dict[str, str]:
-        """The tenant YAML's secret references and their sandbox values."""
+    def secret_from(self, source: str) -> str | None:
+        """A generated value by its seed name (``rescue.authcode``), None when unknown or absent."""
         sources: dict[str, Callable[[], str | None]] = {
             "identity.client_secret": lambda: self.client.secret,
             "rescue.authcode": lambda: self.authcode,
@@ -71,11 +74,15 @@ class SandboxTenant:
                 self.certificate.thumbprint if self.certificate else None
             ),
         }
+        found = sources.get(source)
+        return found() if found else None
+
+    def resolved_secrets(self) -> dict[str, str]:
+        """The tenant YAML's secret references and their sandbox values."""
         resolved: dict[str, str] = {}
         for ref, value in self.raw_secrets.items():
             if isinstance(value, Mapping):
-                source = sources.get(str(value.get("from")))
-                found = source() if source else None
+                found = self.secret_from(str(value.get("from")))
                 if found is None:
                     raise InputError(
                         f"tenants.{self.name}.secrets.{ref}: unknown source {value.get('from')!r}"
@@ -93,6 +100,7 @@ class SandboxTenant:
             "authcode": self.authcode,
             "secrets": self.raw_secrets,
             "certificate_key": self.certificate.private_key_pem if self.certificate else None,
+            "tenant_file_sign_in": self.tenant_file_sign_in,
             "identity": {
                 "tenant_id": self.identity.tenant_id,
                 "token_lifetime": self.identity.token_lifetime,
@@ -165,6 +173,7 @@ class SandboxTenant:
             authcode=data["authcode"],
             raw_secrets=dict(data.get("secrets") or {}),
             certificate=certificate,
+            tenant_file_sign_in=bool(data.get("tenant_file_sign_in")),
         )
 
 

@@ -74,6 +74,7 @@ def render_json(reports: list[TenantReport]) -> str:
                     }
                     for c in r.checks
                 ],
+                "credentials": r.credentials,
             }
             for r in reports
         ],

@@ -20,12 +20,13 @@ from reconciler.config.models import DEFAULT_AUTHORITY_HOST, DEFAULT_RESCUE_API
 from reconciler.config.roundtrip import merge_export
 from reconciler.config.types import check_tenant_name, normalise_guid, normalise_https_url
 from reconciler.config.yamlpos import load_yaml_file
-from reconciler.engine.connection import GRAPH_URL, TenantConnection, connect, sandbox_connection
+from reconciler.engine.connection import GRAPH_URL, TenantConnection, sandbox_connection
 from reconciler.engine.export import ExportInput, env_name, read_and_export, ref_text
+from reconciler.engine.vault import VaultCache, open_connection
 from reconciler.errors import InputError
 from reconciler.profile import effective_profile
 from reconciler.providers.entra import ClientSecret
-from reconciler.providers.http import ClientSettings
+from reconciler.providers.http import ClientSettings, RequestStats
 from reconciler.providers.loop import run as run_loop
 from reconciler.render.escape import value_text
 
@@ -91,7 +92,8 @@ def export(
     sso_ref = env_name(name, "RESCUE_SSO_PASSWORD")
     if existing.is_dir() and any(existing.glob("*.y*ml")):
         (loaded,) = load_tenants([root], only=[name], allow_hosts=allowed_hosts())
-        conn = connect(loaded, info)
+        # Its Key Vault secrets (the authcode may be one) are read first, as every run does.
+        conn = run_loop(open_connection(loaded, info, VaultCache(), ClientSettings(), RequestStats()))
         dyn = loaded.model.connection.dynamics
         cred = dyn.credential
         if cred.client_secret is not None:

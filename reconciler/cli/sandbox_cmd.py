@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from reconciler.errors import InputError
-from rescue_sandbox import SandboxHandle, generate, serve
+from rescue_sandbox import SandboxHandle, generate, generate_fleet, mint_token, serve
 
 
 @click.group("sandbox")
@@ -70,9 +70,26 @@ def serve_cmd(
     "--drift", type=float, default=0.0, show_default=True, help="Share of objects that drift (0-1)."
 )
 @click.option("--rng-seed", type=int, default=0, show_default=True, help="Seed of the random source.")
-def seed_cmd(out: Path, tenants: int, technicians: int, drift: float, rng_seed: int) -> None:
+@click.option(
+    "--fleet-identity",
+    is_flag=True,
+    help=(
+        "One app registration with one federated credential in every directory, every Rescue secret "
+        "in the sandbox's Key Vault (docs/fleet-identity.md); writes a federated token valid for an "
+        "hour to OUT/federated-token."
+    ),
+)
+def seed_cmd(
+    out: Path, tenants: int, technicians: int, drift: float, rng_seed: int, fleet_identity: bool
+) -> None:
     """Write a large seed (seed.yaml) and the matching tenants/ tree to --out."""
-    result = generate(out, tenants=tenants, technicians=technicians, drift=drift, rng_seed=rng_seed)
+    if fleet_identity:
+        result = generate_fleet(out, tenants=tenants, technicians=technicians, drift=drift, rng_seed=rng_seed)
+        token = out / "federated-token"
+        token.write_text(mint_token(out, lifetime=3600), "ascii")
+        click.echo(f"wrote {token}: run with AZURE_FEDERATED_TOKEN_FILE={token}")
+    else:
+        result = generate(out, tenants=tenants, technicians=technicians, drift=drift, rng_seed=rng_seed)
     click.echo(f"wrote {out / 'seed.yaml'} and {out / 'tenants'}")
     injected = ", ".join(f"{k} {v}" for k, v in result["drift"].items()) or "none"
     click.echo(f"{tenants} tenants x {technicians} technicians; drift injected: {injected}")

@@ -2,7 +2,9 @@
 
 Every problem of every file is listed at once on stderr as ``file:line:col: path: message``
 (raised as ``ConfigErrors``; the CLI's one error table turns it into exit 1). This module
-imports only the config layer, so the command starts fast and cannot reach an API.
+imports only the config layer, so the command starts fast and cannot reach an API. The one
+exception: ``--check-secrets`` reads the Key Vault secrets the tenants name (that is the only way
+to know they exist and can be read), importing the engine for it only then.
 """
 
 from __future__ import annotations
@@ -45,6 +47,19 @@ def _overrides(sandbox: str | None, tenant: LoadedTenant) -> dict[str, str]:
     return {str(k): str(v) for k, v in dict(entry.get("secrets") or {}).items()}
 
 
+def _vault_problems(loaded: list[LoadedTenant], sandbox: str | None) -> list[Problem]:
+    """Every Key Vault secret the tenants name, read once (no request when none is named)."""
+    if not any(ref.keyvault is not None for tenant in loaded for _, ref in secret_refs(tenant.model)):
+        return []
+    from reconciler.engine.connection import SandboxInfo  # only here: validate stays light
+    from reconciler.engine.planner import settings_from_env
+    from reconciler.engine.vault import vault_problems
+    from reconciler.providers.loop import run
+
+    info = SandboxInfo.load(sandbox) if sandbox else None
+    return run(vault_problems(loaded, info, settings_from_env()))
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--tenant", "tenants", multiple=True, metavar="NAME", help="Only this tenant (repeatable).")
@@ -52,7 +67,10 @@ def _overrides(sandbox: str | None, tenant: LoadedTenant) -> dict[str, str]:
     "--check-secrets",
     "resolve_secrets",
     is_flag=True,
-    help="Also resolve every secret reference (environment variables, files); values are never shown.",
+    help=(
+        "Also resolve every secret reference (environment variables, files, and Key Vault secrets, "
+        "read with the fleet's identity); values are never shown."
+    ),
 )
 @click.option(
     "--sandbox",
@@ -76,6 +94,7 @@ def validate(
                 tenant,
                 SecretResolver(tenant.folder, overrides=_overrides(sandbox, tenant), owner=tenant.name),
             )
+        problems += _vault_problems(loaded, sandbox)
         if problems:
             raise ConfigErrors(problems)
     for tenant in loaded:

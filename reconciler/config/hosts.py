@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from reconciler.config.problems import dotted
 from reconciler.config.text import excerpt
+from reconciler.config.vault_refs import vault_references
 from reconciler.config.yamlpos import YamlPath
 from reconciler.errors import InputError, Location, Problem
 
@@ -50,6 +51,27 @@ DATAVERSE_ORG_DOMAINS: Mapping[str, re.Pattern[str]] = {
 RESCUE_API_HOSTS: frozenset[str] = frozenset(
     {"secure.logmeinrescue.com", "secure.logmeinrescue.eu", "secure.logmeinrescue-enterprise.com"}
 )
+
+# Azure Key Vault DNS suffixes per cloud, and the resource a vault token is asked for
+# (Microsoft Learn, "About Azure Key Vault keys, secrets and certificates", "DNS suffixes for
+# objects, identifiers, and authorization"; Azure Germany's vault.microsoftazure.de closed with
+# its cloud in 2021). A vault host is `<vault name>.<suffix>`.
+KEY_VAULT_SUFFIXES: Mapping[str, str] = {
+    "global": "vault.azure.net",
+    "china": "vault.azure.cn",
+    "us-government": "vault.usgovcloudapi.net",
+}
+
+
+def key_vault_resource(vault_url: str) -> str | None:
+    """The token resource of a vault URL's cloud (``https://vault.azure.net``), None when its
+    host is no Key Vault host."""
+    host = (urlsplit(vault_url).hostname or "").lower()
+    for suffix in KEY_VAULT_SUFFIXES.values():
+        if host.endswith("." + suffix) and "." not in host[: -len(suffix) - 1]:
+            return f"https://{suffix}"
+    return None
+
 
 ALLOW_HOSTS_ENV = "RECONCILE_ALLOW_HOSTS"
 _ALLOWANCE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?(?::[0-9]{1,5})?$")
@@ -101,6 +123,8 @@ def _known(service: str, host: str) -> bool:
         return any(host in hosts for hosts in ENTRA_AUTHORITY_HOSTS.values())
     if service == "integration":
         return host in INTEGRATION_HOSTS
+    if service == "keyvault":
+        return key_vault_resource(f"https://{host}") is not None
     return host in RESCUE_API_HOSTS
 
 
@@ -161,6 +185,16 @@ _OTHER_ORG = _Setting(
 )
 
 
+# A `{keyvault: {vault: URL, ...}}` secret reference may sit wherever a secret does: the token the
+# fleet's identity gets for the vault would be sent to that host.
+_VAULT = _Setting(
+    ("*", "keyvault", "vault"),
+    "keyvault",
+    "an Azure Key Vault (<name>." + ", <name>.".join(KEY_VAULT_SUFFIXES.values()) + ")",
+    "the fleet identity's Key Vault token would be sent there",
+)
+
+
 def _values(value: Any, pattern: YamlPath, path: YamlPath = ()) -> Iterator[tuple[YamlPath, Any]]:
     """Each value at ``pattern`` in ``value`` with its concrete path."""
     if not pattern:
@@ -190,6 +224,10 @@ def host_problems(
             problem = _host_problem(setting, path, url, locate, allowance)
             if problem is not None:
                 problems.append(problem)
+    for path, ref in vault_references(data):
+        problem = _host_problem(_VAULT, (*path, "vault"), ref.get("vault"), locate, allowance)
+        if problem is not None:
+            problems.append(problem)
     return problems
 
 
@@ -226,8 +264,10 @@ __all__ = [
     "DATAVERSE_ORG_DOMAINS",
     "ENTRA_AUTHORITY_HOSTS",
     "INTEGRATION_HOSTS",
+    "KEY_VAULT_SUFFIXES",
     "NO_ALLOWANCE",
     "RESCUE_API_HOSTS",
     "HostAllowance",
     "host_problems",
+    "key_vault_resource",
 ]

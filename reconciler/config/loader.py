@@ -37,7 +37,9 @@ from reconciler.config.package import package_problem
 from reconciler.config.problems import dotted, validation_problems
 from reconciler.config.shard import Shard, shard_of
 from reconciler.config.text import excerpt
+from reconciler.config.units import without_replaced
 from reconciler.config.values import value_problems
+from reconciler.config.vault_refs import sign_in_problems
 from reconciler.config.yamlpos import SourceMap, YamlDocument, YamlPath, load_yaml_file
 from reconciler.errors import ConfigErrors, InputError, Location, Problem
 from reconciler.profile import SolutionProfile, default_profile_data
@@ -333,7 +335,7 @@ class _Loader:
             return None  # a file did not parse: validating the rest would report spurious misses
         data, positions = _merge_docs(parsed, self.problems)
         if defaults is not None:
-            data = deep_merge(defaults.data, data)
+            data = deep_merge(without_replaced(defaults.data, data), data)  # units.py
             positions.absorb(defaults.positions)
         data, surprises = value_problems(data, positions)
         self.problems += surprises
@@ -341,6 +343,7 @@ class _Loader:
         self.problems += semantic_problems(data, lambda p: positions.locate(p))
         # Where the credentials go and which secrets are read: a pull request edits these.
         self.problems += host_problems(data, lambda p: positions.locate(p), self._allowance)
+        self.problems += sign_in_problems(data, lambda p: positions.locate(p))
         shared = defaults.file if defaults is not None else None
         others = self.known - {source.folder_name}  # a misnamed tenant is not its own rival
         self.problems += foreign_secret_problems(data, lambda p: positions.locate(p), shared, others)

@@ -145,11 +145,32 @@ class RescueConnection(_Model):
     )
 
 
+class KeyVaultSignIn(_Model):
+    """Where the fleet's identity signs in to read Key Vault secrets: the MSP's home directory.
+
+    A vault accepts only tokens of its own directory (a token of a customer's directory is
+    refused with 401 AKV10032), so the vault token is asked of this tenant with the same app
+    registration and credential as `connection.dynamics` (one identity for the fleet). Usually
+    set once in `_defaults.yaml`.
+    """
+
+    tenant_id: Guid = Field(
+        description="Entra ID tenant ID of the directory the vaults belong to (the MSP's)."
+    )
+
+
 class Connection(_Model):
     """Connection settings. In sandbox mode (`--sandbox`) they are replaced by the sandbox's."""
 
     dynamics: DynamicsConnection
     rescue: RescueConnection
+    keyvault: KeyVaultSignIn | None = Field(
+        default=None,
+        description=(
+            "Sign-in for secrets in Azure Key Vault (`{keyvault: ...}` references); required when any "
+            "reference names a vault."
+        ),
+    )
 
 
 class Solution(_Model):

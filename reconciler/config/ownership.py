@@ -101,8 +101,14 @@ def prefix_overlap_problem(tenant: str, tenants: Iterable[str], where: Location)
 
 
 def _refs(value: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str, str]]:
-    """Every secret reference in the raw data: (path, "env" or "file", name or path)."""
+    """Every secret reference in the raw data: (path, "env", "file" or "keyvault", name or path)."""
     if isinstance(value, Mapping):
+        vault = value.get("keyvault")
+        if set(value) == {"keyvault"} and isinstance(vault, Mapping):
+            # A vault secret's name follows the same rule, with '-' (Key Vault names have no '_').
+            if isinstance(vault.get("secret"), str):
+                yield (*path, "keyvault", "secret"), "keyvault", vault["secret"]
+            return
         if set(value) <= {"env", "file"} and value:
             for kind in ("env", "file"):
                 if isinstance(value.get(kind), str):
@@ -144,13 +150,17 @@ def foreign_secret_problems(
             continue
         if kind == "env" and path[-1:] == ("federated_token_file",) and name == FEDERATED_TOKEN_ENV:
             continue
-        shown = name if kind == "env" else PurePath(name.strip()).name
+        shown = PurePath(name.strip()).name if kind == "file" else name
         if overlap is not None and tenant in claimants(shown, known):
             continue  # whose it is cannot be told: the overlap problem above says why
         if kind == "env":
             if owner_of(name, known) == tenant:
                 continue
             rule = f"whose names start with {prefix} (e.g. {prefix}RESCUE_AUTHCODE)"
+        elif kind == "keyvault":
+            if owner_of(name, known) == tenant:
+                continue
+            rule = f"in Key Vault whose names start with {tenant}- (e.g. {tenant}-rescue-authcode)"
         else:
             if owner_of(PurePath(name.strip()).name, known) == tenant:
                 continue

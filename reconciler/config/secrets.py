@@ -1,10 +1,15 @@
-"""Resolve secret references (``{env: NAME}``, ``{file: PATH}``) only when they are needed.
+"""Resolve secret references (``{env: NAME}``, ``{file: PATH}``, ``{keyvault: ...}``) only when
+they are needed.
 
 Tenant files hold references, never values (DESIGN §2 principle 4). A resolved value is a
 ``pydantic.SecretStr`` from the moment it is read, so it prints as ``**********`` by type; the
 messages here name the reference (variable, path) and the YAML key, never a value. ``validate
 --check-secrets`` uses ``check_secrets`` to resolve every reference of a tenant once, so a CI job
 can fail before any API is called.
+
+A Key Vault reference is read over the network, asynchronously, once per run
+(``engine/vault.py``); the resolver is handed the values read (``vault_values``, by the
+reference's handle) and resolves from them like from an override.
 """
 
 from __future__ import annotations
@@ -47,9 +52,11 @@ class SecretResolver:
         overrides: Mapping[str, str] | None = None,
         environ: Mapping[str, str] | None = None,
         owner: str | None = None,
+        vault_values: Mapping[str, SecretStr] | None = None,
     ) -> None:
         self._base_dir = base_dir
         self._overrides = dict(overrides or {})
+        self._vault = dict(vault_values or {})
         self._environ = environ
         self._owner = owner
 
@@ -72,6 +79,13 @@ class SecretResolver:
                 raise SecretError(f"the override for secret {ref.ref}{needed} is empty")
             log.debug("secret %s taken from an override", ref.ref)
             return SecretStr(value)
+        if ref.keyvault is not None:
+            read = self._vault.get(ref.ref)
+            if read is None:
+                raise SecretError(
+                    f"Key Vault secret {ref.keyvault.secret} in {ref.keyvault.vault} was not read{needed}"
+                )
+            return read
         if ref.env is not None:
             return SecretStr(self._from_env(ref.env, needed))
         return SecretStr(self._from_file(self.path_of(ref), needed))
@@ -135,9 +149,11 @@ def secret_refs(model: BaseModel, path: YamlPath = ()) -> list[tuple[YamlPath, S
 
 
 def check_secrets(tenant: LoadedTenant, resolver: SecretResolver) -> list[Problem]:
-    """Resolve every secret reference of ``tenant``; one located Problem per failure."""
+    """Resolve every environment and file reference of ``tenant``; one located Problem per failure."""
     problems: list[Problem] = []
     for path, ref in secret_refs(tenant.model):
+        if ref.keyvault is not None:
+            continue  # read over the network, by the engine (engine/vault.py: vault_problems)
         key = dotted(path)
         try:
             value = resolver.resolve(ref)  # the Problem names the key already

@@ -68,15 +68,19 @@ def normalise_https_url(value: str) -> str:
     return f"https://{host}{path}"
 
 
-def normalise_org_url(value: str) -> str:
-    """A Dynamics org URL: an https URL of the org itself, with no path."""
+def _https_origin(value: str, only: str) -> str:
+    """An https URL with no path; ``only`` says what it may be (after "has a path; ")."""
     url = normalise_https_url(value)
     if urlsplit(url).path:
-        raise ValueError(
-            f"{excerpt(value)} has a path; an org URL is only https://<org host>, "
-            "e.g. https://contoso.crm.dynamics.com"
-        )
+        raise ValueError(f"{excerpt(value)} has a path; {only}")
     return url
+
+
+def normalise_org_url(value: str) -> str:
+    """A Dynamics org URL: an https URL of the org itself, with no path."""
+    return _https_origin(
+        value, "an org URL is only https://<org host>, e.g. https://contoso.crm.dynamics.com"
+    )
 
 
 def check_version(value: str) -> str:
@@ -160,13 +164,75 @@ GroupPath = Annotated[str, AfterValidator(normalise_group_path)]
 
 
 _PLAIN_SECRET = (
-    "is a plain-text secret; secrets are references: write {env: VARIABLE_NAME} "
-    "or {file: /path/to/file} and keep the value out of the repository"
+    "is a plain-text secret; secrets are references: write {env: VARIABLE_NAME}, "
+    "{file: /path/to/file} or {keyvault: {vault: https://NAME.vault.azure.net, secret: NAME}} "
+    "and keep the value out of the repository"
 )
+
+# Key Vault's own rules (Microsoft Learn, "About keys, secrets, and certificates"): a vault name is
+# 3-24 characters of letters, digits and non-consecutive '-', starting with a letter and ending
+# with a letter or digit; a secret name is 1-127 letters, digits and '-', starting with a letter;
+# a version is a 32-character system-generated identifier. The vault's DNS suffix per cloud is
+# in hosts.py (KEY_VAULT_SUFFIXES).
+_VAULT_NAME_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?!-)){1,22}[a-z0-9]$")
+_VAULT_SECRET_RE = re.compile(r"^[A-Za-z][0-9A-Za-z-]{0,126}$")
+_VAULT_VERSION_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+def normalise_vault_url(value: str) -> str:
+    """``https://NAME.<vault suffix>``: an https URL with no path (the host is checked per cloud
+    against the allow-list in hosts.py, like every other service URL)."""
+    url = _https_origin(value, "a vault URL is only https://<vault name>.vault.azure.net")
+    parts = urlsplit(url)
+    name = (parts.hostname or "").split(".", 1)[0]
+    if not _VAULT_NAME_RE.match(name):
+        raise ValueError(
+            f"{excerpt(name)} is not a Key Vault name: 3-24 letters, digits and single '-', starting "
+            "with a letter and ending with a letter or digit"
+        )
+    return url
+
+
+def check_vault_secret_name(value: str) -> str:
+    if not isinstance(value, str) or not _VAULT_SECRET_RE.match(value):
+        raise ValueError(
+            f"{excerpt(value)} is not a Key Vault secret name: 1-127 letters, digits and '-', starting "
+            "with a letter (no '_', '.' or '/')"
+        )
+    return value
+
+
+def check_vault_version(value: str) -> str:
+    if not isinstance(value, str) or not _VAULT_VERSION_RE.match(value):
+        raise ValueError(f"{excerpt(value)} is not a Key Vault secret version (32 hexadecimal digits)")
+    return value.lower()
+
+
+VaultUrl = Annotated[str, AfterValidator(normalise_vault_url)]
+VaultSecretName = Annotated[str, AfterValidator(check_vault_secret_name)]
+VaultVersion = Annotated[str, AfterValidator(check_vault_version)]
+
+
+class KeyVaultSecret(BaseModel):
+    """A secret in Azure Key Vault, read with the fleet's identity (``connection.keyvault``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    vault: VaultUrl = Field(description="The vault's URL, e.g. https://msp-fleet.vault.azure.net.")
+    secret: VaultSecretName = Field(description="The secret's name in the vault.")
+    version: VaultVersion | None = Field(
+        default=None, description="A version of the secret (32 hex digits); the current one when left out."
+    )
+
+    @property
+    def url(self) -> str:
+        """The secret's identifier (``https://VAULT/secrets/NAME[/VERSION]``): never its value."""
+        return f"{self.vault}/secrets/{self.secret}" + (f"/{self.version}" if self.version else "")
 
 
 class SecretRef(BaseModel):
-    """A reference to a secret: exactly one of an environment variable or a file. Never a value."""
+    """A reference to a secret: exactly one of an environment variable, a file or a Key Vault
+    secret. Never a value."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -175,6 +241,13 @@ class SecretRef(BaseModel):
     )
     file: str | None = Field(
         default=None, description="Path of a file whose content (stripped) is the secret."
+    )
+    keyvault: KeyVaultSecret | None = Field(
+        default=None,
+        description=(
+            "A secret in Azure Key Vault, read late (once per run) with the fleet's identity; needs "
+            "`connection.keyvault.tenant_id`."
+        ),
     )
 
     @model_validator(mode="before")
@@ -186,8 +259,8 @@ class SecretRef(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("a secret reference needs exactly one of `env` or `file`")
+        if sum(v is not None for v in (self.env, self.file, self.keyvault)) != 1:
+            raise ValueError("a secret reference needs exactly one of `env`, `file` or `keyvault`")
         if self.env is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", self.env):
             raise ValueError(f"{excerpt(self.env)} is not an environment variable name")
         if self.file is not None and not self.file.strip():
@@ -196,8 +269,8 @@ class SecretRef(BaseModel):
 
     @property
     def ref(self) -> str:
-        """A printable handle, e.g. `env:NAME` (never the value)."""
+        """A printable handle, e.g. `env:NAME` or `keyvault:https://v.vault.azure.net/secrets/NAME`
+        (never the value)."""
+        if self.keyvault is not None:
+            return f"keyvault:{self.keyvault.url}"
         return f"env:{self.env}" if self.env is not None else f"file:{self.file}"
-
-    def __str__(self) -> str:
-        return self.ref

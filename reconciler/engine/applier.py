@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from reconciler.config import LoadedTenant, secret_refs
 from reconciler.diff.rules import group_pins
-from reconciler.engine.connection import SandboxInfo, connect
+from reconciler.engine.connection import SandboxInfo
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import open_connection
 from reconciler.errors import ChangeFailed, ProviderError, ReconcileError
 from reconciler.plan import ApplyResult, Change, Outcome, TenantApplyResult, TenantPlan
 from reconciler.profile import effective_profile
@@ -132,7 +133,7 @@ async def apply_tenant(
         return TenantApplyResult(plan.tenant, manual=manual)
     stats = RequestStats()
     try:
-        conn = connect(loaded, sandbox)
+        conn = await open_connection(loaded, sandbox, run.vault, run.settings, stats)
         async with TenantSession(conn, run.settings, stats) as session:
             job = _TenantApply(loaded, plan, session, options)
             try:

@@ -8,6 +8,7 @@ credentials come from ``sandbox.json``, and secret references resolve from its `
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ class SandboxInfo:
     url: str
     ca_file: Path
     tenants: Mapping[str, Mapping[str, Any]]
+    keyvault: Mapping[str, Any] | None = None  # the sandbox's Key Vault directory, when seeded
 
     @classmethod
     def load(cls, location: str | Path) -> SandboxInfo:
@@ -69,7 +71,14 @@ class SandboxInfo:
             raise InputError(f"--sandbox: cannot read {path}: {exc}") from None
         try:
             ca = Path(data["ca_file"])
-            return cls(path=path, url=str(data["url"]), ca_file=ca, tenants=dict(data["tenants"]))
+            keyvault = data.get("keyvault")
+            return cls(
+                path=path,
+                url=str(data["url"]),
+                ca_file=ca,
+                tenants=dict(data["tenants"]),
+                keyvault=dict(keyvault) if isinstance(keyvault, dict) else None,
+            )
         except (KeyError, TypeError) as exc:
             raise InputError(f"--sandbox: {path} is not a sandbox.json (missing {exc})") from None
 
@@ -98,6 +107,7 @@ class TenantConnection:
     instance_discovery: bool = True
     report_interval: float = REPORT_INTERVAL  # seconds between two session reports of an account
     secret_overrides: Mapping[str, str] = field(default_factory=dict, repr=False)
+    vault_values: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
 
     @property
     def dataverse_scope(self) -> str:
@@ -108,47 +118,59 @@ class TenantConnection:
         return self.graph_url.rstrip("/") + "/.default"
 
     def resolver(self, loaded: LoadedTenant) -> SecretResolver:
-        return SecretResolver(loaded.folder, overrides=self.secret_overrides, owner=loaded.name)
+        return SecretResolver(
+            loaded.folder, overrides=self.secret_overrides, owner=loaded.name, vault_values=self.vault_values
+        )
 
 
-def connect(loaded: LoadedTenant, sandbox: SandboxInfo | None) -> TenantConnection:
-    """The tenant's connection, secrets resolved (raises SecretError naming the reference)."""
-    model = loaded.model
-    if sandbox is not None:
-        return sandbox_connection(loaded.name, sandbox)
-    dyn = model.connection.dynamics
-    resolver = SecretResolver(loaded.folder, owner=loaded.name)
-    cred = dyn.credential
-    credential: ClientCredential
+def tenant_credential(loaded: LoadedTenant, resolver: SecretResolver) -> ClientCredential:
+    """The credential ``connection.dynamics.credential`` names, its secrets resolved."""
+    cred = loaded.model.connection.dynamics.credential
     if cred.client_secret is not None:
-        credential = ClientSecret(resolver.resolve(cred.client_secret))
-    elif cred.certificate is not None:
+        return ClientSecret(resolver.resolve(cred.client_secret))
+    if cred.certificate is not None:
         public = cred.certificate.public_certificate
-        credential = CertificateCredential(
+        return CertificateCredential(
             private_key_pem=resolver.resolve(cred.certificate.private_key),
             thumbprint=cred.certificate.thumbprint,
             public_certificate=resolver.resolve(public).get_secret_value() if public else None,
         )
-    else:
-        assert cred.federated_token_file is not None
-        ref = cred.federated_token_file
-        if ref.file is not None:
-            token_path = Path(ref.file)
-            if not token_path.is_absolute():
-                token_path = loaded.folder / token_path
-        else:
-            token_path = Path(resolver.resolve(ref).get_secret_value())
-        credential = FederatedTokenFile(token_path)
+    assert cred.federated_token_file is not None
+    ref = cred.federated_token_file
+    if ref.file is not None:
+        token_path = Path(ref.file)
+        return FederatedTokenFile(token_path if token_path.is_absolute() else loaded.folder / token_path)
+    return FederatedTokenFile(Path(resolver.resolve(ref).get_secret_value()))
+
+
+def connect(
+    loaded: LoadedTenant,
+    sandbox: SandboxInfo | None,
+    vault_values: Mapping[str, SecretStr] | None = None,
+) -> TenantConnection:
+    """The tenant's connection, secrets resolved (raises SecretError naming the reference).
+
+    ``vault_values`` are the tenant's Key Vault secrets, read beforehand by ``engine/vault.py``
+    (a read is asynchronous; resolving is not).
+    """
+    model = loaded.model
+    vaulted = dict(vault_values or {})
+    if sandbox is not None:
+        own_sign_in = sandbox.tenant(loaded.name).get("sign_in") == "tenant_file"
+        return _with_fleet_identity(loaded, sandbox_connection(loaded.name, sandbox), vaulted, own_sign_in)
+    dyn = model.connection.dynamics
+    resolver = SecretResolver(loaded.folder, owner=loaded.name, vault_values=vaulted)
     return TenantConnection(
         tenant=model.tenant,
         dataverse_url=dyn.org_url,
         authority=f"{dyn.authority_host}/{dyn.tenant_id}",
         client_id=client_id_for(dyn.client_id, os.environ),
-        credential=credential,
+        credential=tenant_credential(loaded, resolver),
         rescue_url=model.connection.rescue.api_url,
         authcode=resolver.resolve(model.connection.rescue.authcode),
         graph_url=os.environ.get("RECONCILE_GRAPH_URL", GRAPH_URL),
         entra_tenant_id=dyn.tenant_id,
+        vault_values=vaulted,
     )
 
 
@@ -162,6 +184,28 @@ def _seconds(raw: object, name: str) -> float:
     if not 0 <= value <= 3600:
         raise InputError(f"sandbox entry for {name!r}: report_interval {raw!r} is out of range")
     return value
+
+
+def _with_fleet_identity(
+    loaded: LoadedTenant, conn: TenantConnection, vaulted: dict[str, SecretStr], own_sign_in: bool
+) -> TenantConnection:
+    """Sandbox mode, where the tenant file's own sign-in can work unchanged: Key Vault secrets
+    are the sandbox vault's, and where the seed says so (``sign_in: tenant_file`` in sandbox.json)
+    a federated token signs in as the tenant file's app (the sandbox's directory trusts the
+    issuer the seed registers). Other credentials and references stay the sandbox's."""
+    model = loaded.model
+    changes: dict[str, object] = {"vault_values": vaulted}
+    dyn = model.connection.dynamics
+    if own_sign_in and dyn.credential.federated_token_file is not None:
+        resolver = SecretResolver(
+            loaded.folder, overrides=conn.secret_overrides, owner=loaded.name, vault_values=vaulted
+        )
+        changes["credential"] = tenant_credential(loaded, resolver)
+        changes["client_id"] = client_id_for(dyn.client_id, os.environ)
+    authcode = model.connection.rescue.authcode
+    if authcode.keyvault is not None:
+        changes["authcode"] = SecretResolver(loaded.folder, vault_values=vaulted).resolve(authcode)
+    return dataclasses.replace(conn, **changes)  # type: ignore[arg-type]
 
 
 def sandbox_connection(name: str, sandbox: SandboxInfo) -> TenantConnection:

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.config import LoadedTenant
-from reconciler.engine.connection import connect
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import open_connection
 from reconciler.profile import SolutionProfile, default_profile_data, effective_profile
 from reconciler.profile.columns import INSTANCE_LABELS, KEY_LABELS, TABLE_LABELS, Column, columns_of
 from reconciler.providers.dynamics.client import DataverseClient
@@ -235,9 +235,8 @@ def run_discover(loaded: LoadedTenant, options: RunOptions) -> Discovery:
     name = (model.solution.unique_name if model.solution else None) or profile.solution.unique_name
 
     async def run() -> Discovery:
-        async with TenantSession(
-            connect(loaded, options.sandbox), options.settings, RequestStats()
-        ) as session:
+        conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, RequestStats())
+        async with TenantSession(conn, options.settings, RequestStats()) as session:
             return await discover(session.dataverse, profile, name)
 
     return asyncio.run(run())

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.diff.rules import limited_reason
-from reconciler.engine.connection import connect
+from reconciler.engine.doctor_fleet import credentials, sign_in_fix, vault_checks
 from reconciler.engine.doctor_flow import (
     APPLICATION_USERS,
     GRAPH_PERMISSION_FIX,
@@ -46,6 +46,7 @@ from reconciler.engine.needs import (
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.schema_check import FIX, check_schema
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import open_connection
 from reconciler.errors import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
@@ -103,7 +104,7 @@ class DoctorResult:
 _NOT_MADE = "; the checks that need a token (Dynamics, consent, Entra groups) were not made"
 
 
-def _sign_in_failed(report: TenantReport, exc: AuthError, client_id: str) -> None:
+def _sign_in_failed(report: TenantReport, exc: AuthError, client_id: str, loaded: LoadedTenant) -> None:
     """The token check's failure, blamed where it lies: an identity outage or a blocked sign-in
     is the identity's (the token endpoint, the app registration), never the tenant ID or consent."""
     if isinstance(exc, IdentityUnavailable):
@@ -122,8 +123,9 @@ def _sign_in_failed(report: TenantReport, exc: AuthError, client_id: str) -> Non
             f"in the Entra admin center, Enterprise applications > (client ID {client_id}) > Sign-in "
             "logs shows the policy that blocks it: exclude the app or enable it",
         )
-    else:
-        report.add("token", FAIL, exc.message + _NOT_MADE, "fix the setting the message names")
+    else:  # the app missing from the directory: the admin-consent URL (doctor_fleet.py)
+        fix = sign_in_fix(loaded, client_id, exc.message, "fix the setting the message names")
+        report.add("token", FAIL, exc.message + _NOT_MADE, fix)
 
 
 async def _dataverse(
@@ -136,7 +138,7 @@ async def _dataverse(
     try:
         who = await client.get("WhoAmI")
     except AuthError as exc:
-        _sign_in_failed(report, exc, session.conn.client_id)
+        _sign_in_failed(report, exc, session.conn.client_id, loaded)
         return False
     except ApiError as exc:
         report.add("token", PASS, "Entra ID issued a token for the org")
@@ -331,11 +333,15 @@ async def _report_sign_in(
 
 async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReport:
     report = TenantReport(loaded.name)
+    if not await vault_checks(report, loaded, options):  # doctor_fleet.py: Key Vault secrets
+        report.credentials = credentials(loaded, options, None)
+        return report
     try:
-        conn = connect(loaded, options.sandbox)
+        conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, RequestStats())
     except ReconcileError as exc:
         report.add("credential", FAIL, exc.message, "fix the secret reference it names")
         return report
+    report.credentials = credentials(loaded, options, conn)
     needs = tenant_needs(loaded.model, effective_profile(loaded.model.profile))
     try:
         async with TenantSession(conn, options.settings, RequestStats()) as session:

@@ -7,6 +7,7 @@ fill a report without importing the command's orchestration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 PASS, WARN, FAIL, UNKNOWN = "pass", "warn", "fail", "unknown"  # unknown: a temporary failure
 
@@ -23,6 +24,7 @@ class Check:
 class TenantReport:
     tenant: str
     checks: list[Check] = field(default_factory=list)
+    credentials: list[dict[str, Any]] = field(default_factory=list)  # doctor_fleet.py: credentials
 
     @property
     def ok(self) -> bool:

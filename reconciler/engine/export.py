@@ -28,8 +28,14 @@ from reconciler.resources import LiveState, SecretHasher
 
 
 def ref_text(ref: str) -> str:
-    """`env:NAME` -> `{env: NAME}` (a reference in YAML flow style)."""
+    """`env:NAME` -> `{env: NAME}` (a reference in YAML flow style); a Key Vault handle
+    `keyvault:https://V/secrets/NAME[/VERSION]` -> `{keyvault: {vault: https://V, secret: NAME}}`."""
     kind, _, value = ref.partition(":")
+    if kind == "keyvault":
+        vault, _, path = value.partition("/secrets/")
+        name, _, version = path.partition("/")
+        fields = f"vault: {vault}, secret: {name}" + (f", version: {version}" if version else "")
+        return "{keyvault: {" + fields + "}}"
     return "{" + f"{kind}: {value}" + "}"
 
 

@@ -22,10 +22,11 @@ from contextlib import asynccontextmanager
 
 from reconciler.config import LoadedTenant, Tenant
 from reconciler.config.models import DEFAULT_APP_ID
-from reconciler.engine.connection import TenantConnection, connect
+from reconciler.engine.connection import TenantConnection
 from reconciler.engine.live import LiveQuery, LiveReading, read_directories
 from reconciler.engine.planner import RunOptions
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import open_connection
 from reconciler.errors import ProviderError, ReconcileError
 from reconciler.kinds.application_user import ApplicationUser
 from reconciler.kinds.consent import Consent
@@ -212,7 +213,7 @@ async def check_tenant(
     reading_now = "the tenant's connection settings"  # what is read when a failure stops the tenant
     try:
         async with _place(bound):
-            conn = connect(loaded, options.sandbox)
+            conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, stats)
             async with TenantSession(conn, options.settings, stats) as session:
                 delivered_task = asyncio.ensure_future(delivered_sessions(session.dataverse, profile, since))
                 try:

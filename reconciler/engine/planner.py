@@ -21,10 +21,11 @@ from reconciler import __version__
 from reconciler.config import LoadedTenant
 from reconciler.diff import DesiredState, build_desired, diff_tenant, resolve, rule_users
 from reconciler.diff.rules import group_pins
-from reconciler.engine.connection import SandboxInfo, TenantConnection, connect
+from reconciler.engine.connection import SandboxInfo, TenantConnection
 from reconciler.engine.live import DetailQuery, LiveQuery, read_details, read_directories, read_users
 from reconciler.engine.schema_check import check_schema, needed_sections, schema_message
 from reconciler.engine.session import TenantSession
+from reconciler.engine.vault import VaultCache, open_connection
 from reconciler.errors import (
     AuthError,
     InputError,
@@ -89,6 +90,7 @@ class RunOptions:
     tenant_concurrency: int = 4
     keep_live: bool = True  # apply needs the live state read; plan and drift do not
     listener: ReadListener | None = None
+    vault: VaultCache = field(default_factory=VaultCache, compare=False)  # Key Vault reads of the run
 
 
 @dataclass
@@ -104,7 +106,7 @@ async def plan_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantReadin
     safety = SafetySettings(model.safety.max_change_fraction, model.safety.min_objects)
     stats = RequestStats(on_record=options.listener.request_done if options.listener else None)
     try:
-        conn = connect(loaded, options.sandbox)
+        conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, stats)
         reading = await _read_and_diff(loaded, conn, options, stats, safety)
     except (TransportError, RateLimitedError) as exc:
         # Temporary (retries spent): the tenant is incomplete (exit 3), not misconfigured.

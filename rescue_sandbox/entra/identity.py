@@ -35,6 +35,7 @@ from rescue_sandbox.entra.tenant import AppClient, IdentityTenant
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCE = "https://graph.microsoft.com"
+KEY_VAULT_RESOURCES = ("https://vault.azure.net", "https://vault.azure.cn", "https://vault.usgovcloudapi.net")
 _RESERVED_SCOPES = {"openid", "profile", "offline_access"}
 _SIGNING_KID = "sandbox-signing-key"
 
@@ -66,9 +67,10 @@ class IdentityService:
     # -- tokens ---------------------------------------------------------------------------
 
     def resources_of(self, tenant: IdentityTenant) -> set[str]:
-        """Resources this tenant may ask tokens for: its orgs (real and sandbox URL) and Graph."""
+        """Resources this tenant may ask tokens for: its orgs (real and sandbox URL), Graph, Key Vault."""
         base = self.base_url()
-        found = {_norm(GRAPH_RESOURCE), _norm(f"{base}/graph")}
+        # Key Vault's resource is in every directory (the vault then checks the token's tenant).
+        found = {_norm(GRAPH_RESOURCE), _norm(f"{base}/graph"), *KEY_VAULT_RESOURCES}
         for org_url in tenant.org_urls:
             host = org_url.split("://", 1)[-1].strip("/")
             found.add(_norm(org_url))

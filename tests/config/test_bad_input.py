@@ -72,7 +72,8 @@ CASES: dict[str, tuple[list[str] | None, str]] = {
     "plain_text_secret": (
         None,
         "plain_text_secret/acme/tenant.yaml:8:22: connection.dynamics.credential.client_secret: the value is a "
-        "plain-text secret; secrets are references: write {env: VARIABLE_NAME} or {file: /path/to/file}",
+        "plain-text secret; secrets are references: write {env: VARIABLE_NAME}, {file: /path/to/file} or "
+        "{keyvault: {vault: https://NAME.vault.azure.net, secret: NAME}}",
     ),
     "missing_required_field": (
         None,

@@ -244,7 +244,7 @@ def test_unknown_key_without_a_near_miss_lists_the_keys(write_tree: Any, acme: s
         (
             "      client_secret: {env: ACME_CLIENT_SECRET}",
             "      client_secret: {env: A, vaule: x}",
-            "8:31: connection.dynamics.credential.client_secret.vaule: unknown key 'vaule'; expected one of: env, file",
+            "8:31: connection.dynamics.credential.client_secret.vaule: unknown key 'vaule'; did you mean 'keyvault'?",
         ),
     ],
 )

@@ -131,7 +131,7 @@ def test_no_request_is_sent_for_an_unknown_host(
     root = write_tree({"tenants/acme/tenant.yaml": acme.replace(*SETTINGS["connection.rescue.api_url"], 1)})
     called: list[str] = []
     monkeypatch.setattr("reconciler.engine.connection.connect", lambda *a, **k: called.append("connect"))
-    monkeypatch.setattr("reconciler.engine.planner.connect", lambda *a, **k: called.append("connect"))
+    monkeypatch.setattr("reconciler.engine.vault.connect", lambda *a, **k: called.append("connect"))
     outcome = reconcile(["plan", "tenants"], cwd=root)
     assert outcome.exit_code == 1 and "connection.rescue.api_url" in outcome.stderr
     assert "nothing was sent to any API" in outcome.stderr
@@ -247,7 +247,7 @@ def test_plan_takes_the_allowance_too(
         called.append("connect")
         raise InputError("stop here: the test sends nothing")
 
-    monkeypatch.setattr("reconciler.engine.planner.connect", connect)
+    monkeypatch.setattr("reconciler.engine.vault.connect", connect)
     outcome = reconcile(["plan", "tenants", "--allow-host", "evil.example"], cwd=root)
     assert called == ["connect"], outcome.stderr  # past validation: the allowance was taken
     assert outcome.exit_code == 1 and "stop here" in outcome.stdout
