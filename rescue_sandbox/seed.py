@@ -63,8 +63,10 @@ def load_seed(path: Path | str) -> dict[str, Any]:
     return data
 
 
-SEED_KEYS = ("tenants", "description")  # description: a note for people (the generator writes one)
-TENANT_KEYS = ("identity", "dataverse", "rescue", "secrets", "solution_schema")
+# description: a note for people (the generator writes one); keyvault: the vaults (keyvault/seeding.py)
+SEED_KEYS = ("tenants", "description", "keyvault")
+# sign_in: whose credential a run signs in with (tenant_file or sandbox, below)
+TENANT_KEYS = ("identity", "dataverse", "rescue", "secrets", "solution_schema", "sign_in")
 
 
 def check_seed(data: Any, where: str = "seed") -> None:

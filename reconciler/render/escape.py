@@ -41,9 +41,28 @@ def value_text(value: object, limit: int = VALUE_CHARS) -> str:
 def prose_lines(text: str, indent: str = "    ") -> list[str]:
     """A message of ours that has line breaks (a schema mismatch lists its problems) as lines:
     each escaped and cut like ``value_text``, the later ones indented under the first so that no
-    line of a message can pass for a line of the output around it."""
+    line of a message can pass for a line of the output around it, and none starting as a CI
+    runner's command (a live value quoted in the message may hold a line break)."""
     first, *rest = text.split("\n")
-    return [value_text(first, PROSE_CHARS), *(indent + value_text(line, PROSE_CHARS) for line in rest)]
+    return [
+        value_text(first, PROSE_CHARS),
+        *(indent + _inert_start(value_text(line, PROSE_CHARS)) for line in rest),
+    ]
+
+
+# What a CI runner reads as a command at the start of a line, whatever spaces come before it:
+# GitHub's workflow commands (`::error ...`, `::add-mask::`), Azure Pipelines' `##vso[` and the
+# runner's legacy `##[`. A message's later line may quote a live value there.
+_COMMAND_START = re.compile(r"\s*(::|##)")
+
+
+def _inert_start(line: str) -> str:
+    """``line`` with its first character escaped (``\\x3a``) when it would start a runner command."""
+    match = _COMMAND_START.match(line)
+    if match is None:
+        return line
+    at = match.end(1) - 2
+    return f"{line[:at]}\\x{ord(line[at]):02x}{line[at + 1 :]}"
 
 
 def md_prose_lines(text: str) -> list[str]:

@@ -3,6 +3,8 @@ the manual checklist shows as many boxes as it counts."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from reconciler.plan import Manual, Plan, TenantPlan
@@ -69,3 +71,10 @@ def test_the_checklist_shows_the_boxes_it_counts() -> None:
     assert markdown.count("[ ]") == 12 == checklist.step_count
     text = render_checklist_text(checklist)
     assert "[ ]" not in text and "12 tenants: t00..t11" in text
+
+
+@given(st.text(alphabet=st.sampled_from(list(":#\n \tab\u202e")), max_size=40))
+def test_no_later_line_of_a_message_starts_a_ci_runner_command(message: str) -> None:
+    lines = prose_lines("head\n" + message)
+    assert all("\n" not in line for line in lines)
+    assert not [line for line in lines[1:] if line.lstrip().startswith(("::", "##"))]

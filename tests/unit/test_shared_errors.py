@@ -33,7 +33,10 @@ def test_a_shared_error_is_shown_escaped_in_text_and_markdown() -> None:
     hostile = "refused\n::error title=pwned::x \u202e see https://evil.example @evil"
     plan = _plan(hostile)
     text = render_text(plan)
-    assert "\n::error" not in text and "refused\\n::error" in text and not CONTROL.search(text)
+    # The message's own line break is kept, and the line it starts can be no runner command (the
+    # runner reads `::` after leading spaces too): its first character is shown escaped.
+    assert not [line for line in text.splitlines() if line.lstrip().startswith(("::", "##"))]
+    assert "    \\x3a:error title=pwned::x" in text and not CONTROL.search(text)
     markdown = render_markdown(plan)
     assert markdown.count("::error") == 1
     assert_inert(markdown, own_headings=1)
