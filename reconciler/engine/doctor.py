@@ -335,6 +335,13 @@ async def doctor_tenant(loaded: LoadedTenant, options: RunOptions) -> TenantRepo
     report = TenantReport(loaded.name)
     if not await vault_checks(report, loaded, options):  # doctor_fleet.py: Key Vault secrets
         report.credentials = credentials(loaded, options, None)
+        # The connection needs those secrets: say what was not checked rather than pass it over.
+        report.add(
+            "other checks",
+            UNKNOWN,
+            "not made: sign-in, Dataverse, Rescue, consent and session flow need the Key Vault secrets above",
+            "fix the Key Vault checks above, then run doctor again",
+        )
         return report
     try:
         conn = await open_connection(loaded, options.sandbox, options.vault, options.settings, RequestStats())

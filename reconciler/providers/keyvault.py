@@ -124,7 +124,14 @@ class KeyVaultClient(ApiClient):
         exp = attributes.get("exp")
         expires = None
         if isinstance(exp, int | float) and not isinstance(exp, bool):
-            expires = dt.datetime.fromtimestamp(exp, dt.UTC)
+            try:
+                expires = dt.datetime.fromtimestamp(exp, dt.UTC)
+            except (OverflowError, OSError, ValueError):  # a date no calendar holds: the reply is wrong
+                raise ProtocolError(
+                    f"{where}: the reply's expiry (attributes.exp) is no date",
+                    service=SERVICE,
+                    tenant=self.tenant,
+                ) from None
         identifier = data.get("id")
         version = identifier.rstrip("/").rsplit("/", 1)[-1] if isinstance(identifier, str) else ""
         return VaultSecret(SecretStr(value.strip()), expires, version)

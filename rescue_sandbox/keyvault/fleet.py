@@ -37,6 +37,9 @@ KEY_FILE = "federated-issuer-key.pem"
 _NS = uuid.UUID("0b9f4f0e-8f5c-4f65-9d3c-8a3d1f2e7c11")
 
 
+LOGMEIN_APP_ID = "1e2716f5-fee6-4370-a121-baea6d360668"  # as the demo seed's service principals
+
+
 def fleet_ids(rng_seed: int) -> tuple[str, str]:
     """(the fleet app's client ID, the MSP directory's tenant ID), fixed by ``rng_seed``."""
     return str(uuid.uuid5(_NS, f"app/{rng_seed}")), str(uuid.uuid5(_NS, f"msp/{rng_seed}"))
@@ -57,6 +60,11 @@ def generate_fleet(
         raw["identity"]["client_id"] = client_id
         raw["identity"]["federated"] = federated
         raw["sign_in"] = "tenant_file"  # runs sign in with the tenant files' federated credential
+        # An onboarded customer: its admin consented to the LogMeIn app (the vendor's enterprise
+        # application, the same ID in every directory), which doctor checks by default.
+        raw["identity"]["service_principals"] = [
+            {"app_id": LOGMEIN_APP_ID, "display_name": "LogMeIn Rescue Integration"}
+        ]
         secrets[f"{name}-rescue-authcode"] = {"from": f"tenants.{name}.rescue.authcode"}
         secrets[f"{name}-sso-password"] = raw["rescue"]["sso_password"]
         raw["secrets"] = {}  # nothing left for the environment to hand out

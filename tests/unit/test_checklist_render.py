@@ -42,7 +42,7 @@ def _plan() -> Plan:
 def test_the_markdown_checklist_is_inert() -> None:
     markdown = render_checklist_markdown(fleet_checklist(_plan(), manual_step_kinds=MANUAL_STEP_KINDS))
     assert_inert(markdown, own_headings=1)
-    assert "`see https://evil.example/x now`" in markdown
+    assert "see `https://evil.example/x` now" in markdown  # the URL a code span, the words words
 
 
 def test_manual_from_a_saved_plan_prints_no_raw_control_bidi_or_invisible_character(tmp_path: Path) -> None:

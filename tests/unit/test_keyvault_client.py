@@ -83,6 +83,13 @@ def test_get_secret_sends_the_documented_request_and_reads_value_and_expiry() ->
             "no such secret",
         ),
         (httpx.Response(200, json={"id": "x"}), ProtocolError, "the reply has no value or attributes"),
+        (  # a vault reply with a date no calendar holds fails its tenant, never the run
+            httpx.Response(
+                200, json={"value": VALUE, "attributes": {"enabled": True, "exp": 99999999999999}}
+            ),
+            ProtocolError,
+            "the reply's expiry (attributes.exp) is no date",
+        ),
     ],
 )
 def test_each_failure_names_vault_and_secret(reply: httpx.Response, kind: type[Exception], said: str) -> None:

@@ -65,6 +65,12 @@ NOT_THE_KIND: dict[tuple[str, str], str] = {
     ): "the LogMeIn integration service, and `integration.endpoint`",
     ("reconciler/config/templates.py", "rescue_group"): "a technician rule whose members are a Rescue group",
     ("reconciler/cli/validate_cmd.py", "technician"): "the word of validate's count (`3 technicians`)",
+    (
+        "reconciler/render/least_privilege.py",
+        "solution",
+    ): "Dataverse's `solution` system table (its privileges)",
+    ("reconciler/report/table.py", "solution"): "the report's column of the installed solution version",
+    ("reconciler/report/reader.py", "solution"): "the name of doctor's check that reads the solution version",
 }
 
 # (module, kind): the string is the solution profile's section of that name (see above).
