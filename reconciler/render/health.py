@@ -71,8 +71,19 @@ def _tenant_head(t: TenantHealth) -> str:
     return f"{t.tenant}: {VERDICT_WORDS[t.verdict]} ({t.since} .. {t.until})"
 
 
+def _status(t: TenantHealth) -> str:
+    """The tenant's word in a head and the tally: a prerequisite that stops every session comes
+    first, whatever the groups' own verdicts say (no session in the window, not visible)."""
+    if t.blockers:
+        return f"BLOCKED ({len(t.blockers)} prerequisite(s) stop every session)"
+    return VERDICT_WORDS[t.verdict]
+
+
 def _verdict_head(t: TenantHealth) -> str:
-    return f"{VERDICT_WORDS[t.verdict]} ({t.since} .. {t.until})"
+    said = _status(t)
+    if t.blockers:
+        said += f", {VERDICT_WORDS[t.verdict]}"
+    return f"{said} ({t.since} .. {t.until})"
 
 
 def _tenant_body(t: TenantHealth, shared_notes: Collection[str]) -> tuple[str, ...]:
@@ -122,7 +133,7 @@ def render_health_text(tenants: Sequence[TenantHealth], *, verbose: bool = True)
         lines += [f"{names_head(names)}: {block[0]}", *block[1:], ""]
     lines.extend(shared_note_lines(notes))
     losing = sum(1 for t in tenants for g in t.groups if g.verdict in ("degraded", "failing"))
-    tally = tally_line([VERDICT_WORDS[t.verdict] for t in tenants], hidden)
+    tally = tally_line(["blocked" if t.blockers else VERDICT_WORDS[t.verdict] for t in tenants], hidden)
     lines.append(f"{tally} Groups losing sessions: {losing}.")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ from reconciler.plan.health import ObservedSession
 from reconciler.providers.base import ApiClient, ClientOptions
 from reconciler.providers.http import require_https
 from reconciler.providers.rescue.client import require_http_ok
+
+log = logging.getLogger(__name__)
 
 SERVICE = "rescue"
 SESSION_REPORT_AREA = "0"
@@ -145,6 +148,10 @@ class ReportAccount:
             return
         delay = self.last_report + self.interval - asyncio.get_running_loop().time()
         if delay > 0:
+            # Minutes can pass here at fleet size (one report per interval per account): say why.
+            log.info(
+                "waiting %.0f s for the Rescue report interval (one report per %.0f s)", delay, self.interval
+            )
             await asyncio.sleep(delay)
 
     def report_served(self) -> None:
