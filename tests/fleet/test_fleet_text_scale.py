@@ -65,7 +65,10 @@ def test_health_says_what_forty_tenants_share_once_and_takes_a_shard(
     assert code == 2  # admin consent is not granted in the generated tenants: every session blocked
     assert len(out.splitlines()) < 20, out
     assert out.count("Dynamics-only view: without a Rescue report sign-in") == 1
-    assert "tenant001..tenant040 (40 tenants): BLOCKED (1 prerequisite(s) stop every session), not visible" in out
+    assert (
+        "tenant001..tenant040 (40 tenants): BLOCKED (1 prerequisite(s) stop every session), not visible"
+        in out
+    )
     assert "40 tenants: 40 blocked." in out  # consent is not granted in the generated tenants
     assert out.rstrip().endswith("Groups losing sessions: 0.")
 

@@ -26,7 +26,9 @@ def test_doctor_checks_vault_secrets_lists_expiry_and_names_the_consent_url(flee
     run = fleet.run("doctor", str(fleet.tenants), "--format", "json")
     assert run.code == 1, run.output
     reports = {r["tenant"]: r for r in json.loads(run.stdout)["tenants"]}
-    assert len(reports) == FLEET and reports["tenant002"]["ok"], [c for c in reports["tenant002"]["checks"] if c["status"] != "pass"]
+    assert len(reports) == FLEET and reports["tenant002"]["ok"], [
+        c for c in reports["tenant002"]["checks"] if c["status"] != "pass"
+    ]
     first = reports["tenant001"]
     assert first["credentials"] == [
         {
