@@ -8,6 +8,7 @@ the sandbox. Also the Dockerfile's checks and shell completion."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from reconciler.cli.apply_cmd import apply as apply_command
-from reconciler.config.shard import parse_shard
+from reconciler.config.shard import parse_shard, shard_of
 from rescue_sandbox import running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -267,6 +268,13 @@ class Cluster:
     def run(
         self, name: str, index: int | None, job: str, path: str, **env: str
     ) -> subprocess.CompletedProcess[str]:
+        text, environ = self.pod(name, index, job, path, **env)
+        return tool("/bin/sh", "-c", text, cwd=self.root, env=environ, timeout=120)
+
+    def pod(
+        self, name: str, index: int | None, job: str, path: str, **env: str
+    ) -> tuple[str, dict[str, str]]:
+        """The pod's script with its paths in the scratch folder, and its environment."""
         text = script(find(self.docs, "CronJob", name))
         for absolute, local in (("/results", self.results), ("/git/config", self.root / "git" / "config")):
             text = text.replace(absolute, str(local))
@@ -281,7 +289,7 @@ class Cluster:
             **({} if index is None else {"JOB_COMPLETION_INDEX": str(index)}),
             **env,
         }
-        return tool("/bin/sh", "-c", text, cwd=self.root, env=environ, timeout=120)
+        return text, environ
 
 
 RECORDER = """#!/bin/sh
@@ -490,3 +498,55 @@ def test_an_apply_pod_refuses_a_results_volume_whose_locks_stay_on_its_node(
         assert "keeps file locks on this node" in done.stderr and refused in done.stderr
         assert "nothing applied" in done.stderr and "acct" not in done.stderr  # the type, not the source
         assert not any(line.startswith("apply ") for line in calls.read_text().splitlines())
+
+
+# `gitops plan-matrix` names the tenants (as RECORDER does); `apply` is the real one.
+REAL_APPLY = """#!/bin/sh
+if [ "$1" = gitops ]; then echo "$MATRIX"; exit 0; fi
+exec {reconcile} "$@"
+"""
+
+
+def test_an_apply_pod_waits_for_another_pods_apply_of_the_same_tenant(tmp_path: Path) -> None:
+    """The real `reconcile apply` in the apply pod's script: while another pod (here this test)
+    holds contoso's lock on the results volume, the pod waits, before it reads anything."""
+    cluster = Cluster(tmp_path / "pod", render("production"))
+    shards = int(cluster.config["SHARDS"])
+    index = shard_of("contoso", shards)
+    run = "reconcile-plan-29421137"
+    key = f"shard-{index}-of-{shards}"
+    (cluster.results / "plan" / run).mkdir(parents=True)
+    (cluster.results / "plan" / run / f"{key}.json").write_text("{}")  # refused once it runs
+    (cluster.results / "plan" / run / f"{key}.commit").write_text(COMMIT + "\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "reconcile").write_text(REAL_APPLY.format(reconcile=BIN / "reconcile"))
+    (bin_dir / "reconcile").chmod(0o755)
+    matrix = '{"include": [{"job": "shard-0-of-1", "tenants": "contoso"}]}'
+    path = f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}"
+    text, env = cluster.pod("reconcile-apply", index, "b", path, PLAN_RUN=run, MATRIX=matrix)
+    lock = cluster.results / "locks" / ".reconcile-apply.contoso.lock"
+    lock.parent.mkdir()
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the other apply pod's, held before this pod starts
+        held.write("pod reconcile-apply-a-3 since 2026-12-07T10:01:02+00:00\n")
+        held.flush()
+        with subprocess.Popen(
+            ["/bin/sh", "-c", text], cwd=cluster.root, env=env, stderr=subprocess.PIPE, text=True
+        ) as pod:
+            assert pod.stderr is not None
+            try:
+                before = []  # what it says before it waits (its shard); EOF here fails the test
+                while not (line := pod.stderr.readline()).startswith("waiting for another apply"):
+                    assert line, "".join(before)
+                    before.append(line)
+                assert line.startswith("waiting for another apply of tenant contoso to end"), line
+                assert "reconcile-apply-a-3" in line
+                assert pod.poll() is None  # still waiting while the lock is held
+                fcntl.flock(held, fcntl.LOCK_UN)
+                rest = pod.stderr.read()
+                assert pod.wait(timeout=60) == 1  # then it runs: the empty saved plan is refused
+            finally:
+                if pod.poll() is None:
+                    pod.kill()
+    assert "waiting" not in rest and not (cluster.results / "apply" / run / f"{key}.json").exists()
