@@ -8,6 +8,7 @@ the sandbox. Also the Dockerfile's checks and shell completion."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from reconciler.cli.apply_cmd import apply as apply_command
-from reconciler.config.shard import parse_shard
+from reconciler.config.shard import parse_shard, shard_of
 from rescue_sandbox import running_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -212,6 +213,22 @@ def test_the_apply_template_never_runs_by_itself_and_never_plans() -> None:
     assert rule["action"] == "FailIndex" and rule["onExitCodes"]["values"] == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_apply_pods_lock_their_tenants_on_the_shared_results_volume(overlay: str) -> None:
+    """Two apply pods of one shard (a retried index, two approved runs) lock the same files: the
+    lock folder is on the ReadWriteMany results volume, never in a pod's own emptyDir."""
+    docs = render(overlay)
+    apply = find(docs, "CronJob", "reconcile-apply")
+    (lock_dir,) = re.findall(r"--lock-dir (\S+)", script(apply))
+    mounts = {m["name"]: m for m in container(apply)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(apply)["volumes"]}
+    (holding,) = [name for name, m in mounts.items() if lock_dir.startswith(m["mountPath"].rstrip("/") + "/")]
+    assert not mounts[holding].get("readOnly")
+    claim = volumes[holding]["persistentVolumeClaim"]["claimName"]
+    assert find(docs, "PersistentVolumeClaim", claim)["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert find(docs, "CronJob", "reconcile-apply")["spec"]["concurrencyPolicy"] == "Forbid"
+
+
 def test_drift_and_failures_fail_the_job_so_alerting_can_use_them() -> None:
     docs = render("production")
     codes = {}
@@ -236,6 +253,7 @@ class Cluster:
         self.config = dict(find(docs, "ConfigMap", "reconcile-config")["data"])
         self.results = root / "results"
         self.results.mkdir(parents=True)
+        self.mounts = Path("/proc/self/mounts")
         self.sync(commit)
 
     def sync(self, commit: str) -> None:
@@ -250,10 +268,18 @@ class Cluster:
     def run(
         self, name: str, index: int | None, job: str, path: str, **env: str
     ) -> subprocess.CompletedProcess[str]:
+        text, environ = self.pod(name, index, job, path, **env)
+        return tool("/bin/sh", "-c", text, cwd=self.root, env=environ, timeout=120)
+
+    def pod(
+        self, name: str, index: int | None, job: str, path: str, **env: str
+    ) -> tuple[str, dict[str, str]]:
+        """The pod's script with its paths in the scratch folder, and its environment."""
         text = script(find(self.docs, "CronJob", name))
         for absolute, local in (("/results", self.results), ("/git/config", self.root / "git" / "config")):
             text = text.replace(absolute, str(local))
-        text = text.replace("/tmp/locks", str(self.root / "locks"))
+        # The pod's mount table: this machine's, or the lines a test gives (mounts=).
+        text = text.replace("/proc/self/mounts", str(self.mounts))
         environ = {
             **self.config,
             "PATH": path,
@@ -263,7 +289,7 @@ class Cluster:
             **({} if index is None else {"JOB_COMPLETION_INDEX": str(index)}),
             **env,
         }
-        return tool("/bin/sh", "-c", text, cwd=self.root, env=environ, timeout=120)
+        return text, environ
 
 
 RECORDER = """#!/bin/sh
@@ -332,7 +358,7 @@ def test_apply_pods_apply_exactly_the_plan_files_the_plan_pods_wrote(recorder: R
         assert lines[2 * index] == f"gitops plan-matrix {plan_file} --max-jobs 1"
         assert lines[2 * index + 1] == (
             f"apply {cluster.root}/git/config/tenants --shard {index}/{shards} --tenant contoso"
-            f" --tenant fabrikam --plan {plan_file} --auto-approve --lock-dir {cluster.root}/locks"
+            f" --tenant fabrikam --plan {plan_file} --auto-approve --lock-dir {cluster.results}/locks"
             f" --out {cluster.results}/apply/{run}/shard-{index}-of-{shards}.json"
         )
     assert sorted(p.name for p in (cluster.results / "apply" / run).iterdir()) == sorted(
@@ -436,3 +462,91 @@ def test_shell_completion_works_with_the_lazy_command_group() -> None:
         "COMP_CWORD": "2",
     }
     assert tool(BIN / "reconcile", env=env).stdout.split() == ["plain,--shard"]
+
+
+@pytest.mark.parametrize(
+    ("mounts", "refused"),
+    [
+        # Azure Files over SMB as AKS mounts it: locks go to the file server.
+        ("//acct.file.core.windows.net/pvc {results} cifs rw,vers=3.1.1,mfsymlinks,actimeo=30 0 0", None),
+        ("//acct.file.core.windows.net/pvc {results} cifs rw,vers=3.1.1,nobrl,mfsymlinks 0 0", "nobrl"),
+        ("server:/export {results} nfs4 rw,vers=4.1,local_lock=flock 0 0", "local_lock"),
+        ("server:/export {results} nfs rw,vers=3,nolock 0 0", "nolock"),
+        ("server:/export {results} nfs4 rw,vers=4.1,local_lock=none 0 0", None),
+        # The deepest mount holding the lock folder decides, not one above it.
+        ("overlay / overlay rw 0 0\n//a/b {parent} cifs rw,nobrl 0 0\n//a/c {results} cifs rw 0 0", None),
+        ("overlay / overlay rw 0 0\n//a/c {results} cifs rw 0 0\n//a/b {parent} cifs rw,nobrl 0 0", None),
+        ("overlay / overlay rw 0 0\n//a/b {parent} cifs rw,nobrl 0 0", "nobrl"),
+    ],
+)
+def test_an_apply_pod_refuses_a_results_volume_whose_locks_stay_on_its_node(
+    recorder: Recorder, mounts: str, refused: str | None
+) -> None:
+    path, calls, cluster = recorder.path, recorder.calls, recorder.cluster("production")
+    run = "reconcile-plan-29421137"
+    cluster.run("reconcile-plan", 0, run, path, CALLS=str(calls))
+    calls.unlink()
+    cluster.mounts = cluster.root / "mounts"
+    cluster.mounts.write_text(mounts.format(results=cluster.results, parent=cluster.root) + "\n")
+    matrix = '{"include": [{"job": "shard-0-of-1", "tenants": "contoso"}]}'
+    done = cluster.run("reconcile-apply", 0, "a", path, CALLS=str(calls), PLAN_RUN=run, MATRIX=matrix)
+    if refused is None:
+        assert done.returncode == 0, done.stderr
+        assert f"--lock-dir {cluster.results}/locks" in calls.read_text().splitlines()[-1]
+    else:
+        assert done.returncode == 1
+        assert "keeps file locks on this node" in done.stderr and refused in done.stderr
+        assert "nothing applied" in done.stderr and "acct" not in done.stderr  # the type, not the source
+        assert not any(line.startswith("apply ") for line in calls.read_text().splitlines())
+
+
+# `gitops plan-matrix` names the tenants (as RECORDER does); `apply` is the real one.
+REAL_APPLY = """#!/bin/sh
+if [ "$1" = gitops ]; then echo "$MATRIX"; exit 0; fi
+exec {reconcile} "$@"
+"""
+
+
+def test_an_apply_pod_waits_for_another_pods_apply_of_the_same_tenant(tmp_path: Path) -> None:
+    """The real `reconcile apply` in the apply pod's script: while another pod (here this test)
+    holds contoso's lock on the results volume, the pod waits, before it reads anything."""
+    cluster = Cluster(tmp_path / "pod", render("production"))
+    shards = int(cluster.config["SHARDS"])
+    index = shard_of("contoso", shards)
+    run = "reconcile-plan-29421137"
+    key = f"shard-{index}-of-{shards}"
+    (cluster.results / "plan" / run).mkdir(parents=True)
+    (cluster.results / "plan" / run / f"{key}.json").write_text("{}")  # refused once it runs
+    (cluster.results / "plan" / run / f"{key}.commit").write_text(COMMIT + "\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "reconcile").write_text(REAL_APPLY.format(reconcile=BIN / "reconcile"))
+    (bin_dir / "reconcile").chmod(0o755)
+    matrix = '{"include": [{"job": "shard-0-of-1", "tenants": "contoso"}]}'
+    path = f"{bin_dir}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}"
+    text, env = cluster.pod("reconcile-apply", index, "b", path, PLAN_RUN=run, MATRIX=matrix)
+    lock = cluster.results / "locks" / ".reconcile-apply.contoso.lock"
+    lock.parent.mkdir()
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the other apply pod's, held before this pod starts
+        held.write("pod reconcile-apply-a-3 since 2026-12-07T10:01:02+00:00\n")
+        held.flush()
+        with subprocess.Popen(
+            ["/bin/sh", "-c", text], cwd=cluster.root, env=env, stderr=subprocess.PIPE, text=True
+        ) as pod:
+            assert pod.stderr is not None
+            try:
+                before = []  # what it says before it waits (its shard); EOF here fails the test
+                while not (line := pod.stderr.readline()).startswith("waiting for another apply"):
+                    assert line, "".join(before)
+                    before.append(line)
+                assert line.startswith("waiting for another apply of tenant contoso to end"), line
+                assert "reconcile-apply-a-3" in line
+                assert pod.poll() is None  # still waiting while the lock is held
+                fcntl.flock(held, fcntl.LOCK_UN)
+                rest = pod.stderr.read()
+                assert pod.wait(timeout=60) == 1  # then it runs: the empty saved plan is refused
+            finally:
+                if pod.poll() is None:
+                    pod.kill()
+    assert "waiting" not in rest and not (cluster.results / "apply" / run / f"{key}.json").exists()

@@ -12,14 +12,18 @@ only from the called workflow's own commit) cannot quietly erode.
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 import pytest
@@ -571,3 +575,170 @@ def test_zizmor_does_find_a_caller_pinned_to_a_tag_and_the_old_secrets_step(tmp_
     assert done.returncode != 0
     assert "overprovisioned-secrets" in done.stdout and "secrets-outside-env" in done.stdout
     assert "unpinned-uses" in done.stdout
+
+
+# -- the OIDC token file outlives the token (refreshed in the background of each live step) ----
+
+REFRESHER_START = "export AZURE_FEDERATED_TOKEN_FILE="
+REFRESHER_END = 'trap \'kill "$refresher" 2> /dev/null || true; wait "$refresher" || true\' EXIT\n'
+SIGN_IN_COMMANDS = ("plan", "apply", "drift")
+
+
+def live_steps() -> Iterator[tuple[str, str, str]]:
+    """(workflow, job, script) of each step of a live job that runs a command that signs in."""
+    for (name, job_id), _environment in LIVE_JOBS.items():
+        for step in load(name)["jobs"][job_id]["steps"]:
+            script = str(step.get("run", ""))
+            if any(words.split()[0] in SIGN_IN_COMMANDS for words, _ in invocations(script)):
+                yield name, job_id, script
+
+
+def refresher(script: str) -> str:
+    start = script.index(REFRESHER_START)
+    return script[start : script.index(REFRESHER_END) + len(REFRESHER_END)]
+
+
+def test_every_step_that_signs_in_refreshes_its_token_file_in_the_same_step() -> None:
+    """GitHub's OIDC token lives 5 minutes and a job up to 30: a token fetched in an earlier step
+    expires under a later tenant of the shard, --health or the Key Vault reader."""
+    found = list(live_steps())
+    assert {(name, job_id) for name, job_id, _ in found} == set(LIVE_JOBS)
+    blocks = {refresher(script) for _, _, script in found}
+    assert len(blocks) == 1, "the refresher is the same in every live step"
+    for name, job_id, script in found:
+        block = refresher(script)
+        # Started before reconcile runs, and no step of the job exports the file to later steps.
+        assert script.index(block) < min(
+            script.index(f"reconcile {c} ") for c in SIGN_IN_COMMANDS if f"reconcile {c} " in script
+        )
+        assert "GITHUB_ENV" not in script, (name, job_id)
+        assert "sleep 120" in block and 'mv -f "$new" "$AZURE_FEDERATED_TOKEN_FILE"' in block
+        assert int(load(name)["jobs"][job_id]["timeout-minutes"]) * 60 > 300  # why it is needed
+
+
+class TokenEndpoint(http.server.BaseHTTPRequestHandler):
+    """GitHub's OIDC token endpoint: a new token per request, for the request token only."""
+
+    issued: ClassVar[list[str]] = []
+    refused: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        if self.headers.get("Authorization") != "bearer request-token" or query.get("audience") != [
+            "api://AzureADTokenExchange"
+        ]:
+            self.refused.append(self.path)
+            self.send_response(403)
+            self.end_headers()
+            return
+        token = f"header.token-{len(self.issued) + 1}.signature"
+        self.issued.append(token)
+        body = json.dumps({"count": 1, "value": token}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def token_url() -> Iterator[str]:
+    """A fresh TokenEndpoint served on localhost: ACTIONS_ID_TOKEN_REQUEST_URL."""
+    TokenEndpoint.issued, TokenEndpoint.refused = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/token?api-version=2.0"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# Stands in for `reconcile`: records each token it reads until it has seen three, then exits 3.
+FAKE_RECONCILE = """\
+import os, pathlib, sys, time
+token_file = pathlib.Path(os.environ["AZURE_FEDERATED_TOKEN_FILE"])
+seen = []
+deadline = time.monotonic() + 20
+while len(seen) < 3 and time.monotonic() < deadline:
+    token = token_file.read_text()
+    if not seen or token != seen[-1]:
+        seen.append(token)
+    time.sleep(0.01)
+pathlib.Path(os.environ["SEEN"]).write_text("\\n".join(seen))
+sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize("where", [f"{name}:{job}" for name, job in LIVE_JOBS])
+def test_the_refresher_replaces_the_token_file_while_reconcile_runs_and_stops_with_it(
+    where: str, tmp_path: Path, token_url: str
+) -> None:
+    name, job_id = where.split(":")
+    (script,) = [s for n, j, s in live_steps() if (n, j) == (name, job_id)]
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "python").symlink_to(sys.executable)
+    # The refresher's two minutes become a few milliseconds; everything else is real.
+    (shims / "sleep").write_text(f"#!/bin/sh\nexec {shutil.which('sleep')} 0.02\n")
+    (shims / "reconcile").write_text(f"#!{sys.executable}\n{FAKE_RECONCILE}")
+    for shim in ("sleep", "reconcile"):
+        (shims / shim).chmod(0o755)
+    work, temp = tmp_path / "work", tmp_path / "runner-temp"
+    work.mkdir()
+    temp.mkdir()
+    env = {
+        "PATH": f"{shims}:/usr/bin:/bin",
+        "RUNNER_TEMP": str(temp),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": token_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+        "TENANTS": "contoso fabrikam",
+        "TENANTS_PATH": "tenants",
+        "JOB": "contoso",
+        "FORCE": "false",
+        "SEEN": str(tmp_path / "seen"),
+    }
+    # GitHub's default shell for run: on Linux.
+    run = ["bash", "--noprofile", "--norc", "-e", "-c", script]
+    done = subprocess.run(run, cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 3, done.stderr  # reconcile's exit is the step's
+    seen = (tmp_path / "seen").read_text().splitlines()
+    assert seen == TokenEndpoint.issued[: len(seen)] and len(seen) == 3
+    assert not TokenEndpoint.refused
+    # The refresher ended with the step: no request after it, no temporary file left behind.
+    issued = len(TokenEndpoint.issued)
+    time.sleep(0.3)
+    assert len(TokenEndpoint.issued) == issued
+    assert sorted(p.name for p in temp.iterdir()) == ["azure-federated-token"]
+    assert (temp / "azure-federated-token").stat().st_mode & 0o077 == 0  # the runner user's only
+    summary = tmp_path / "summary.md"
+    shown = done.stdout + done.stderr + (summary.read_text() if summary.exists() else "")
+    for token in TokenEndpoint.issued:
+        assert token not in shown
+
+
+def test_a_refused_token_request_fails_the_step_before_reconcile_runs(tmp_path: Path, token_url: str) -> None:
+    (script,) = [s for n, j, s in live_steps() if (n, j) == ("apply.yml", "apply")]
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "python").symlink_to(sys.executable)
+    (shims / "reconcile").write_text("#!/bin/sh\ntouch ran\n")
+    (shims / "reconcile").chmod(0o755)
+    env = {
+        "PATH": f"{shims}:/usr/bin:/bin",
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "ACTIONS_ID_TOKEN_REQUEST_URL": token_url,
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "another job's token",
+        "TENANTS": "contoso",
+    }
+    run = ["bash", "--noprofile", "--norc", "-e", "-c", script]
+    done = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0 and "403" in done.stderr
+    assert TokenEndpoint.refused and not (tmp_path / "ran").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # no token file, no temporary one
