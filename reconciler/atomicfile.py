@@ -22,10 +22,12 @@ import stat
 from pathlib import Path
 
 from reconciler.errors import InputError, printable
+from reconciler.regularfile import FileTooLarge, NotRegularFile, read_regular_file
 
 TEMP_SUFFIX = ".reconcile-tmp"
 PRIVATE_MODE = 0o600  # saved plans and results: no secrets, but nobody else's business
 NEW_FILE_MODE = 0o666  # what open() asks for: the umask decides, as for any new file
+APPEND_LIMIT = 16 * 1024 * 1024  # a file we add to ($GITHUB_ENV, $GITHUB_STEP_SUMMARY) is small
 
 
 def write_atomic(path: Path, content: str | bytes, *, private: bool = False) -> None:
@@ -45,6 +47,21 @@ def write_atomic(path: Path, content: str | bytes, *, private: bool = False) -> 
         _replace(target, data, private=private)
     except OSError as exc:
         raise InputError(f"cannot write {printable(str(path))}: {exc.strerror or exc}") from None
+
+
+def append_atomic(path: Path, text: str) -> None:
+    """``text`` added at the end of ``path`` (made when missing), by replacing the file whole: a
+    kill leaves the old content, or the old content and all of ``text``, never a partial line.
+    For files another program reads after us ($GITHUB_ENV, $GITHUB_STEP_SUMMARY), which other
+    tools of the same step may have written to first (their lines are kept)."""
+    try:
+        before = read_regular_file(path, APPEND_LIMIT)
+    except FileNotFoundError:
+        before = b""
+    except (OSError, NotRegularFile, FileTooLarge) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InputError(f"cannot append to {printable(str(path))}: {why}") from None
+    write_atomic(path, before + text.encode("utf-8"))
 
 
 def _replace(target: Path, data: bytes, *, private: bool) -> None:

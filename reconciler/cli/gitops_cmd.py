@@ -23,7 +23,7 @@ from pathlib import Path
 import click
 
 from reconciler import gitops as ops
-from reconciler.atomicfile import write_atomic
+from reconciler.atomicfile import append_atomic, write_atomic
 from reconciler.cli.allow_hosts import allow_host_option, allowed_hosts
 from reconciler.cli.common import shard_option
 from reconciler.cli.validate_cmd import validate
@@ -298,11 +298,7 @@ def secret_env(paths: tuple[Path, ...], tenants: tuple[str, ...], github_env: Pa
     """
     loaded = load_tenants(list(paths) or [Path("tenants")], only=list(tenants), allow_hosts=allowed_hosts())
     found = ops.secret_env(loaded, ops.slot_values(os.environ), os.environ)
-    try:
-        with github_env.open("a", encoding="utf-8") as handle:
-            handle.write(found.text)
-    except OSError as exc:
-        raise InputError(f"cannot append to {github_env}: {exc.strerror or exc}") from None
+    append_atomic(github_env, found.text)
     click.echo(f"secrets for the next steps: {', '.join(found.names) or 'none'}", err=True)
     if found.already_set:
         click.echo(f"already set in the environment: {', '.join(found.already_set)}", err=True)

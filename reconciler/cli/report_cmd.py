@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.atomicfile import write_atomic
+from reconciler.atomicfile import append_atomic, write_atomic
 from reconciler.errors import InputError, printable
 from reconciler.report.fleet import DEFAULT_HISTORY, Fleet, build_fleet
 from reconciler.report.html import render_page
@@ -28,12 +28,7 @@ def _append_summary(path: Path, fleet: Fleet, page: Path) -> None:
     except OSError as exc:
         raise InputError(f"{printable(str(path))}: cannot be read: {exc.strerror or exc}") from None
     text = step_summary(fleet, str(page), STEP_SUMMARY_BYTES - used)
-    try:
-        # Appended, not replaced: the file is the step's, and other tools write to it too.
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise InputError(f"{printable(str(path))}: cannot be written: {exc.strerror or exc}") from None
+    append_atomic(path, text)  # the file is the step's: other tools' lines stay
 
 
 @click.command()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.atomicfile import TEMP_SUFFIX, write_atomic
+from reconciler.atomicfile import TEMP_SUFFIX, append_atomic, write_atomic
 from reconciler.errors import InputError
 
 
@@ -90,3 +90,17 @@ def test_a_name_with_a_line_break_is_printed_escaped(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         write_atomic(folder / "x", "{}")
     assert "\n" not in caught.value.message and "a\\nb" in caught.value.message
+
+
+def test_an_append_keeps_the_lines_before_it_and_replaces_the_file_whole(tmp_path: Path) -> None:
+    """$GITHUB_ENV / $GITHUB_STEP_SUMMARY: other tools' lines stay, ours come whole or not at all."""
+    target = tmp_path / "github_env"
+    append_atomic(target, "A=1\n")  # made when missing
+    inode = target.stat().st_ino
+    append_atomic(target, "B=2\n")
+    assert target.read_text() == "A=1\nB=2\n"
+    assert target.stat().st_ino != inode  # a new file renamed over the old: never a partial line
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match=r"cannot append to .*fifo: a FIFO"):
+        append_atomic(fifo, "C=3\n")
