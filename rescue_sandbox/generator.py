@@ -24,6 +24,7 @@ import yaml
 
 from rescue_sandbox.dataverse.solution_schema import INTEGRATION_OPTIONS, default_schema
 from rescue_sandbox.errors import InputError
+from rescue_sandbox.files import write_text
 
 _DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _DRIFTS = ("missing_row", "rescue_sso_id", "dynamics_sso_id", "technician_id")
@@ -44,10 +45,8 @@ def _guid(rng: random.Random) -> str:
 
 
 def _dump(data: Any, path: Path, header: str = "") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write(header)
-        yaml.dump(data, handle, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=120)
+    text = yaml.dump(data, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=120)
+    write_text(path, header + text)
 
 
 def _tenant(
@@ -195,6 +194,5 @@ def generate(
         f"drift {drift}, rng seed {rng_seed}."
     )
     # JSON is YAML too, and loads an order of magnitude faster than block YAML at this size.
-    with (out_dir / "seed.yaml").open("w", encoding="utf-8") as handle:
-        json.dump(seed, handle, separators=(",", ":"))
+    write_text(out_dir / "seed.yaml", json.dumps(seed, separators=(",", ":")))
     return {"tenants": tenants, "technicians": technicians, "drift": dict(sorted(drifted.items()))}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from rescue_sandbox.files import write_text
 
 _KEY_SIZE = 2048
 
@@ -116,7 +117,7 @@ class CertificateAuthority:
             return cls(key_from_pem(key_path.read_text("ascii")), cert_from_pem(cert_path.read_text("ascii")))
         ca = cls.create()
         write_private(key_path, key_to_pem(ca.key))
-        cert_path.write_text(cert_to_pem(ca.cert), "ascii")
+        write_text(cert_path, cert_to_pem(ca.cert))
         return ca
 
     def issue_server_cert(self, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> tuple[str, str]:
@@ -167,8 +168,4 @@ def self_signed_client_cert(common_name: str) -> tuple[x509.Certificate, rsa.RSA
 
 def write_private(path: Path, text: str) -> None:
     """Write a file readable by its owner only (keys, sandbox.json with secrets)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
+    write_text(path, text, private=True)

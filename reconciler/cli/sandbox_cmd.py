@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from reconciler.atomicfile import write_atomic
 from reconciler.errors import InputError
 from rescue_sandbox import SandboxHandle, generate, generate_fleet, mint_token, serve
 
@@ -86,7 +87,7 @@ def seed_cmd(
     if fleet_identity:
         result = generate_fleet(out, tenants=tenants, technicians=technicians, drift=drift, rng_seed=rng_seed)
         token = out / "federated-token"
-        token.write_text(mint_token(out, lifetime=3600), "ascii")
+        write_atomic(token, mint_token(out, lifetime=3600), private=True)  # a credential: owner only
         click.echo(f"wrote {token}: run with AZURE_FEDERATED_TOKEN_FILE={token}")
     else:
         result = generate(out, tenants=tenants, technicians=technicians, drift=drift, rng_seed=rng_seed)

@@ -26,6 +26,7 @@ import jwt
 import yaml
 
 from rescue_sandbox import tls
+from rescue_sandbox.files import write_text
 from rescue_sandbox.generator import generate
 from rescue_sandbox.tenant import public_pem
 
@@ -78,7 +79,7 @@ def generate_fleet(
         tenant_file["integration"]["sso_password"] = {
             "keyvault": {"vault": VAULT, "secret": f"{name}-sso-password"}
         }
-        path.write_text(yaml.safe_dump(tenant_file, sort_keys=False), "utf-8")
+        write_text(path, yaml.safe_dump(tenant_file, sort_keys=False))
     seed["keyvault"] = {
         "directory": {
             "tenant_id": msp_tenant,
@@ -90,7 +91,7 @@ def generate_fleet(
             {"name": "msp-fleet", "tenant_id": msp_tenant, "readers": [client_id], "secrets": secrets}
         ],
     }
-    (out_dir / "seed.yaml").write_text(json.dumps(seed, separators=(",", ":")), "utf-8")
+    write_text(out_dir / "seed.yaml", json.dumps(seed, separators=(",", ":")))
     defaults_path = out_dir / "tenants" / "_defaults.yaml"
     defaults = yaml.safe_load(defaults_path.read_text("utf-8"))
     defaults["connection"] = {
@@ -100,7 +101,7 @@ def generate_fleet(
         },
         "keyvault": {"tenant_id": msp_tenant},
     }
-    defaults_path.write_text(yaml.safe_dump(defaults, sort_keys=False), "utf-8")
+    write_text(defaults_path, yaml.safe_dump(defaults, sort_keys=False))
     return result
 
 
