@@ -26,7 +26,6 @@ from reconciler.config.shard import Shard
 from reconciler.engine.planner import RunOptions, run_plan
 from reconciler.errors import InputError
 from reconciler.kinds import MANUAL_STEP_KINDS
-from reconciler.plan import Plan
 from reconciler.plan.checklist import fleet_checklist
 from reconciler.render.checklist import (
     render_checklist_json,
@@ -39,13 +38,6 @@ _RENDERERS = {
     "markdown": render_checklist_markdown,
     "json": render_checklist_json,
 }
-
-
-def _saved(sources: tuple[Path, ...]) -> Plan:
-    files = gitops.plan_files(sources)
-    if not files:
-        raise InputError(f"no plan files (*.json) in {', '.join(map(str, sources))}")
-    return gitops.merge_plans([(f, gitops.load_plan_file(f)) for f in files])
 
 
 @click.command()
@@ -85,7 +77,7 @@ def manual(
     if from_plan:
         if paths or tenants or shard is not None:
             raise InputError("--from-plan reads saved plans: give no PATH, --tenant or --shard with it")
-        plan = _saved(from_plan)
+        plan = gitops.read_saved_plans(from_plan)
     else:
         options = RunOptions(sandbox=sandbox_info(sandbox), tenant_concurrency=concurrency, keep_live=False)
         plan, _ = run_plan(load(paths, tenants, shard), options)

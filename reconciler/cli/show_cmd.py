@@ -14,19 +14,8 @@ import click
 from reconciler import gitops
 from reconciler.cli.common import use_colour
 from reconciler.cli.verbosity import verbose
-from reconciler.errors import InputError
-from reconciler.plan import Plan
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.render.escape import value_text
-
-
-def _read(sources: tuple[Path, ...]) -> Plan:
-    files = gitops.plan_files(sources)
-    if not files:
-        raise InputError(f"no plan files (*.json) in {', '.join(value_text(str(s)) for s in sources)}")
-    if len(files) == 1:
-        return gitops.load_plan_file(files[0])
-    return gitops.merge_plans([(f, gitops.load_plan_file(f)) for f in files])
 
 
 @click.command()
@@ -45,7 +34,7 @@ def show(plan_files: tuple[Path, ...], fmt: str) -> None:
     Exit 0 when the plan was shown; 1 when a file is not a readable plan; 4 when it contradicts
     itself (its digest or counts do not match its changes).
     """
-    plan = _read(plan_files)
+    plan = gitops.read_saved_plans(plan_files)
     if fmt == "json":
         click.echo(render_json(plan), nl=False)
         return

@@ -20,6 +20,7 @@ from reconciler.gitops.comment import (
     load_plan_file,
     merge_plans,
     plan_files,
+    read_saved_plans,
 )
 from reconciler.gitops.drift import (
     IssueDecision,
@@ -74,6 +75,7 @@ __all__ = [
     "parse_issues",
     "parse_matrix",
     "plan_files",
+    "read_saved_plans",
     "secret_env",
     "secret_names",
     "slot_values",

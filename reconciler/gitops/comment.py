@@ -69,6 +69,15 @@ def merge_plans(plans: Sequence[tuple[Path, Plan]], expected: Sequence[str] = ()
     return Plan(tuple(sorted(tenants, key=lambda t: t.tenant)), created_at=created, tool_version=version)
 
 
+def read_saved_plans(sources: Sequence[Path]) -> Plan:
+    """The saved plans named (files, or folders of ``*.json``) as one plan, each read strictly;
+    ``InputError`` when no plan file is there (``manual --from-plan``, ``show``)."""
+    files = plan_files(sources)
+    if not files:
+        raise InputError(f"no plan files (*.json) in {', '.join(printable(str(s)) for s in sources)}")
+    return merge_plans([(f, load_plan_file(f)) for f in files])
+
+
 def keep_ticks(body: str, previous: str) -> str:
     """Tick the checklist lines of ``body`` that a reviewer ticked in ``previous``."""
     ticked = {
