@@ -48,6 +48,9 @@ def test_doctor_checks_vault_secrets_lists_expiry_and_names_the_consent_url(flee
     missing = [c for c in reports["tenant004"]["checks"] if c["status"] == "fail"]
     assert len(missing) == 1 and "tenant004-sso-password" in missing[0]["detail"]
     assert "tenant004/tenant.yaml:" in missing[0]["detail"]
+    # The connection needs that secret: what doctor could not check is said, never passed over.
+    [skipped] = [c for c in reports["tenant004"]["checks"] if c["status"] == "unknown"]
+    assert skipped["name"] == "other checks" and "need the Key Vault secrets above" in skipped["detail"]
     token = next(c for c in reports["tenant003"]["checks"] if c["name"] == "token")
     assert token["status"] == "fail" and "AADSTS700016" in token["detail"]
     assert f"/{directory.tenant_id}/adminconsent?client_id={app_id}" in token["fix"]
